@@ -1,0 +1,112 @@
+# twinpipe - build, test, bench, install.
+#
+#   make            build every program into bin/
+#   make test       build and run the whole test suite
+#   make SAN=1 test the same under AddressSanitizer + UBSan (build/san/)
+#   make fuzz       build the libFuzzer targets (clang) and run each briefly
+#   make bench      run the benchmarks in bench/ (writes bench/RESULTS.md)
+#   make deps       install the Debian packages the project needs
+#   make demo       run the main job on the shipped sample
+
+VERSION := 0.1.0
+CC ?= cc
+PREFIX ?= /usr/local
+
+JQ_VERSION := $(shell dpkg-query -W -f='$${Version}' libjq1 2>/dev/null || echo unknown)
+
+WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wformat=2 -Wshadow \
+	-Wno-unused-parameter -Wno-format-nonliteral
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) \
+	-DTP_VERSION='"$(VERSION)"' -DTP_JQ_VERSION='"$(JQ_VERSION)"' \
+	-Isrc/common -MMD -MP
+LIBS := -ljq -lonig -lcurl -lzstd -lssl -lcrypto -lsqlite3 -lpthread -lm
+
+ifeq ($(SAN),1)
+B := build/san
+ALL_CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+LDSAN := -fsanitize=address,undefined
+else
+B := build/rel
+LDSAN :=
+endif
+BIN := $(if $(filter 1,$(SAN)),$(B)/bin,bin)
+
+COMMON_SRC := $(wildcard src/common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
+LIBCOMMON := $(B)/libcommon.a
+
+# program name -> its sources
+transform_SRC := $(wildcard src/transform/*.c)
+
+PROGRAMS := transform
+PROG_BINS := $(PROGRAMS:%=$(BIN)/%)
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/replay_%)
+
+.PHONY: all test check unit fuzz bench deps demo clean install lint man-check
+all: $(PROG_BINS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBCOMMON): $(COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+define PROGRAM_RULE
+$(BIN)/$(1): $$($(1)_SRC:%.c=$(B)/%.o) $(LIBCOMMON)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(LDSAN) -o $$@ $$(filter %.o,$$^) $(LIBCOMMON) $(LIBS)
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULE,$(p))))
+
+# unit tests may link a program's own modules (not its main file)
+TEST_EXTRA_mapping := src/transform/mapping.c
+define UNIT_RULE
+$(B)/tests/$(1): tests/unit/$(1).c tests/unit/tap.h $(LIBCOMMON) $$(TEST_EXTRA_$(1:test_%=%):%.c=$(B)/%.o)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) -Itests/unit -Isrc/transform $(LDSAN) -o $$@ $$< $$(filter %.o,$$^) $(LIBCOMMON) $(LIBS)
+endef
+$(foreach t,$(UNIT_SRC:tests/unit/%.c=%),$(eval $(call UNIT_RULE,$(t))))
+
+# fuzz targets replayed over their corpus under gcc (or the SAN build)
+$(B)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDSAN) -o $@ $< tests/fuzz/replay.c $(LIBCOMMON) $(LIBS)
+
+test: $(PROG_BINS) $(UNIT_BINS) $(FUZZ_REPLAY)
+	@TP_BIN=$(abspath $(BIN)) TP_BUILD=$(abspath $(B)) SAN=$(SAN) \
+		tests/run.sh
+
+check: test
+
+fuzz:
+	$(MAKE) -f tests/fuzz/Makefile.fuzz
+
+bench: all
+	bench/run
+
+deps:
+	@tools/deps.sh
+
+demo: all
+	@pipelines/demo.sh
+
+man-check: all
+	@tests/e2e/t0100-docs.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(PROG_BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,122 @@
+#include "stats.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+
+#define MAX_COUNTERS 64
+
+static struct {
+	const char *name;
+	uint64_t v;
+} counters[MAX_COUNTERS];
+static int ncounters;
+static unsigned ticks;
+static int progress_shown;
+static int tty = -1;
+static time_t last;
+
+uint64_t *
+stats_counter(const char *name)
+{
+	int i;
+
+	for (i = 0; i < ncounters; i++)
+		if (strcmp(counters[i].name, name) == 0)
+			return &counters[i].v;
+	if (ncounters == MAX_COUNTERS)
+		xalloc_check(NULL);
+	counters[ncounters].name = name;
+	counters[ncounters].v = 0;
+	return &counters[ncounters++].v;
+}
+
+void
+stats_add(const char *name, uint64_t v)
+{
+	*stats_counter(name) += v;
+}
+
+uint64_t
+stats_get(const char *name)
+{
+	return *stats_counter(name);
+}
+
+static void
+format_counters(struct buf *b, int json)
+{
+	int i;
+
+	for (i = 0; i < ncounters; i++) {
+		if (json)
+			buf_printf(b, "%s\"%s\":%llu", i ? "," : "",
+			    counters[i].name,
+			    (unsigned long long)counters[i].v);
+		else
+			buf_printf(b, "%s%s=%llu", i ? " " : "",
+			    counters[i].name,
+			    (unsigned long long)counters[i].v);
+	}
+}
+
+void
+stats_progress_clear(void)
+{
+	if (progress_shown) {
+		(void)!write(2, "\r\033[K", 4);
+		progress_shown = 0;
+	}
+}
+
+void
+stats_summary(enum stats_mode mode)
+{
+	struct buf b = BUF_INIT;
+
+	stats_progress_clear();
+	if (mode == STATS_NONE)
+		return;
+	if (mode == STATS_JSON) {
+		buf_printf(&b, "{\"prog\":\"%s\",\"summary\":{", log_prog());
+		format_counters(&b, 1);
+		buf_adds(&b, "}}\n");
+	} else {
+		buf_printf(&b, "%s: summary: ", log_prog());
+		format_counters(&b, 0);
+		buf_addc(&b, '\n');
+	}
+	(void)!write(2, b.p, b.len);
+	buf_release(&b);
+}
+
+void
+stats_tick(void)
+{
+	struct buf b = BUF_INIT;
+	time_t now;
+
+	if ((++ticks & 0xffff) != 0)
+		return;
+	if (tty < 0) {
+		tty = isatty(2) && !log_is_json();
+		if (tty)
+			log_set_progress_clear(stats_progress_clear);
+	}
+	if (!tty)
+		return;
+	now = time(NULL);
+	if (now == last)
+		return;
+	last = now;
+	buf_printf(&b, "\r%s: ", log_prog());
+	format_counters(&b, 0);
+	buf_adds(&b, "\033[K");
+	(void)!write(2, b.p, b.len);
+	progress_shown = 1;
+	buf_release(&b);
+}

@@ -1,0 +1,34 @@
+/*
+ * stats.h - per-program counters, a summary line at exit and a progress
+ * line on stderr when it is a terminal.
+ *
+ * Summary (text):  PROG: summary: in=10 out=9 failed=1 ...
+ * Summary (json):  {"prog":"PROG","summary":{"in":10,"out":9,...}}
+ * Counters print in the order they were registered.
+ */
+#ifndef TP_STATS_H
+#define TP_STATS_H
+
+#include <stdint.h>
+
+enum stats_mode { STATS_TEXT, STATS_JSON, STATS_NONE };
+
+/* Register (or find) a counter; the pointer stays valid. Can't fail. */
+uint64_t *stats_counter(const char *name);
+/* Add v to the counter named name (registers it). */
+void stats_add(const char *name, uint64_t v);
+uint64_t stats_get(const char *name);
+
+/* Print the summary line on stderr in the given mode. */
+void stats_summary(enum stats_mode mode);
+
+/*
+ * Call once per record: every 64k calls, and at most once a second, the
+ * counters are shown on one overwritten line if stderr is a terminal.
+ * Can't fail.
+ */
+void stats_tick(void);
+/* Clear the progress line if one is shown. */
+void stats_progress_clear(void);
+
+#endif
