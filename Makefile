@@ -20,7 +20,7 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) \
 	-DTP_VERSION='"$(VERSION)"' -DTP_JQ_VERSION='"$(JQ_VERSION)"' \
 	-Isrc/common -MMD -MP
-LIBS := -ljq -lonig -lcurl -lzstd -lssl -lcrypto -lsqlite3 -lpthread -lm
+LIBS := -ljq -lonig -lcurl -lzstd -lssl -lcrypto -lsqlite3 -lmicrohttpd -lpthread -lm
 
 ifeq ($(SAN),1)
 B := build/san
@@ -37,10 +37,11 @@ COMMON_SRC := $(wildcard src/common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 LIBCOMMON := $(B)/libcommon.a
 
-# program name -> its sources
+# program name -> its sources (a program joins PROGRAMS once its sources exist)
 transform_SRC := $(wildcard src/transform/*.c)
+twin-emulator_SRC := $(wildcard src/emulator/*.c)
 
-PROGRAMS := transform
+PROGRAMS := transform $(if $(twin-emulator_SRC),twin-emulator)
 PROG_BINS := $(PROGRAMS:%=$(BIN)/%)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
