@@ -1,0 +1,154 @@
+/*
+ * emu.h - twin-emulator's shared types: the server state, one request and
+ * its response, and the handlers of each service.
+ *
+ * Threads: libmicrohttpd runs handlers on a pool of threads. The store
+ * (SQLite) is one connection guarded by store_lock()/store_unlock(); fault
+ * settings and counters have their own mutexes.
+ */
+#ifndef TP_EMU_H
+#define TP_EMU_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jv.h>
+
+#include "buf.h"
+
+#define EMU_MAX_BODY (4u << 20)		/* read at most this much of a body */
+#define COSMOS_MAX_ITEM (2u << 20)	/* Cosmos item limit (413) */
+#define ADT_MAX_BODY (32u << 10)	/* ADT twin / request limit */
+
+struct faults {
+	double rate;		/* requests/s per instance, 0 = unlimited */
+	double twin_rate;	/* ADT writes/s per twin, 0 = unlimited */
+	double error_rate;	/* share of 500/503 answers, 0..1 */
+	double drop_rate;	/* share of connections dropped, 0..1 */
+	double latency;		/* seconds added to every answer */
+	double jitter;		/* up to this many more seconds, uniform */
+	unsigned long long seed;
+};
+
+struct emu {
+	const char *key;	/* Cosmos master key (base64) */
+	int no_auth;		/* accept requests without credentials */
+	double token_lifetime;	/* seconds */
+	const char *client_secret;	/* required secret, or NULL: any */
+	const char *identity_header;	/* App Service header, or NULL: any */
+	unsigned char token_key[32];	/* signs the tokens we issue */
+	const char *base_url;
+	pthread_mutex_t fault_mu;
+	struct faults faults;
+	uint64_t rng;
+	double bucket, bucket_t;	/* instance token bucket */
+};
+
+extern struct emu emu;
+
+struct req {
+	void *conn;		/* struct MHD_Connection * */
+	const char *method;
+	const char *url;	/* raw path, still percent-encoded */
+	char **seg;		/* decoded path segments */
+	int nseg;
+	struct buf body;
+	int too_large;
+	const char *kind;	/* for the counters, e.g. "cosmos.doc" */
+	char **owned;		/* strings freed with the request */
+	int nowned;
+	char *twin_limit_id;	/* ADT twin whose write budget applies */
+};
+
+struct resp {
+	int status;
+	struct buf hdrs;	/* name \0 value \0 ... */
+	struct buf body;
+	int drop;		/* close the connection without an answer */
+};
+
+/* ---- server.c: request and response helpers ---- */
+/* A request header (case-insensitive), or NULL. Borrowed. */
+const char *req_header(struct req *r, const char *name);
+/* A decoded query argument, or NULL. Owned by the request. */
+const char *req_query(struct req *r, const char *name);
+/* Add a response header (printf). */
+void resp_header(struct resp *rs, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Set status and a JSON body (v consumed). */
+void resp_json(struct resp *rs, int status, jv v);
+/* Parse the request body as a JSON value. Returns 0, or -1 with *msg set. */
+int req_json(struct req *r, jv *out, char *msg, size_t msgsz);
+/* Fill buf with the current time in RFC 7231 form. */
+void emu_http_date(char *buf, size_t n, double t);
+/* Seconds since the epoch, with fraction. */
+double emu_now(void);
+/* 64 random bits (seeded generator, thread-safe). */
+uint64_t emu_random(void);
+/* A new random GUID string (36 chars + NUL) into out. */
+void emu_guid(char *out);
+
+/* ---- store.c: the SQLite store ---- */
+/* Open (path NULL = in memory) and create the schema. Returns 0 or -1. */
+int store_open(const char *path);
+void store_close(void);
+void store_lock(void);
+void store_unlock(void);
+/* A cached prepared statement for sql (a string literal), reset and with
+ * its bindings cleared. Call with the lock held. Never NULL (aborts). */
+struct sqlite3_stmt *store_stmt(const char *sql);
+/* A monotonic sequence number (for _rid / etags). Lock held. */
+uint64_t store_seq(void);
+/* Run a statement without results (BEGIN, COMMIT...). Lock held. 0 or -1. */
+int store_exec(const char *sql);
+
+/* ---- handlers: each fills rs; return 0 when handled ---- */
+void cosmos_handle(struct req *r, struct resp *rs);
+void adt_handle(struct req *r, struct resp *rs);
+/* Token endpoints; 1 when the path was one of them. */
+int token_handle(struct req *r, struct resp *rs);
+/* Check a bearer token we issued. Returns 0, or -1 (why in msg). */
+int token_check(const char *tok, char *msg, size_t msgsz);
+/* Admin endpoints (/_admin/...). */
+void admin_handle(struct req *r, struct resp *rs);
+
+/* ---- faults.c ---- */
+/* Decide the fate of a request before it runs: 0 go on; 1 answered (429
+ * or 5xx in rs) or dropped (rs->drop). */
+int faults_before(struct req *r, struct resp *rs, int is_adt);
+/* Per-twin write budget (ADT); 0 go on, 1 answered with 429. */
+int faults_twin(const char *id, struct resp *rs);
+/* Sleep for the configured latency. */
+void faults_delay(void);
+/* Apply a JSON object of settings (borrowed). 0 or -1 with msg. */
+int faults_set(jv o, char *msg, size_t msgsz);
+/* The current settings as an object. */
+jv faults_get(void);
+
+/* ---- stats.c-like counters in admin.c ---- */
+void counters_add(const char *method, const char *kind, int status);
+jv counters_get(void);
+void counters_reset(void);
+
+/* ---- tls.c ---- */
+/* Load cert/key PEM files, or generate a self-signed pair for 127.0.0.1
+ * and localhost (written to the files when their paths are given and they
+ * do not exist). Returns 0 with malloc'd PEM strings, or -1 (logged). */
+int tls_load_or_make(const char *cert_path, const char *key_path,
+    char **cert_pem, char **key_pem);
+
+/* ---- jpatch.c: JSON pointer edits shared by ADT and Cosmos ---- */
+enum jpatch_op { JP_ADD, JP_SET, JP_REPLACE, JP_REMOVE, JP_INCR, JP_MOVE };
+/*
+ * Apply one operation to doc (consumed; the result is owned). path/from
+ * are JSON Pointers; value is borrowed. Returns the new document, or
+ * jv_invalid() with msg filled when the operation does not apply.
+ */
+jv jpatch_apply(jv doc, enum jpatch_op op, const char *path,
+    const char *from, jv value, char *msg, size_t msgsz);
+/* Evaluate a Cosmos patch condition "from c where ..." against doc
+ * (borrowed). Returns 1 true, 0 false, -1 syntax error (msg filled). */
+int jpatch_cond(const char *cond, jv doc, char *msg, size_t msgsz);
+
+#endif

@@ -1,0 +1,661 @@
+/*
+ * server.c - twin-emulator: options, the libmicrohttpd glue, request
+ * routing, fault injection points and the counters.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <openssl/rand.h>
+
+#include "cli.h"
+#include "codec.h"
+#include "cosmos_sig.h"
+#include "emu.h"
+#include "exitcode.h"
+#include "json.h"
+#include "log.h"
+
+struct emu emu;
+
+static struct {
+	long port;
+	const char *host;
+	const char *db;
+	int tls;
+	const char *cert, *key;
+	const char *pid_file;
+	const char *cosmos_key_file;
+	const char *client_secret_file;
+	int no_auth;
+	double token_lifetime;
+	long threads;
+	long rate, twin_rate;
+	const char *error_rate, *drop_rate;
+	double latency, jitter;
+	long seed;
+} opt = { .host = "127.0.0.1", .token_lifetime = 3600 };
+
+static const struct cli_opt options[] = {
+	{ "cert", 0, CLI_STR, &opt.cert, "FILE", NULL,
+	    "TLS certificate (PEM); generated there when missing", 0, NULL },
+	{ "client-secret-file", 0, CLI_STR, &opt.client_secret_file, "FILE",
+	    NULL, "client secret the token endpoint requires (default: any; "
+	    "env TWIN_EMULATOR_CLIENT_SECRET)", 0, NULL },
+	{ "cosmos-key-file", 0, CLI_STR, &opt.cosmos_key_file, "FILE", NULL,
+	    "Cosmos master key, base64 (default: the Cosmos emulator's "
+	    "well-known key; env TWIN_EMULATOR_COSMOS_KEY)", 0, NULL },
+	{ "db", 0, CLI_STR, &opt.db, "FILE", "TWIN_EMULATOR_DB",
+	    "keep the data in the SQLite file FILE (default: in memory)", 0,
+	    NULL },
+	{ "drop-rate", 0, CLI_STR, &opt.drop_rate, "P", NULL,
+	    "drop this share (0..1) of connections mid-request", 0, NULL },
+	{ "error-rate", 0, CLI_STR, &opt.error_rate, "P", NULL,
+	    "answer this share (0..1) of requests with 500 or 503", 0, NULL },
+	{ "host", 0, CLI_STR, &opt.host, "ADDR", NULL,
+	    "listen on ADDR (default 127.0.0.1)", 0, NULL },
+	{ "jitter", 0, CLI_DURATION, &opt.jitter, "DURATION", NULL,
+	    "add up to DURATION more latency, uniformly drawn", 0, NULL },
+	{ "key", 0, CLI_STR, &opt.key, "FILE", NULL,
+	    "TLS private key (PEM); generated there when missing", 0, NULL },
+	{ "latency", 0, CLI_DURATION, &opt.latency, "DURATION", NULL,
+	    "add DURATION to every answer", 0, NULL },
+	{ "no-auth", 0, CLI_FLAG, &opt.no_auth, NULL, NULL,
+	    "accept requests without credentials (demos only)", 0, NULL },
+	{ "pid-file", 0, CLI_STR, &opt.pid_file, "FILE", NULL,
+	    "write the process id to FILE (removed at exit)", 0, NULL },
+	{ "port", 'p', CLI_LONG, &opt.port, "N", "TWIN_EMULATOR_PORT",
+	    "listen on port N (default 0: a free port)", 0, NULL },
+	{ "rate", 0, CLI_LONG, &opt.rate, "N", NULL,
+	    "allow N requests/s, answer 429 above (default 0: no limit)", 0,
+	    NULL },
+	{ "seed", 0, CLI_LONG, &opt.seed, "N", NULL,
+	    "seed of the random faults (default: from the clock)", 0, NULL },
+	{ "threads", 0, CLI_LONG, &opt.threads, "N", NULL,
+	    "worker threads (default: the number of CPUs)", 0, NULL },
+	{ "tls", 0, CLI_FLAG, &opt.tls, NULL, NULL,
+	    "serve HTTPS (self-signed certificate unless --cert/--key)", 0,
+	    NULL },
+	{ "token-lifetime", 0, CLI_DURATION, &opt.token_lifetime, "DURATION",
+	    NULL, "lifetime of the tokens it issues (default 1h)", 0, NULL },
+	{ "twin-rate", 0, CLI_LONG, &opt.twin_rate, "N", NULL,
+	    "allow N ADT writes/s per twin (ADT's limit is 10; default 0: "
+	    "none)", 0, NULL },
+};
+
+static const struct cli_prog prog = {
+	"twin-emulator",
+	"[--port N] [--host ADDR] [--db FILE] [--tls [--cert FILE --key FILE]] "
+	"[--pid-file FILE] [OPTION]...",
+	"Serve the Azure Digital Twins and Cosmos DB (NoSQL) data planes and\n"
+	"an Entra ID token endpoint on one local port, for development, demos\n"
+	"and tests. Prints the base URL on standard output, then serves until\n"
+	"SIGTERM or SIGINT. Faults (throttling, errors, latency, dropped\n"
+	"connections) can be set by flags and at run time with\n"
+	"POST /_admin/faults; GET /_admin/stats counts what was served.",
+	options, sizeof(options) / sizeof(options[0]),
+	"Environment:\n"
+	"  TWIN_EMULATOR_COSMOS_KEY     Cosmos master key (base64)\n"
+	"  TWIN_EMULATOR_CLIENT_SECRET  client secret the token endpoint requires\n"
+	"  TWIN_EMULATOR_IDENTITY_HEADER  App Service X-IDENTITY-HEADER value\n",
+	NULL
+};
+
+/* ---- small helpers ---- */
+
+double
+emu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void
+emu_http_date(char *out, size_t n, double t)
+{
+	time_t s = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	strftime(out, n, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+uint64_t
+emu_random(void)
+{
+	uint64_t x;
+
+	pthread_mutex_lock(&emu.fault_mu);
+	x = emu.rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	emu.rng = x;
+	pthread_mutex_unlock(&emu.fault_mu);
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+void
+emu_guid(char *out)
+{
+	uint64_t a = emu_random(), b = emu_random();
+
+	snprintf(out, 37, "%08x-%04x-4%03x-%04x-%012llx",
+	    (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
+	    (unsigned)a & 0xfff, (unsigned)(0x8000 | ((b >> 48) & 0x3fff)),
+	    (unsigned long long)(b & 0xffffffffffffULL));
+}
+
+const char *
+req_header(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+static const char *
+req_own(struct req *r, char *s)
+{
+	r->owned = xrealloc(r->owned, (size_t)(r->nowned + 1) * sizeof(char *));
+	r->owned[r->nowned++] = s;
+	return s;
+}
+
+const char *
+req_query(struct req *r, const char *name)
+{
+	const char *raw;
+	struct buf b = BUF_INIT;
+	char *p;
+
+	raw = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+	if (raw == NULL)
+		return NULL;
+	if (pct_decode(&b, raw, strlen(raw)) != 0) {
+		buf_release(&b);
+		return NULL;
+	}
+	buf_cstr(&b);
+	for (p = b.p; *p != '\0'; p++)
+		if (*p == '+')
+			*p = ' ';
+	return req_own(r, b.p);
+}
+
+void
+resp_header(struct resp *rs, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	char v[512];
+
+	va_start(ap, fmt);
+	vsnprintf(v, sizeof(v), fmt, ap);
+	va_end(ap);
+	buf_add(&rs->hdrs, name, strlen(name) + 1);
+	buf_add(&rs->hdrs, v, strlen(v) + 1);
+}
+
+void
+resp_json(struct resp *rs, int status, jv v)
+{
+	rs->status = status;
+	rs->body.len = 0;
+	json_write(&rs->body, v, 0, NULL);
+	jv_free(v);
+	resp_header(rs, "Content-Type", "application/json; charset=utf-8");
+}
+
+int
+req_json(struct req *r, jv *out, char *msg, size_t msgsz)
+{
+	struct json_err je;
+
+	if (r->body.len == 0) {
+		snprintf(msg, msgsz, "the request body is empty");
+		*out = jv_invalid();
+		return -1;
+	}
+	if (json_parse(r->body.p, r->body.len, out, NULL, &je) != 0) {
+		snprintf(msg, msgsz, "the request body is not valid JSON: %s "
+		    "at byte %zu", je.msg, je.off);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- request lifecycle ---- */
+
+static void
+req_free(struct req *r)
+{
+	int i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->nseg; i++)
+		free(r->seg[i]);
+	free(r->seg);
+	for (i = 0; i < r->nowned; i++)
+		free(r->owned[i]);
+	free(r->owned);
+	free(r->twin_limit_id);
+	buf_release(&r->body);
+	free(r);
+}
+
+/*
+ * Split the raw path into decoded segments. A trailing slash is allowed;
+ * empty segments, ".", "..", control characters and bad escapes are not.
+ * Returns 0 or -1.
+ */
+static int
+split_path(struct req *r)
+{
+	const char *s = r->url, *e;
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	if (*s != '/')
+		return -1;
+	s++;
+	while (*s != '\0') {
+		e = strchr(s, '/');
+		if (e == NULL)
+			e = s + strlen(s);
+		if (e == s)
+			return -1;
+		b = (struct buf)BUF_INIT;
+		if (pct_decode(&b, s, (size_t)(e - s)) != 0) {
+			buf_release(&b);
+			return -1;
+		}
+		buf_cstr(&b);
+		for (i = 0; i < b.len; i++)
+			if ((unsigned char)b.p[i] < 0x20 || b.p[i] == 0x7f)
+				break;
+		r->seg = xrealloc(r->seg, (size_t)(r->nseg + 1) * sizeof(char *));
+		r->seg[r->nseg++] = b.p;
+		if (i < b.len || strcmp(b.p, ".") == 0 || strcmp(b.p, "..") == 0 ||
+		    strlen(b.p) != b.len)
+			return -1;
+		if (*e == '\0')
+			break;
+		s = e + 1;
+	}
+	return 0;
+}
+
+static int
+is_adt_path(struct req *r)
+{
+	return r->nseg > 0 && (strcmp(r->seg[0], "models") == 0 ||
+	    strcmp(r->seg[0], "digitaltwins") == 0 ||
+	    strcmp(r->seg[0], "query") == 0 || strcmp(r->seg[0], "jobs") == 0 ||
+	    strcmp(r->seg[0], "eventroutes") == 0);
+}
+
+static void
+error_body(struct resp *rs, int is_adt, int status, const char *code,
+    const char *msg)
+{
+	if (is_adt)
+		resp_json(rs, status, JV_OBJECT(jv_string("error"),
+		    JV_OBJECT(jv_string("code"), jv_string(code),
+		    jv_string("message"), jv_string(msg))));
+	else
+		resp_json(rs, status, JV_OBJECT(jv_string("code"),
+		    jv_string(code), jv_string("message"), jv_string(msg)));
+	if (is_adt)
+		resp_header(rs, "x-ms-error-code", "%s", code);
+}
+
+static void
+route(struct req *r, struct resp *rs)
+{
+	int adt;
+
+	if (split_path(r) != 0) {
+		r->kind = "bad";
+		error_body(rs, is_adt_path(r), 400, "BadRequest",
+		    "The request URL is invalid: bad escape, empty, '.' or '..' "
+		    "segment, or a control character.");
+		return;
+	}
+	if (r->nseg > 0 && strcmp(r->seg[0], "_admin") == 0) {
+		r->kind = "admin";
+		admin_handle(r, rs);
+		return;
+	}
+	if (token_handle(r, rs)) {
+		r->kind = "token";
+		return;
+	}
+	adt = is_adt_path(r);
+	r->kind = adt ? "adt" : "cosmos";
+	if (faults_before(r, rs, adt))
+		return;
+	if (r->too_large) {
+		error_body(rs, adt, 413, "RequestEntityTooLarge",
+		    "Request size is too large.");
+		return;
+	}
+	if (adt)
+		adt_handle(r, rs);
+	else
+		cosmos_handle(r, rs);
+}
+
+static enum MHD_Result
+send_resp(struct MHD_Connection *c, struct resp *rs)
+{
+	struct MHD_Response *m;
+	enum MHD_Result ret;
+	const char *p = rs->hdrs.p, *end = rs->hdrs.p + rs->hdrs.len, *v;
+	char date[64];
+
+	m = MHD_create_response_from_buffer(rs->body.len, rs->body.p,
+	    MHD_RESPMEM_MUST_COPY);
+	if (m == NULL)
+		return MHD_NO;
+	while (p != NULL && p < end) {
+		v = p + strlen(p) + 1;
+		MHD_add_response_header(m, p, v);
+		p = v + strlen(v) + 1;
+	}
+	emu_http_date(date, sizeof(date), emu_now());
+	MHD_add_response_header(m, "Date", date);
+	ret = MHD_queue_response(c, (unsigned)rs->status, m);
+	MHD_destroy_response(m);
+	return ret;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_size, void **con_cls)
+{
+	struct req *r = *con_cls;
+	struct resp rs = { 0, BUF_INIT, BUF_INIT, 0 };
+	const char *cl;
+	unsigned long long len;
+	enum MHD_Result ret;
+
+	(void)cls;
+	(void)version;
+	if (r == NULL) {
+		r = xcalloc(1, sizeof(*r));
+		r->conn = c;
+		r->method = method;
+		r->url = url;
+		r->kind = "other";
+		*con_cls = r;
+		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		    "Content-Length");
+		if (cl != NULL && (len = strtoull(cl, NULL, 10)) > EMU_MAX_BODY)
+			r->too_large = 1;
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		if (!r->too_large && r->body.len + *upload_size <= EMU_MAX_BODY)
+			buf_add(&r->body, upload, *upload_size);
+		else
+			r->too_large = 1;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	route(r, &rs);
+	if (rs.status == 0)
+		error_body(&rs, 0, 500, "InternalServerError", "no handler answered");
+	if (strcmp(r->kind, "admin") != 0 && strcmp(r->kind, "token") != 0)
+		faults_delay();
+	counters_add(method, r->kind, rs.drop ? 0 : rs.status);
+	ret = rs.drop ? MHD_NO : send_resp(c, &rs);
+	buf_release(&rs.hdrs);
+	buf_release(&rs.body);
+	return ret;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)c;
+	(void)toe;
+	req_free(*con_cls);
+	*con_cls = NULL;
+}
+
+static size_t
+keep_escapes(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return strlen(s);
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	(void)cls;
+	if (!log_enabled(LV_INFO))
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_info("microhttpd: %s", msg);
+}
+
+static int
+parse_share(const char *s, const char *name, double *out)
+{
+	char *end;
+	double d;
+
+	if (s == NULL)
+		return 0;
+	d = strtod(s, &end);
+	if (end == s || *end != '\0' || d < 0 || d > 1) {
+		cli_usage_error(&prog, "--%s: '%s' is not a number in 0..1", name, s);
+		return -1;
+	}
+	*out = d;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli_common common;
+	struct MHD_Daemon *d = NULL;
+	struct sockaddr_in sa;
+	struct addrinfo hints, *ai = NULL;
+	const union MHD_DaemonInfo *di;
+	char *cert_pem = NULL, *key_pem = NULL, *ckey = NULL, *csecret = NULL;
+	char url[128];
+	unsigned flags;
+	sigset_t set;
+	int sig, failed = 0, rc = EXIT_FATAL, i;
+	FILE *pf;
+	char *idh;
+	struct buf kb = BUF_INIT;
+
+	log_init("twin-emulator");
+	if ((i = cli_parse(&prog, argc, argv, &common)) < 0)
+		return EXIT_USAGE;
+	if (i < argc) {
+		cli_usage_error(&prog, "unexpected operand '%s'", argv[i]);
+		return EXIT_USAGE;
+	}
+	if (opt.port < 0 || opt.port > 65535) {
+		cli_usage_error(&prog, "--port: %ld is out of range", opt.port);
+		return EXIT_USAGE;
+	}
+	if ((opt.cert == NULL) != (opt.key == NULL)) {
+		cli_usage_error(&prog, "--cert and --key go together");
+		return EXIT_USAGE;
+	}
+	if ((opt.cert != NULL) && !opt.tls) {
+		cli_usage_error(&prog, "--cert/--key need --tls");
+		return EXIT_USAGE;
+	}
+	if (opt.rate < 0 || opt.twin_rate < 0 || opt.threads < 0 ||
+	    opt.latency < 0 || opt.jitter < 0 || opt.token_lifetime <= 0) {
+		cli_usage_error(&prog, "negative rate, latency, thread count or "
+		    "token lifetime");
+		return EXIT_USAGE;
+	}
+	pthread_mutex_init(&emu.fault_mu, NULL);
+	if (parse_share(opt.error_rate, "error-rate", &emu.faults.error_rate) ||
+	    parse_share(opt.drop_rate, "drop-rate", &emu.faults.drop_rate))
+		return EXIT_USAGE;
+	emu.faults.rate = (double)opt.rate;
+	emu.faults.twin_rate = (double)opt.twin_rate;
+	emu.faults.latency = opt.latency;
+	emu.faults.jitter = opt.jitter;
+	emu.faults.seed = opt.seed != 0 ? (unsigned long long)opt.seed :
+	    (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 32);
+	emu.rng = emu.faults.seed * 0x9E3779B97F4A7C15ULL | 1;
+	emu.no_auth = opt.no_auth;
+	emu.token_lifetime = opt.token_lifetime;
+
+	ckey = cli_secret("TWIN_EMULATOR_COSMOS_KEY", opt.cosmos_key_file, &failed);
+	if (failed)
+		return EXIT_USAGE;
+	emu.key = ckey != NULL ? ckey : COSMOS_EMULATOR_KEY;
+	if (base64_decode(&kb, emu.key, strlen(emu.key)) != 0 || kb.len == 0) {
+		buf_release(&kb);
+		cli_usage_error(&prog, "the Cosmos key is not base64");
+		return EXIT_USAGE;
+	}
+	buf_release(&kb);
+	csecret = cli_secret("TWIN_EMULATOR_CLIENT_SECRET",
+	    opt.client_secret_file, &failed);
+	if (failed)
+		return EXIT_USAGE;
+	emu.client_secret = csecret;
+	idh = cli_secret("TWIN_EMULATOR_IDENTITY_HEADER", NULL, &failed);
+	emu.identity_header = idh;
+	if (RAND_bytes(emu.token_key, sizeof(emu.token_key)) != 1) {
+		log_error("cannot get random bytes for the token key");
+		return EXIT_FATAL;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)opt.port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(opt.host, NULL, &hints, &ai) != 0 || ai == NULL) {
+		cli_usage_error(&prog, "--host: cannot resolve '%s' (IPv4)", opt.host);
+		return EXIT_USAGE;
+	}
+	sa.sin_addr = ((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+	freeaddrinfo(ai);
+
+	if (opt.tls && tls_load_or_make(opt.cert, opt.key, &cert_pem,
+	    &key_pem) != 0)
+		goto out;
+	if (store_open(opt.db) != 0)
+		goto out;
+
+	/* signals are taken by sigwait() in this thread only */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	if (opt.threads == 0)
+		opt.threads = sysconf(_SC_NPROCESSORS_ONLN) > 0 ?
+		    sysconf(_SC_NPROCESSORS_ONLN) : 2;
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	    MHD_USE_ERROR_LOG;
+	if (opt.tls)
+		flags |= MHD_USE_TLS;
+	if (opt.tls)
+		d = MHD_start_daemon(flags, (uint16_t)opt.port, NULL, NULL,
+		    on_request, NULL,
+		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt.threads,
+		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		    MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
+		    MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
+		    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+		    MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
+		    MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+		    MHD_OPTION_END);
+	else
+		d = MHD_start_daemon(flags, (uint16_t)opt.port, NULL, NULL,
+		    on_request, NULL,
+		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt.threads,
+		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		    MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
+		    MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
+		    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+		    MHD_OPTION_END);
+	if (d == NULL) {
+		log_error("cannot listen on %s:%ld: %s", opt.host, opt.port,
+		    strerror(errno));
+		goto out;
+	}
+	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	snprintf(url, sizeof(url), "%s://%s:%u", opt.tls ? "https" : "http",
+	    inet_ntoa(sa.sin_addr), di != NULL ? (unsigned)di->port : 0u);
+	emu.base_url = url;
+	if (opt.pid_file != NULL) {
+		if ((pf = fopen(opt.pid_file, "w")) == NULL) {
+			log_error("%s: %s", opt.pid_file, strerror(errno));
+			goto out;
+		}
+		fprintf(pf, "%ld\n", (long)getpid());
+		if (fclose(pf) != 0) {
+			log_error("%s: %s", opt.pid_file, strerror(errno));
+			goto out;
+		}
+	}
+	printf("%s\n", url);
+	if (fflush(stdout) != 0) {
+		log_error("cannot write to standard output");
+		goto out;
+	}
+	log_info("serving on %s", url);
+	for (;;) {
+		if (sigwait(&set, &sig) == 0)
+			break;
+	}
+	log_info("signal %d: stopping", sig);
+	rc = EXIT_ALL_OK;
+out:
+	if (d != NULL)
+		MHD_stop_daemon(d);
+	store_close();
+	if (opt.pid_file != NULL && rc == EXIT_ALL_OK)
+		unlink(opt.pid_file);
+	free(cert_pem);
+	free(key_pem);
+	free(ckey);
+	free(csecret);
+	free(idh);
+	return rc;
+}
