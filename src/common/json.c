@@ -3,6 +3,8 @@
  */
 #include "json.h"
 
+#include "tape.h"
+
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -127,181 +129,12 @@ json_utf8_valid(const char *p, size_t n)
 	return 1;
 }
 
-static size_t
-utf8_put(char *d, unsigned cp)
-{
-	if (cp < 0x80) {
-		d[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		d[0] = (char)(0xc0 | (cp >> 6));
-		d[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		d[0] = (char)(0xe0 | (cp >> 12));
-		d[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		d[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	d[0] = (char)(0xf0 | (cp >> 18));
-	d[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	d[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	d[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 /* ------------------------------------------------------------------ */
-/* parser                                                              */
-
-struct parser {
-	const unsigned char *start, *p, *end;
-	struct json_numlits *lits;
-	struct json_err *err;
-	struct buf *sbuf;
-	int depth;
-};
-
-static int
-perr(struct parser *ps, const unsigned char *at, const char *msg)
-{
-	if (ps->err->msg[0] == '\0') {
-		ps->err->off = (size_t)(at - ps->start);
-		snprintf(ps->err->msg, sizeof(ps->err->msg), "%s", msg);
-	}
-	return -1;
-}
-
-static inline void
-skip_ws(struct parser *ps)
-{
-	const unsigned char *p = ps->p, *e = ps->end;
-
-	while (p < e && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
-		p++;
-	ps->p = p;
-}
-
-static int
-hex4(const unsigned char *p, unsigned *out)
-{
-	unsigned v = 0;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		unsigned c = p[i], d;
-
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
-			return -1;
-		v = v << 4 | d;
-	}
-	*out = v;
-	return 0;
-}
-
-/*
- * Scan a string whose opening quote is at ps->p. On success *sp and *sn hold
- * the decoded bytes (pointing into the input when there were no escapes,
- * else into ps->sbuf) and ps->p is past the closing quote.
- */
-static int
-parse_str(struct parser *ps, const char **sp, size_t *sn)
-{
-	const unsigned char *p = ps->p + 1, *e = ps->end, *run;
-	struct buf *b = ps->sbuf;
-	int copied = 0;
-
-	run = p;
-	for (;;) {
-		unsigned c;
-
-		/* fast run of plain ASCII */
-		while (p < e && *p >= 0x20 && *p < 0x80 && *p != '"' &&
-		    *p != '\\')
-			p++;
-		if (p >= e)
-			return perr(ps, ps->p, "unterminated string");
-		c = *p;
-		if (c == '"')
-			break;
-		if (c >= 0x80) {
-			size_t k = utf8_seq(p, e);
-
-			if (k == 0)
-				return perr(ps, p, "invalid UTF-8 in string");
-			p += k;
-			continue;
-		}
-		if (c < 0x20)
-			return perr(ps, p,
-			    "unescaped control character in string");
-		/* backslash */
-		if (!copied) {
-			b->len = 0;
-			copied = 1;
-		}
-		buf_add(b, run, (size_t)(p - run));
-		if (e - p < 2)
-			return perr(ps, p, "unterminated string");
-		switch (p[1]) {
-		case '"': buf_addc(b, '"'); p += 2; break;
-		case '\\': buf_addc(b, '\\'); p += 2; break;
-		case '/': buf_addc(b, '/'); p += 2; break;
-		case 'b': buf_addc(b, '\b'); p += 2; break;
-		case 'f': buf_addc(b, '\f'); p += 2; break;
-		case 'n': buf_addc(b, '\n'); p += 2; break;
-		case 'r': buf_addc(b, '\r'); p += 2; break;
-		case 't': buf_addc(b, '\t'); p += 2; break;
-		case 'u': {
-			unsigned cp, lo;
-			char tmp[4];
-
-			if (e - p < 6 || hex4(p + 2, &cp) < 0)
-				return perr(ps, p, "invalid \\u escape");
-			p += 6;
-			if (cp >= 0xdc00 && cp <= 0xdfff)
-				return perr(ps, p - 6,
-				    "lone low surrogate escape");
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				if (e - p < 6 || p[0] != '\\' || p[1] != 'u' ||
-				    hex4(p + 2, &lo) < 0 || lo < 0xdc00 ||
-				    lo > 0xdfff)
-					return perr(ps, p - 6,
-					    "lone high surrogate escape");
-				p += 6;
-				cp = 0x10000 + ((cp - 0xd800) << 10) +
-				    (lo - 0xdc00);
-			}
-			buf_add(b, tmp, utf8_put(tmp, cp));
-			break;
-		}
-		default:
-			return perr(ps, p, "invalid escape in string");
-		}
-		run = p;
-	}
-	if (copied) {
-		buf_add(b, run, (size_t)(p - run));
-		*sp = b->p;
-		*sn = b->len;
-	} else {
-		*sp = (const char *)run;
-		*sn = (size_t)(p - run);
-	}
-	ps->p = p + 1;
-	return 0;
-}
+/* parser: a tape (tape.c) turned into jv                              */
 
 /* Does the canonical print of d equal t[0..n)? */
 static int
-number_canonical(double d, const unsigned char *t, size_t n)
+number_canonical(double d, const char *t, size_t n)
 {
 	char tmp[40];
 	struct buf b = { tmp, 0, sizeof(tmp) };
@@ -310,267 +143,115 @@ number_canonical(double d, const unsigned char *t, size_t n)
 	return b.p == tmp && b.len == n && memcmp(tmp, t, n) == 0;
 }
 
-static int
-parse_number(struct parser *ps, jv *out)
+/* The jv of the value at node i; *i is moved past it. */
+static jv
+tape_jv(const struct tape *t, uint32_t *i, struct json_numlits *lits)
 {
-	const unsigned char *s = ps->p, *p = s, *e = ps->end;
-	int simple = 1, ndig = 0;
-	double d;
+	const struct tape_node *nd = &t->nodes[*i];
+	uint32_t k, end;
+	jv v;
 
-	if (p < e && *p == '-')
-		p++;
-	if (p >= e || *p < '0' || *p > '9')
-		return perr(ps, s, "invalid number");
-	if (*p == '0') {
-		p++;
-		if (p < e && *p >= '0' && *p <= '9')
-			return perr(ps, s, "leading zero in number");
-		ndig = 1;
-	} else {
-		while (p < e && *p >= '0' && *p <= '9') {
-			p++;
-			ndig++;
-		}
-	}
-	if (p < e && *p == '.') {
-		simple = 0;
-		p++;
-		if (p >= e || *p < '0' || *p > '9')
-			return perr(ps, s, "digit expected after decimal point");
-		while (p < e && *p >= '0' && *p <= '9')
-			p++;
-	}
-	if (p < e && (*p == 'e' || *p == 'E')) {
-		simple = 0;
-		p++;
-		if (p < e && (*p == '+' || *p == '-'))
-			p++;
-		if (p >= e || *p < '0' || *p > '9')
-			return perr(ps, s, "digit expected in exponent");
-		while (p < e && *p >= '0' && *p <= '9')
-			p++;
-	}
-	if (simple && ndig <= 15) {
-		const unsigned char *q = s;
-		long long v = 0;
-		int neg = 0;
-
-		if (*q == '-') {
-			neg = 1;
-			q++;
-		}
-		for (; q < p; q++)
-			v = v * 10 + (*q - '0');
-		d = neg ? -(double)v : (double)v;
-		/* "-0" prints as -0: canonical, nothing to record */
-	} else {
-		char tmp[64], *heap = NULL, *t = tmp;
-		size_t n = (size_t)(p - s);
-
-		if (n >= sizeof(tmp))
-			t = heap = xmalloc(n + 1);
-		memcpy(t, s, n);
-		t[n] = '\0';
-		d = strtod(t, NULL);
-		free(heap);
-		if (ps->lits != NULL && !number_canonical(d, s, n))
-			numlits_add(ps->lits, d, (const char *)s, n);
-	}
-	ps->p = p;
-	*out = jv_number(d);
-	return 0;
-}
-
-static int parse_value(struct parser *ps, jv *out);
-
-static int
-parse_array(struct parser *ps, jv *out)
-{
-	jv a = jv_array(), v;
-	int i = 0;
-
-	ps->p++;
-	skip_ws(ps);
-	if (ps->p < ps->end && *ps->p == ']') {
-		ps->p++;
-		*out = a;
-		return 0;
-	}
-	for (;;) {
-		if (parse_value(ps, &v) < 0)
-			goto fail;
-		a = jv_array_set(a, i++, v);
-		skip_ws(ps);
-		if (ps->p >= ps->end) {
-			perr(ps, ps->p, "unterminated array");
-			goto fail;
-		}
-		if (*ps->p == ',') {
-			ps->p++;
-			skip_ws(ps);
-			continue;
-		}
-		if (*ps->p == ']') {
-			ps->p++;
-			*out = a;
-			return 0;
-		}
-		perr(ps, ps->p, "expected ',' or ']' in array");
-		goto fail;
-	}
-fail:
-	jv_free(a);
-	return -1;
-}
-
-static int
-parse_object(struct parser *ps, jv *out)
-{
-	jv o = jv_object(), k, v;
-
-	ps->p++;
-	skip_ws(ps);
-	if (ps->p < ps->end && *ps->p == '}') {
-		ps->p++;
-		*out = o;
-		return 0;
-	}
-	for (;;) {
-		const char *s;
-		size_t n;
-
-		if (ps->p >= ps->end || *ps->p != '"') {
-			perr(ps, ps->p, "expected a string key in object");
-			goto fail;
-		}
-		if (parse_str(ps, &s, &n) < 0)
-			goto fail;
-		k = jv_string_sized(s, (int)n);
-		skip_ws(ps);
-		if (ps->p >= ps->end || *ps->p != ':') {
-			jv_free(k);
-			perr(ps, ps->p, "expected ':' after object key");
-			goto fail;
-		}
-		ps->p++;
-		skip_ws(ps);
-		if (parse_value(ps, &v) < 0) {
-			jv_free(k);
-			goto fail;
-		}
-		o = jv_object_set(o, k, v);
-		skip_ws(ps);
-		if (ps->p >= ps->end) {
-			perr(ps, ps->p, "unterminated object");
-			goto fail;
-		}
-		if (*ps->p == ',') {
-			ps->p++;
-			skip_ws(ps);
-			continue;
-		}
-		if (*ps->p == '}') {
-			ps->p++;
-			*out = o;
-			return 0;
-		}
-		perr(ps, ps->p, "expected ',' or '}' in object");
-		goto fail;
-	}
-fail:
-	jv_free(o);
-	return -1;
-}
-
-static int
-parse_lit(struct parser *ps, const char *word, size_t n, jv v, jv *out)
-{
-	if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n) != 0)
-		return perr(ps, ps->p, "invalid literal");
-	ps->p += n;
-	*out = v;
-	return 0;
-}
-
-static int
-parse_value(struct parser *ps, jv *out)
-{
-	int r;
-
-	if (ps->p >= ps->end)
-		return perr(ps, ps->p, "unexpected end of input");
-	switch (*ps->p) {
-	case '{':
-	case '[':
-		if (++ps->depth > JSON_MAX_DEPTH)
-			return perr(ps, ps->p, "nesting too deep");
-		r = *ps->p == '{' ? parse_object(ps, out) :
-		    parse_array(ps, out);
-		ps->depth--;
-		return r;
-	case '"': {
-		const char *s;
-		size_t n;
-
-		if (parse_str(ps, &s, &n) < 0)
-			return -1;
-		*out = jv_string_sized(s, (int)n);
-		return 0;
-	}
-	case 't':
-		return parse_lit(ps, "true", 4, jv_true(), out);
-	case 'f':
-		return parse_lit(ps, "false", 5, jv_false(), out);
-	case 'n':
-		return parse_lit(ps, "null", 4, jv_null(), out);
+	switch (nd->type) {
+	case TAPE_NULL:
+		(*i)++;
+		return jv_null();
+	case TAPE_TRUE:
+		(*i)++;
+		return jv_true();
+	case TAPE_FALSE:
+		(*i)++;
+		return jv_false();
+	case TAPE_NUMBER:
+		(*i)++;
+		return jv_number(tape_number(nd));
+	case TAPE_STRING:
+		(*i)++;
+		return jv_string_sized(nd->p, (int)nd->n);
+	case TAPE_ARRAY:
+		end = nd->next;
+		v = jv_array_sized((int)nd->n);
+		k = 0;
+		for ((*i)++; *i < end;)
+			v = jv_array_set(v, (int)k++, tape_jv(t, i, lits));
+		return v;
 	default:
-		if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))
-			return parse_number(ps, out);
-		return perr(ps, ps->p, "unexpected character");
+		end = nd->next;
+		v = jv_object();
+		for ((*i)++; *i < end;) {
+			const struct tape_node *key = &t->nodes[*i];
+			jv kv = jv_string_sized(key->p, (int)key->n);
+
+			(*i)++;
+			v = jv_object_set(v, kv, tape_jv(t, i, lits));
+		}
+		return v;
 	}
+}
+
+void
+json_numlits_from_tape(const struct tape *t, struct json_numlits *lits)
+{
+	size_t i;
+
+	json_numlits_reset(lits);
+	for (i = 0; i < t->len; i++) {
+		const struct tape_node *nd = &t->nodes[i];
+		double d;
+
+		if (nd->type != TAPE_NUMBER || (nd->flags & TAPE_SMALL_INT))
+			continue;
+		d = tape_number(nd);
+		if (!number_canonical(d, nd->p, nd->n))
+			numlits_add(lits, d, nd->p, nd->n);
+	}
+	if (lits->n == 0)
+		return;
+	/* a canonical literal of the same value makes an entry ambiguous */
+	for (i = 0; i < t->len; i++) {
+		const struct tape_node *nd = &t->nodes[i];
+
+		double d;
+		size_t k;
+
+		if (nd->type != TAPE_NUMBER)
+			continue;
+		d = tape_number(nd);
+		for (k = 0; k < lits->n; k++) {
+			struct json_numlit *e = &lits->e[k];
+
+			if (e->v == d && signbit(e->v) == signbit(d) &&
+			    (e->len != nd->n || memcmp(lits->text.p + e->off,
+			    nd->p, nd->n) != 0))
+				e->ambiguous = 1;
+		}
+	}
+}
+
+jv
+json_from_tape(const struct tape *t, uint32_t i, struct json_numlits *lits)
+{
+	if (lits != NULL)
+		json_numlits_from_tape(t, lits);
+	return tape_jv(t, &i, NULL);
 }
 
 int
 json_parse(const char *p, size_t n, jv *out, struct json_numlits *lits,
     struct json_err *err)
 {
-	static __thread struct buf sbuf;
+	static __thread struct tape t;
 	struct json_err dummy;
-	struct parser ps;
 
 	if (err == NULL)
 		err = &dummy;
-	err->msg[0] = '\0';
-	err->off = 0;
 	if (lits != NULL)
 		json_numlits_reset(lits);
-	ps.start = ps.p = (const unsigned char *)p;
-	ps.end = ps.p + n;
-	ps.lits = lits;
-	ps.err = err;
-	ps.sbuf = &sbuf;
-	ps.depth = 0;
 	*out = jv_invalid();
-	skip_ws(&ps);
-	if (ps.p >= ps.end) {
-		perr(&ps, ps.p, "empty input, a JSON value expected");
+	if (tape_parse(&t, p, n, err) < 0)
 		return -1;
-	}
-	if (parse_value(&ps, out) < 0) {
-		*out = jv_invalid();
-		return -1;
-	}
-	skip_ws(&ps);
-	if (ps.p < ps.end) {
-		jv_free(*out);
-		*out = jv_invalid();
-		perr(&ps, ps.p, "trailing characters after the JSON value");
-		return -1;
-	}
-	if (sbuf.cap > (1u << 20)) {
-		/* don't keep a huge scratch buffer after one huge string */
-		buf_release(&sbuf);
-	}
+	*out = json_from_tape(&t, 0, lits);
+	if (t.cap > (1u << 16) || t.strings.cap > (1u << 20))
+		tape_release(&t);	/* don't keep a huge one around */
 	return 0;
 }
 
@@ -696,8 +377,51 @@ json_write_number(struct buf *b, double d)
 		buf_add(b, q, (size_t)(tmp + sizeof(tmp) - q));
 		return;
 	}
+	/*
+	 * Fast path: the shortest decimal with at most 15 significant digits
+	 * in jq's fixed-point range. Since 15 digits are exact in a double,
+	 * the first k for which round(d * 10^k) / 10^k gives d back is the
+	 * shortest round trip (and the closest one of that length).
+	 */
+	{
+		static const double p10[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6,
+			1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+			1e16, 1e17, 1e18 };
+		double a = fabs(d);
+		int k;
+
+		for (k = 1; a >= 1e-4 && a < 1e15 && k <= 18; k++) {
+			double sc = a * p10[k];
+			long long nn;
+
+			if (sc >= 1e15)
+				break;
+			nn = llround(sc);
+			if ((double)nn / p10[k] == a) {
+				int ip;
+
+				q = tmp + sizeof(tmp);
+				for (ip = 0; ip < k; ip++) {
+					*--q = (char)('0' + nn % 10);
+					nn /= 10;
+				}
+				*--q = '.';
+				if (nn == 0)
+					*--q = '0';
+				while (nn > 0) {
+					*--q = (char)('0' + nn % 10);
+					nn /= 10;
+				}
+				if (d < 0)
+					*--q = '-';
+				buf_add(b, q, (size_t)(tmp + sizeof(tmp) - q));
+				return;
+			}
+		}
+	}
 	/* shortest round trip: 15, 16 or 17 significant digits */
-	for (prec = 15; prec <= 17; prec++) {
+	/* (denormals have fewer digits of precision: try them all) */
+	for (prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
 		snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, d);
 		if (prec == 17 || strtod(tmp, NULL) == d)
 			break;

@@ -66,6 +66,15 @@ void json_numlits_release(struct json_numlits *l);
 int json_parse(const char *p, size_t n, jv *out, struct json_numlits *lits,
     struct json_err *err);
 
+struct tape;
+/*
+ * The jv of the value at node i of a parsed tape (see tape.h); lits (may be
+ * NULL) is rebuilt for the whole tape as json_parse() does. Can't fail.
+ */
+jv json_from_tape(const struct tape *t, uint32_t i, struct json_numlits *lits);
+/* Rebuild lits for every number literal of the tape. Can't fail. */
+void json_numlits_from_tape(const struct tape *t, struct json_numlits *lits);
+
 /* Check that p[0..n) is valid UTF-8 (RFC 3629). Returns 1 or 0. */
 int json_utf8_valid(const char *p, size_t n);
 

@@ -253,6 +253,7 @@ collector(void *arg)
 		p->x->c.failed += h.c.failed;
 		p->x->c.blank += h.c.blank;
 		p->x->c.control += h.c.control;
+		p->x->c.fast += h.c.fast;
 		p->received++;
 		if (p->max_errors > 0 && p->x->c.failed >= p->max_errors &&
 		    !p->too_many_errors) {

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "exitcode.h"
+#include "fastpath.h"
 #include "log.h"
 #include "mapping.h"
 #include "stats.h"
@@ -28,6 +29,7 @@ struct opts {
 	size_t max_line;
 	long jobs;
 	int compact;
+	int no_fast;
 	int print_program;
 	jv args;		/* named arguments: {"name": value} */
 	int bad_args;
@@ -83,6 +85,9 @@ static const struct cli_opt options[] = {
 	{ "max-line", 0, CLI_SIZE, &op.max_line, "SIZE",
 	    "TWINPIPE_MAX_LINE", "longest input line accepted "
 	    "(default 16M)", 0, NULL },
+	{ "no-fast-path", 0, CLI_FLAG, &op.no_fast, NULL, NULL,
+	    "run every record through libjq (the fast path is off)", 0,
+	    NULL },
 	{ "print-program", 0, CLI_FLAG, &op.print_program, NULL, NULL,
 	    "print the jq program (e.g. what --mapping runs) and exit", 0,
 	    NULL },
@@ -149,17 +154,30 @@ xf_set_file(struct xf *x, const char *name)
 }
 
 static const char *
-kind_name(jv_kind k)
+kind_name(int tape_type)
 {
-	switch (k) {
-	case JV_KIND_NULL: return "null";
-	case JV_KIND_TRUE:
-	case JV_KIND_FALSE: return "a boolean";
-	case JV_KIND_NUMBER: return "a number";
-	case JV_KIND_STRING: return "a string";
-	case JV_KIND_ARRAY: return "an array";
+	switch (tape_type) {
+	case TAPE_NULL: return "null";
+	case TAPE_TRUE:
+	case TAPE_FALSE: return "a boolean";
+	case TAPE_NUMBER: return "a number";
+	case TAPE_STRING: return "a string";
+	case TAPE_ARRAY: return "an array";
 	default: return "an object";
 	}
+}
+
+/* {"_meta":{"control":"<kind>",...}} and nothing else (json_is_control) */
+static int
+is_control(const struct tape *t)
+{
+	uint32_t m, c;
+
+	if (t->nodes[0].n != 1 || (m = tape_lookup(t, 0, "_meta", 5)) == 0 ||
+	    t->nodes[m].type != TAPE_OBJECT || (t->nodes[m].flags & TAPE_DUPS))
+		return 0;
+	c = tape_lookup(t, m, "control", 7);
+	return c != 0 && t->nodes[c].type == TAPE_STRING;
 }
 
 static int
@@ -206,23 +224,25 @@ xf_line(struct xf *x, const char *src, const struct ndjson_line *l,
 		x->c.blank++;
 		return 0;
 	}
-	if (json_parse(l->p, l->len, &rec, &x->lits, &je) < 0)
+	if (tape_parse(&x->t, l->p, l->len, &je) < 0)
 		return fail(x, src, l, 0, "invalid_json",
 		    "invalid JSON at column %zu: %s", je.off + 1, je.msg);
-	if (jv_get_kind(rec) != JV_KIND_OBJECT) {
-		jv_kind k = jv_get_kind(rec);
-
-		jv_free(rec);
+	if (x->t.nodes[0].type != TAPE_OBJECT)
 		return fail(x, src, l, 1, "not_an_object",
-		    "record is %s, not a JSON object", kind_name(k));
-	}
-	if (json_is_control(rec)) {
-		jv_free(rec);
+		    "record is %s, not a JSON object",
+		    kind_name(x->t.nodes[0].type));
+	if (is_control(&x->t)) {
 		buf_add(out, l->p, l->len);
 		buf_addc(out, '\n');
 		x->c.control++;
 		return 0;
 	}
+	if (x->fp != NULL && fp_run(x->fp, &x->t, out)) {
+		x->c.out++;
+		x->c.fast++;
+		return 0;
+	}
+	rec = json_from_tape(&x->t, 0, &x->lits);
 	meta = json_get(rec, "_meta");
 	jq_start(x->jq, rec, 0);
 	while (jv_is_valid(r = jq_next(x->jq))) {
@@ -493,6 +513,10 @@ main(int argc, char **argv)
 			status = EXIT_USAGE;
 			goto out;
 		}
+		if (!op.no_fast && op.mapping == NULL)
+			x.fp = fp_compile(program, op.args);
+		log_debug("fast path: %s", x.fp != NULL ? "on" :
+		    "off (the program is outside its subset)");
 	}
 
 	/* inputs: check them all before any side effect */
@@ -567,10 +591,14 @@ main(int argc, char **argv)
 	*stats_counter("failed") = x.c.failed;
 	*stats_counter("skipped") = x.c.blank;
 	*stats_counter("control") = x.c.control;
+	if (log_enabled(LV_INFO))
+		*stats_counter("fast") = x.c.fast;
 	stats_summary(common.stats);
 out:
 	if (x.jq != NULL)
 		jq_teardown(&x.jq);
+	fp_free(x.fp);
+	tape_release(&x.t);
 	for (i = 0; i < nin; i++)
 		if (in[i].fd > 0)
 			close(in[i].fd);

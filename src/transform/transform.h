@@ -13,6 +13,9 @@
 #include "buf.h"
 #include "json.h"
 #include "ndjson.h"
+#include "tape.h"
+
+struct fp;
 
 struct xf_counts {
 	uint64_t in;		/* lines read (blank ones included) */
@@ -20,10 +23,13 @@ struct xf_counts {
 	uint64_t failed;	/* records dead-lettered */
 	uint64_t blank;		/* blank lines skipped */
 	uint64_t control;	/* control records passed through */
+	uint64_t fast;		/* records done by the fast path */
 };
 
 struct xf {
 	jq_state *jq;
+	struct fp *fp;		/* the fast path, or NULL */
+	struct tape t;		/* the current record, parsed */
 	struct json_numlits lits;
 	struct dlq *dlq;	/* may be NULL: no dead-letter file */
 	struct xf_counts c;
