@@ -1,2 +1,1713 @@
+/*
+ * adt.c - the Azure Digital Twins data plane: models, twins, relationships
+ * and the simple forms of the query language, with ADT's error bodies,
+ * ETags, $metadata timestamps and validation against the models.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "codec.h"
 #include "emu.h"
-void adt_handle(struct req *r, struct resp *rs) { (void)r; resp_json(rs, 501, jv_null()); }
+#include "json.h"
+
+#define ADT_MAX_MODELS_PER_POST 250
+#define ADT_DEFAULT_PAGE 100
+#define ADT_MAX_PAGE 1000
+#define ADT_MAX_EXTENDS_DEPTH 10
+
+static const char *api_versions[] = { "2020-10-31", "2021-06-30-preview",
+    "2022-05-31", "2023-06-30", "2023-10-31" };
+
+static void
+aerr(struct resp *rs, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+aerr(struct resp *rs, int status, const char *code, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	resp_json(rs, status, JV_OBJECT(jv_string("error"), JV_OBJECT(
+	    jv_string("code"), jv_string(code), jv_string("message"),
+	    jv_string(msg))));
+	resp_header(rs, "x-ms-error-code", "%s", code);
+}
+
+static void
+not_found_twin(struct resp *rs, const char *id)
+{
+	aerr(rs, 404, "DigitalTwinNotFound", "There is no digital twin instance "
+	    "that exists with the ID %.200s. Please verify that the twin id is "
+	    "valid and ensure that the twin is not deleted. See section on "
+	    "querying the twins http://aka.ms/adtv2query.", id);
+}
+
+/* Now as ADT writes it: 2026-11-23T05:40:36.1234567Z */
+static void
+adt_time(char *out, size_t n)
+{
+	struct timespec ts;
+	struct tm tm;
+	char base[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, n, "%.20s.%07dZ", base, (int)(ts.tv_nsec / 100 % 10000000));
+}
+
+static int
+json_get_bool(jv o, const char *k)
+{
+	jv v = json_get(o, k);
+	int r = jv_get_kind(v) == JV_KIND_TRUE;
+
+	jv_free(v);
+	return r;
+}
+
+static jv
+new_etag(void)
+{
+	char g[37], e[48];
+
+	emu_guid(g);
+	snprintf(e, sizeof(e), "W/\"%s\"", g);
+	return jv_string(e);
+}
+
+static jv
+load_col(sqlite3_stmt *st, int col)
+{
+	jv v = jv_invalid();
+	struct json_err je;
+	const char *t = (const char *)sqlite3_column_text(st, col);
+
+	if (t != NULL && json_parse(t, (size_t)sqlite3_column_bytes(st, col), &v,
+	    NULL, &je) != 0)
+		v = jv_invalid();
+	return v;
+}
+
+static int
+etag_ok(jv ent, const char *if_match)
+{
+	const char *e = json_get_str(ent, "$etag");
+
+	if (if_match == NULL || strcmp(if_match, "*") == 0)
+		return 1;
+	return e != NULL && strcmp(e, if_match) == 0;
+}
+
+/* ---- models ---- */
+
+static jv
+model_load(const char *id, int with_meta)
+{
+	sqlite3_stmt *st = store_stmt("SELECT body, meta FROM models WHERE id=?");
+
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return jv_invalid();
+	return load_col(st, with_meta ? 1 : 0);
+}
+
+/* The "extends" of a model as an array of ids (owned). */
+static jv
+model_extends(jv m)
+{
+	jv e = json_get(m, "extends");
+
+	if (jv_get_kind(e) == JV_KIND_STRING)
+		return JV_ARRAY(e);
+	if (jv_get_kind(e) == JV_KIND_ARRAY)
+		return e;
+	jv_free(e);
+	return jv_array();
+}
+
+/* The @type of a content entry is one of kind (a string or an array). */
+static int
+has_type(jv c, const char *kind)
+{
+	jv t = json_get(c, "@type");
+	int i, n, r = 0;
+
+	if (jv_get_kind(t) == JV_KIND_STRING)
+		r = strcmp(jv_string_value(t), kind) == 0;
+	else if (jv_get_kind(t) == JV_KIND_ARRAY) {
+		n = jv_array_length(jv_copy(t));
+		for (i = 0; i < n && !r; i++) {
+			jv x = jv_array_get(jv_copy(t), i);
+
+			r = jv_get_kind(x) == JV_KIND_STRING &&
+			    strcmp(jv_string_value(x), kind) == 0;
+			jv_free(x);
+		}
+	}
+	jv_free(t);
+	return r;
+}
+
+/*
+ * Collect the contents of a model and its ancestors into *decl, an object
+ * name -> content entry. Returns 0, or -1 if a model is missing.
+ */
+static int
+model_decls(const char *id, jv *decl, int depth)
+{
+	jv m, contents, c, ext;
+	const char *name;
+	int i, n, rc = 0;
+
+	if (depth > ADT_MAX_EXTENDS_DEPTH)
+		return 0;
+	m = model_load(id, 0);
+	if (!jv_is_valid(m)) {
+		jv_free(m);
+		return -1;
+	}
+	ext = model_extends(m);
+	n = jv_array_length(jv_copy(ext));
+	for (i = 0; i < n && rc == 0; i++) {
+		c = jv_array_get(jv_copy(ext), i);
+		if (jv_get_kind(c) == JV_KIND_STRING)
+			rc = model_decls(jv_string_value(c), decl, depth + 1);
+		jv_free(c);
+	}
+	jv_free(ext);
+	contents = json_get(m, "contents");
+	n = jv_get_kind(contents) == JV_KIND_ARRAY ?
+	    jv_array_length(jv_copy(contents)) : 0;
+	for (i = 0; i < n; i++) {
+		c = jv_array_get(jv_copy(contents), i);
+		name = json_get_str(c, "name");
+		if (name != NULL)
+			*decl = jv_object_set(*decl, jv_string(name), jv_copy(c));
+		jv_free(c);
+	}
+	jv_free(contents);
+	jv_free(m);
+	return rc;
+}
+
+/* Is model id the same as or derived from base? */
+static int
+model_is_a(const char *id, const char *base, int depth)
+{
+	jv m, ext, c;
+	int i, n, r = 0;
+
+	if (strcmp(id, base) == 0)
+		return 1;
+	if (depth > ADT_MAX_EXTENDS_DEPTH)
+		return 0;
+	m = model_load(id, 0);
+	ext = model_extends(m);
+	n = jv_array_length(jv_copy(ext));
+	for (i = 0; i < n && !r; i++) {
+		c = jv_array_get(jv_copy(ext), i);
+		if (jv_get_kind(c) == JV_KIND_STRING)
+			r = model_is_a(jv_string_value(c), base, depth + 1);
+		jv_free(c);
+	}
+	jv_free(ext);
+	jv_free(m);
+	return r;
+}
+
+/* Does value v fit the DTDL schema s (borrowed)? Unknown schemas pass. */
+static int
+schema_ok(jv s, jv v)
+{
+	const char *t;
+	double d;
+
+	if (jv_get_kind(s) != JV_KIND_STRING)
+		return 1;	/* complex schemas are not checked */
+	t = jv_string_value(s);
+	if (strcmp(t, "string") == 0 || strcmp(t, "date") == 0 ||
+	    strcmp(t, "dateTime") == 0 || strcmp(t, "time") == 0 ||
+	    strcmp(t, "duration") == 0)
+		return jv_get_kind(v) == JV_KIND_STRING;
+	if (strcmp(t, "boolean") == 0)
+		return jv_get_kind(v) == JV_KIND_TRUE || jv_get_kind(v) == JV_KIND_FALSE;
+	if (strcmp(t, "integer") == 0 || strcmp(t, "long") == 0) {
+		if (jv_get_kind(v) != JV_KIND_NUMBER)
+			return 0;
+		d = jv_number_value(v);
+		return d == floor(d);
+	}
+	if (strcmp(t, "double") == 0 || strcmp(t, "float") == 0)
+		return jv_get_kind(v) == JV_KIND_NUMBER;
+	return 1;
+}
+
+/*
+ * Validate the properties of twin (borrowed) against its model. Returns 0,
+ * or -1 with rs filled with ADT's 400 ValidationFailed.
+ */
+static int
+twin_validate(jv twin, const char *model, struct resp *rs, int is_new)
+{
+	jv decl = jv_object(), keys = jv_invalid(), meta;
+	const char *k;
+	int i, n, rc = -1;
+
+	meta = model_load(model, 1);
+	if (!jv_is_valid(meta)) {
+		aerr(rs, 400, "ValidationFailed", "Invalid twin: the model %.200s "
+		    "is not found. Upload the model before creating twins that "
+		    "use it.", model);
+		goto out;
+	}
+	if (is_new && json_get_bool(meta, "decommissioned")) {
+		aerr(rs, 400, "ValidationFailed", "Invalid twin: the model %.200s "
+		    "is decommissioned.", model);
+		goto out;
+	}
+	if (model_decls(model, &decl, 0) != 0) {
+		aerr(rs, 400, "ValidationFailed", "Invalid twin: a model that "
+		    "%.200s extends is not found.", model);
+		goto out;
+	}
+	keys = jv_keys(jv_copy(twin));
+	n = jv_array_length(jv_copy(keys));
+	for (i = 0; i < n; i++) {
+		jv kj = jv_array_get(jv_copy(keys), i), d, v, s;
+
+		k = jv_string_value(kj);
+		if (k[0] == '$') {
+			jv_free(kj);
+			continue;
+		}
+		d = json_get(decl, k);
+		if (!jv_is_valid(d) || !(has_type(d, "Property") ||
+		    has_type(d, "Component"))) {
+			aerr(rs, 400, "ValidationFailed", "Invalid twin: the "
+			    "property '%.200s' is not defined in model %.200s "
+			    "(or is not a writable property).", k, model);
+			jv_free(d);
+			jv_free(kj);
+			goto out;
+		}
+		v = json_get(twin, k);
+		s = json_get(d, "schema");
+		if (has_type(d, "Property") && !schema_ok(s, v)) {
+			aerr(rs, 400, "ValidationFailed", "Invalid twin: the value "
+			    "of property '%.200s' does not match its schema '%s'.",
+			    k, jv_get_kind(s) == JV_KIND_STRING ?
+			    jv_string_value(s) : "?");
+			jv_free(s);
+			jv_free(v);
+			jv_free(d);
+			jv_free(kj);
+			goto out;
+		}
+		jv_free(s);
+		jv_free(v);
+		jv_free(d);
+		jv_free(kj);
+	}
+	rc = 0;
+out:
+	jv_free(keys);
+	jv_free(meta);
+	jv_free(decl);
+	return rc;
+}
+
+static jv
+display_map(jv v)
+{
+	if (jv_get_kind(v) == JV_KIND_STRING)
+		return JV_OBJECT(jv_string("en"), v);
+	if (jv_get_kind(v) == JV_KIND_OBJECT)
+		return v;
+	jv_free(v);
+	return jv_object();
+}
+
+static void
+models_post(struct req *r, struct resp *rs)
+{
+	jv arr = jv_invalid(), out = jv_array(), m, ext, e;
+	char msg[300], now[40];
+	const char *id, *x;
+	int i, j, n, k, nx;
+	sqlite3_stmt *st;
+
+	if (req_json(r, &arr, msg, sizeof(msg)) != 0) {
+		aerr(rs, 400, "InvalidArgument", "%s", msg);
+		goto out;
+	}
+	if (jv_get_kind(arr) != JV_KIND_ARRAY || (n = jv_array_length(jv_copy(arr))) == 0) {
+		aerr(rs, 400, "InvalidArgument", "The request body must be a "
+		    "non-empty JSON array of DTDL interfaces.");
+		goto out;
+	}
+	if (n > ADT_MAX_MODELS_PER_POST) {
+		aerr(rs, 400, "InvalidArgument", "At most %d models can be "
+		    "uploaded in one request.", ADT_MAX_MODELS_PER_POST);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		m = jv_array_get(jv_copy(arr), i);
+		id = json_get_str(m, "@id");
+		if (jv_get_kind(m) != JV_KIND_OBJECT || id == NULL ||
+		    strncmp(id, "dtmi:", 5) != 0 || !has_type(m, "Interface")) {
+			jv_free(m);
+			aerr(rs, 400, "DTDLParserError", "Model %d is not a DTDL "
+			    "Interface with an @id of the form dtmi:...;N.", i);
+			goto out;
+		}
+		e = model_load(id, 0);
+		for (j = 0; j < i && !jv_is_valid(e); j++) {
+			jv o = jv_array_get(jv_copy(arr), j);
+
+			x = json_get_str(o, "@id");
+			if (x != NULL && strcmp(x, id) == 0) {
+				jv_free(e);
+				e = jv_true();
+			}
+			jv_free(o);
+		}
+		if (jv_is_valid(e)) {
+			jv_free(e);
+			aerr(rs, 409, "ModelIdAlreadyExists", "Model with ID %.200s "
+			    "already exists. Use Model_List API to view models that "
+			    "already exist. See the Swagger example. "
+			    "(http://aka.ms/ModelListSwSmpl)", id);
+			jv_free(m);
+			goto out;
+		}
+		jv_free(e);
+		ext = model_extends(m);
+		nx = jv_array_length(jv_copy(ext));
+		for (k = 0; k < nx; k++) {
+			jv b = jv_array_get(jv_copy(ext), k), found;
+			int ok = 0;
+
+			if (jv_get_kind(b) == JV_KIND_STRING) {
+				found = model_load(jv_string_value(b), 0);
+				ok = jv_is_valid(found);
+				jv_free(found);
+				for (j = 0; j < n && !ok; j++) {
+					jv o = jv_array_get(jv_copy(arr), j);
+
+					x = json_get_str(o, "@id");
+					ok = x != NULL && strcmp(x, jv_string_value(b)) == 0;
+					jv_free(o);
+				}
+			} else
+				ok = 1;	/* inline interface */
+			if (!ok) {
+				aerr(rs, 400, "DTDLParserError", "Model %.200s "
+				    "extends %.200s, which is neither uploaded nor "
+				    "in this request.", id, jv_string_value(b));
+				jv_free(b);
+				jv_free(ext);
+				jv_free(m);
+				goto out;
+			}
+			jv_free(b);
+		}
+		jv_free(ext);
+		jv_free(m);
+	}
+	adt_time(now, sizeof(now));
+	for (i = 0; i < n; i++) {
+		jv meta;
+
+		m = jv_array_get(jv_copy(arr), i);
+		id = json_get_str(m, "@id");
+		meta = JV_OBJECT(jv_string("id"), jv_string(id),
+		    jv_string("description"), display_map(json_get(m, "description")),
+		    jv_string("displayName"), display_map(json_get(m, "displayName")),
+		    jv_string("decommissioned"), jv_false(),
+		    jv_string("uploadTime"), jv_string(now));
+		st = store_stmt("INSERT INTO models VALUES(?,?,?,?)");
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, json_dump(m, 0), -1, free);
+		sqlite3_bind_text(st, 3, json_dump(meta, 0), -1, free);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)store_seq());
+		sqlite3_step(st);
+		sqlite3_reset(st);
+		out = jv_array_append(out, meta);
+		jv_free(m);
+	}
+	resp_json(rs, 201, out);
+	out = jv_invalid();
+out:
+	jv_free(out);
+	jv_free(arr);
+}
+
+static jv
+model_view(sqlite3_stmt *st, int with_def)
+{
+	jv meta = load_col(st, 1);
+
+	if (with_def)
+		meta = jv_object_set(meta, jv_string("model"), load_col(st, 0));
+	return meta;
+}
+
+static void
+models(struct req *r, struct resp *rs)
+{
+	const char *q = req_query(r, "includeModelDefinition");
+	int with_def = q != NULL && strcasecmp(q, "true") == 0;
+	sqlite3_stmt *st;
+	jv arr, body = jv_invalid(), meta;
+	char msg[300];
+	const char *m = r->method;
+
+	r->kind = "adt.model";
+	if (r->nseg == 1 && strcmp(m, "POST") == 0) {
+		models_post(r, rs);
+		return;
+	}
+	if (r->nseg == 1 && strcmp(m, "GET") == 0) {
+		arr = jv_array();
+		st = store_stmt("SELECT body, meta FROM models ORDER BY seq");
+		while (sqlite3_step(st) == SQLITE_ROW)
+			arr = jv_array_append(arr, model_view(st, with_def));
+		sqlite3_reset(st);
+		resp_json(rs, 200, JV_OBJECT(jv_string("value"), arr,
+		    jv_string("nextLink"), jv_null()));
+		return;
+	}
+	if (r->nseg != 2) {
+		aerr(rs, 404, "NotFound", "No such resource.");
+		return;
+	}
+	st = store_stmt("SELECT body, meta FROM models WHERE id=?");
+	sqlite3_bind_text(st, 1, r->seg[1], -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		aerr(rs, 404, "ModelNotFound", "There is no Model(s) available "
+		    "that matches the provided id(s) %.200s. Check that the Model "
+		    "ID provided is valid by doing a Model_List API call.",
+		    r->seg[1]);
+		return;
+	}
+	if (strcmp(m, "GET") == 0) {
+		resp_json(rs, 200, model_view(st, with_def));
+		sqlite3_reset(st);
+		return;
+	}
+	meta = load_col(st, 1);
+	sqlite3_reset(st);
+	if (strcmp(m, "DELETE") == 0) {
+		jv_free(meta);
+		st = store_stmt("SELECT id, body FROM models");
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			jv o = load_col(st, 1), ext = model_extends(o);
+			int i, n = jv_array_length(jv_copy(ext)), hit = 0;
+
+			for (i = 0; i < n && !hit; i++) {
+				jv b = jv_array_get(jv_copy(ext), i);
+
+				hit = jv_get_kind(b) == JV_KIND_STRING &&
+				    strcmp(jv_string_value(b), r->seg[1]) == 0;
+				jv_free(b);
+			}
+			jv_free(ext);
+			jv_free(o);
+			if (hit) {
+				aerr(rs, 409, "ModelReferencesNotDeleted", "Model "
+				    "with ID %.200s is referenced by %.200s; delete "
+				    "that model first.", r->seg[1],
+				    (const char *)sqlite3_column_text(st, 0));
+				sqlite3_reset(st);
+				return;
+			}
+		}
+		sqlite3_reset(st);
+		st = store_stmt("DELETE FROM models WHERE id=?");
+		sqlite3_bind_text(st, 1, r->seg[1], -1, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+		rs->status = 204;
+		return;
+	}
+	if (strcmp(m, "PATCH") == 0) {
+		jv op;
+
+		if (req_json(r, &body, msg, sizeof(msg)) != 0 ||
+		    jv_get_kind(body) != JV_KIND_ARRAY ||
+		    jv_array_length(jv_copy(body)) != 1) {
+			aerr(rs, 400, "JsonPatchInvalid", "The only supported patch "
+			    "is [{\"op\":\"replace\",\"path\":\"/decommissioned\","
+			    "\"value\":true}].");
+			goto patch_out;
+		}
+		op = jv_array_get(jv_copy(body), 0);
+		if (json_get_str(op, "path") == NULL ||
+		    strcmp(json_get_str(op, "path"), "/decommissioned") != 0 ||
+		    !json_get_bool(op, "value")) {
+			jv_free(op);
+			aerr(rs, 400, "JsonPatchInvalid", "Only /decommissioned can "
+			    "be set, and only to true.");
+			goto patch_out;
+		}
+		jv_free(op);
+		meta = jv_object_set(meta, jv_string("decommissioned"), jv_true());
+		st = store_stmt("UPDATE models SET meta=? WHERE id=?");
+		sqlite3_bind_text(st, 1, json_dump(meta, 0), -1, free);
+		sqlite3_bind_text(st, 2, r->seg[1], -1, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+		rs->status = 204;
+patch_out:
+		jv_free(body);
+		jv_free(meta);
+		return;
+	}
+	jv_free(meta);
+	aerr(rs, 405, "MethodNotAllowed", "The method is not allowed here.");
+}
+
+/* ---- twins ---- */
+
+static jv
+twin_load(const char *id)
+{
+	sqlite3_stmt *st = store_stmt("SELECT body FROM twins WHERE id=?");
+	jv v;
+
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	v = sqlite3_step(st) == SQLITE_ROW ? load_col(st, 0) : jv_invalid();
+	sqlite3_reset(st);
+	return v;
+}
+
+static void
+twin_save(const char *id, jv twin)
+{
+	sqlite3_stmt *st = store_stmt("INSERT OR REPLACE INTO twins VALUES(?,?,?)");
+	jv model = jv_getpath(jv_copy(twin), JV_ARRAY(jv_string("$metadata"),
+	    jv_string("$model")));
+
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, jv_get_kind(model) == JV_KIND_STRING ?
+	    jv_string_value(model) : "", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, json_dump(twin, 0), -1, free);
+	sqlite3_step(st);
+	sqlite3_reset(st);
+	jv_free(model);
+}
+
+static int
+twin_has_rels(const char *id)
+{
+	sqlite3_stmt *st = store_stmt("SELECT 1 FROM rels WHERE src=?1 OR "
+	    "target=?1 LIMIT 1");
+	int r;
+
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	r = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_reset(st);
+	return r;
+}
+
+/* Only the user properties of an entity (no $ keys). */
+static jv
+user_props(jv ent)
+{
+	jv keys = jv_keys_unsorted(jv_copy(ent)), out = jv_object();
+	int i, n = jv_array_length(jv_copy(keys));
+
+	for (i = 0; i < n; i++) {
+		jv k = jv_array_get(jv_copy(keys), i);
+
+		if (jv_string_value(k)[0] != '$')
+			out = jv_object_set(out, jv_copy(k),
+			    jv_object_get(jv_copy(ent), jv_copy(k)));
+		jv_free(k);
+	}
+	jv_free(keys);
+	jv_free(ent);
+	return out;
+}
+
+/*
+ * Assemble a stored twin: $dtId, $etag, props, $metadata with a
+ * lastUpdateTime per property: now for the touched ones (touched NULL:
+ * those whose value differs from old), else the old time.
+ */
+static jv
+twin_build(const char *id, jv props, const char *model, jv old, jv touched,
+    const char *now)
+{
+	jv t = JV_OBJECT(jv_string("$dtId"), jv_string(id), jv_string("$etag"),
+	    new_etag()), meta, keys, oldmeta;
+	int i, n, fresh;
+
+	meta = JV_OBJECT(jv_string("$model"), jv_string(model),
+	    jv_string("$lastUpdateTime"), jv_string(now));
+	oldmeta = json_get(old, "$metadata");
+	keys = jv_keys_unsorted(jv_copy(props));
+	n = jv_array_length(jv_copy(keys));
+	for (i = 0; i < n; i++) {
+		jv k = jv_array_get(jv_copy(keys), i), v, ov, om;
+
+		v = jv_object_get(jv_copy(props), jv_copy(k));
+		ov = json_get(old, jv_string_value(k));
+		om = json_get(oldmeta, jv_string_value(k));
+		if (jv_get_kind(touched) == JV_KIND_OBJECT)
+			fresh = jv_is_valid(json_get(touched, jv_string_value(k)));
+		else
+			fresh = !jv_is_valid(ov) || !jv_equal(jv_copy(ov), jv_copy(v));
+		if (fresh || !jv_is_valid(om)) {
+			jv_free(om);
+			om = JV_OBJECT(jv_string("lastUpdateTime"), jv_string(now));
+		}
+		meta = jv_object_set(meta, jv_copy(k), om);
+		t = jv_object_set(t, k, v);
+		jv_free(ov);
+	}
+	jv_free(keys);
+	jv_free(oldmeta);
+	jv_free(props);
+	jv_free(touched);
+	return jv_object_set(t, jv_string("$metadata"), meta);
+}
+
+static void
+twin_put(struct req *r, struct resp *rs, const char *id)
+{
+	jv body = jv_invalid(), old = jv_invalid(), t, model;
+	const char *inm = req_header(r, "If-None-Match"),
+	    *im = req_header(r, "If-Match");
+	char msg[300], now[40];
+
+	if (req_json(r, &body, msg, sizeof(msg)) != 0 ||
+	    jv_get_kind(body) != JV_KIND_OBJECT) {
+		aerr(rs, 400, "InvalidArgument", "%s", jv_is_valid(body) ?
+		    "The twin must be a JSON object." : msg);
+		goto out;
+	}
+	if (r->body.len > ADT_MAX_BODY) {
+		aerr(rs, 413, "RequestEntityTooLarge", "A twin is limited to "
+		    "32 KB.");
+		goto out;
+	}
+	model = jv_getpath(jv_copy(body), JV_ARRAY(jv_string("$metadata"),
+	    jv_string("$model")));
+	if (jv_get_kind(model) != JV_KIND_STRING) {
+		jv_free(model);
+		aerr(rs, 400, "ValidationFailed", "Invalid twin: $metadata.$model "
+		    "is required and must be a string.");
+		goto out;
+	}
+	old = twin_load(id);
+	if (jv_is_valid(old) && inm != NULL && strcmp(inm, "*") == 0) {
+		jv_free(model);
+		aerr(rs, 412, "PreconditionFailed", "If-None-Match: * header was "
+		    "specified but a twin with the id %.200s was found. Please "
+		    "specify a different twin id.", id);
+		goto out;
+	}
+	if (jv_is_valid(old) && !etag_ok(old, im)) {
+		jv_free(model);
+		aerr(rs, 412, "PreconditionFailed", "The ETag does not match the "
+		    "twin's current ETag.");
+		goto out;
+	}
+	if (!jv_is_valid(old) && im != NULL && strcmp(im, "*") != 0) {
+		jv_free(model);
+		not_found_twin(rs, id);
+		goto out;
+	}
+	body = user_props(body);
+	if (twin_validate(body, jv_string_value(model), rs, 1) != 0) {
+		jv_free(model);
+		goto out;
+	}
+	if (faults_twin(id, rs)) {
+		jv_free(model);
+		goto out;
+	}
+	adt_time(now, sizeof(now));
+	t = twin_build(id, body, jv_string_value(model), old, jv_null(), now);
+	body = jv_invalid();
+	jv_free(model);
+	twin_save(id, t);
+	resp_header(rs, "ETag", "%s", json_get_str(t, "$etag"));
+	resp_json(rs, 200, t);
+out:
+	jv_free(old);
+	jv_free(body);
+}
+
+static int
+patch_kind(const char *op, enum jpatch_op *k)
+{
+	if (op == NULL)
+		return -1;
+	if (strcmp(op, "add") == 0)
+		*k = JP_ADD;
+	else if (strcmp(op, "replace") == 0)
+		*k = JP_REPLACE;
+	else if (strcmp(op, "remove") == 0)
+		*k = JP_REMOVE;
+	else
+		return -1;
+	return 0;
+}
+
+/*
+ * Apply an ADT JSON Patch (body, borrowed) to props (consumed). Returns the
+ * result, or jv_invalid() with rs filled. touched collects the top-level
+ * property names written; *model may be replaced by /$metadata/$model.
+ */
+static jv
+apply_patch(jv props, jv ops, struct resp *rs, jv *touched, jv *model)
+{
+	enum jpatch_op k;
+	const char *path, *p1;
+	char msg[300], top[256];
+	int i, n;
+	size_t l;
+
+	if (jv_get_kind(ops) != JV_KIND_ARRAY) {
+		resp_json(rs, 400, JV_OBJECT(jv_string("type"), jv_string(
+		    "https://tools.ietf.org/html/rfc7231#section-6.5.1"),
+		    jv_string("title"), jv_string("One or more validation errors "
+		    "occurred."), jv_string("status"), jv_number(400)));
+		rs->hdrs.len = 0;
+		resp_header(rs, "Content-Type", "application/problem+json; "
+		    "charset=utf-8");
+		jv_free(props);
+		return jv_invalid();
+	}
+	n = jv_array_length(jv_copy(ops));
+	for (i = 0; i < n; i++) {
+		jv op = jv_array_get(jv_copy(ops), i), v;
+
+		path = json_get_str(op, "path");
+		if (patch_kind(json_get_str(op, "op"), &k) != 0 || path == NULL ||
+		    path[0] != '/') {
+			aerr(rs, 400, "JsonPatchInvalid", "Operation %d: only add, "
+			    "replace and remove with a path are supported.", i);
+			goto bad;
+		}
+		if (strcmp(path, "/$metadata/$model") == 0 && k != JP_REMOVE) {
+			v = json_get(op, "value");
+			if (jv_get_kind(v) != JV_KIND_STRING) {
+				jv_free(v);
+				aerr(rs, 400, "JsonPatchInvalid", "$model must be a "
+				    "string.");
+				goto bad;
+			}
+			jv_free(*model);
+			*model = v;
+			jv_free(op);
+			continue;
+		}
+		if (path[1] == '$') {
+			aerr(rs, 400, "JsonPatchInvalid", "Operation %d: the path "
+			    "%.200s cannot be patched.", i, path);
+			goto bad;
+		}
+		v = json_get(op, "value");
+		if (k != JP_REMOVE && !jv_is_valid(v)) {
+			jv_free(v);
+			aerr(rs, 400, "JsonPatchInvalid", "Operation %d needs a "
+			    "value.", i);
+			goto bad;
+		}
+		props = jpatch_apply(props, k, path, NULL, v, msg, sizeof(msg));
+		jv_free(v);
+		if (!jv_is_valid(props)) {
+			aerr(rs, 400, "JsonPatchInvalid", "Operation %d: %s.", i, msg);
+			jv_free(op);
+			return jv_invalid();
+		}
+		p1 = strchr(path + 1, '/');
+		l = p1 != NULL ? (size_t)(p1 - path - 1) : strlen(path + 1);
+		snprintf(top, sizeof(top), "%.*s", (int)(l < 255 ? l : 255), path + 1);
+		*touched = jv_object_set(*touched, jv_string(top), jv_true());
+		jv_free(op);
+		continue;
+bad:
+		jv_free(op);
+		jv_free(props);
+		return jv_invalid();
+	}
+	return props;
+}
+
+static void
+twin_patch(struct req *r, struct resp *rs, const char *id)
+{
+	jv ops = jv_invalid(), old = jv_invalid(), props, touched = jv_object(),
+	    model, t;
+	char msg[300], now[40];
+
+	old = twin_load(id);
+	if (!jv_is_valid(old)) {
+		not_found_twin(rs, id);
+		goto out;
+	}
+	if (!etag_ok(old, req_header(r, "If-Match"))) {
+		aerr(rs, 412, "PreconditionFailed", "The ETag does not match the "
+		    "twin's current ETag.");
+		goto out;
+	}
+	if (req_json(r, &ops, msg, sizeof(msg)) != 0) {
+		aerr(rs, 400, "JsonPatchInvalid", "%s", msg);
+		goto out;
+	}
+	model = jv_getpath(jv_copy(old), JV_ARRAY(jv_string("$metadata"),
+	    jv_string("$model")));
+	props = apply_patch(user_props(jv_copy(old)), ops, rs, &touched, &model);
+	if (!jv_is_valid(props)) {
+		jv_free(model);
+		goto out;
+	}
+	if (twin_validate(props, jv_string_value(model), rs, 0) != 0 ||
+	    faults_twin(id, rs)) {
+		jv_free(props);
+		jv_free(model);
+		goto out;
+	}
+	adt_time(now, sizeof(now));
+	t = twin_build(id, props, jv_string_value(model), old, touched, now);
+	touched = jv_invalid();
+	jv_free(model);
+	twin_save(id, t);
+	resp_header(rs, "ETag", "%s", json_get_str(t, "$etag"));
+	rs->status = 204;
+	jv_free(t);
+out:
+	jv_free(touched);
+	jv_free(ops);
+	jv_free(old);
+}
+
+static void
+twin_one(struct req *r, struct resp *rs)
+{
+	const char *id = r->seg[1], *m = r->method;
+	sqlite3_stmt *st;
+	jv t;
+
+	r->kind = "adt.twin";
+	if (strcmp(m, "PUT") == 0) {
+		twin_put(r, rs, id);
+		return;
+	}
+	if (strcmp(m, "PATCH") == 0) {
+		twin_patch(r, rs, id);
+		return;
+	}
+	t = twin_load(id);
+	if (!jv_is_valid(t)) {
+		jv_free(t);
+		not_found_twin(rs, id);
+		return;
+	}
+	if (strcmp(m, "GET") == 0) {
+		resp_header(rs, "ETag", "%s", json_get_str(t, "$etag"));
+		resp_json(rs, 200, t);
+		return;
+	}
+	if (strcmp(m, "DELETE") == 0) {
+		if (!etag_ok(t, req_header(r, "If-Match"))) {
+			aerr(rs, 412, "PreconditionFailed", "The ETag does not match "
+			    "the twin's current ETag.");
+		} else if (twin_has_rels(id)) {
+			aerr(rs, 400, "RelationshipsNotDeleted", "Digital twin with "
+			    "ID %.200s still has relationships. Delete all "
+			    "relationships for the twin before deleting the twin.",
+			    id);
+		} else if (!faults_twin(id, rs)) {
+			st = store_stmt("DELETE FROM twins WHERE id=?");
+			sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+			sqlite3_step(st);
+			sqlite3_reset(st);
+			rs->status = 204;
+		}
+		jv_free(t);
+		return;
+	}
+	jv_free(t);
+	aerr(rs, 405, "MethodNotAllowed", "The method is not allowed here.");
+}
+
+/* ---- relationships ---- */
+
+static jv
+rel_load(const char *src, const char *id)
+{
+	sqlite3_stmt *st = store_stmt("SELECT body FROM rels WHERE src=? AND id=?");
+	jv v;
+
+	sqlite3_bind_text(st, 1, src, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	v = sqlite3_step(st) == SQLITE_ROW ? load_col(st, 0) : jv_invalid();
+	sqlite3_reset(st);
+	return v;
+}
+
+static void
+rel_save(jv rel)
+{
+	sqlite3_stmt *st = store_stmt("INSERT OR REPLACE INTO rels VALUES"
+	    "(?,?,?,?,?)");
+
+	sqlite3_bind_text(st, 1, json_get_str(rel, "$sourceId"), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, json_get_str(rel, "$relationshipId"), -1,
+	    SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, json_get_str(rel, "$targetId"), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, json_get_str(rel, "$relationshipName"), -1,
+	    SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 5, json_dump(rel, 0), -1, free);
+	sqlite3_step(st);
+	sqlite3_reset(st);
+}
+
+static jv
+rel_build(const char *src, const char *id, const char *target,
+    const char *name, jv props)
+{
+	jv r = JV_OBJECT(jv_string("$relationshipId"), jv_string(id),
+	    jv_string("$etag"), new_etag(), jv_string("$sourceId"),
+	    jv_string(src), jv_string("$relationshipName"), jv_string(name),
+	    jv_string("$targetId"), jv_string(target));
+	jv keys = jv_keys_unsorted(jv_copy(props));
+	int i, n = jv_array_length(jv_copy(keys));
+
+	for (i = 0; i < n; i++) {
+		jv k = jv_array_get(jv_copy(keys), i);
+
+		r = jv_object_set(r, jv_copy(k), jv_object_get(jv_copy(props), k));
+	}
+	jv_free(keys);
+	jv_free(props);
+	return r;
+}
+
+static void
+rel_put(struct req *r, struct resp *rs, const char *src, const char *id)
+{
+	jv body = jv_invalid(), st = jv_invalid(), tt = jv_invalid(),
+	    old = jv_invalid(), decl = jv_object(), d, rel, model;
+	const char *target, *name, *inm = req_header(r, "If-None-Match");
+	char msg[300];
+
+	if (req_json(r, &body, msg, sizeof(msg)) != 0 ||
+	    jv_get_kind(body) != JV_KIND_OBJECT) {
+		aerr(rs, 400, "InvalidArgument", "%s", jv_is_valid(body) ?
+		    "The relationship must be a JSON object." : msg);
+		goto out;
+	}
+	target = json_get_str(body, "$targetId");
+	name = json_get_str(body, "$relationshipName");
+	if (target == NULL || name == NULL) {
+		aerr(rs, 400, "ValidationFailed", "Invalid relationship: "
+		    "$targetId and $relationshipName are required.");
+		goto out;
+	}
+	st = twin_load(src);
+	if (!jv_is_valid(st)) {
+		not_found_twin(rs, src);
+		goto out;
+	}
+	tt = twin_load(target);
+	if (!jv_is_valid(tt)) {
+		aerr(rs, 404, "TargetDigitalTwinNotFound", "There is no digital "
+		    "twin instance that exists with the ID %.200s (the target "
+		    "of the relationship).", target);
+		goto out;
+	}
+	if (strcmp(src, target) == 0) {
+		aerr(rs, 400, "OperationNotAllowed", "A relationship cannot have "
+		    "the same source and target.");
+		goto out;
+	}
+	model = jv_getpath(jv_copy(st), JV_ARRAY(jv_string("$metadata"),
+	    jv_string("$model")));
+	if (jv_get_kind(model) == JV_KIND_STRING)
+		model_decls(jv_string_value(model), &decl, 0);
+	d = json_get(decl, name);
+	if (!jv_is_valid(d) || !has_type(d, "Relationship")) {
+		jv_free(d);
+		aerr(rs, 400, "ValidationFailed", "Invalid relationship: the "
+		    "relationship '%.200s' is not defined in model %.200s of "
+		    "twin %.200s.", name, jv_get_kind(model) == JV_KIND_STRING ?
+		    jv_string_value(model) : "?", src);
+		jv_free(model);
+		goto out;
+	}
+	jv_free(d);
+	jv_free(model);
+	old = rel_load(src, id);
+	if (jv_is_valid(old) && inm != NULL && strcmp(inm, "*") == 0) {
+		aerr(rs, 412, "PreconditionFailed", "If-None-Match: * header was "
+		    "specified but a relationship with the id %.200s was found.",
+		    id);
+		goto out;
+	}
+	if (jv_is_valid(old) && !etag_ok(old, req_header(r, "If-Match"))) {
+		aerr(rs, 412, "PreconditionFailed", "The ETag does not match the "
+		    "relationship's current ETag.");
+		goto out;
+	}
+	if (faults_twin(src, rs))
+		goto out;
+	rel = rel_build(src, id, target, name, user_props(jv_copy(body)));
+	rel_save(rel);
+	resp_header(rs, "ETag", "%s", json_get_str(rel, "$etag"));
+	resp_json(rs, 200, rel);
+out:
+	jv_free(decl);
+	jv_free(old);
+	jv_free(st);
+	jv_free(tt);
+	jv_free(body);
+}
+
+static void
+rel_one(struct req *r, struct resp *rs)
+{
+	const char *src = r->seg[1], *id = r->seg[3], *m = r->method;
+	jv rel, ops = jv_invalid(), props, touched = jv_object(), model = jv_null();
+	sqlite3_stmt *st;
+	char msg[300];
+
+	r->kind = "adt.relationship";
+	if (strcmp(m, "PUT") == 0) {
+		jv_free(touched);
+		rel_put(r, rs, src, id);
+		return;
+	}
+	rel = rel_load(src, id);
+	if (!jv_is_valid(rel)) {
+		jv t = twin_load(src);
+
+		if (!jv_is_valid(t))
+			not_found_twin(rs, src);
+		else
+			aerr(rs, 404, "RelationshipNotFound", "There is no "
+			    "relationship with the ID %.200s on twin %.200s.", id,
+			    src);
+		jv_free(t);
+		goto out;
+	}
+	if (strcmp(m, "GET") == 0) {
+		resp_header(rs, "ETag", "%s", json_get_str(rel, "$etag"));
+		resp_json(rs, 200, jv_copy(rel));
+		goto out;
+	}
+	if (!etag_ok(rel, req_header(r, "If-Match"))) {
+		aerr(rs, 412, "PreconditionFailed", "The ETag does not match the "
+		    "relationship's current ETag.");
+		goto out;
+	}
+	if (strcmp(m, "DELETE") == 0) {
+		if (faults_twin(src, rs))
+			goto out;
+		st = store_stmt("DELETE FROM rels WHERE src=? AND id=?");
+		sqlite3_bind_text(st, 1, src, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+		rs->status = 204;
+		goto out;
+	}
+	if (strcmp(m, "PATCH") == 0) {
+		if (req_json(r, &ops, msg, sizeof(msg)) != 0) {
+			aerr(rs, 400, "JsonPatchInvalid", "%s", msg);
+			goto out;
+		}
+		props = apply_patch(user_props(jv_copy(rel)), ops, rs, &touched,
+		    &model);
+		if (!jv_is_valid(props) || faults_twin(src, rs)) {
+			jv_free(props);
+			goto out;
+		}
+		jv nrel = rel_build(src, id, json_get_str(rel, "$targetId"),
+		    json_get_str(rel, "$relationshipName"), props);
+		rel_save(nrel);
+		resp_header(rs, "ETag", "%s", json_get_str(nrel, "$etag"));
+		rs->status = 204;
+		jv_free(nrel);
+		goto out;
+	}
+	aerr(rs, 405, "MethodNotAllowed", "The method is not allowed here.");
+out:
+	jv_free(model);
+	jv_free(touched);
+	jv_free(ops);
+	jv_free(rel);
+}
+
+static void
+rel_list(struct req *r, struct resp *rs, int incoming)
+{
+	const char *id = r->seg[1], *name = req_query(r, "relationshipName");
+	sqlite3_stmt *st;
+	jv t = twin_load(id), arr = jv_array(), v;
+	char link[1024];
+
+	r->kind = "adt.relationship";
+	if (!jv_is_valid(t)) {
+		jv_free(t);
+		jv_free(arr);
+		not_found_twin(rs, id);
+		return;
+	}
+	jv_free(t);
+	if (incoming)
+		st = store_stmt("SELECT body FROM rels WHERE target=? ORDER BY src, id");
+	else
+		st = store_stmt("SELECT body FROM rels WHERE src=? ORDER BY id");
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		v = load_col(st, 0);
+		if (!jv_is_valid(v) || (name != NULL && (json_get_str(v,
+		    "$relationshipName") == NULL || strcmp(name,
+		    json_get_str(v, "$relationshipName")) != 0))) {
+			jv_free(v);
+			continue;
+		}
+		if (incoming) {
+			struct buf b = BUF_INIT;
+
+			buf_adds(&b, "/digitaltwins/");
+			pct_encode(&b, json_get_str(v, "$sourceId"),
+			    strlen(json_get_str(v, "$sourceId")));
+			buf_adds(&b, "/relationships/");
+			pct_encode(&b, json_get_str(v, "$relationshipId"),
+			    strlen(json_get_str(v, "$relationshipId")));
+			snprintf(link, sizeof(link), "%s", buf_cstr(&b));
+			buf_release(&b);
+			arr = jv_array_append(arr, JV_OBJECT(
+			    jv_string("$relationshipId"), json_get(v, "$relationshipId"),
+			    jv_string("$sourceId"), json_get(v, "$sourceId"),
+			    jv_string("$relationshipName"),
+			    json_get(v, "$relationshipName"),
+			    jv_string("$relationshipLink"), jv_string(link)));
+			jv_free(v);
+		} else
+			arr = jv_array_append(arr, v);
+	}
+	sqlite3_reset(st);
+	resp_json(rs, 200, JV_OBJECT(jv_string("value"), arr,
+	    jv_string("nextLink"), jv_null()));
+}
+
+/* ---- query ---- */
+
+enum qkind { Q_CMP, Q_MODEL, Q_DEFINED };
+
+struct qcond {
+	enum qkind kind;
+	char path[256];		/* property path (dots), or the model id */
+	char op[3];
+	jv lit;
+	int exact;
+};
+
+struct query {
+	int rels;		/* FROM relationships */
+	int count;		/* SELECT COUNT() */
+	long top;		/* TOP(n), 0 = none */
+	struct qcond c[16];
+	int nc;
+};
+
+static const char *
+q_ws(const char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	return s;
+}
+
+static int
+q_kw(const char **s, const char *kw)
+{
+	size_t n = strlen(kw);
+	const char *p = q_ws(*s);
+
+	if (strncasecmp(p, kw, n) != 0 || isalnum((unsigned char)p[n]) ||
+	    p[n] == '_')
+		return 0;
+	*s = p + n;
+	return 1;
+}
+
+/* An identifier or path: letters, digits, _, $, and dots. */
+static int
+q_ident(const char **s, char *out, size_t outsz)
+{
+	const char *p = q_ws(*s), *st = p;
+	size_t n;
+
+	while (isalnum((unsigned char)*p) || *p == '_' || *p == '$' || *p == '.')
+		p++;
+	n = (size_t)(p - st);
+	if (n == 0 || n >= outsz)
+		return -1;
+	memcpy(out, st, n);
+	out[n] = '\0';
+	*s = p;
+	return 0;
+}
+
+static jv
+q_literal(const char **s)
+{
+	const char *p = q_ws(*s);
+	struct buf b = BUF_INIT;
+	char q, *end;
+	double d;
+	jv v;
+
+	if (*p == '\'' || *p == '"') {
+		q = *p++;
+		while (*p != '\0' && *p != q) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			buf_addc(&b, *p++);
+		}
+		if (*p != q) {
+			buf_release(&b);
+			return jv_invalid();
+		}
+		*s = p + 1;
+		v = jv_string_sized(b.len ? b.p : "", (int)b.len);
+		buf_release(&b);
+		return v;
+	}
+	if (q_kw(&p, "true")) {
+		*s = p;
+		return jv_true();
+	}
+	if (q_kw(&p, "false")) {
+		*s = p;
+		return jv_false();
+	}
+	if (q_kw(&p, "null")) {
+		*s = p;
+		return jv_null();
+	}
+	d = strtod(p, &end);
+	if (end == p)
+		return jv_invalid();
+	*s = end;
+	return jv_number(d);
+}
+
+static void
+query_free(struct query *q)
+{
+	int i;
+
+	for (i = 0; i < q->nc; i++)
+		jv_free(q->c[i].lit);
+}
+
+/* Strip "alias." from a path. */
+static void
+strip_alias(char *path, const char *alias)
+{
+	size_t n = strlen(alias);
+
+	if (n > 0 && strncmp(path, alias, n) == 0 && path[n] == '.')
+		memmove(path, path + n + 1, strlen(path + n + 1) + 1);
+}
+
+static int
+query_parse(const char *text, struct query *q, char *msg, size_t msgsz)
+{
+	const char *s = text;
+	char from[64], alias[64] = "", tmp[256];
+	static const char *ops[] = { "<=", ">=", "!=", "<>", "=", "<", ">" };
+	size_t i;
+	struct qcond *c;
+
+	memset(q, 0, sizeof(*q));
+	if (!q_kw(&s, "SELECT"))
+		goto bad;
+	if (q_kw(&s, "TOP")) {
+		s = q_ws(s);
+		if (*s++ != '(')
+			goto bad;
+		q->top = strtol(s, (char **)&s, 10);
+		s = q_ws(s);
+		if (*s++ != ')' || q->top <= 0)
+			goto bad;
+	}
+	if (q_kw(&s, "COUNT")) {
+		s = q_ws(s);
+		if (s[0] != '(' || q_ws(s + 1)[0] != ')')
+			goto bad;
+		s = q_ws(s + 1) + 1;
+		q->count = 1;
+	} else {
+		s = q_ws(s);
+		if (*s == '*')
+			s++;
+		else if (q_ident(&s, tmp, sizeof(tmp)) != 0)
+			goto bad;	/* SELECT T is accepted as * */
+	}
+	if (!q_kw(&s, "FROM") || q_ident(&s, from, sizeof(from)) != 0)
+		goto bad;
+	if (strcasecmp(from, "digitaltwins") == 0)
+		q->rels = 0;
+	else if (strcasecmp(from, "relationships") == 0)
+		q->rels = 1;
+	else {
+		snprintf(msg, msgsz, "Only FROM DIGITALTWINS and FROM "
+		    "RELATIONSHIPS are supported by twin-emulator.");
+		return -1;
+	}
+	s = q_ws(s);
+	if (*s != '\0' && strncasecmp(s, "WHERE", 5) != 0 &&
+	    q_ident(&s, alias, sizeof(alias)) != 0)
+		goto bad;
+	if (*q_ws(s) == '\0')
+		return 0;
+	if (!q_kw(&s, "WHERE"))
+		goto bad;
+	do {
+		if (q->nc == (int)(sizeof(q->c) / sizeof(q->c[0])))
+			goto bad;
+		c = &q->c[q->nc];
+		c->lit = jv_invalid();
+		if (q_kw(&s, "IS_OF_MODEL")) {
+			s = q_ws(s);
+			if (*s++ != '(')
+				goto bad;
+			s = q_ws(s);
+			if (*s != '\'' && *s != '"' && q_ident(&s, tmp, sizeof(tmp)) == 0) {
+				s = q_ws(s);
+				if (*s++ != ',')
+					goto bad;
+			}
+			c->lit = q_literal(&s);
+			if (jv_get_kind(c->lit) != JV_KIND_STRING)
+				goto bad;
+			s = q_ws(s);
+			if (*s == ',') {
+				s++;
+				if (!q_kw(&s, "exact"))
+					goto bad;
+				c->exact = 1;
+				s = q_ws(s);
+			}
+			if (*s++ != ')')
+				goto bad;
+			c->kind = Q_MODEL;
+			q->nc++;
+			continue;
+		}
+		if (q_kw(&s, "IS_DEFINED")) {
+			s = q_ws(s);
+			if (*s++ != '(' || q_ident(&s, c->path, sizeof(c->path)) != 0)
+				goto bad;
+			s = q_ws(s);
+			if (*s++ != ')')
+				goto bad;
+			strip_alias(c->path, alias);
+			c->kind = Q_DEFINED;
+			q->nc++;
+			continue;
+		}
+		if (q_ident(&s, c->path, sizeof(c->path)) != 0)
+			goto bad;
+		strip_alias(c->path, alias);
+		s = q_ws(s);
+		for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+			if (strncmp(s, ops[i], strlen(ops[i])) == 0)
+				break;
+		if (i == sizeof(ops) / sizeof(ops[0]))
+			goto bad;
+		snprintf(c->op, sizeof(c->op), "%s", ops[i]);
+		s += strlen(ops[i]);
+		c->lit = q_literal(&s);
+		if (!jv_is_valid(c->lit))
+			goto bad;
+		c->kind = Q_CMP;
+		q->nc++;
+	} while (q_kw(&s, "AND"));
+	if (*q_ws(s) != '\0')
+		goto bad;
+	return 0;
+bad:
+	snprintf(msg, msgsz, "Query syntax not supported by twin-emulator near "
+	    "'%.40s': use SELECT [TOP(n)] * | COUNT() FROM DIGITALTWINS "
+	    "[alias] [WHERE cond AND cond ...] with $dtId = '...', "
+	    "IS_OF_MODEL('...'), IS_DEFINED(prop) or prop <op> literal.", s);
+	return -1;
+}
+
+static int
+cmp_ok(jv a, jv b, const char *op)
+{
+	int c;
+
+	if (!jv_is_valid(a))
+		return 0;
+	if (jv_get_kind(a) == JV_KIND_NUMBER && jv_get_kind(b) == JV_KIND_NUMBER)
+		c = jv_number_value(a) < jv_number_value(b) ? -1 :
+		    jv_number_value(a) > jv_number_value(b);
+	else if (jv_get_kind(a) == JV_KIND_STRING && jv_get_kind(b) == JV_KIND_STRING)
+		c = strcmp(jv_string_value(a), jv_string_value(b));
+	else if (strcmp(op, "=") == 0)
+		return jv_equal(jv_copy(a), jv_copy(b));
+	else if (strcmp(op, "!=") == 0 || strcmp(op, "<>") == 0)
+		return !jv_equal(jv_copy(a), jv_copy(b));
+	else
+		return 0;
+	if (strcmp(op, "=") == 0)
+		return c == 0;
+	if (strcmp(op, "!=") == 0 || strcmp(op, "<>") == 0)
+		return c != 0;
+	if (strcmp(op, "<") == 0)
+		return c < 0;
+	if (strcmp(op, "<=") == 0)
+		return c <= 0;
+	if (strcmp(op, ">") == 0)
+		return c > 0;
+	return c >= 0;
+}
+
+static jv
+path_get(jv ent, const char *path)
+{
+	jv v = jv_copy(ent);
+	char seg[256];
+	const char *p = path, *d;
+	size_t n;
+
+	while (jv_is_valid(v)) {
+		d = strchr(p, '.');
+		n = d != NULL ? (size_t)(d - p) : strlen(p);
+		if (n >= sizeof(seg) || jv_get_kind(v) != JV_KIND_OBJECT) {
+			jv_free(v);
+			return jv_invalid();
+		}
+		memcpy(seg, p, n);
+		seg[n] = '\0';
+		v = jv_object_get(v, jv_string(seg));
+		if (d == NULL)
+			break;
+		p = d + 1;
+	}
+	return v;
+}
+
+static int
+query_match(struct query *q, jv ent)
+{
+	jv v, m;
+	int i, r;
+
+	for (i = 0; i < q->nc; i++) {
+		struct qcond *c = &q->c[i];
+
+		if (c->kind == Q_MODEL) {
+			m = jv_getpath(jv_copy(ent), JV_ARRAY(jv_string("$metadata"),
+			    jv_string("$model")));
+			r = jv_get_kind(m) == JV_KIND_STRING && (c->exact ?
+			    strcmp(jv_string_value(m), jv_string_value(c->lit)) == 0 :
+			    model_is_a(jv_string_value(m), jv_string_value(c->lit), 0));
+			jv_free(m);
+		} else {
+			v = path_get(ent, c->path);
+			r = c->kind == Q_DEFINED ? jv_is_valid(v) :
+			    cmp_ok(v, c->lit, c->op);
+			jv_free(v);
+		}
+		if (!r)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+query(struct req *r, struct resp *rs)
+{
+	jv body = jv_invalid(), arr = jv_array(), v;
+	struct query q;
+	char msg[400];
+	const char *text, *tok, *mi = req_header(r, "max-items-per-page");
+	long page = mi != NULL ? strtol(mi, NULL, 10) : ADT_DEFAULT_PAGE;
+	long skip = 0, seen = 0, count = 0, got = 0;
+	sqlite3_stmt *st;
+	int more = 0, parsed = 0;
+	char ctok[64];
+
+	r->kind = "adt.query";
+	if (page <= 0 || page > ADT_MAX_PAGE)
+		page = ADT_DEFAULT_PAGE;
+	if (strcmp(r->method, "POST") != 0) {
+		aerr(rs, 405, "MethodNotAllowed", "Use POST /query.");
+		goto out;
+	}
+	if (req_json(r, &body, msg, sizeof(msg)) != 0 ||
+	    (text = json_get_str(body, "query")) == NULL) {
+		aerr(rs, 400, "BadRequest", "The body must be {\"query\": "
+		    "\"SELECT ...\"}.");
+		goto out;
+	}
+	if (query_parse(text, &q, msg, sizeof(msg)) != 0) {
+		query_free(&q);
+		aerr(rs, 400, "QuerySyntaxError", "%s", msg);
+		goto out;
+	}
+	parsed = 1;
+	tok = json_get_str(body, "continuationToken");
+	if (tok != NULL) {
+		if (strncmp(tok, "tpemu:", 6) != 0 ||
+		    (skip = strtol(tok + 6, NULL, 10)) < 0) {
+			aerr(rs, 400, "BadRequest", "Invalid continuation token.");
+			goto out;
+		}
+	}
+	if (q.top > 0 && q.top < page)
+		page = q.top;
+	if (!q.rels && q.nc == 1 && q.c[0].kind == Q_CMP &&
+	    strcmp(q.c[0].path, "$dtId") == 0 && strcmp(q.c[0].op, "=") == 0 &&
+	    jv_get_kind(q.c[0].lit) == JV_KIND_STRING) {
+		st = store_stmt("SELECT body FROM twins WHERE id=?");
+		sqlite3_bind_text(st, 1, jv_string_value(q.c[0].lit), -1,
+		    SQLITE_STATIC);
+	} else if (q.rels)
+		st = store_stmt("SELECT body FROM rels ORDER BY src, id");
+	else
+		st = store_stmt("SELECT body FROM twins ORDER BY id");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		v = load_col(st, 0);
+		if (!jv_is_valid(v) || !query_match(&q, v)) {
+			jv_free(v);
+			continue;
+		}
+		count++;
+		if (q.count || seen++ < skip) {
+			jv_free(v);
+			continue;
+		}
+		if (q.top > 0 && skip + got >= q.top) {
+			jv_free(v);
+			break;
+		}
+		if (got == page) {
+			jv_free(v);
+			more = 1;
+			break;
+		}
+		arr = jv_array_append(arr, v);
+		got++;
+	}
+	sqlite3_reset(st);
+	if (q.count) {
+		jv_free(arr);
+		arr = JV_ARRAY(JV_OBJECT(jv_string("COUNT"), jv_number(count)));
+	}
+	snprintf(ctok, sizeof(ctok), "tpemu:%ld", skip + got);
+	resp_json(rs, 200, JV_OBJECT(jv_string("value"), arr,
+	    jv_string("continuationToken"), more ? jv_string(ctok) : jv_null()));
+	arr = jv_invalid();
+	resp_header(rs, "query-charge", "%.2f", 1 + 0.1 * (double)got);
+out:
+	if (parsed)
+		query_free(&q);
+	jv_free(arr);
+	jv_free(body);
+}
+
+/* ---- entry ---- */
+
+static int
+api_version_ok(struct req *r, struct resp *rs)
+{
+	const char *v = req_query(r, "api-version");
+	size_t i;
+
+	if (v == NULL) {
+		aerr(rs, 400, "MissingApiVersionParameter", "The api-version "
+		    "query parameter (?api-version=) is required for all "
+		    "requests.");
+		return 0;
+	}
+	for (i = 0; i < sizeof(api_versions) / sizeof(api_versions[0]); i++)
+		if (strcmp(v, api_versions[i]) == 0)
+			return 1;
+	aerr(rs, 400, "InvalidApiVersionParameter", "The api-version '%.40s' is "
+	    "not supported. Supported versions: 2020-10-31, 2022-05-31, "
+	    "2023-06-30, 2023-10-31.", v);
+	return 0;
+}
+
+static int
+authorized(struct req *r, struct resp *rs)
+{
+	const char *h = req_header(r, "Authorization");
+	char msg[200];
+
+	if (emu.no_auth)
+		return 1;
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
+		aerr(rs, 401, "Unauthorized", "A bearer token is required "
+		    "(Authorization: Bearer <token> from the token endpoint).");
+		resp_header(rs, "WWW-Authenticate", "Bearer");
+		return 0;
+	}
+	if (token_check(h + 7, msg, sizeof(msg)) != 0) {
+		aerr(rs, 401, "Unauthorized", "%s", msg);
+		resp_header(rs, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+		return 0;
+	}
+	return 1;
+}
+
+void
+adt_handle(struct req *r, struct resp *rs)
+{
+	const char *s0 = r->seg[0];
+
+	r->kind = "adt";
+	if (!authorized(r, rs) || !api_version_ok(r, rs))
+		return;
+	store_lock();
+	if (strcmp(s0, "models") == 0 && r->nseg <= 2)
+		models(r, rs);
+	else if (strcmp(s0, "query") == 0 && r->nseg == 1)
+		query(r, rs);
+	else if (strcmp(s0, "digitaltwins") == 0 && r->nseg == 2)
+		twin_one(r, rs);
+	else if (strcmp(s0, "digitaltwins") == 0 && r->nseg == 3 &&
+	    strcmp(r->seg[2], "relationships") == 0 && strcmp(r->method, "GET") == 0)
+		rel_list(r, rs, 0);
+	else if (strcmp(s0, "digitaltwins") == 0 && r->nseg == 3 &&
+	    strcmp(r->seg[2], "incomingrelationships") == 0 &&
+	    strcmp(r->method, "GET") == 0)
+		rel_list(r, rs, 1);
+	else if (strcmp(s0, "digitaltwins") == 0 && r->nseg == 4 &&
+	    strcmp(r->seg[2], "relationships") == 0)
+		rel_one(r, rs);
+	else
+		aerr(rs, 404, "NotFound", "The resource is not served by "
+		    "twin-emulator.");
+	store_unlock();
+}
