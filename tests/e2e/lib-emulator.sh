@@ -36,3 +36,16 @@ emu_node_install() {
 emu_node() {
 	TP_NODE_MODULES=$TP_TOP/tests/.node/node_modules node "$@"
 }
+# emu_date [DATE-ARG]: an RFC 7231 date (now, or `date -d` DATE-ARG)
+emu_date() { LC_ALL=C TZ=GMT date ${1:+-d "$1"} '+%a, %d %b %Y %H:%M:%S GMT'; }
+# emu_sign VERB TYPE LINK DATE [KEY]: print the Cosmos master-key
+# Authorization header value (URL-encoded) for a request.
+EMU_KEY='C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=='
+emu_sign() {
+	local verb=$1 type=$2 link=$3 EMU_DATE=$4 key=${5:-$EMU_KEY} hex sig
+	hex=$(printf '%s' "$key" | base64 -d | od -An -v -tx1 | tr -d ' \n')
+	sig=$(printf '%s\n%s\n%s\n%s\n\n' "$verb" "$type" "$link" \
+		"$(printf '%s' "$EMU_DATE" | tr 'A-Z' 'a-z')" |
+		openssl dgst -sha256 -mac HMAC -macopt "hexkey:$hex" -binary | base64)
+	jq -rn --arg s "type=master&ver=1.0&sig=$sig" '$s|@uri'
+}
