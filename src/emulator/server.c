@@ -322,11 +322,35 @@ error_body(struct resp *rs, int is_adt, int status, const char *code,
 		resp_header(rs, "x-ms-error-code", "%s", code);
 }
 
+static enum MHD_Result
+check_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	int *bad = cls;
+	const unsigned char *p;
+
+	(void)kind;
+	for (p = (const unsigned char *)key; *p != '\0'; p++)
+		if (*p < 0x21 || *p == 0x7f || *p == ':')
+			*bad = 1;
+	for (p = (const unsigned char *)value; p != NULL && *p != '\0'; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			*bad = 1;
+	return *bad ? MHD_NO : MHD_YES;
+}
+
 static void
 route(struct req *r, struct resp *rs)
 {
-	int adt;
+	int adt, bad = 0;
 
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, check_header, &bad);
+	if (bad) {
+		r->kind = "bad";
+		error_body(rs, 0, 400, "BadRequest", "A request header has a "
+		    "control character (CR, LF, NUL...) in its name or value.");
+		return;
+	}
 	if (split_path(r) != 0) {
 		r->kind = "bad";
 		error_body(rs, is_adt_path(r), 400, "BadRequest",
