@@ -10,8 +10,8 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 : "${TP_BIN:=$top/bin}" "${TP_BUILD:=$top/build/rel}" "${JOBS:=2}"
 export TP_BIN TP_BUILD TP_TOP="$top"
-logdir=$top/tests/.tmp/logs
-rm -rf "$logdir"; mkdir -p "$logdir"
+mkdir -p "$top/tests/.tmp"
+logdir=$(mktemp -d "$top/tests/.tmp/logs.XXXXXX")
 
 files=()
 if [ -n "${TESTS:-}" ]; then
@@ -55,5 +55,6 @@ for b in "${bad_files[@]}"; do
 	echo "---- $b ----"; grep -v '^ok ' "$logdir/$b.log" | tail -n 60
 done
 echo "time: $(( $(date +%s) - start ))s"
+echo "logs: $logdir"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -60,9 +60,11 @@ const char MAPPING_PROGRAM[] =
 "    else _tp_fail($m; \"unknown TargetType \\($t | tojson)\") end;\n"
 ". as $in\n"
 "| reduce $tp_mapping.mapping[] as $m\n"
-"    (if $tp_mapping.model then {\"$metadata\": {\"$model\": $tp_mapping.model}} else {} end;\n"
-"     [$in | _tp_src($m) | _tp_conv($m)] as $c\n"
-"     | if ($c | length) == 0 then . else setpath($m._path; $c[0]) end)\n";
+"    ({}; [$in | _tp_src($m) | _tp_conv($m)] as $c\n"
+"     | if ($c | length) == 0 then . else setpath($m._path; $c[0]) end)\n"
+"| if $tp_mapping.model != null and .[\"$metadata\"][\"$model\"] == null\n"
+"  then .[\"$metadata\"] = ((.[\"$metadata\"] // {}) + {\"$model\": $tp_mapping.model})\n"
+"  else . end\n";
 
 static const struct {
 	const char *name;

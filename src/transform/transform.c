@@ -476,7 +476,9 @@ main(int argc, char **argv)
 		if (op.mapping != NULL) {
 			char *m = json_dump(mapping, 0);
 
-			printf("# run with: --argjson tp_mapping '%s'\n", m);
+			printf("# run with: --argjson tp_mapping '%s' "
+			    "--arg tp_now \"$(date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ)\"\n",
+			    m);
 			free(m);
 		}
 		goto out;
