@@ -1686,7 +1686,6 @@ adt_handle(struct req *r, struct resp *rs)
 {
 	const char *s0 = r->seg[0];
 
-	r->kind = "adt";
 	if (!authorized(r, rs) || !api_version_ok(r, rs))
 		return;
 	store_lock();
