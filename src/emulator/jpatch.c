@@ -442,10 +442,7 @@ cp_path(struct cp *p)
 		else {
 			jv_free(k);
 			jv_free(v);
-			v = jv_invalid();	/* undefined, keep parsing */
-			k = jv_null();
-			jv_free(k);
-			/* consume the rest of the path with an undefined doc */
+			v = jv_invalid();	/* undefined: skip the rest of the path */
 			for (;;) {
 				cp_ws(p);
 				if (*p->s == '.') {
@@ -470,6 +467,7 @@ cp_operand(struct cp *p)
 	jv v;
 	char *end;
 	double d;
+	int defined;
 
 	cp_ws(p);
 	if (p->err)
@@ -488,9 +486,9 @@ cp_operand(struct cp *p)
 		v = cp_operand(p);
 		if (!cp_ch(p, ')'))
 			cp_fail(p, "')' expected");
-		jv k = jv_bool(jv_is_valid(v));
+		defined = jv_is_valid(v);
 		jv_free(v);
-		v = k;
+		v = jv_bool(defined);
 	} else if (cp_kw(p, "true"))
 		v = jv_true();
 	else if (cp_kw(p, "false"))
