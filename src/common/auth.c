@@ -899,6 +899,19 @@ hit:
 	return c->token;
 }
 
+int
+auth_header(struct auth *a, const char *scope, const char *prefix,
+    struct buf *out, struct buf *err)
+{
+	const char *t = auth_get(a, scope, NULL, err);
+
+	if (t == NULL)
+		return -1;
+	buf_adds(out, prefix);
+	buf_adds(out, t);
+	return 0;
+}
+
 void
 auth_invalidate(struct auth *a, const char *scope)
 {

@@ -109,6 +109,14 @@ void auth_free(struct auth *a);
  */
 const char *auth_get(struct auth *a, const char *scope, int64_t *expires_on,
     struct buf *err);
+/*
+ * Append prefix and the token for scope to out, e.g. prefix "Bearer " for
+ * ADT and Storage, "type=aad&ver=1.0&sig=" for Cosmos DB: what a prepare
+ * callback (http.h) puts in Authorization. Returns 0, or -1 with err
+ * filled as auth_get() does.
+ */
+int auth_header(struct auth *a, const char *scope, const char *prefix,
+    struct buf *out, struct buf *err);
 /* Forget the cached token of scope (e.g. after a 401). Can't fail. */
 void auth_invalidate(struct auth *a, const char *scope);
 

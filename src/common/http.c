@@ -320,7 +320,7 @@ terr_name(enum http_terr t)
 {
 	static const char *const names[] = {
 		"ok", "connect error", "timeout", "connection dropped",
-		"TLS error", "cancelled", "transport error"
+		"TLS error", "cancelled", "transport error", "not sent"
 	};
 
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ?
@@ -729,6 +729,48 @@ log_attempt(const struct http_req *r)
 	buf_release(&b);
 }
 
+/*
+ * r's attempt asked for a retry: schedule it after Retry-After or a jittered
+ * backoff, unless that breaks its attempt or time budget (then it fails).
+ */
+static void
+retry_or_fail(struct http_engine *e, struct http_req *r,
+    struct http_resp *resp, int64_t now)
+{
+	struct buf why = BUF_INIT;
+	long delay, ra;
+
+	ra = http_retry_after_ms(resp, time(NULL));
+	if (ra >= 0)
+		delay = ra < e->o.retry_after_max_ms ? ra :
+		    e->o.retry_after_max_ms;
+	else
+		delay = http_backoff_ms(e->o.backoff_base_ms,
+		    e->o.backoff_cap_ms, r->attempts, &e->rng);
+	if (r->attempts >= r->max_attempts) {
+		buf_printf(&why, "gave up after %u attempts: ", r->attempts);
+	} else if (r->max_total_ms > 0 &&
+	    now + delay - r->t_first >= r->max_total_ms) {
+		buf_printf(&why, "gave up after %u attempts (time limit "
+		    "%ldms): ", r->attempts, r->max_total_ms);
+	} else {
+		if (log_enabled(LV_DEBUG)) {
+			describe(&why, resp);
+			log_debug("http: %s %s: %s, retry in %ldms",
+			    r->method, r->url, buf_cstr(&why), delay);
+			buf_release(&why);
+		}
+		easy_release(e, r);
+		r->due = now + delay;
+		heap_push(e, r);
+		return;
+	}
+	describe(&why, resp);
+	resp->why = buf_cstr(&why);
+	finish(e, r, HTTP_FAIL, resp);
+	buf_release(&why);
+}
+
 /* Start the next attempt of r; it ends in the inflight list or finished. */
 static void
 start(struct http_engine *e, struct http_req *r, int64_t now)
@@ -736,6 +778,7 @@ start(struct http_engine *e, struct http_req *r, int64_t now)
 	const struct curl_slist *h;
 	long tmo;
 	CURL *c;
+	int rc;
 
 	if (r->attempts++ == 0)
 		r->t_first = now;
@@ -745,9 +788,18 @@ start(struct http_engine *e, struct http_req *r, int64_t now)
 	}
 	curl_slist_free_all(r->ahdrs);
 	r->ahdrs = NULL;
-	if (r->prepare != NULL && r->prepare(r, r->user) != 0) {
-		finish_msg(e, r, HTTP_TE_OTHER,
-		    r->why != NULL ? r->why : "request preparation failed");
+	resp_reset(r);
+	if (r->prepare != NULL && (rc = r->prepare(r, r->user)) != 0) {
+		const char *why = r->why != NULL ? r->why :
+		    "request preparation failed";
+		struct http_resp resp;
+
+		if (rc < 0) {
+			finish_msg(e, r, HTTP_TE_PREPARE, why);
+			return;
+		}
+		resp_fill(r, &resp, 0, HTTP_TE_PREPARE, why, now);
+		retry_or_fail(e, r, &resp, now);
 		return;
 	}
 	curl_slist_free_all(r->sent);
@@ -778,7 +830,6 @@ start(struct http_engine *e, struct http_req *r, int64_t now)
 		return;
 	}
 	r->easy = c;
-	resp_reset(r);
 	curl_easy_setopt(c, CURLOPT_URL, r->url);
 	curl_easy_setopt(c, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -907,7 +958,7 @@ complete(struct http_engine *e, struct http_req *r, CURLcode rc)
 	enum http_verdict v;
 	http_classify_fn classify;
 	int64_t now = now_ms();
-	long status = 0, delay, ra;
+	long status = 0;
 
 	curl_multi_remove_handle(e->multi, r->easy);
 	list_remove(&e->inflight, r);
@@ -939,35 +990,7 @@ complete(struct http_engine *e, struct http_req *r, CURLcode rc)
 		buf_release(&why);
 		return;
 	}
-	ra = http_retry_after_ms(&resp, time(NULL));
-	if (ra >= 0)
-		delay = ra < e->o.retry_after_max_ms ? ra :
-		    e->o.retry_after_max_ms;
-	else
-		delay = http_backoff_ms(e->o.backoff_base_ms,
-		    e->o.backoff_cap_ms, r->attempts, &e->rng);
-	if (r->attempts >= r->max_attempts) {
-		buf_printf(&why, "gave up after %u attempts: ", r->attempts);
-	} else if (r->max_total_ms > 0 &&
-	    now + delay - r->t_first >= r->max_total_ms) {
-		buf_printf(&why, "gave up after %u attempts (time limit "
-		    "%ldms): ", r->attempts, r->max_total_ms);
-	} else {
-		if (log_enabled(LV_DEBUG)) {
-			describe(&why, &resp);
-			log_debug("http: %s %s: %s, retry in %ldms",
-			    r->method, r->url, buf_cstr(&why), delay);
-			buf_release(&why);
-		}
-		easy_release(e, r);
-		r->due = now + delay;
-		heap_push(e, r);
-		return;
-	}
-	describe(&why, &resp);
-	resp.why = buf_cstr(&why);
-	finish(e, r, HTTP_FAIL, &resp);
-	buf_release(&why);
+	retry_or_fail(e, r, &resp, now);
 }
 
 /* Run libcurl and handle completions until nothing more is due now. */

@@ -66,7 +66,8 @@ enum http_terr {
 	HTTP_TE_DROPPED,	/* reset, closed, partial response, h2 stream */
 	HTTP_TE_TLS,		/* certificate or handshake failure */
 	HTTP_TE_CANCELLED,	/* ended by http_drain() / http_engine_free() */
-	HTTP_TE_OTHER		/* anything else libcurl reports */
+	HTTP_TE_OTHER,		/* anything else libcurl reports */
+	HTTP_TE_PREPARE		/* the prepare callback failed (not sent) */
 };
 
 struct http_opts {
@@ -126,9 +127,11 @@ struct http_engine;
 struct http_req;
 
 /*
- * Called before every attempt, the first included. Returns 0 to go on, or
- * -1 to fail the request (after http_req_error(), which becomes its
- * http_resp.why); the done callback is then called.
+ * Called before every attempt, the first included. Returns 0 to go on; -1
+ * to fail the request; 1 to count this as a failed attempt and retry after
+ * the backoff, within the request's budget (e.g. a token endpoint that is
+ * briefly unreachable). Before -1 or 1, http_req_error() says why: it
+ * becomes http_resp.error and http_resp.why (terr HTTP_TE_PREPARE).
  */
 typedef int (*http_prepare_fn)(struct http_req *r, void *user);
 /* Decide what a response means; NULL means http_classify_default. */

@@ -485,6 +485,14 @@ test_cache(void)
 	a = auth_new(&o, &err);
 	ok(a != NULL && strcmp(auth_get(a, SCOPE, &exp, &err), "fixed") == 0 &&
 	    exp > time(NULL), "static provider");
+	{
+		struct buf h = BUF_INIT;
+
+		ok(auth_header(a, SCOPE, "Bearer ", &h, &err) == 0,
+		    "auth_header");
+		is_str(buf_cstr(&h), "Bearer fixed", "Authorization value");
+		buf_release(&h);
+	}
 	auth_free(a);
 	auth_free(NULL);
 	buf_release(&err);

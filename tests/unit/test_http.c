@@ -132,6 +132,18 @@ prepare_fail(struct http_req *r, void *user)
 	return -1;
 }
 
+static int
+prepare_flaky(struct http_req *r, void *user)
+{
+	struct out *o = user;
+
+	if (++o->prepares <= 2 || strstr(http_req_url(r), "never")) {
+		http_req_error(r, "token endpoint down");
+		return 1;
+	}
+	return 0;
+}
+
 static struct ts_server srv;
 static struct ctx cx;
 
@@ -340,6 +352,16 @@ test_basic(void)
 	one(&o, "GET", "/ok", NULL, &out, prepare_fail);
 	ok(out.done == 1 && out.v == HTTP_FAIL, "prepare failure fails");
 	is_str(out.why, "no token for scope", "prepare's error is the why");
+	ok(out.terr == HTTP_TE_PREPARE && out.attempts == 1,
+	    "not sent, one attempt");
+	one(&o, "GET", "/ok", NULL, &out, prepare_flaky);
+	ok(out.v == HTTP_OK && out.attempts == 3 && out.prepares == 3,
+	    "prepare asking for a retry is retried");
+	o.max_attempts = 3;
+	one(&o, "GET", "/ok?never", NULL, &out, prepare_flaky);
+	ok(out.v == HTTP_FAIL && out.attempts == 3, "within the budget");
+	is_str(out.why, "gave up after 3 attempts: not sent: token endpoint "
+	    "down", "why: %s", out.why);
 }
 
 static void
@@ -624,6 +646,83 @@ test_poll_drain(void)
 	http_req_free(NULL);
 }
 
+/* Read a whole small file into a malloc'd string, or NULL. */
+static char *
+slurp(const char *path)
+{
+	struct buf b = BUF_INIT;
+	char chunk[4096];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return NULL;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_add(&b, chunk, n);
+	fclose(f);
+	return buf_cstr(&b);
+}
+
+static void
+test_tls(void)
+{
+	char dir[] = "/tmp/tp-http-tls-XXXXXX", cmd[512], kp[64], cp[64];
+	struct ts_server tls;
+	struct http_opts o;
+	struct http_engine *e;
+	struct http_req *r;
+	struct out out;
+	char url[128], *key = NULL, *cert = NULL;
+	int i;
+
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(kp, sizeof(kp), "%s/key.pem", dir);
+	snprintf(cp, sizeof(cp), "%s/cert.pem", dir);
+	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey rsa:2048 "
+	    "-nodes -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+	    "-days 1 -keyout %s -out %s >/dev/null 2>&1", kp, cp);
+	if (system(cmd) != 0 || (key = slurp(kp)) == NULL ||
+	    (cert = slurp(cp)) == NULL ||
+	    ts_start_tls(&tls, handler, &cx, key, cert) != 0) {
+		printf("ok %d # skip no openssl or no TLS in libmicrohttpd\n",
+		    ++tap_n);
+		goto out;
+	}
+	snprintf(url, sizeof(url), "%s/ok", tls.base);
+	for (i = 0; i < 3; i++) {
+		opts(&o);
+		o.http1 = 0;
+		if (i == 1)
+			o.cacert = cp;
+		if (i == 2)
+			o.insecure = 1;
+		e = http_engine_new(&o);
+		r = http_req_new("GET", url);
+		memset(&out, 0, sizeof(out));
+		http_req_callbacks(r, NULL, NULL, on_done, &out);
+		http_submit(e, r);
+		http_run(e);
+		http_engine_free(e);
+		if (i == 0)
+			ok(out.v == HTTP_FAIL && out.terr == HTTP_TE_TLS &&
+			    strncmp(out.why, "TLS error", 9) == 0,
+			    "unknown CA: a TLS error is not retried (%s; "
+			    "attempts %u)", out.why, out.attempts);
+		else
+			ok(out.v == HTTP_OK && strcmp(out.body, "GET:") == 0,
+			    "%s: ok over https", i == 1 ? "--cacert" :
+			    "--insecure");
+	}
+	ts_stop(&tls);
+out:
+	free(key);
+	free(cert);
+	unlink(kp);
+	unlink(cp);
+	rmdir(dir);
+}
+
 /* ---- per-key order with keyq under concurrency ---- */
 
 struct kop {
@@ -767,6 +866,7 @@ main(void)
 	test_rate();
 	test_poll_drain();
 	test_order();
+	test_tls();
 	test_stats_and_log();
 	ts_stop(&srv);
 	return tap_done();

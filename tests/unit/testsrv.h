@@ -217,12 +217,18 @@ ts_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 }
 
-/* Start a server on 127.0.0.1, a free port. Returns 0 or -1. */
+/*
+ * Start a server on 127.0.0.1, a free port; HTTPS when key and cert (PEM
+ * text) are given. Returns 0 or -1.
+ */
 static inline int
-ts_start(struct ts_server *s, ts_handler h, void *ctx)
+ts_start_tls(struct ts_server *s, ts_handler h, void *ctx, const char *key,
+    const char *cert)
 {
 	struct sockaddr_in sa;
 	const union MHD_DaemonInfo *di;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_THREAD_PER_CONNECTION;
 
 	memset(s, 0, sizeof(*s));
 	s->h = h;
@@ -231,17 +237,31 @@ ts_start(struct ts_server *s, ts_handler h, void *ctx)
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL, ts_access, s,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-	    MHD_OPTION_NOTIFY_COMPLETED, ts_completed, s,
-	    MHD_OPTION_END);
+	if (key != NULL)
+		s->d = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL,
+		    ts_access, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		    MHD_OPTION_NOTIFY_COMPLETED, ts_completed, s,
+		    MHD_OPTION_HTTPS_MEM_KEY, key,
+		    MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_END);
+	else
+		s->d = MHD_start_daemon(flags, 0, NULL, NULL, ts_access, s,
+		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		    MHD_OPTION_NOTIFY_COMPLETED, ts_completed, s,
+		    MHD_OPTION_END);
 	if (s->d == NULL)
 		return -1;
 	di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = di->port;
-	snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%u", s->port);
+	snprintf(s->base, sizeof(s->base), "%s://127.0.0.1:%u",
+	    key != NULL ? "https" : "http", s->port);
 	return 0;
+}
+
+/* Start a plain HTTP server (see ts_start_tls()). */
+static inline int
+ts_start(struct ts_server *s, ts_handler h, void *ctx)
+{
+	return ts_start_tls(s, h, ctx, NULL, NULL);
 }
 
 static inline void
