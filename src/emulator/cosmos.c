@@ -903,7 +903,7 @@ collections(struct req *r, struct resp *rs)
 				    "'paths' with one path like '/pk'.");
 				goto out;
 			}
-			if (!jv_is_valid(json_get(pk, "kind")))
+			if (json_get_str(pk, "kind") == NULL)
 				pk = jv_object_set(pk, jv_string("kind"), jv_string("Hash"));
 		}
 		if (coll_load(&c, r->seg[1], id) == 0) {
