@@ -10,20 +10,30 @@
  * caller only says, per response, whether it was ok, worth a retry, or a
  * failure (Fluent Bit's FLB_OK / FLB_RETRY / FLB_ERROR split).
  *
- *	struct http_opts o;
- *	struct http_engine *e;
- *	struct http_req *r;
- *
  *	http_opts_init(&o);
  *	o.max_inflight = 32;
  *	e = http_engine_new(&o);
- *	r = http_req_new("PUT", url);
- *	http_req_header(r, "Content-Type", "application/json");
- *	http_req_body(r, json, len);
- *	http_req_callbacks(r, prepare, NULL, done, rec);
- *	http_submit(e, r);
- *	while (http_poll(e, -1, STDIN_FILENO, &readable) > 0 || ...) ...
+ *	while (!stop) {				// stop: set by SIGTERM
+ *		if (http_full(e)) {		// backpressure
+ *			http_poll(e, -1, -1, NULL);
+ *			continue;
+ *		}
+ *		if (read_record(&rec) <= 0)	// may block: see below
+ *			break;
+ *		r = http_req_new("PUT", url);
+ *		http_req_header(r, "Content-Type", "application/json");
+ *		http_req_body(r, json, len);
+ *		http_req_callbacks(r, prepare, NULL, done, rec);
+ *		http_submit(e, r);
+ *		http_poll(e, 0, -1, NULL);	// keep the engine moving
+ *	}
+ *	http_drain(e, 30000);			// finish, then cancel the rest
  *	http_engine_free(e);
+ *
+ * A program whose input can stall (a pipe from a slow producer) passes its
+ * input fd to http_poll() and reads only once it is readable (or when its
+ * reader still has buffered lines), so that responses are handled while
+ * it waits.
  *
  * Per-attempt headers. The prepare callback runs before every attempt,
  * so that anything that must be fresh (a bearer token, a Cosmos signature
@@ -34,6 +44,18 @@
  * reorder them freely. A program that must keep the operations on one key
  * (a twin, a document) in input order submits a key's next operation only
  * from the done callback of the previous one; keyq.h does the bookkeeping.
+ *
+ * Throttling. Every 429 counts; the first 429 of a request started after
+ * the last cut halves the in-flight window (so a burst of 429s from one
+ * window of requests halves it once), and every aimd_increase successes
+ * add one slot back, up to max_inflight. Retry-After, x-ms-retry-after-ms
+ * and retry-after-ms delay only the request that got them. With rate set,
+ * a token bucket also spaces the starts of attempts (retries included).
+ *
+ * Counters. Besides http_engine_stats(), the engine adds to the stats.h
+ * counters "requests" (attempts), "retried", "throttled" (429s) and
+ * "transport_errors", registered by http_engine_new() (after the
+ * program's own, so the summary reads in / ok / failed / requests ...).
  *
  * Re-entrancy. Callbacks may call http_submit() (not http_poll() or
  * http_engine_free()). Single-threaded: one thread uses an engine.
