@@ -349,6 +349,43 @@ http_redact(struct buf *b, const char *name, const char *value)
 	buf_printf(b, "%s: %s", name, hide ? "***" : value);
 }
 
+void
+http_redact_url(struct buf *b, const char *url)
+{
+	static const char *const secret[] = {
+		"sig", "signature", "client_secret", "client_assertion",
+		"access_token", "code", "password", "key"
+	};
+	const char *p = strchr(url, '?'), *k, *eq, *end;
+	size_t i, kl;
+	int hide;
+
+	if (p == NULL) {
+		buf_adds(b, url);
+		return;
+	}
+	buf_add(b, url, (size_t)(p - url));
+	while (*p != '\0' && *p != '#') {
+		buf_addc(b, *p++);		/* '?' or '&' */
+		k = p;
+		end = p + strcspn(p, "&#");
+		eq = memchr(k, '=', (size_t)(end - k));
+		kl = eq != NULL ? (size_t)(eq - k) : 0;
+		hide = 0;
+		for (i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
+			if (kl == strlen(secret[i]) &&
+			    strncasecmp(k, secret[i], kl) == 0)
+				hide = 1;
+		if (hide) {
+			buf_add(b, k, kl + 1);
+			buf_adds(b, "***");
+		} else
+			buf_add(b, k, (size_t)(end - k));
+		p = end;
+	}
+	buf_adds(b, p);
+}
+
 /* ---- requests ---- */
 
 struct http_req *
@@ -672,9 +709,15 @@ finish(struct http_engine *e, struct http_req *r, enum http_verdict v,
 		e->st.ok++;
 	else
 		e->st.failed++;
-	if (log_enabled(LV_DEBUG))
+	if (log_enabled(LV_DEBUG)) {
+		struct buf u = BUF_INIT;
+
+		http_redact_url(&u, r->url);
 		log_debug("http: %s %s: %s after %u attempt(s)", r->method,
-		    r->url, v == HTTP_OK ? "ok" : resp->why, r->attempts);
+		    buf_cstr(&u), v == HTTP_OK ? "ok" : resp->why,
+		    r->attempts);
+		buf_release(&u);
+	}
 	if (r->done != NULL)
 		r->done(r, v, resp, r->user);
 	easy_release(e, r);
@@ -713,8 +756,9 @@ log_attempt(const struct http_req *r)
 	const char *colon;
 	char *name;
 
-	buf_printf(&b, "http: > %s %s (attempt %u)", r->method, r->url,
-	    r->attempts);
+	buf_printf(&b, "http: > %s ", r->method);
+	http_redact_url(&b, r->url);
+	buf_printf(&b, " (attempt %u)", r->attempts);
 	for (h = r->sent; h != NULL; h = h->next) {
 		if ((colon = strchr(h->data, ':')) == NULL)
 			continue;
@@ -755,9 +799,13 @@ retry_or_fail(struct http_engine *e, struct http_req *r,
 		    "%ldms): ", r->attempts, r->max_total_ms);
 	} else {
 		if (log_enabled(LV_DEBUG)) {
+			struct buf u = BUF_INIT;
+
 			describe(&why, resp);
+			http_redact_url(&u, r->url);
 			log_debug("http: %s %s: %s, retry in %ldms",
-			    r->method, r->url, buf_cstr(&why), delay);
+			    r->method, buf_cstr(&u), buf_cstr(&why), delay);
+			buf_release(&u);
 			buf_release(&why);
 		}
 		easy_release(e, r);

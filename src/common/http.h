@@ -60,9 +60,10 @@
  * Re-entrancy. Callbacks may call http_submit() (not http_poll() or
  * http_engine_free()). Single-threaded: one thread uses an engine.
  *
- * Logging. At debug level every attempt is logged with its headers;
- * Authorization-like header values are redacted there (http_redact()).
- * Nothing else of a request is logged.
+ * Logging. At debug level every attempt is logged with its URL and
+ * headers; Authorization-like header values and SAS signatures are
+ * redacted there (http_redact(), http_redact_url()). Bodies are never
+ * logged.
  */
 #ifndef TP_HTTP_H
 #define TP_HTTP_H
@@ -284,5 +285,11 @@ long http_parse_retry_after(const char *v, time_t now);
  * removes every registered log_secret()). This function can't fail.
  */
 void http_redact(struct buf *b, const char *name, const char *value);
+/*
+ * Append url with the values of secret query parameters (sig, signature,
+ * client_secret, client_assertion, access_token, code, password, key)
+ * replaced by "***": a SAS URL is safe to log this way. Can't fail.
+ */
+void http_redact_url(struct buf *b, const char *url);
 
 #endif

@@ -249,6 +249,16 @@ test_pure(void)
 	b.len = 0;
 	http_redact(&b, "x-ms-version", "2020-07-15");
 	is_str(buf_cstr(&b), "x-ms-version: 2020-07-15", "others kept");
+	b.len = 0;
+	http_redact_url(&b, "https://a.blob/c/b?sv=2022&sig=abc%2B&se=1#f");
+	is_str(buf_cstr(&b), "https://a.blob/c/b?sv=2022&sig=***&se=1#f",
+	    "SAS signature redacted in URLs");
+	b.len = 0;
+	http_redact_url(&b, "http://h/p?SIG=x");
+	is_str(buf_cstr(&b), "http://h/p?SIG=***", "any case");
+	b.len = 0;
+	http_redact_url(&b, "http://h/p?signal=1&sig");
+	is_str(buf_cstr(&b), "http://h/p?signal=1&sig", "only whole names");
 	buf_release(&b);
 
 	memset(&resp, 0, sizeof(resp));
@@ -816,7 +826,7 @@ test_stats_and_log(void)
 	cx.ra_ms = 1;
 	script(2, s);
 	e = http_engine_new(&o);
-	snprintf(url, sizeof(url), "%s/script", srv.base);
+	snprintf(url, sizeof(url), "%s/script?sv=1&sig=urlsecret", srv.base);
 	r = http_req_new("GET", url);
 	http_req_header(r, "Authorization", "Bearer sekrit-token");
 	http_req_header(r, "x-ms-version", "2020-07-15");
@@ -840,6 +850,8 @@ test_stats_and_log(void)
 	ok(strstr(text, "Authorization: ***") != NULL,
 	    "debug log shows the header redacted");
 	ok(strstr(text, "sekrit") == NULL, "never the token");
+	ok(strstr(text, "sig=***") != NULL &&
+	    strstr(text, "urlsecret") == NULL, "nor a SAS signature");
 	ok(strstr(text, "x-ms-version: 2020-07-15") != NULL,
 	    "other headers shown");
 	is_int(stats_get("requests"), 2, "stats: requests");
