@@ -1153,6 +1153,15 @@ http_engine_free(struct http_engine *e)
 	free(e);
 }
 
+void
+http_set_rate(struct http_engine *e, double rate, double burst)
+{
+	e->o.rate = rate > 0 ? rate : 0;
+	e->o.burst = burst >= 1 ? burst : 1;
+	if (e->tokens > e->o.burst)
+		e->tokens = e->o.burst;
+}
+
 size_t
 http_pending(const struct http_engine *e)
 {

@@ -242,6 +242,12 @@ void http_run(struct http_engine *e);
  */
 size_t http_drain(struct http_engine *e, long max_ms);
 
+/*
+ * Change the request-rate limit (requests/s, 0 = none) and its burst while
+ * running, e.g. from a request-unit budget (x-ms-request-charge). Can't
+ * fail.
+ */
+void http_set_rate(struct http_engine *e, double rate, double burst);
 /* Unfinished requests: all, and those in flight right now. */
 size_t http_pending(const struct http_engine *e);
 size_t http_inflight(const struct http_engine *e);

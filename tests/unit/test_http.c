@@ -569,9 +569,8 @@ test_rate(void)
 	int i;
 
 	opts(&o);
-	o.rate = 50;
-	o.burst = 1;
 	e = http_engine_new(&o);
+	http_set_rate(e, 50, 1);
 	snprintf(url, sizeof(url), "%s/ok", srv.base);
 	t0 = ts_now_ms();
 	for (i = 0; i < 10; i++) {
