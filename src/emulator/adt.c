@@ -228,6 +228,62 @@ model_is_a(const char *id, const char *base, int depth)
 	return r;
 }
 
+/*
+ * A small cache of model declarations for twin validation (store lock
+ * held). Any change to the models bumps model_gen and empties it.
+ */
+#define DECL_CACHE 32
+static struct {
+	char *id;
+	jv decl;
+	int decommissioned;
+	uint64_t gen;
+} decl_cache[DECL_CACHE];
+static uint64_t model_gen = 1;
+static unsigned decl_next;
+
+static void
+models_changed(void)
+{
+	model_gen++;
+}
+
+/* Declarations of model id (owned), or jv_invalid() when a model is
+ * missing (*missing_base set when it is an ancestor). */
+static jv
+decl_get(const char *id, int *decommissioned, int *missing_base)
+{
+	jv meta, decl;
+	unsigned i;
+
+	*missing_base = 0;
+	for (i = 0; i < DECL_CACHE; i++)
+		if (decl_cache[i].id != NULL && decl_cache[i].gen == model_gen &&
+		    strcmp(decl_cache[i].id, id) == 0) {
+			*decommissioned = decl_cache[i].decommissioned;
+			return jv_copy(decl_cache[i].decl);
+		}
+	meta = model_load(id, 1);
+	if (!jv_is_valid(meta))
+		return meta;
+	*decommissioned = json_get_bool(meta, "decommissioned");
+	jv_free(meta);
+	decl = jv_object();
+	if (model_decls(id, &decl, 0) != 0) {
+		jv_free(decl);
+		*missing_base = 1;
+		return jv_invalid();
+	}
+	i = decl_next++ % DECL_CACHE;
+	free(decl_cache[i].id);
+	jv_free(decl_cache[i].decl);
+	decl_cache[i].id = xstrdup(id);
+	decl_cache[i].decl = jv_copy(decl);
+	decl_cache[i].decommissioned = *decommissioned;
+	decl_cache[i].gen = model_gen;
+	return decl;
+}
+
 /* Does value v fit the DTDL schema s (borrowed)? Unknown schemas pass. */
 static int
 schema_ok(jv s, jv v)
@@ -262,25 +318,25 @@ schema_ok(jv s, jv v)
 static int
 twin_validate(jv twin, const char *model, struct resp *rs, int is_new)
 {
-	jv decl = jv_object(), keys = jv_invalid(), meta;
+	jv decl, keys = jv_invalid();
 	const char *k;
-	int i, n, rc = -1;
+	int i, n, rc = -1, decom = 0, missing_base = 0;
 
-	meta = model_load(model, 1);
-	if (!jv_is_valid(meta)) {
+	decl = decl_get(model, &decom, &missing_base);
+	if (!jv_is_valid(decl) && missing_base) {
+		aerr(rs, 400, "ValidationFailed", "Invalid twin: a model that "
+		    "%.200s extends is not found.", model);
+		goto out;
+	}
+	if (!jv_is_valid(decl)) {
 		aerr(rs, 400, "ValidationFailed", "Invalid twin: the model %.200s "
 		    "is not found. Upload the model before creating twins that "
 		    "use it.", model);
 		goto out;
 	}
-	if (is_new && json_get_bool(meta, "decommissioned")) {
+	if (is_new && decom) {
 		aerr(rs, 400, "ValidationFailed", "Invalid twin: the model %.200s "
 		    "is decommissioned.", model);
-		goto out;
-	}
-	if (model_decls(model, &decl, 0) != 0) {
-		aerr(rs, 400, "ValidationFailed", "Invalid twin: a model that "
-		    "%.200s extends is not found.", model);
 		goto out;
 	}
 	keys = jv_keys(jv_copy(twin));
@@ -324,7 +380,6 @@ twin_validate(jv twin, const char *model, struct resp *rs, int is_new)
 	rc = 0;
 out:
 	jv_free(keys);
-	jv_free(meta);
 	jv_free(decl);
 	return rc;
 }
@@ -428,6 +483,7 @@ models_post(struct req *r, struct resp *rs)
 		jv_free(m);
 	}
 	adt_time(now, sizeof(now));
+	models_changed();
 	for (i = 0; i < n; i++) {
 		jv meta;
 
@@ -537,6 +593,7 @@ models(struct req *r, struct resp *rs)
 			}
 		}
 		sqlite3_reset(st);
+		models_changed();
 		st = store_stmt("DELETE FROM models WHERE id=?");
 		sqlite3_bind_text(st, 1, r->seg[1], -1, SQLITE_STATIC);
 		sqlite3_step(st);
@@ -566,6 +623,7 @@ models(struct req *r, struct resp *rs)
 		}
 		jv_free(op);
 		meta = jv_object_set(meta, jv_string("decommissioned"), jv_true());
+		models_changed();
 		st = store_stmt("UPDATE models SET meta=? WHERE id=?");
 		sqlite3_bind_text(st, 1, json_dump(meta, 0), -1, free);
 		sqlite3_bind_text(st, 2, r->seg[1], -1, SQLITE_STATIC);
