@@ -225,35 +225,41 @@ test_accept_reject(void)
 	reject("\"\\u0041\"", 6, "a cut \\u escape");
 	reject("\"\\ud83d\\ude00\"", 9, "a cut surrogate pair");
 
-	/* error offsets and messages */
-	ok(parse("[1,2,]", 6, NULL, &err) < 0 && err.off == 5,
-	    "trailing comma error at offset 5 (got %zu: %s)", err.off, err.msg);
-	ok(parse("{} x", 4, NULL, &err) < 0 && err.off == 3 &&
-	    strstr(err.msg, "trailing") != NULL,
-	    "trailing garbage error at offset 3 (got %zu: %s)", err.off,
-	    err.msg);
-	ok(parse("", 0, NULL, &err) < 0 && strstr(err.msg, "empty") != NULL,
-	    "empty input message says empty (%s)", err.msg);
-	ok(parse("\"a\x01\"", 4, NULL, &err) < 0 && err.off == 2,
-	    "control character error at offset 2 (got %zu)", err.off);
-	ok(parse("01", 2, NULL, &err) < 0 && err.off == 0 &&
-	    strstr(err.msg, "leading zero") != NULL,
-	    "leading zero message (%s)", err.msg);
-	ok(parse("[\"\xff\"]", 4, NULL, &err) < 0 && err.off == 2 &&
-	    strstr(err.msg, "UTF-8") != NULL,
-	    "invalid UTF-8 error at offset 2 (got %zu: %s)", err.off, err.msg);
-	ok(parse("[1,{\"a\":tru}]", 13, NULL, &err) < 0 && err.off == 8,
-	    "invalid literal error at offset 8 (got %zu: %s)", err.off,
-	    err.msg);
+	/* error offsets and messages (parse first: argument order) */
 	{
-		int nested = 1;
+		static const struct {
+			const char *s;
+			size_t off;
+			const char *msg;
+		} errs[] = {
+			{ "[1,2,]", 5, "" },
+			{ "{} x", 3, "trailing" },
+			{ "", 0, "empty" },
+			{ "\"a\x01\"", 2, "control" },
+			{ "01", 0, "leading zero" },
+			{ "[\"\xff\"]", 2, "UTF-8" },
+			{ "[1,{\"a\":tru}]", 8, "" },
+			{ "{\"a\":1,}", 7, "" },
+			{ "\"\\ud800\"", 1, "surrogate" },
+		};
 
-		ok(parse(deeper, sizeof(deeper) - 2, NULL, &err) < 0 &&
-		    err.off == JSON_MAX_DEPTH &&
+		for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+			int rc = parse(errs[i].s, strlen(errs[i].s), NULL, &err);
+
+			ok(rc < 0 && err.off == errs[i].off &&
+			    strstr(err.msg, errs[i].msg) != NULL,
+			    "error in %s at offset %zu, message has '%s' "
+			    "(got %zu: %s)", errs[i].s, errs[i].off,
+			    errs[i].msg, err.off, err.msg);
+		}
+	}
+	{
+		int rc = parse(deeper, sizeof(deeper) - 2, NULL, &err);
+
+		ok(rc < 0 && err.off == JSON_MAX_DEPTH &&
 		    strstr(err.msg, "deep") != NULL,
 		    "depth error at offset %d (got %zu: %s)", JSON_MAX_DEPTH,
 		    err.off, err.msg);
-		(void)nested;
 	}
 	{
 		/* err may be NULL */
@@ -427,6 +433,7 @@ test_numlits(void)
 {
 	struct json_numlits lits = JSON_NUMLITS_INIT;
 	jv v;
+	int rc;
 
 	/* big integers and literal text survive a round trip */
 	is_rewrite("{\"id\":12345678901234567890}", 0, 1,
@@ -454,15 +461,17 @@ test_numlits(void)
 	/* -0 and 0 are different doubles here */
 	is_rewrite("[0.0,-0.0]", 0, 1, "[0.0,-0.0]");
 	/* canonical literals are not recorded */
-	ok(json_parse("[1,1.5,-2,0.1,1e+17,123]", 24, &v, &lits, NULL) == 0 &&
-	    lits.n == 0, "canonical literals not recorded (n=%zu)", lits.n);
+	rc = json_parse("[1,1.5,-2,0.1,1e+17,123]", 24, &v, &lits, NULL);
+	ok(rc == 0 && lits.n == 0, "canonical literals not recorded (n=%zu)",
+	    lits.n);
 	jv_free(v);
-	ok(json_parse("[1.0,2.0]", 9, &v, &lits, NULL) == 0 && lits.n == 2,
-	    "two literals recorded (n=%zu)", lits.n);
+	rc = json_parse("[1.0,2.0]", 9, &v, &lits, NULL);
+	ok(rc == 0 && lits.n == 2, "two literals recorded (n=%zu)", lits.n);
 	jv_free(v);
 	/* a parse resets the table */
-	ok(json_parse("[3.0]", 5, &v, &lits, NULL) == 0 && lits.n == 1,
-	    "the table is reset by every parse (n=%zu)", lits.n);
+	rc = json_parse("[3.0]", 5, &v, &lits, NULL);
+	ok(rc == 0 && lits.n == 1, "the table is reset by every parse (n=%zu)",
+	    lits.n);
 	jv_free(v);
 	ok(json_parse("[3.0,", 5, &v, &lits, NULL) == -1, "failed parse");
 	json_numlits_reset(&lits);
@@ -721,7 +730,7 @@ static const char *const strings[] = {
 	"", "plain", "quote \" backslash \\ slash /",
 	"\b\f\n\r\t", "\x7f", "caf\xc3\xa9", "\xe2\x82\xac 20",
 	"\xf0\x9f\x98\x80 smile", "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf",
-	"\xc2\x80\xdf\xbf\xe0\xa0\x80", "\xef\xbb\xbf" "bom", "<>&'",
+	"\xc2\x80\xdf\xbf\xe0\xa0\x80", ("\xef\xbb\xbf" "bom"), "<>&'",
 	"\xe2\x80\xa8\xe2\x80\xa9", "\xed\x9f\xbf\xee\x80\x80",
 };
 

@@ -447,8 +447,12 @@ test_stop_error(void)
 	fd = open("/", O_RDONLY | O_DIRECTORY);
 	r = ndjson_reader_new(fd, "/", 0, NULL, NULL, NULL);
 	errno = 0;
-	ok(ndjson_read(r, &l) == -1 && errno == EISDIR,
-	    "read error returns -1 with errno (%s)", strerror(errno));
+	{
+		int rc = ndjson_read(r, &l), e = errno;
+
+		ok(rc == -1 && e == EISDIR,
+		    "read error returns -1 with errno (%s)", strerror(e));
+	}
 	ndjson_reader_free(r);
 	close(fd);
 }
@@ -623,8 +627,10 @@ test_dlq(void)
 	ok(d != NULL, "dlq_open");
 	dlq_write(d, "a", 1, "{}", 2, 1, "c", "m", jv_invalid());
 	is_int(dlq_close(d), 0, "dlq_close");
-	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600,
-	    "dead-letter file mode 0600 (%o)", st.st_mode & 0777);
+	memset(&st, 0, sizeof(st));
+	n = (size_t)stat(path, &st);
+	ok(n == 0 && (st.st_mode & 0777) == 0600,
+	    "dead-letter file mode 0600 (%o)", (unsigned)(st.st_mode & 0777));
 	d = dlq_open(path, "push-adt");
 	dlq_write(d, "a", 2, "[]", 2, 1, "c", "m", jv_invalid());
 	is_int(dlq_flush(d), 0, "dlq_flush");
