@@ -247,8 +247,8 @@ token_answer(long status, const struct buf *resp, const char *tokkey,
 
 	if (json_parse(resp->p != NULL ? resp->p : "", resp->len, &o, NULL,
 	    &je) != 0 || jv_get_kind(o) != JV_KIND_OBJECT) {
-		buf_printf(why, "HTTP %ld: answer is not a JSON object",
-		    status);
+		buf_printf(why, status == 200 ? "HTTP %ld: answer is not a "
+		    "JSON object" : "HTTP %ld", status);
 		goto out;
 	}
 	if (status != 200) {
@@ -306,6 +306,7 @@ entra_token(struct auth *a, const char *scope, const char *secret_key,
     const char *secret, struct auth_token *out, struct buf *why)
 {
 	struct buf url = BUF_INIT, form = BUF_INIT, resp = BUF_INIT;
+	struct buf terr = BUF_INIT;
 	struct curl_slist *h = NULL;
 	enum auth_status st = AUTH_FAILED;
 	long status;
@@ -325,14 +326,17 @@ entra_token(struct auth *a, const char *scope, const char *secret_key,
 	    "Content-Type: application/x-www-form-urlencoded");
 	h = curl_slist_append(h, "Accept: application/json");
 	if (fetch(a, buf_cstr(&url), buf_cstr(&form), h,
-	    a->o.timeout_ms, 0, &status, &resp, why, &noanswer) == 0) {
+	    a->o.timeout_ms, 0, &status, &resp, &terr, &noanswer) == 0) {
 		a->nreq++;
 		st = token_answer(status, &resp, "access_token", out, why);
-	}
+	} else
+		buf_printf(why, "token endpoint %s not reachable: %s",
+		    a->authority, buf_cstr(&terr));
 	curl_slist_free_all(h);
 	buf_release(&url);
 	buf_release(&form);
 	buf_release(&resp);
+	buf_release(&terr);
 	return st;
 }
 

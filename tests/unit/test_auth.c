@@ -407,6 +407,27 @@ test_errors(void)
 	    access(path, F_OK) != 0, "a configured failure stops the chain");
 	auth_free(a);
 
+	env_all();
+	setenv("AZURE_AUTHORITY_HOST", closed, 1);
+	a = chain();
+	get(a, SCOPE, tok, sizeof(tok));
+	ok(strstr(tok, "environment: token endpoint http://127.0.0.1:") &&
+	    strstr(tok, "not reachable") && !strstr(tok, "workload"),
+	    "unreachable token endpoint reported, chain stopped");
+	auth_free(a);
+
+	env_all();
+	unsetenv("AZURE_CLIENT_SECRET");
+	unsetenv("AZURE_FEDERATED_TOKEN_FILE");
+	unsetenv("IDENTITY_ENDPOINT");
+	cx.imds_fail = 100;
+	a = chain();
+	get(a, SCOPE, tok, sizeof(tok));
+	ok(strstr(tok, "managed-identity: IMDS: HTTP 503 (after 4 attempts)")
+	    != NULL && cx.imds_reqs == 4, "IMDS retries are bounded: %s",
+	    strstr(tok, "managed") ? strstr(tok, "managed") : tok);
+	auth_free(a);
+
 	env_reset();
 	setenv("TWINPIPE_IMDS_ENDPOINT", closed, 1);
 	snprintf(path, sizeof(path), "%s:/usr/bin:/bin", azdir);
