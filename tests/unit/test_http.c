@@ -466,6 +466,7 @@ test_concurrency(void)
 	struct out outs[40];
 	char url[128];
 	int i, oks = 0;
+	unsigned conns;
 
 	opts(&o);
 	o.max_inflight = 4;
@@ -473,6 +474,7 @@ test_concurrency(void)
 	snprintf(url, sizeof(url), "%s/conc", srv.base);
 	memset(outs, 0, sizeof(outs));
 	ok(ts_idle(&srv, 2000) == 0, "server idle before the cap test");
+	conns = srv.nconn;
 	for (i = 0; i < 40; i++) {
 		struct http_req *r = http_req_new("GET", url);
 
@@ -487,6 +489,8 @@ test_concurrency(void)
 	ok(srv.max_conc <= 4 && srv.max_conc >= 2,
 	    "server saw at most 4 at once (%d)", srv.max_conc);
 	ok(http_engine_stats(e)->max_inflight_seen == 4, "cap reached");
+	ok(srv.nconn - conns <= 4, "connections reused: %u for 40 requests",
+	    srv.nconn - conns);
 	http_engine_free(e);
 }
 

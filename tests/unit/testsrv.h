@@ -59,6 +59,7 @@ struct ts_server {
 	pthread_mutex_t mu;
 	int cur, max_conc;
 	unsigned nreq;
+	unsigned nconn;			/* TCP connections accepted */
 };
 
 struct ts_conn {
@@ -217,6 +218,21 @@ ts_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 }
 
+static inline void
+ts_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct ts_server *s = cls;
+
+	(void)conn;
+	(void)socket_ctx;
+	if (code != MHD_CONNECTION_NOTIFY_STARTED)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->nconn++;
+	pthread_mutex_unlock(&s->mu);
+}
+
 /*
  * Start a server on 127.0.0.1, a free port; HTTPS when key and cert (PEM
  * text) are given. Returns 0 or -1.
@@ -241,12 +257,14 @@ ts_start_tls(struct ts_server *s, ts_handler h, void *ctx, const char *key,
 		s->d = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL,
 		    ts_access, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 		    MHD_OPTION_NOTIFY_COMPLETED, ts_completed, s,
+		    MHD_OPTION_NOTIFY_CONNECTION, ts_connection, s,
 		    MHD_OPTION_HTTPS_MEM_KEY, key,
 		    MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_END);
 	else
 		s->d = MHD_start_daemon(flags, 0, NULL, NULL, ts_access, s,
 		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 		    MHD_OPTION_NOTIFY_COMPLETED, ts_completed, s,
+		    MHD_OPTION_NOTIFY_CONNECTION, ts_connection, s,
 		    MHD_OPTION_END);
 	if (s->d == NULL)
 		return -1;
