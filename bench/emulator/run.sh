@@ -3,7 +3,7 @@
 # (PUT /digitaltwins/ID with model validation, bearer token checked) and
 # for the trivial /_admin/health, measured with wrk.
 #
-#   bench/emulator/run.sh [DURATION [CONNECTIONS [THREADS]]]
+#   [EMU_FLAGS="--threads 1"] bench/emulator/run.sh [DURATION [CONNECTIONS [THREADS]]]
 #
 # Needs wrk (apt-get install wrk) and a built bin/twin-emulator.
 set -eu
@@ -12,7 +12,7 @@ dur=${1:-10s} conns=${2:-64} threads=${3:-2}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
-"$top/bin/twin-emulator" --port 0 >"$work/url" 2>"$work/err" & pid=$!
+"$top/bin/twin-emulator" --port 0 ${EMU_FLAGS:-} >"$work/url" 2>"$work/err" & pid=$!
 for _ in $(seq 1 50); do [ -s "$work/url" ] && break; sleep 0.1; done
 url=$(cat "$work/url")
 TOKEN=$(curl -s -d "grant_type=client_credentials&client_id=bench&client_secret=x&scope=https%3A%2F%2Fdigitaltwins.azure.net%2F.default" \
