@@ -24,6 +24,15 @@ curl -s -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
 echo "# twin-emulator $(git -C "$top" rev-parse --short HEAD), $(nproc) CPUs, wrk -t$threads -c$conns -d$dur"
 echo "## twin upsert (PUT /digitaltwins/ID, 10k twins)"
 wrk -t"$threads" -c"$conns" -d"$dur" -s "$top/bench/emulator/twin-upsert.lua" "$url" | grep -E "Requests/sec|Latency|Non-2xx|Socket errors" || true
+echo "## twin read (GET /digitaltwins/ID)"
+wrk -t"$threads" -c"$conns" -d"$dur" -s "$top/bench/emulator/twin-read.lua" "$url" | grep -E "Requests/sec|Latency|Non-2xx|Socket errors" || true
+DATE=$(LC_ALL=C TZ=GMT date '+%a, %d %b %Y %H:%M:%S GMT')
+export DATE
+aad="type%3Daad%26ver%3D1.0%26sig%3D$TOKEN"
+curl -s -H "Authorization: $aad" -H "x-ms-date: $DATE" -d '{"id":"bench"}' "$url/dbs" >/dev/null
+curl -s -H "Authorization: $aad" -H "x-ms-date: $DATE" -d '{"id":"c","partitionKey":{"paths":["/pk"],"kind":"Hash"}}' "$url/dbs/bench/colls" >/dev/null
+echo "## Cosmos DB document upsert (POST .../docs, is-upsert, aad token)"
+wrk -t"$threads" -c"$conns" -d"$dur" -s "$top/bench/emulator/cosmos-upsert.lua" "$url" | grep -E "Requests/sec|Latency|Non-2xx|Socket errors" || true
 echo "## GET /_admin/health"
 wrk -t"$threads" -c"$conns" -d"$dur" "$url/_admin/health" | grep -E "Requests/sec|Latency|Non-2xx|Socket errors" || true
 curl -s "$url/_admin/stats" | jq -c '.by_request'

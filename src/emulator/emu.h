@@ -110,6 +110,8 @@ void adt_handle(struct req *r, struct resp *rs);
 int token_handle(struct req *r, struct resp *rs);
 /* Check a bearer token we issued. Returns 0, or -1 (why in msg). */
 int token_check(const char *tok, char *msg, size_t msgsz);
+/* Free the token cache (at exit). */
+void token_release(void);
 /* Admin endpoints (/_admin/...). */
 void admin_handle(struct req *r, struct resp *rs);
 

@@ -701,6 +701,7 @@ out:
 	if (d != NULL)
 		MHD_stop_daemon(d);
 	store_close();
+	token_release();
 	if (opt.pid_file != NULL && rc == EXIT_ALL_OK)
 		unlink(opt.pid_file);
 	free(cert_pem);
