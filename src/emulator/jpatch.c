@@ -187,6 +187,7 @@ edit_leaf(jv c, const char *key, enum jpatch_op op, jv value, char *msg,
 				return jv_object_set(c, jv_string(key), jv_copy(value));
 			}
 			if (jv_get_kind(old) != JV_KIND_NUMBER) {
+				jv_free(old);
 				seterr(msg, msgsz, "the target '%s' is not a number", key);
 				goto fail;
 			}
