@@ -1336,6 +1336,20 @@ out:
 	return rc;
 }
 
+static int
+has_header(const struct resp *rs, const char *name)
+{
+	const char *p = rs->hdrs.p, *end = rs->hdrs.p + rs->hdrs.len;
+
+	while (p != NULL && p < end) {
+		if (strcasecmp(p, name) == 0)
+			return 1;
+		p += strlen(p) + 1;
+		p += strlen(p) + 1;
+	}
+	return 0;
+}
+
 void
 cosmos_handle(struct req *r, struct resp *rs)
 {
@@ -1372,4 +1386,6 @@ cosmos_handle(struct req *r, struct resp *rs)
 	else
 		documents(r, rs);
 	store_unlock();
+	if (!has_header(rs, "x-ms-request-charge"))
+		charge(rs, rs->status >= 400 ? 1 : 0);
 }
