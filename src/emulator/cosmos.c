@@ -326,13 +326,14 @@ doc_stamp(struct coll *c, jv doc, const char *old_rid)
 	const char *cr = json_get_str(c->body, "_rid");
 	size_t i;
 
+	/* old_rid may point into doc: copy it before the edits */
+	if (old_rid != NULL)
+		snprintf(rid, sizeof(rid), "%s", old_rid);
 	for (i = 0; i < sizeof(sysprops) / sizeof(sysprops[0]); i++)
 		doc = jv_object_delete(doc, jv_string(sysprops[i]));
 	snprintf(crid, sizeof(crid), "%s", cr ? cr : "");
 	rid_bytes(crid, pre, sizeof(pre));
-	if (old_rid != NULL)
-		snprintf(rid, sizeof(rid), "%s", old_rid);
-	else
+	if (old_rid == NULL)
 		make_rid(rid, sizeof(rid), pre, 8, 8);
 	snprintf(self, sizeof(self), "dbs/%.*s/colls/%s/docs/%s/", 6, crid, crid,
 	    rid);
