@@ -333,6 +333,22 @@ classify(struct req *r, int adt)
 	return "cosmos.doc";
 }
 
+/* Is the raw path one of the ADT data plane? (before it is split) */
+static int
+url_is_adt(const char *url)
+{
+	static const char *pre[] = { "/models", "/digitaltwins", "/query",
+	    "/jobs", "/eventroutes" };
+	size_t i, n;
+
+	for (i = 0; i < sizeof(pre) / sizeof(pre[0]); i++) {
+		n = strlen(pre[i]);
+		if (strncmp(url, pre[i], n) == 0 && (url[n] == '\0' || url[n] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
 static void
 error_body(struct resp *rs, int is_adt, int status, const char *code,
     const char *msg)
@@ -454,8 +470,19 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		*con_cls = r;
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 		    "Content-Length");
-		if (cl != NULL && (len = strtoull(cl, NULL, 10)) > EMU_MAX_BODY)
+		if (cl != NULL && (len = strtoull(cl, NULL, 10)) > EMU_MAX_BODY) {
+			/* answer at once; libmicrohttpd then closes the
+			 * connection instead of reading the body */
 			r->too_large = 1;
+			r->kind = "toolarge";
+			error_body(&rs, url_is_adt(url), 413,
+			    "RequestEntityTooLarge", "Request size is too large.");
+			counters_add(method, r->kind, 413);
+			ret = send_resp(c, &rs);
+			buf_release(&rs.hdrs);
+			buf_release(&rs.body);
+			return ret;
+		}
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
