@@ -1122,6 +1122,214 @@ out:
 	jv_free(ops);
 }
 
+/*
+ * The query forms served: SELECT [TOP n] * | VALUE COUNT(1) FROM alias
+ * [WHERE <condition as in patch conditions, with @parameters>].
+ * Fills the where text ("from alias where ...") and returns 0, or -1.
+ */
+struct cquery {
+	long top;
+	int count;
+	struct buf cond;
+};
+
+static int
+kw(const char **s, const char *k)
+{
+	size_t n = strlen(k);
+
+	while (isspace((unsigned char)**s))
+		(*s)++;
+	if (strncasecmp(*s, k, n) != 0 || isalnum((unsigned char)(*s)[n]) ||
+	    (*s)[n] == '_')
+		return 0;
+	*s += n;
+	return 1;
+}
+
+static int
+cquery_parse(const char *text, struct cquery *q)
+{
+	const char *s = text, *st;
+	char *end;
+
+	q->top = 0;
+	q->count = 0;
+	if (!kw(&s, "SELECT"))
+		return -1;
+	if (kw(&s, "TOP")) {
+		while (isspace((unsigned char)*s))
+			s++;
+		q->top = strtol(s, &end, 10);
+		if (end == s || q->top <= 0)
+			return -1;
+		s = end;
+	}
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s == '*')
+		s++;
+	else if (kw(&s, "VALUE")) {
+		while (isspace((unsigned char)*s))
+			s++;
+		if (strncasecmp(s, "COUNT(1)", 8) != 0)
+			return -1;
+		s += 8;
+		q->count = 1;
+	} else
+		return -1;
+	if (!kw(&s, "FROM"))
+		return -1;
+	while (isspace((unsigned char)*s))
+		s++;
+	st = s;
+	while (isalnum((unsigned char)*s) || *s == '_')
+		s++;
+	if (s == st)
+		return -1;
+	buf_adds(&q->cond, "from ");
+	buf_add(&q->cond, st, (size_t)(s - st));
+	buf_addc(&q->cond, ' ');
+	buf_adds(&q->cond, s);	/* "" or "WHERE ..." */
+	buf_cstr(&q->cond);
+	return 0;
+}
+
+/* The query plan Microsoft's SDKs ask the gateway for. */
+static void
+query_plan(struct req *r, struct resp *rs)
+{
+	struct cquery q = { 0, 0, BUF_INIT };
+	jv body = jv_invalid(), qi;
+	char msg[300];
+	const char *text;
+
+	if (req_json(r, &body, msg, sizeof(msg)) != 0 ||
+	    (text = json_get_str(body, "query")) == NULL ||
+	    cquery_parse(text, &q) != 0 || q.count) {
+		cerr(rs, 400, "twin-emulator serves queries of the form SELECT "
+		    "[TOP n] * FROM c [WHERE ...] (VALUE COUNT(1) without the "
+		    "query plan only).");
+		goto out;
+	}
+	qi = JV_OBJECT(jv_string("distinctType"), jv_string("None"),
+	    jv_string("top"), q.top > 0 ? jv_number(q.top) : jv_null(),
+	    jv_string("offset"), jv_null(), jv_string("limit"), jv_null(),
+	    jv_string("orderBy"), jv_array(),
+	    jv_string("orderByExpressions"), jv_array(),
+	    jv_string("groupByExpressions"), jv_array(),
+	    jv_string("groupByAliases"), jv_array());
+	qi = jv_object_set(qi, jv_string("aggregates"), jv_array());
+	qi = jv_object_set(qi, jv_string("groupByAliasToAggregateType"),
+	    jv_object());
+	qi = jv_object_set(qi, jv_string("rewrittenQuery"), jv_string(""));
+	qi = jv_object_set(qi, jv_string("hasSelectValue"), jv_false());
+	qi = jv_object_set(qi, jv_string("dCountInfo"), jv_null());
+	qi = jv_object_set(qi, jv_string("hasNonStreamingOrderBy"), jv_false());
+	resp_json(rs, 200, JV_OBJECT(
+	    jv_string("partitionedQueryExecutionInfoVersion"), jv_number(2),
+	    jv_string("queryInfo"), qi,
+	    jv_string("queryRanges"), JV_ARRAY(JV_OBJECT(
+	    jv_string("min"), jv_string(""), jv_string("max"), jv_string("FF"),
+	    jv_string("isMinInclusive"), jv_true(),
+	    jv_string("isMaxInclusive"), jv_false()))));
+	charge(rs, 0);
+out:
+	buf_release(&q.cond);
+	jv_free(body);
+}
+
+static void
+query(struct req *r, struct resp *rs, struct coll *c, const char *pk)
+{
+	struct cquery q = { 0, 0, BUF_INIT };
+	jv body = jv_invalid(), params, arr = jv_array(), v, probe;
+	char msg[300];
+	const char *text, *mi = req_header(r, "x-ms-max-item-count"),
+	    *cont = req_header(r, "x-ms-continuation");
+	long page = mi != NULL ? strtol(mi, NULL, 10) : 100, skip = 0, seen = 0,
+	    got = 0, count = 0;
+	sqlite3_stmt *st;
+	int more = 0, m;
+
+	if (page <= 0 || page > 1000)
+		page = 1000;
+	if (cont != NULL && (strncmp(cont, "tpemu:", 6) != 0 ||
+	    (skip = strtol(cont + 6, NULL, 10)) < 0)) {
+		cerr(rs, 400, "Invalid continuation token.");
+		goto out;
+	}
+	if (req_json(r, &body, msg, sizeof(msg)) != 0 ||
+	    (text = json_get_str(body, "query")) == NULL) {
+		cerr(rs, 400, "The query body must be {\"query\": \"SELECT ...\"}.");
+		goto out;
+	}
+	if (cquery_parse(text, &q) != 0) {
+		cerr(rs, 400, "twin-emulator serves queries of the form SELECT "
+		    "[TOP n] * | VALUE COUNT(1) FROM c [WHERE ...].");
+		goto out;
+	}
+	params = json_get(body, "parameters");
+	probe = jv_object();
+	m = jpatch_cond_params(q.cond.p, probe, params, msg, sizeof(msg));
+	jv_free(probe);
+	if (m < 0) {
+		jv_free(params);
+		cerr(rs, 400, msg);
+		goto out;
+	}
+	if (pk != NULL) {
+		st = store_stmt("SELECT body FROM cdocs WHERE db=? AND coll=? "
+		    "AND pk=? ORDER BY id");
+		sqlite3_bind_text(st, 3, pk, -1, SQLITE_STATIC);
+	} else
+		st = store_stmt("SELECT body FROM cdocs WHERE db=? AND coll=? "
+		    "ORDER BY pk, id");
+	sqlite3_bind_text(st, 1, c->db, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, c->id, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		v = load_text(st, 0);
+		if (!jv_is_valid(v) ||
+		    jpatch_cond_params(q.cond.p, v, params, msg, sizeof(msg)) != 1) {
+			jv_free(v);
+			continue;
+		}
+		count++;
+		if (q.count || seen++ < skip || (q.top > 0 && skip + got >= q.top)) {
+			jv_free(v);
+			continue;
+		}
+		if (got == page) {
+			jv_free(v);
+			more = 1;
+			break;
+		}
+		arr = jv_array_append(arr, v);
+		got++;
+	}
+	sqlite3_reset(st);
+	jv_free(params);
+	if (q.count) {
+		jv_free(arr);
+		arr = JV_ARRAY(jv_number(count));
+		got = 1;
+	}
+	if (more) {
+		resp_header(rs, "x-ms-continuation", "tpemu:%ld", skip + got);
+	}
+	resp_header(rs, "x-ms-item-count", "%ld", got);
+	resp_json(rs, 200, JV_OBJECT(jv_string("_rid"),
+	    jv_string(json_get_str(c->body, "_rid") ? json_get_str(c->body,
+	    "_rid") : ""), jv_string("Documents"), arr,
+	    jv_string("_count"), jv_number(got)));
+	arr = jv_invalid();
+	charge(rs, 2.5 + 0.1 * (double)seen);
+out:
+	jv_free(arr);
+	buf_release(&q.cond);
+	jv_free(body);
+}
+
 static void
 documents(struct req *r, struct resp *rs)
 {
@@ -1173,9 +1381,15 @@ documents(struct req *r, struct resp *rs)
 			goto out;
 		}
 		ct = req_header(r, "Content-Type");
+		if (truthy(req_header(r, "x-ms-cosmos-is-query-plan-request"))) {
+			r->kind = "cosmos.query";
+			query_plan(r, rs);
+			goto out;
+		}
 		if (truthy(req_header(r, "x-ms-documentdb-isquery")) ||
 		    (ct != NULL && strncasecmp(ct, "application/query+json", 22) == 0)) {
-			cerr(rs, 400, "Queries are not supported by twin-emulator.");
+			r->kind = "cosmos.query";
+			query(r, rs, &c, pk);
 			goto out;
 		}
 		if (req_json(r, &body, msg, sizeof(msg)) != 0) {

@@ -152,5 +152,8 @@ jv jpatch_apply(jv doc, enum jpatch_op op, const char *path,
 /* Evaluate a Cosmos patch condition "from c where ..." against doc
  * (borrowed). Returns 1 true, 0 false, -1 syntax error (msg filled). */
 int jpatch_cond(const char *cond, jv doc, char *msg, size_t msgsz);
+/* The same with query parameters (borrowed): [{"name":"@x","value":..}]. */
+int jpatch_cond_params(const char *cond, jv doc, jv params, char *msg,
+    size_t msgsz);
 
 #endif

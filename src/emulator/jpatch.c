@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "emu.h"
+#include "json.h"
 
 #define JP_MAX_DEPTH 64
 
@@ -328,7 +329,42 @@ struct cp {
 	char *msg;
 	size_t msgsz;
 	int depth;
+	jv params;		/* [{"name":"@x","value":...}] or null */
 };
+
+static void cp_fail(struct cp *p, const char *what);
+
+/* The value of query parameter @name (s points at '@'), or invalid. */
+static jv
+cp_param(struct cp *p)
+{
+	const char *st = p->s;
+	int i, n;
+	jv e, v = jv_invalid();
+	const char *name;
+
+	p->s++;
+	while (isalnum((unsigned char)*p->s) || *p->s == '_')
+		p->s++;
+	if (jv_get_kind(p->params) != JV_KIND_ARRAY) {
+		cp_fail(p, "unknown parameter");
+		return jv_invalid();
+	}
+	n = jv_array_length(jv_copy(p->params));
+	for (i = 0; i < n; i++) {
+		e = jv_array_get(jv_copy(p->params), i);
+		name = json_get_str(e, "name");
+		if (name != NULL && strlen(name) == (size_t)(p->s - st) &&
+		    strncmp(name, st, (size_t)(p->s - st)) == 0) {
+			jv_free(v);
+			v = json_get(e, "value");
+		}
+		jv_free(e);
+	}
+	if (!jv_is_valid(v))
+		cp_fail(p, "unknown parameter");
+	return v;
+}
 
 static void
 cp_ws(struct cp *p)
@@ -500,6 +536,8 @@ cp_operand(struct cp *p)
 		v = jv_invalid();
 	else if (*p->s == '\'' || *p->s == '"')
 		v = cp_string(p);
+	else if (*p->s == '@')
+		v = cp_param(p);
 	else if (*p->s == '-' || isdigit((unsigned char)*p->s)) {
 		errno = 0;
 		d = strtod(p->s, &end);
@@ -647,7 +685,14 @@ cp_or(struct cp *p)
 int
 jpatch_cond(const char *cond, jv doc, char *msg, size_t msgsz)
 {
-	struct cp p = { cond, NULL, 0, doc, 0, msg, msgsz, 0 };
+	return jpatch_cond_params(cond, doc, jv_null(), msg, msgsz);
+}
+
+int
+jpatch_cond_params(const char *cond, jv doc, jv params, char *msg,
+    size_t msgsz)
+{
+	struct cp p = { cond, NULL, 0, doc, 0, msg, msgsz, 0, params };
 	const char *st;
 	jv v;
 

@@ -66,6 +66,16 @@ async function admin(p, body) {
 		{ operationType: 'Create', resourceBody: { id: 'b1', deviceId: 'dev-3' } },
 		{ operationType: 'Upsert', resourceBody: { id: 'b2', deviceId: 'dev-3' } }], 'dev-3');
 	ok(b.result && b.result.length === 2 && b.result[0].statusCode === 201, 'transactional batch', b.result);
+	// queries: the SDK asks for a query plan, then runs the query
+	for (let i = 0; i < 7; i++) await container.items.upsert({ id: 'q' + i, deviceId: 'qdev-' + (i % 2), qv: i });
+	const q1 = await container.items.query('SELECT * FROM c WHERE c.qv >= 3').fetchAll();
+	ok(q1.resources.map((x) => x.id).sort().join() === 'q3,q4,q5,q6', 'cross-partition query', q1.resources.map((x) => x.id));
+	const q2 = await container.items.query({ query: 'SELECT * FROM c WHERE c.qv < @m', parameters: [{ name: '@m', value: 4 }] },
+		{ partitionKey: 'qdev-0' }).fetchAll();
+	ok(q2.resources.map((x) => x.id).sort().join() === 'q0,q2', 'query with a parameter in one partition', q2.resources.map((x) => x.id));
+	const it = container.items.query('SELECT * FROM c WHERE IS_DEFINED(c.qv)', { maxItemCount: 3 });
+	const pages = []; while (it.hasMoreResults()) { const p = await it.fetchNext(); if (p.resources.length) pages.push(p.resources.length); }
+	ok(pages.join() === '3,3,1', 'query pages with continuation tokens', pages);
 	// throttling: the SDK retries after x-ms-retry-after-ms
 	await admin('/_admin/faults', { rate: 5 });
 	await fetch(url + '/_admin/stats', { method: 'DELETE' });

@@ -79,6 +79,17 @@ def main():
     client.DeleteItem(link + '/docs/b', {'partitionKey': 'p1'})
     ok(status(client.ReadItem, link + '/docs/b', {'partitionKey': 'p1'}) == 404, 'DeleteItem')
     ok(status(client.DeleteItem, link + '/docs/b', {'partitionKey': 'p1'}) == 404, 'DeleteItem again 404')
+    q = sorted(d['id'] for d in client.QueryItems(
+        link, 'SELECT * FROM c WHERE c.pk = "p2" AND c.id >= "t5"',
+        {'enableCrossPartitionQuery': True}))
+    ok(q == ['t5', 't6', 't7', 't8', 't9'], 'QueryItems across partitions', q)
+    q = list(client.QueryItems(link, {
+        'query': 'SELECT * FROM c WHERE c.id = @id',
+        'parameters': [{'name': '@id', 'value': 'a'}]}, {'partitionKey': 'p1'}))
+    ok(len(q) == 1 and q[0]['n'] == 3, 'QueryItems with a parameter', q)
+    q = list(client.QueryItems(link, 'SELECT VALUE COUNT(1) FROM c',
+                               {'enableCrossPartitionQuery': True}))
+    ok(q == [13], 'QueryItems VALUE COUNT(1)', q)
     items = list(client.ReadItems(link))
     ok(len(items) == 13, 'ReadItems (feed)', len(items))
     bad = cosmos_client.CosmosClient(URL, {'masterKey': 'd3Jvbmcga2V5'}, policy)

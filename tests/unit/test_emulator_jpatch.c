@@ -93,5 +93,19 @@ main(void)
 	cond("select * from c", "{}", -1, "not a condition");
 	cond("from c where d.v = 1", "{}", -1, "wrong alias");
 	cond("from c where c.v = 1 garbage", "{\"v\":1}", -1, "trailing text");
+	{
+		char msg[200];
+		jv d = J("{\"v\":3,\"s\":\"x\"}");
+		jv ps = J("[{\"name\":\"@m\",\"value\":4},{\"name\":\"@s\",\"value\":\"x\"}]");
+
+		is_int(jpatch_cond_params("from c where c.v < @m and c.s = @s", d,
+		    ps, msg, sizeof(msg)), 1, "parameters");
+		is_int(jpatch_cond_params("from c where c.v < @nope", d, ps, msg,
+		    sizeof(msg)), -1, "unknown parameter");
+		is_int(jpatch_cond("from c where c.v = @m", d, msg, sizeof(msg)),
+		    -1, "parameter without parameters");
+		jv_free(ps);
+		jv_free(d);
+	}
 	return tap_done();
 }
