@@ -1330,13 +1330,35 @@ out:
 	jv_free(body);
 }
 
+/* The key of a logical partition for the RU budget. Malloc'd. */
+static char *
+part_key(struct coll *c, const char *pk)
+{
+	struct buf b = BUF_INIT;
+
+	buf_adds(&b, c->db);
+	buf_addc(&b, '\x1f');
+	buf_adds(&b, c->id);
+	buf_addc(&b, '\x1f');
+	buf_adds(&b, pk != NULL ? pk : "");
+	return buf_cstr(&b);
+}
+
+/* Send an operation's result and charge it to its partition. */
+static void
+finish(struct resp *rs, struct opres *o, const char *pkey)
+{
+	faults_partition_charge(pkey, o->ru);
+	send_res(rs, o);
+}
+
 static void
 documents(struct req *r, struct resp *rs)
 {
 	struct coll c;
 	struct opres o = { 0, "", jv_invalid(), 0 };
 	jv body = jv_invalid(), ops;
-	char msg[300], *pk = NULL;
+	char msg[300], *pk = NULL, *pkey = NULL;
 	const char *m = r->method, *im = req_header(r, "If-Match"), *ct, *inm;
 	sqlite3_stmt *st;
 
@@ -1402,10 +1424,13 @@ documents(struct req *r, struct resp *rs)
 			    "collection.");
 			goto out;
 		}
+		pkey = part_key(&c, pk);
+		if (faults_partition(pkey, rs))
+			goto out;
 		op_create(&c, body, pk,
 		    truthy(req_header(r, "x-ms-documentdb-is-upsert")), im, &o);
 		body = jv_invalid();
-		send_res(rs, &o);
+		finish(rs, &o, pkey);
 		goto out;
 	}
 	if (r->nseg != 6) {
@@ -1421,6 +1446,9 @@ documents(struct req *r, struct resp *rs)
 		}
 		pk = xstrdup("");
 	}
+	pkey = part_key(&c, pk);
+	if (faults_partition(pkey, rs))
+		goto out;
 	if (strcmp(m, "GET") == 0) {
 		op_read(&c, pk, r->seg[5], &o);
 		inm = req_header(r, "If-None-Match");
@@ -1433,7 +1461,7 @@ documents(struct req *r, struct resp *rs)
 			jv_free(o.doc);
 			goto out;
 		}
-		send_res(rs, &o);
+		finish(rs, &o, pkey);
 	} else if (strcmp(m, "PUT") == 0) {
 		if (req_json(r, &body, msg, sizeof(msg)) != 0) {
 			cerr(rs, 400, msg);
@@ -1441,10 +1469,10 @@ documents(struct req *r, struct resp *rs)
 		}
 		op_replace(&c, pk, r->seg[5], body, im, &o);
 		body = jv_invalid();
-		send_res(rs, &o);
+		finish(rs, &o, pkey);
 	} else if (strcmp(m, "DELETE") == 0) {
 		op_delete(&c, pk, r->seg[5], im, &o);
-		send_res(rs, &o);
+		finish(rs, &o, pkey);
 	} else if (strcmp(m, "PATCH") == 0) {
 		if (req_json(r, &body, msg, sizeof(msg)) != 0) {
 			cerr(rs, 400, msg);
@@ -1470,10 +1498,11 @@ documents(struct req *r, struct resp *rs)
 			    "'operations' or an array of operations.");
 			goto out;
 		}
-		send_res(rs, &o);
+		finish(rs, &o, pkey);
 	} else
 		cerr(rs, 405, "The requested verb is not supported.");
 out:
+	free(pkey);
 	free(pk);
 	jv_free(body);
 	coll_release(&c);

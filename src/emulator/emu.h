@@ -24,6 +24,7 @@
 struct faults {
 	double rate;		/* requests/s per instance, 0 = unlimited */
 	double twin_rate;	/* ADT writes/s per twin, 0 = unlimited */
+	double partition_ru;	/* Cosmos RU/s per logical partition, 0 = none */
 	double error_rate;	/* share of 500/503 answers, 0..1 */
 	double drop_rate;	/* share of connections dropped, 0..1 */
 	double latency;		/* seconds added to every answer */
@@ -121,6 +122,10 @@ void admin_handle(struct req *r, struct resp *rs);
 int faults_before(struct req *r, struct resp *rs, int is_adt);
 /* Per-twin write budget (ADT); 0 go on, 1 answered with 429. */
 int faults_twin(const char *id, struct resp *rs);
+/* Cosmos RU budget per logical partition (key names it): 0 go on, 1
+ * answered with 429; then add the charge of what ran. */
+int faults_partition(const char *key, struct resp *rs);
+void faults_partition_charge(const char *key, double ru);
 /* Sleep for the configured latency. */
 void faults_delay(void);
 /* Apply a JSON object of settings (borrowed). 0 or -1 with msg. */

@@ -20,6 +20,12 @@ static struct {
 } twin_win[TWIN_SLOTS];
 
 static struct {
+	uint64_t hash;
+	double start;
+	double used;
+} part_win[TWIN_SLOTS];
+
+static struct {
 	char method[12];
 	char kind[24];
 	int status;
@@ -161,6 +167,44 @@ faults_twin(const char *id, struct resp *rs)
 	return over;
 }
 
+int
+faults_partition(const char *key, struct resp *rs)
+{
+	double now = emu_now(), wait = 0;
+	uint64_t h = fnv(key);
+	unsigned slot = (unsigned)(h % TWIN_SLOTS);
+	int over = 0;
+
+	pthread_mutex_lock(&emu.fault_mu);
+	if (emu.faults.partition_ru > 0) {
+		if (part_win[slot].hash != h || now - part_win[slot].start >= 1) {
+			part_win[slot].hash = h;
+			part_win[slot].start = now;
+			part_win[slot].used = 0;
+		}
+		if (part_win[slot].used >= emu.faults.partition_ru) {
+			over = 1;
+			wait = 1 - (now - part_win[slot].start);
+		}
+	}
+	pthread_mutex_unlock(&emu.fault_mu);
+	if (over)
+		throttle(rs, 0, wait);
+	return over;
+}
+
+void
+faults_partition_charge(const char *key, double ru)
+{
+	uint64_t h = fnv(key);
+	unsigned slot = (unsigned)(h % TWIN_SLOTS);
+
+	pthread_mutex_lock(&emu.fault_mu);
+	if (emu.faults.partition_ru > 0 && part_win[slot].hash == h)
+		part_win[slot].used += ru;
+	pthread_mutex_unlock(&emu.fault_mu);
+}
+
 void
 faults_delay(void)
 {
@@ -190,6 +234,7 @@ faults_get(void)
 	pthread_mutex_unlock(&emu.fault_mu);
 	return JV_OBJECT(jv_string("rate"), jv_number(f.rate),
 	    jv_string("twin_rate"), jv_number(f.twin_rate),
+	    jv_string("partition_ru"), jv_number(f.partition_ru),
 	    jv_string("error_rate"), jv_number(f.error_rate),
 	    jv_string("drop_rate"), jv_number(f.drop_rate),
 	    jv_string("latency_ms"), jv_number(f.latency * 1000),
@@ -231,6 +276,8 @@ faults_set(jv o, char *msg, size_t msgsz)
 			f.rate = d;
 		else if (strcmp(k, "twin_rate") == 0)
 			f.twin_rate = d;
+		else if (strcmp(k, "partition_ru") == 0)
+			f.partition_ru = d;
 		else if (strcmp(k, "error_rate") == 0 && d <= 1)
 			f.error_rate = d;
 		else if (strcmp(k, "drop_rate") == 0 && d <= 1)

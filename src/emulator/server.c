@@ -42,7 +42,7 @@ static struct {
 	int no_auth;
 	double token_lifetime;
 	long threads;
-	long rate, twin_rate;
+	long rate, twin_rate, partition_ru;
 	const char *error_rate, *drop_rate;
 	double latency, jitter;
 	long seed;
@@ -74,6 +74,9 @@ static const struct cli_opt options[] = {
 	    "add DURATION to every answer", 0, NULL },
 	{ "no-auth", 0, CLI_FLAG, &opt.no_auth, NULL, NULL,
 	    "accept requests without credentials (demos only)", 0, NULL },
+	{ "partition-ru", 0, CLI_LONG, &opt.partition_ru, "N", NULL,
+	    "Cosmos RU budget per logical partition and second, 429 above "
+	    "(the service's is 10000; default 0: none)", 0, NULL },
 	{ "pid-file", 0, CLI_STR, &opt.pid_file, "FILE", NULL,
 	    "write the process id to FILE (removed at exit)", 0, NULL },
 	{ "port", 'p', CLI_LONG, &opt.port, "N", "TWIN_EMULATOR_PORT",
@@ -591,7 +594,8 @@ main(int argc, char **argv)
 		cli_usage_error(&prog, "--cert/--key need --tls");
 		return EXIT_USAGE;
 	}
-	if (opt.rate < 0 || opt.twin_rate < 0 || opt.threads < 0 ||
+	if (opt.rate < 0 || opt.twin_rate < 0 || opt.partition_ru < 0 ||
+	    opt.threads < 0 ||
 	    opt.latency < 0 || opt.jitter < 0 || opt.token_lifetime <= 0) {
 		cli_usage_error(&prog, "negative rate, latency, thread count or "
 		    "token lifetime");
@@ -603,6 +607,7 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	emu.faults.rate = (double)opt.rate;
 	emu.faults.twin_rate = (double)opt.twin_rate;
+	emu.faults.partition_ru = (double)opt.partition_ru;
 	emu.faults.latency = opt.latency;
 	emu.faults.jitter = opt.jitter;
 	emu.faults.seed = opt.seed != 0 ? (unsigned long long)opt.seed :

@@ -57,6 +57,19 @@ test_expect_success 'per-twin limit (ADT): the 3rd write in a second to one twin
 	printf "200\n200\n429\n200\n" >expect && test_cmp expect c &&
 	curl -s -d "{\"twin_rate\":0}" "$EMU_URL/_admin/faults" >/dev/null
 '
+test_expect_success 'Cosmos RU budget per logical partition: 429 once it is spent' '
+	curl -s -d "{\"id\":\"db\"}" "$EMU_URL/dbs" >/dev/null &&
+	curl -s -d "{\"id\":\"c\",\"partitionKey\":{\"paths\":[\"/pk\"]}}" "$EMU_URL/dbs/db/colls" >/dev/null &&
+	curl -s -d "{\"partition_ru\":12}" "$EMU_URL/_admin/faults" | jq -e ".partition_ru == 12" &&
+	for i in 1 2 3 4; do
+		curl -s -o /dev/null -w "%{http_code}\n" -H "x-ms-documentdb-partitionkey: [\"hot\"]" \
+			-H "x-ms-documentdb-is-upsert: true" -d "{\"id\":\"d$i\",\"pk\":\"hot\"}" "$EMU_URL/dbs/db/colls/c/docs"
+	done >c &&
+	curl -s -o /dev/null -w "%{http_code}\n" -H "x-ms-documentdb-partitionkey: [\"cold\"]" \
+		-d "{\"id\":\"d1\",\"pk\":\"cold\"}" "$EMU_URL/dbs/db/colls/c/docs" >>c &&
+	printf "201\n201\n201\n429\n201\n" >expect && test_cmp expect c &&
+	curl -s -d "{\"partition_ru\":0}" "$EMU_URL/_admin/faults" >/dev/null
+'
 test_expect_success 'latency is added (fixed + jitter)' '
 	curl -s -d "{\"latency_ms\":300,\"jitter_ms\":100}" "$EMU_URL/_admin/faults" >/dev/null &&
 	t=$(curl -s -o /dev/null -w "%{time_total}" "$EMU_URL/dbs") &&
