@@ -1061,6 +1061,75 @@ rel_build(const char *src, const char *id, const char *target,
 	return r;
 }
 
+/*
+ * Check the properties of a relationship (ent, borrowed) against the
+ * "properties" of its DTDL declaration d (borrowed). 0, or -1 with rs set.
+ */
+static int
+rel_props_validate(jv d, jv ent, const char *name, struct resp *rs)
+{
+	jv decl = json_get(d, "properties"), keys, k, p, v, sch;
+	const char *pn;
+	int i, j, n, np, found, rc = 0;
+
+	keys = jv_keys_unsorted(jv_copy(ent));
+	n = jv_array_length(jv_copy(keys));
+	np = jv_get_kind(decl) == JV_KIND_ARRAY ? jv_array_length(jv_copy(decl)) : 0;
+	for (i = 0; i < n && rc == 0; i++) {
+		k = jv_array_get(jv_copy(keys), i);
+		if (jv_string_value(k)[0] == '$') {
+			jv_free(k);
+			continue;
+		}
+		found = 0;
+		for (j = 0; j < np && !found; j++) {
+			p = jv_array_get(jv_copy(decl), j);
+			pn = json_get_str(p, "name");
+			if (pn != NULL && strcmp(pn, jv_string_value(k)) == 0) {
+				found = 1;
+				v = json_get(ent, pn);
+				sch = json_get(p, "schema");
+				if (!schema_ok(sch, v)) {
+					aerr(rs, 400, "ValidationFailed", "Invalid "
+					    "relationship: the value of property "
+					    "'%.200s' does not match its schema.", pn);
+					rc = -1;
+				}
+				jv_free(sch);
+				jv_free(v);
+			}
+			jv_free(p);
+		}
+		if (!found) {
+			aerr(rs, 400, "ValidationFailed", "Invalid relationship: the "
+			    "property '%.200s' is not defined on relationship "
+			    "'%.200s'.", jv_string_value(k), name);
+			rc = -1;
+		}
+		jv_free(k);
+	}
+	jv_free(keys);
+	jv_free(decl);
+	return rc;
+}
+
+/* The declaration of relationship name in the model of twin src (owned),
+ * or jv_invalid(). */
+static jv
+rel_decl(const char *src, const char *name)
+{
+	jv t = twin_load(src), model, decl = jv_object(), d;
+
+	model = jv_getpath(t, JV_ARRAY(jv_string("$metadata"),
+	    jv_string("$model")));
+	if (jv_get_kind(model) == JV_KIND_STRING)
+		model_decls(jv_string_value(model), &decl, 0);
+	jv_free(model);
+	d = json_get(decl, name);
+	jv_free(decl);
+	return d;
+}
+
 static void
 rel_put(struct req *r, struct resp *rs, const char *src, const char *id)
 {
@@ -1113,8 +1182,12 @@ rel_put(struct req *r, struct resp *rs, const char *src, const char *id)
 		jv_free(model);
 		goto out;
 	}
-	jv_free(d);
 	jv_free(model);
+	if (rel_props_validate(d, body, name, rs) != 0) {
+		jv_free(d);
+		goto out;
+	}
+	jv_free(d);
 	old = rel_load(src, id);
 	if (jv_is_valid(old) && inm != NULL && strcmp(inm, "*") == 0) {
 		aerr(rs, 412, "PreconditionFailed", "If-None-Match: * header was "
@@ -1196,6 +1269,17 @@ rel_one(struct req *r, struct resp *rs)
 		}
 		props = apply_patch(user_props(jv_copy(rel)), ops, rs, &touched,
 		    &model);
+		if (jv_is_valid(props)) {
+			jv d = rel_decl(src, json_get_str(rel, "$relationshipName"));
+			int bad = jv_is_valid(d) && rel_props_validate(d, props,
+			    json_get_str(rel, "$relationshipName"), rs) != 0;
+
+			jv_free(d);
+			if (bad) {
+				jv_free(props);
+				goto out;
+			}
+		}
 		if (!jv_is_valid(props) || faults_twin(src, rs)) {
 			jv_free(props);
 			goto out;

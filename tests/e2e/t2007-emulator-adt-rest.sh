@@ -49,6 +49,8 @@ test_expect_success 'relationships: declared name, same source and target, If-No
 	test "$(put /digitaltwins/s1/relationships/r1 "{\"\$targetId\":\"d1\",\"\$relationshipName\":\"feeds\"}")" = 200 &&
 	jq -e ".\"\$sourceId\" == \"s1\" and .\"\$relationshipId\" == \"r1\"" out.json &&
 	test "$(put /digitaltwins/s1/relationships/r2 "{\"\$targetId\":\"d1\",\"\$relationshipName\":\"owns\"}")" = 400 &&
+	test "$(put /digitaltwins/s1/relationships/r2 "{\"\$targetId\":\"d1\",\"\$relationshipName\":\"feeds\",\"w\":1}")" = 400 &&
+	test_grep "not defined on relationship" out.json &&
 	test "$(put /digitaltwins/s1/relationships/r3 "{\"\$targetId\":\"s1\",\"\$relationshipName\":\"feeds\"}")" = 400 &&
 	jq -e ".error.code == \"OperationNotAllowed\"" out.json &&
 	test "$(put /digitaltwins/ghost/relationships/r4 "{\"\$targetId\":\"s1\",\"\$relationshipName\":\"feeds\"}")" = 404 &&

@@ -36,7 +36,7 @@ const building = { '@id': 'dtmi:example:Building;1', '@type': 'Interface', '@con
 	displayName: 'Building', contents: [
 		{ '@type': 'Property', name: 'name', schema: 'string' },
 		{ '@type': 'Property', name: 'floors', schema: 'integer' },
-		{ '@type': 'Relationship', name: 'contains' }] };
+		{ '@type': 'Relationship', name: 'contains', properties: [{ name: 'since', schema: 'integer' }] }] };
 const room = { '@id': 'dtmi:example:Room;1', '@type': 'Interface', '@context': 'dtmi:dtdl:context;2',
 	contents: [{ '@type': 'Property', name: 'temp', schema: 'double' }] };
 const office = { '@id': 'dtmi:example:Office;1', '@type': 'Interface', '@context': 'dtmi:dtdl:context;2',
@@ -67,6 +67,7 @@ const office = { '@id': 'dtmi:example:Office;1', '@type': 'Interface', '@context
 	ok(rel.body.$sourceId === 'b1' && rel.body.$etag, 'upsertRelationship 200');
 	await c.upsertRelationship('b1', 'b1-r2', { $relationshipName: 'contains', $targetId: 'r2' });
 	ok(await code(c.upsertRelationship('b1', 'x', { $relationshipName: 'contains', $targetId: 'ghost' })) === '404 TargetDigitalTwinNotFound', 'relationship to a missing twin 404');
+	ok(await code(c.upsertRelationship('b1', 'b1-rx', { $relationshipName: 'contains', $targetId: 'r3', color: 'red' })) === '400 ValidationFailed', 'undeclared relationship property 400');
 	const gr = await c.getRelationship('b1', 'b1-r1');
 	ok(gr.body.since === 2020, 'getRelationship');
 	await c.updateRelationship('b1', 'b1-r1', [{ op: 'replace', path: '/since', value: 2021 }]);
