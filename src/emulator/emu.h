@@ -60,6 +60,10 @@ struct req {
 	char **owned;		/* strings freed with the request */
 	int nowned;
 	char *twin_limit_id;	/* ADT twin whose write budget applies */
+	int parsed;		/* body parsed ahead (outside the store lock) */
+	int json_ok;
+	jv json;
+	char json_msg[200];
 };
 
 struct resp {

@@ -226,6 +226,15 @@ req_json(struct req *r, jv *out, char *msg, size_t msgsz)
 {
 	struct json_err je;
 
+	if (r->parsed) {
+		if (r->json_ok) {
+			*out = jv_copy(r->json);
+			return 0;
+		}
+		snprintf(msg, msgsz, "%s", r->json_msg);
+		*out = jv_invalid();
+		return -1;
+	}
 	if (r->body.len == 0) {
 		snprintf(msg, msgsz, "the request body is empty");
 		*out = jv_invalid();
@@ -255,6 +264,8 @@ req_free(struct req *r)
 		free(r->owned[i]);
 	free(r->owned);
 	free(r->twin_limit_id);
+	if (r->parsed)
+		jv_free(r->json);
 	buf_release(&r->body);
 	free(r);
 }
@@ -420,6 +431,12 @@ route(struct req *r, struct resp *rs)
 		error_body(rs, adt, 413, "RequestEntityTooLarge",
 		    "Request size is too large.");
 		return;
+	}
+	/* parse the body here, so that the handlers' store lock is short */
+	if (r->body.len > 0) {
+		r->json_ok = req_json(r, &r->json, r->json_msg,
+		    sizeof(r->json_msg)) == 0;
+		r->parsed = 1;
 	}
 	if (adt)
 		adt_handle(r, rs);
