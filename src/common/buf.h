@@ -31,6 +31,8 @@ char *buf_cstr(struct buf *b);
 static inline void
 buf_add(struct buf *b, const void *p, size_t n)
 {
+	if (n == 0)
+		return;	/* b->p may be NULL: memcpy(NULL, ...) is undefined */
 	if (b->cap - b->len < n)
 		buf_grow(b, n);
 	memcpy(b->p + b->len, p, n);

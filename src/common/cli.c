@@ -279,7 +279,7 @@ cli_parse(const struct cli_prog *p, int argc, char **argv,
 	/* permute like GNU tools, but let "+" stop at "--" only */
 	shorts.p[0] = '-';
 	buf_cstr(&shorts);
-	optind = 1;
+	optind = 0;	/* 0: glibc resets its internal state too */
 	opterr = 0;
 	{
 		char **operands = xcalloc((size_t)argc + 1, sizeof(char *));

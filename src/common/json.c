@@ -32,11 +32,18 @@ json_numlits_release(struct json_numlits *l)
 	l->n = l->cap = 0;
 }
 
+static double
+clamp(double v)
+{
+	return v > DBL_MAX ? DBL_MAX : v < -DBL_MAX ? -DBL_MAX : v;
+}
+
 static void
 numlits_add(struct json_numlits *l, double v, const char *t, size_t len)
 {
 	size_t i;
 
+	v = clamp(v);
 	for (i = 0; i < l->n; i++) {
 		struct json_numlit *e = &l->e[i];
 
@@ -64,6 +71,7 @@ numlits_find(const struct json_numlits *l, double v)
 {
 	size_t i;
 
+	v = clamp(v);
 	for (i = 0; i < l->n; i++)
 		if (l->e[i].v == v && signbit(l->e[i].v) == signbit(v))
 			return l->e[i].ambiguous ? NULL : &l->e[i];
@@ -215,7 +223,7 @@ json_numlits_from_tape(const struct tape *t, struct json_numlits *lits)
 
 		if (nd->type != TAPE_NUMBER)
 			continue;
-		d = tape_number(nd);
+		d = clamp(tape_number(nd));
 		for (k = 0; k < lits->n; k++) {
 			struct json_numlit *e = &lits->e[k];
 
@@ -337,6 +345,27 @@ json_write_string(struct buf *b, const char *str, size_t n, int flags)
 	buf_addc(b, '"');
 }
 
+/*
+ * Add one unit in the last mantissa digit of "[-]D.DDDe[+-]XX". Returns 0
+ * on a carry out of the first digit (s is then unusable).
+ */
+static int
+decimal_up(char *s)
+{
+	char *e = strchr(s, 'e'), *q;
+
+	for (q = e - 1; q >= s && *q != '-'; q--) {
+		if (*q == '.')
+			continue;
+		if (*q != '9') {
+			(*q)++;
+			return 1;
+		}
+		*q = '0';
+	}
+	return 0;
+}
+
 void
 json_write_number(struct buf *b, double d)
 {
@@ -425,6 +454,18 @@ json_write_number(struct buf *b, double d)
 		snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, d);
 		if (prec == 17 || strtod(tmp, NULL) == d)
 			break;
+		/*
+		 * Just below a power of two the round-trip interval is half
+		 * as wide below d as above: the nearest 16-digit decimal can
+		 * miss while the next one up round-trips (Gay's mode 0).
+		 */
+		{
+			int e2;
+
+			if (prec == 16 && fabs(frexp(d, &e2)) == 0.5 &&
+			    decimal_up(tmp) && strtod(tmp, NULL) == d)
+				break;
+		}
 	}
 	/* tmp = [-]D.DDDDe[+-]XX */
 	q = tmp;

@@ -61,24 +61,28 @@ log_secret(const char *s)
 	secrets[nsecrets++] = xstrdup(s);
 }
 
-/* Replace every registered secret in b by "***". */
+/* Replace every registered secret in b by "***" (into a new buffer). */
 static void
 redact(struct buf *b)
 {
 	size_t i;
 
 	for (i = 0; i < nsecrets; i++) {
-		size_t sl = strlen(secrets[i]);
+		size_t sl = strlen(secrets[i]), off = 0;
+		struct buf o = BUF_INIT;
 		char *p;
 
-		buf_cstr(b);
-		while ((p = memmem(b->p, b->len, secrets[i], sl)) != NULL) {
-			size_t off = (size_t)(p - b->p);
-
-			memmove(p + 3, p + sl, b->len - off - sl);
-			memcpy(p, "***", 3);
-			b->len = b->len - sl + 3;
+		while (off < b->len && (p = memmem(b->p + off, b->len - off,
+		    secrets[i], sl)) != NULL) {
+			buf_add(&o, b->p + off, (size_t)(p - (b->p + off)));
+			buf_add(&o, "***", 3);
+			off = (size_t)(p - b->p) + sl;
 		}
+		if (o.p == NULL)
+			continue;
+		buf_add(&o, b->p + off, b->len - off);
+		buf_release(b);
+		*b = o;
 	}
 }
 
@@ -86,7 +90,7 @@ static void
 emit(int level, const char *src, unsigned long long line, const char *fmt,
     va_list ap)
 {
-	struct buf msg = BUF_INIT, out = BUF_INIT;
+	struct buf msg = BUF_INIT, out = BUF_INIT, srcb = BUF_INIT;
 	va_list aq;
 	int n;
 	const char *lv = level_names[level < 0 ? 0 : level > 3 ? 3 : level];
@@ -100,6 +104,11 @@ emit(int level, const char *src, unsigned long long line, const char *fmt,
 	vsnprintf(msg.p, (size_t)n + 1, fmt, ap);
 	msg.len = (size_t)n;
 	redact(&msg);
+	if (src != NULL) {
+		buf_adds(&srcb, src);
+		redact(&srcb);
+		src = buf_cstr(&srcb);
+	}
 	if (json_mode) {
 		buf_adds(&out, "{\"prog\":");
 		json_write_string(&out, prog_name, strlen(prog_name), 0);
@@ -128,6 +137,7 @@ emit(int level, const char *src, unsigned long long line, const char *fmt,
 	(void)!write(2, out.p, out.len);
 	buf_release(&msg);
 	buf_release(&out);
+	buf_release(&srcb);
 }
 
 void

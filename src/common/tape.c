@@ -516,9 +516,10 @@ tape_number(const struct tape_node *nd)
 		for (; q < e && *q >= '0' && *q <= '9'; q++) {
 			if (m == 0 && *q == '0')
 				continue;
-			m = m * 10 + (*q - '0');
 			if (++ndig > 15)
-				ok = 0;
+				ok = 0;	/* and stop before m overflows */
+			else
+				m = m * 10 + (*q - '0');
 		}
 		if (q < e && *q == '.') {
 			for (q++; q < e && *q >= '0' && *q <= '9'; q++) {
@@ -526,10 +527,11 @@ tape_number(const struct tape_node *nd)
 					scale--;
 					continue;
 				}
-				m = m * 10 + (*q - '0');
 				scale--;
 				if (++ndig > 15)
 					ok = 0;
+				else
+					m = m * 10 + (*q - '0');
 			}
 		}
 		if (q < e && (*q == 'e' || *q == 'E')) {
@@ -537,8 +539,9 @@ tape_number(const struct tape_node *nd)
 			if (q < e && (*q == '+' || *q == '-'))
 				exneg = *q++ == '-';
 			for (; q < e && *q >= '0' && *q <= '9'; q++) {
-				ex = ex * 10 + (*q - '0');
-				if (ex > 1000)
+				if (ex <= 1000)
+					ex = ex * 10 + (*q - '0');
+				else
 					ok = 0;
 			}
 		}

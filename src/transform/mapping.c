@@ -46,7 +46,7 @@ const char MAPPING_PROGRAM[] =
 "       else _tp_fail($m; \"\\(tojson) is not a boolean\") end)\n"
 "    elif $t == \"double\" or $t == \"float\" then _tp_num($m)\n"
 "    elif $t == \"integer\" or $t == \"long\" then\n"
-"      (_tp_num($m) | if . == floor then . else _tp_fail($m; \"\\(tojson) is not an integer\") end)\n"
+"      (. as $orig | _tp_num($m) | if . == floor then . else _tp_fail($m; \"\\($orig | tojson) is not an integer\") end)\n"
 "    elif $t == \"datetime\" then\n"
 "      (if type == \"string\" and test(\"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\\\.[0-9]+)?)?(Z|z|[-+]([01][0-9]|2[0-3]):?[0-5][0-9])?$\")\n"
 "       then (sub(\" \"; \"T\") | if test(\"(Z|z|[-+][0-9:]{4,5})$\") then sub(\"z$\"; \"Z\") else . + \"Z\" end)\n"

@@ -682,11 +682,13 @@ test_numbers_vs_jq(void)
 		count += ours.p[i] == '\n';
 	cmp_jq("powers of ten", "-c .", &in, &ours, count);
 
-	/*
-	 * (Every power of two, 2^-1074..2^1023, is left out until the writer
-	 * handles the narrower round-trip interval below a power of two:
-	 * 2^-1017 prints 7.1202363472230444e-307, jq 7.120236347223045e-307.)
-	 */
+	/* every power of two: the round-trip interval is narrower below */
+	in.len = ours.len = 0;
+	for (i = 0; i < 2098; i++)
+		add_double(&in, &ours, ldexp(1, (int)i - 1074));
+	for (count = 0, i = 0; i < ours.len; i++)
+		count += ours.p[i] == '\n';
+	cmp_jq("powers of two", "-c .", &in, &ours, count);
 
 	/* seeded random doubles of every magnitude */
 	in.len = ours.len = 0;

@@ -198,6 +198,26 @@ test_secrets(void)
 		    "a long message: both secrets gone (%zu bytes)",
 		    strlen(out));
 	}
+	/* a secret shorter than its replacement, and one in the source */
+	{
+		char want[200];
+		int k;
+
+		log_secret("ab");
+		capture();
+		log_error("%s", "ababababababababababababababababababababab");
+		strcpy(want, "push-cosmos: error: ");
+		for (k = 0; k < 21; k++)
+			strcat(want, "***");
+		strcat(want, "\n");
+		is_str(captured(), want,
+		    "a short secret grows the message safely");
+	}
+	log_secret("tok3n");
+	capture();
+	log_at(LV_ERROR, "https://h/?sig=tok3n", 1, "m");
+	is_str(captured(), "push-cosmos: error: https://h/?sig=***:1: m\n",
+	    "a secret in the source name is redacted too");
 }
 
 int
