@@ -40,8 +40,16 @@ LIBCOMMON := $(B)/libcommon.a
 # program name -> its sources (a program joins PROGRAMS once its sources exist)
 transform_SRC := $(wildcard src/transform/*.c)
 twin-emulator_SRC := $(wildcard src/emulator/*.c)
+push-adt_SRC := $(wildcard src/push/adt*.c)
+push-cosmos_SRC := $(wildcard src/push/cosmos*.c)
+archive_SRC := $(wildcard src/push/archive*.c)
+cdc-filter_SRC := $(wildcard src/cdc/*.c)
+extract-lob_SRC := $(wildcard src/ingest/extract*.c)
+ingest-eventhub_SRC := $(wildcard src/ingest/eventhub*.c)
 
-PROGRAMS := transform $(if $(twin-emulator_SRC),twin-emulator)
+ALL_PROGRAMS := transform twin-emulator push-adt push-cosmos archive \
+	cdc-filter extract-lob ingest-eventhub
+PROGRAMS := $(foreach p,$(ALL_PROGRAMS),$(if $($(p)_SRC),$(p)))
 PROG_BINS := $(PROGRAMS:%=$(BIN)/%)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
