@@ -693,8 +693,8 @@ account(struct req *r, struct resp *rs)
 	char ep[300];
 	jv loc, a;
 
-	snprintf(ep, sizeof(ep), "%s://%s/", strncmp(emu.base_url, "https", 5) ?
-	    "http" : "https", host ? host : "127.0.0.1");
+	snprintf(ep, sizeof(ep), "%s://%.200s/", emu.tls ? "https" : "http",
+	    host ? host : "127.0.0.1");
 	loc = JV_ARRAY(JV_OBJECT(jv_string("name"), jv_string("South Central US"),
 	    jv_string("databaseAccountEndpoint"), jv_string(ep)));
 	a = JV_OBJECT(jv_string("_self"), jv_string(""),

@@ -39,7 +39,7 @@ struct emu {
 	const char *client_secret;	/* required secret, or NULL: any */
 	const char *identity_header;	/* App Service header, or NULL: any */
 	unsigned char token_key[32];	/* signs the tokens we issue */
-	const char *base_url;
+	int tls;		/* serving https */
 	pthread_mutex_t fault_mu;
 	struct faults faults;
 	uint64_t rng;

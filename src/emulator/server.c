@@ -631,6 +631,7 @@ main(int argc, char **argv)
 	    (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 32);
 	emu.rng = emu.faults.seed * 0x9E3779B97F4A7C15ULL | 1;
 	emu.no_auth = opt.no_auth;
+	emu.tls = opt.tls;
 	emu.token_lifetime = opt.token_lifetime;
 
 	ckey = cli_secret("TWIN_EMULATOR_COSMOS_KEY", opt.cosmos_key_file, &failed);
@@ -722,7 +723,6 @@ main(int argc, char **argv)
 	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	snprintf(url, sizeof(url), "%s://%s:%u", opt.tls ? "https" : "http",
 	    inet_ntoa(sa.sin_addr), di != NULL ? (unsigned)di->port : 0u);
-	emu.base_url = url;
 	if (opt.pid_file != NULL) {
 		if ((pf = fopen(opt.pid_file, "w")) == NULL) {
 			log_error("%s: %s", opt.pid_file, strerror(errno));
