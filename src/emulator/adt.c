@@ -19,7 +19,6 @@
 #include "json.h"
 
 #define ADT_MAX_MODELS_PER_POST 250
-#define ADT_DEFAULT_PAGE 100
 #define ADT_MAX_PAGE 1000
 #define ADT_MAX_EXTENDS_DEPTH 10
 
@@ -511,6 +510,76 @@ out:
 	jv_free(arr);
 }
 
+/* Paging of lists: continuationToken=tpemu:N in the query, nextLink. */
+struct pager {
+	long page, skip, seen, got;
+	int more;
+};
+
+static int
+pager_init(struct req *r, struct pager *p)
+{
+	const char *mi = req_header(r, "max-items-per-page"),
+	    *tok = req_query(r, "continuationToken");
+
+	memset(p, 0, sizeof(*p));
+	p->page = mi != NULL ? strtol(mi, NULL, 10) : emu.page_size;
+	if (p->page <= 0 || p->page > ADT_MAX_PAGE)
+		p->page = emu.page_size;
+	if (tok != NULL && (strncmp(tok, "tpemu:", 6) != 0 ||
+	    (p->skip = strtol(tok + 6, NULL, 10)) < 0))
+		return -1;
+	return 0;
+}
+
+/* 1: add this item; 0: skip it; -1: the page is full, stop. */
+static int
+pager_take(struct pager *p)
+{
+	if (p->seen++ < p->skip)
+		return 0;
+	if (p->got == p->page) {
+		p->more = 1;
+		return -1;
+	}
+	p->got++;
+	return 1;
+}
+
+static void
+add_arg(void *ctx, const char *k, const char *v)
+{
+	struct buf *b = ctx;
+
+	if (strcmp(k, "continuationToken") == 0)
+		return;
+	if (b->p[b->len - 1] != '?')
+		buf_addc(b, '&');
+	buf_adds(b, k);
+	buf_addc(b, '=');
+	buf_adds(b, v);
+}
+
+/* The absolute nextLink of this list request, or null. */
+static jv
+next_link(struct req *r, struct pager *p)
+{
+	struct buf b = BUF_INIT;
+	const char *host = req_header(r, "Host");
+	jv v;
+
+	if (!p->more)
+		return jv_null();
+	buf_printf(&b, "%s://%s%s?", emu.tls ? "https" : "http",
+	    host != NULL ? host : "127.0.0.1", r->url);
+	req_query_each(r, add_arg, &b);
+	buf_printf(&b, "%scontinuationToken=tpemu%%3A%ld",
+	    b.p[b.len - 1] == '?' ? "" : "&", p->skip + p->got);
+	v = jv_string_sized(b.p, (int)b.len);
+	buf_release(&b);
+	return v;
+}
+
 static jv
 model_view(sqlite3_stmt *st, int with_def)
 {
@@ -537,13 +606,21 @@ models(struct req *r, struct resp *rs)
 		return;
 	}
 	if (r->nseg == 1 && strcmp(m, "GET") == 0) {
+		struct pager pg;
+		int t;
+
+		if (pager_init(r, &pg) != 0) {
+			aerr(rs, 400, "BadRequest", "Invalid continuation token.");
+			return;
+		}
 		arr = jv_array();
 		st = store_stmt("SELECT body, meta FROM models ORDER BY seq");
-		while (sqlite3_step(st) == SQLITE_ROW)
-			arr = jv_array_append(arr, model_view(st, with_def));
+		while (sqlite3_step(st) == SQLITE_ROW && (t = pager_take(&pg)) >= 0)
+			if (t == 1)
+				arr = jv_array_append(arr, model_view(st, with_def));
 		sqlite3_reset(st);
 		resp_json(rs, 200, JV_OBJECT(jv_string("value"), arr,
-		    jv_string("nextLink"), jv_null()));
+		    jv_string("nextLink"), next_link(r, &pg)));
 		return;
 	}
 	if (r->nseg != 2) {
@@ -1307,6 +1384,8 @@ rel_list(struct req *r, struct resp *rs, int incoming)
 	sqlite3_stmt *st;
 	jv t = twin_load(id), arr = jv_array(), v;
 	char link[1024];
+	struct pager pg;
+	int take;
 
 	r->kind = "adt.relationship";
 	if (!jv_is_valid(t)) {
@@ -1316,6 +1395,11 @@ rel_list(struct req *r, struct resp *rs, int incoming)
 		return;
 	}
 	jv_free(t);
+	if (pager_init(r, &pg) != 0) {
+		jv_free(arr);
+		aerr(rs, 400, "BadRequest", "Invalid continuation token.");
+		return;
+	}
 	if (incoming)
 		st = store_stmt("SELECT body FROM rels WHERE target=? ORDER BY src, id");
 	else
@@ -1327,6 +1411,12 @@ rel_list(struct req *r, struct resp *rs, int incoming)
 		    "$relationshipName") == NULL || strcmp(name,
 		    json_get_str(v, "$relationshipName")) != 0))) {
 			jv_free(v);
+			continue;
+		}
+		if ((take = pager_take(&pg)) <= 0) {
+			jv_free(v);
+			if (take < 0)
+				break;
 			continue;
 		}
 		if (incoming) {
@@ -1352,7 +1442,7 @@ rel_list(struct req *r, struct resp *rs, int incoming)
 	}
 	sqlite3_reset(st);
 	resp_json(rs, 200, JV_OBJECT(jv_string("value"), arr,
-	    jv_string("nextLink"), jv_null()));
+	    jv_string("nextLink"), next_link(r, &pg)));
 }
 
 /* ---- query ---- */
@@ -1693,7 +1783,7 @@ query(struct req *r, struct resp *rs)
 	struct query q;
 	char msg[400];
 	const char *text, *tok, *mi = req_header(r, "max-items-per-page");
-	long page = mi != NULL ? strtol(mi, NULL, 10) : ADT_DEFAULT_PAGE;
+	long page = mi != NULL ? strtol(mi, NULL, 10) : emu.page_size;
 	long skip = 0, seen = 0, count = 0, got = 0;
 	sqlite3_stmt *st;
 	int more = 0, parsed = 0;
@@ -1701,7 +1791,7 @@ query(struct req *r, struct resp *rs)
 
 	r->kind = "adt.query";
 	if (page <= 0 || page > ADT_MAX_PAGE)
-		page = ADT_DEFAULT_PAGE;
+		page = emu.page_size;
 	if (strcmp(r->method, "POST") != 0) {
 		aerr(rs, 405, "MethodNotAllowed", "Use POST /query.");
 		goto out;

@@ -40,6 +40,7 @@ struct emu {
 	const char *identity_header;	/* App Service header, or NULL: any */
 	unsigned char token_key[32];	/* signs the tokens we issue */
 	int tls;		/* serving https */
+	long page_size;		/* ADT list and query page size */
 	pthread_mutex_t fault_mu;
 	struct faults faults;
 	uint64_t rng;
@@ -81,6 +82,9 @@ const char *req_query(struct req *r, const char *name);
 /* Add a response header (printf). */
 void resp_header(struct resp *rs, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Call fn for each query argument (raw, still percent-encoded). */
+void req_query_each(struct req *r, void (*fn)(void *, const char *,
+    const char *), void *ctx);
 /* Set status and a JSON body (v consumed). */
 void resp_json(struct resp *rs, int status, jv v);
 /* Parse the request body as a JSON value. Returns 0, or -1 with *msg set. */

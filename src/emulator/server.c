@@ -42,11 +42,11 @@ static struct {
 	int no_auth;
 	double token_lifetime;
 	long threads;
-	long rate, twin_rate, partition_ru;
+	long rate, twin_rate, partition_ru, page_size;
 	const char *error_rate, *drop_rate;
 	double latency, jitter;
 	long seed;
-} opt = { .host = "127.0.0.1", .token_lifetime = 3600 };
+} opt = { .host = "127.0.0.1", .token_lifetime = 3600, .page_size = 100 };
 
 static const struct cli_opt options[] = {
 	{ "cert", 0, CLI_STR, &opt.cert, "FILE", NULL,
@@ -74,6 +74,9 @@ static const struct cli_opt options[] = {
 	    "add DURATION to every answer", 0, NULL },
 	{ "no-auth", 0, CLI_FLAG, &opt.no_auth, NULL, NULL,
 	    "accept requests without credentials (demos only)", 0, NULL },
+	{ "page-size", 0, CLI_LONG, &opt.page_size, "N", NULL,
+	    "ADT pages (lists, queries without max-items-per-page) hold N "
+	    "items (default 100)", 0, NULL },
 	{ "partition-ru", 0, CLI_LONG, &opt.partition_ru, "N", NULL,
 	    "Cosmos RU budget per logical partition and second, 429 above "
 	    "(the service's is 10000; default 0: none)", 0, NULL },
@@ -196,6 +199,31 @@ req_query(struct req *r, const char *name)
 		if (*p == '+')
 			*p = ' ';
 	return req_own(r, b.p);
+}
+
+struct each_ctx {
+	void (*fn)(void *, const char *, const char *);
+	void *ctx;
+};
+
+static enum MHD_Result
+each_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct each_ctx *e = cls;
+
+	(void)kind;
+	e->fn(e->ctx, key, value != NULL ? value : "");
+	return MHD_YES;
+}
+
+void
+req_query_each(struct req *r, void (*fn)(void *, const char *, const char *),
+    void *ctx)
+{
+	struct each_ctx e = { fn, ctx };
+
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, each_arg, &e);
 }
 
 void
@@ -611,6 +639,11 @@ main(int argc, char **argv)
 		cli_usage_error(&prog, "--cert/--key need --tls");
 		return EXIT_USAGE;
 	}
+	if (opt.page_size < 1 || opt.page_size > 1000) {
+		cli_usage_error(&prog, "--page-size: %ld is not in 1..1000",
+		    opt.page_size);
+		return EXIT_USAGE;
+	}
 	if (opt.rate < 0 || opt.twin_rate < 0 || opt.partition_ru < 0 ||
 	    opt.threads < 0 ||
 	    opt.latency < 0 || opt.jitter < 0 || opt.token_lifetime <= 0) {
@@ -632,6 +665,7 @@ main(int argc, char **argv)
 	emu.rng = emu.faults.seed * 0x9E3779B97F4A7C15ULL | 1;
 	emu.no_auth = opt.no_auth;
 	emu.tls = opt.tls;
+	emu.page_size = opt.page_size;
 	emu.token_lifetime = opt.token_lifetime;
 
 	ckey = cli_secret("TWIN_EMULATOR_COSMOS_KEY", opt.cosmos_key_file, &failed);

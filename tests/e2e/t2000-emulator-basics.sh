@@ -7,7 +7,7 @@
 test_expect_success '--help names every option, --version works' '
 	twin-emulator --help >help &&
 	for o in cert client-secret-file cosmos-key-file db drop-rate error-rate \
-	    host jitter key latency no-auth partition-ru pid-file port rate seed threads tls \
+	    host jitter key latency no-auth page-size partition-ru pid-file port rate seed threads tls \
 	    token-lifetime twin-rate; do
 		grep -q -e "--$o" help || { echo "--$o missing"; exit 1; }
 	done &&

@@ -2,6 +2,7 @@
 # Microsoft's @azure/digital-twins-core 1.1.0 drives twin-emulator's ADT
 # plane over TLS with tokens from the emulator's token endpoint: models,
 # twins, relationships, query with continuation, 412/404/400, 429-retry.
+# Pages hold 2 items, so the client follows nextLink and continuation tokens.
 . "$(dirname "$0")/../lib.sh"
 . "$TP_TOP/tests/e2e/lib-emulator.sh"
 
@@ -10,7 +11,7 @@ if test_require node "Microsoft's @azure/digital-twins-core runs on node" &&
 	test_expect_success 'install @azure/digital-twins-core 1.1.0 into tests/.node' '
 		emu_node_install
 	'
-	emu_start --tls --cert "$TEST_DIR/cert.pem" --key "$TEST_DIR/key.pem"
+	emu_start --tls --cert "$TEST_DIR/cert.pem" --key "$TEST_DIR/key.pem" --page-size 2
 	test_expect_success 'TLS mode prints an https URL and writes the certificate' '
 		case "$EMU_URL" in https://127.0.0.1:*) ;; *) false ;; esac &&
 		openssl x509 -in "$TEST_DIR/cert.pem" -noout -text >cert.txt &&

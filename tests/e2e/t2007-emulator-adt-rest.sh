@@ -86,6 +86,16 @@ test_expect_success 'query pages with continuation tokens' '
 	jq -e "(.value|length) == 1 and .continuationToken == null" out.json &&
 	test "$(q "SELECT * FROM digitaltwins" "garbage")" = 400
 '
+test_expect_success 'lists page with nextLink (absolute, keeps the query)' '
+	put /digitaltwins/s1/relationships/r5 "{\"\$targetId\":\"n1\",\"\$relationshipName\":\"feeds\"}" >/dev/null &&
+	put /digitaltwins/s1/relationships/r6 "{\"\$targetId\":\"n2\",\"\$relationshipName\":\"feeds\"}" >/dev/null &&
+	curl -s -H "max-items-per-page: 2" "$EMU_URL/digitaltwins/s1/relationships?$V&relationshipName=feeds" >p1.json &&
+	jq -e "(.value|length) == 2" p1.json && next=$(jq -r .nextLink p1.json) &&
+	case "$next" in "$EMU_URL/digitaltwins/s1/relationships?"*relationshipName=feeds*) ;; *) false ;; esac &&
+	curl -s -H "max-items-per-page: 2" "$next" >p2.json &&
+	jq -e "(.value|length) == 1 and .nextLink == null" p2.json &&
+	curl -s -H "max-items-per-page: 1" "$EMU_URL/models?$V" | jq -e "(.value|length) == 1 and (.nextLink|test(\"continuationToken=\"))"
+'
 test_expect_success 'changing the model with PATCH /$metadata/$model revalidates' '
 	code=$(curl -s -o out.json -w "%{http_code}" -X PATCH -d "[{\"op\":\"replace\",\"path\":\"/\$metadata/\$model\",\"value\":\"dtmi:t:D;1\"}]" "$EMU_URL/digitaltwins/n1?$V") &&
 	test "$code" = 204 &&
