@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libjq-dev libonig-dev jq libcurl4-openssl-dev libzstd-dev zstd libssl-dev
 libsqlite3-dev sqlite3 libmicrohttpd-dev librdkafka-dev kafkacat
 unixodbc-dev unixodbc libsqliteodbc odbc-postgresql postgresql
-mandoc valgrind hyperfine python3 python3-azure-cosmos
+mandoc valgrind hyperfine bc wrk python3 python3-azure-cosmos
 openssl curl ca-certificates"
 # Node.js: this image's nodejs (which carries npm) is used when present;
 # Debian's npm package conflicts with it.

@@ -7,6 +7,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,11 +244,41 @@ json_from_tape(const struct tape *t, uint32_t i, struct json_numlits *lits)
 	return tape_jv(t, &i, NULL);
 }
 
+/* one scratch tape per thread, freed when the thread exits */
+static pthread_key_t tape_key;
+static pthread_once_t tape_once = PTHREAD_ONCE_INIT;
+
+static void
+tape_free_thread(void *p)
+{
+	tape_release(p);
+	free(p);
+}
+
+static void
+tape_key_init(void)
+{
+	(void)pthread_key_create(&tape_key, tape_free_thread);
+}
+
+static struct tape *
+thread_tape(void)
+{
+	struct tape *t;
+
+	pthread_once(&tape_once, tape_key_init);
+	if ((t = pthread_getspecific(tape_key)) == NULL) {
+		t = xcalloc(1, sizeof(*t));
+		(void)pthread_setspecific(tape_key, t);
+	}
+	return t;
+}
+
 int
 json_parse(const char *p, size_t n, jv *out, struct json_numlits *lits,
     struct json_err *err)
 {
-	static __thread struct tape t;
+	struct tape *tp = thread_tape();
 	struct json_err dummy;
 
 	if (err == NULL)
@@ -255,11 +286,11 @@ json_parse(const char *p, size_t n, jv *out, struct json_numlits *lits,
 	if (lits != NULL)
 		json_numlits_reset(lits);
 	*out = jv_invalid();
-	if (tape_parse(&t, p, n, err) < 0)
+	if (tape_parse(tp, p, n, err) < 0)
 		return -1;
-	*out = json_from_tape(&t, 0, lits);
-	if (t.cap > (1u << 16) || t.strings.cap > (1u << 20))
-		tape_release(&t);	/* don't keep a huge one around */
+	*out = json_from_tape(tp, 0, lits);
+	if (tp->cap > (1u << 16) || tp->strings.cap > (1u << 20))
+		tape_release(tp);	/* don't keep a huge one around */
 	return 0;
 }
 
