@@ -57,7 +57,7 @@ UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/replay_%)
 
-.PHONY: all test check unit fuzz bench deps demo clean install lint man-check
+.PHONY: all test test-valgrind check unit fuzz bench deps demo clean install lint man-check
 all: $(PROG_BINS)
 
 $(B)/%.o: %.c
@@ -95,6 +95,11 @@ test: $(PROG_BINS) $(UNIT_BINS) $(FUZZ_REPLAY)
 		tests/run.sh
 
 check: test
+
+# the transform and common tests again with every program under valgrind
+test-valgrind: $(PROG_BINS)
+	@VALGRIND=1 TP_BIN=$(abspath $(BIN)) TP_BUILD=$(abspath $(B)) \
+		TESTS="$(wildcard tests/e2e/t100[0-2]-*.sh)" tests/run.sh
 
 fuzz:
 	$(MAKE) -f tests/fuzz/Makefile.fuzz
