@@ -1,0 +1,1283 @@
+/*
+ * push-adt - write twin and relationship operations to Azure Digital Twins.
+ *
+ * Records come from standard input (DESIGN.md record contract). Each one
+ * becomes a small state machine of REST requests run by the shared HTTP
+ * engine (http.h): operations on one twin (its own and its outgoing
+ * relationships) run one at a time in input order (keyq.h), spaced so that
+ * no twin gets more than --twin-rate writes a second; different twins run
+ * concurrently. A relationship waits for the creates of its target twin
+ * read before it; a relationship whose twin is missing (404) is tried once
+ * more after everything else. Every record ends in exactly one result line
+ * on standard output; failed records also go to the dead-letter file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "adt_op.h"
+#include "adt_twins.h"
+#include "auth.h"
+#include "cli.h"
+#include "exitcode.h"
+#include "http.h"
+#include "keyq.h"
+#include "log.h"
+#include "ndjson.h"
+#include "result.h"
+#include "stats.h"
+
+#define ADT_SCOPE "https://digitaltwins.azure.net/.default"
+#define LIST_ROUNDS_MAX 1000	/* pages of relationships per delete */
+
+static volatile sig_atomic_t stop_flag;
+
+static struct {
+	const char *endpoint;
+	const char *api_version;
+	const char *cacert;
+	const char *credential;
+	const char *dead_letter;
+	const char *token_file;
+	long concurrency;
+	long max_attempts;
+	double max_time;
+	size_t max_line;
+	long rate;
+	long twin_rate;
+	int dry_run;
+	int insecure;
+	int http1;
+} op = {
+	.api_version = "2023-10-31",
+	.concurrency = 32,
+	.max_attempts = 10,
+	.max_time = 300,
+	.max_line = NDJSON_DEFAULT_MAX_LINE,
+	.rate = 500,
+	.twin_rate = 10,
+};
+
+static const struct cli_opt options[] = {
+	{ "api-version", 0, CLI_STR, &op.api_version, "VERSION",
+	    "ADT_API_VERSION", "ADT data-plane API version (default "
+	    "2023-10-31)", 0, NULL },
+	{ "cacert", 0, CLI_STR, &op.cacert, "FILE", "TWINPIPE_CACERT",
+	    "trust the CA certificates in FILE (PEM) for TLS", 0, NULL },
+	{ "concurrency", 'c', CLI_LONG, &op.concurrency, "N",
+	    "ADT_CONCURRENCY", "requests in flight at most (default 32)", 0,
+	    NULL },
+	{ "credential", 0, CLI_STR, &op.credential, "LIST",
+	    "TWINPIPE_CREDENTIAL", "credential providers to try, in order "
+	    "(default environment,workload-identity,managed-identity,"
+	    "azure-cli)", 0, NULL },
+	{ "dead-letter", 0, CLI_STR, &op.dead_letter, "FILE",
+	    "TWINPIPE_DEAD_LETTER",
+	    "append failed records with their error to FILE (NDJSON)", 0,
+	    NULL },
+	{ "dry-run", 'n', CLI_FLAG, &op.dry_run, NULL, NULL,
+	    "print the requests that would be sent (as NDJSON), send none",
+	    0, NULL },
+	{ "endpoint", 'e', CLI_STR, &op.endpoint, "URL", "ADT_ENDPOINT",
+	    "the ADT instance, e.g. https://NAME.api.REGION."
+	    "digitaltwins.azure.net", 0, NULL },
+	{ "http1", 0, CLI_FLAG, &op.http1, NULL, NULL,
+	    "use HTTP/1.1 only (no HTTP/2)", 0, NULL },
+	{ "insecure", 'k', CLI_FLAG, &op.insecure, NULL, NULL,
+	    "do not verify TLS certificates (tests only)", 0, NULL },
+	{ "max-attempts", 0, CLI_LONG, &op.max_attempts, "N", NULL,
+	    "HTTP attempts per record at most (default 10)", 0, NULL },
+	{ "max-line", 0, CLI_SIZE, &op.max_line, "SIZE",
+	    "TWINPIPE_MAX_LINE", "longest input line accepted "
+	    "(default 16M)", 0, NULL },
+	{ "max-time", 0, CLI_DURATION, &op.max_time, "DURATION", NULL,
+	    "give a record up after DURATION of retries (default 5m)", 0,
+	    NULL },
+	{ "rate", 0, CLI_LONG, &op.rate, "N", "ADT_RATE",
+	    "start at most N requests a second (default 500, ADT's "
+	    "create/delete limit; 0: no limit)", 0, NULL },
+	{ "token-file", 0, CLI_STR, &op.token_file, "FILE", "ADT_TOKEN_FILE",
+	    "send the bearer token in FILE instead of using the credential "
+	    "chain", 0, NULL },
+	{ "twin-rate", 0, CLI_LONG, &op.twin_rate, "N", NULL,
+	    "writes to one twin and its relationships per second at most "
+	    "(default 10, ADT's limit; 0: no limit)", 0, NULL },
+};
+
+static const struct cli_prog prog = {
+	"push-adt",
+	"[OPTION]... --endpoint URL [FILE]",
+	"Apply the twin and relationship operations of the NDJSON records of\n"
+	"FILE (or standard input) to Azure Digital Twins and write one result\n"
+	"line per record to standard output. Records have the shape of ADT's\n"
+	"import file ({\"$dtId\",\"$metadata\":{\"$model\"},...} for twins,\n"
+	"{\"$dtId\",\"$relationshipId\",\"$targetId\",\"$relationshipName\",...}\n"
+	"for relationships) and an optional \"$op\": upsert (default), replace,\n"
+	"patch (with \"$patch\") or delete. Failed records go to the dead-letter\n"
+	"file with their error.",
+	options, sizeof(options) / sizeof(options[0]),
+	"Credentials: --token-file, else the Entra ID chain (AZURE_TENANT_ID,\n"
+	"AZURE_CLIENT_ID, AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE,\n"
+	"AZURE_AUTHORITY_HOST, IDENTITY_ENDPOINT/IDENTITY_HEADER, IMDS, az).\n",
+	NULL
+};
+
+/* States of a record's state machine. */
+enum step {
+	S_PUT_NEW,	/* twin upsert: PUT If-None-Match: * */
+	S_PUT,		/* PUT (replace, relationship create) */
+	S_PATCH,	/* PATCH */
+	S_LIST_OUT,	/* twin delete: GET outgoing relationships */
+	S_DEL_OUT,	/* DELETE one of them */
+	S_LIST_IN,	/* GET incoming relationships */
+	S_DEL_IN,	/* DELETE one of them */
+	S_DELETE	/* DELETE the twin or relationship */
+};
+
+struct rec {
+	struct adt_op op;
+	uint64_t seq;
+	unsigned long long lineno;
+	char *line;
+	size_t len;
+	enum step step;
+	unsigned attempts;
+	long status;
+	int64_t t0;		/* first request start, ms (0: none yet) */
+	int holds_key;		/* is the active item of its keyq key */
+	int creates;		/* a PUT that may create its twin */
+	int deferred;		/* was put aside once after a 404 */
+	int recreate;		/* upsert: PATCH got 404, PUT again */
+	int rounds;		/* delete: list rounds */
+	uint64_t need_create;	/* relationship: wait for this create */
+	int64_t due;		/* heap: start time, ms */
+	struct rec *next;	/* ready, parked or deferred list */
+	struct rec *followers;	/* patches merged into this one */
+	struct rec *next_follower;
+	char **dl_src, **dl_rid; /* delete: relationships to delete */
+	size_t dl_n, dl_i;
+};
+
+/* The run's state; one per process. */
+static struct {
+	struct http_engine *e;
+	struct keyq *q;
+	struct adt_twins *twins;
+	struct auth *auth;
+	struct dlq *dlq;
+	struct ndjson_writer w;
+	struct json_numlits lits;
+	char *endpoint;
+	uint64_t seq;
+	size_t live;		/* records read and not finished */
+	size_t ndeferred;
+	struct rec *ready, **ready_tail;
+	struct rec *deferred, **deferred_tail;
+	struct rec **heap;
+	size_t nheap, capheap;
+	uint64_t *c_in, *c_ok, *c_failed, *c_merged;
+	int eof;
+	int fatal;
+} g;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- lists and the timer heap ---- */
+
+static void
+ready_push(struct rec *r)
+{
+	r->next = NULL;
+	*g.ready_tail = r;
+	g.ready_tail = &r->next;
+}
+
+static void
+heap_push(struct rec *r)
+{
+	size_t i;
+
+	if (g.nheap == g.capheap) {
+		g.capheap = g.capheap ? g.capheap * 2 : 256;
+		g.heap = xrealloc(g.heap, g.capheap * sizeof(*g.heap));
+	}
+	i = g.nheap++;
+	while (i > 0 && g.heap[(i - 1) / 2]->due > r->due) {
+		g.heap[i] = g.heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	g.heap[i] = r;
+}
+
+static struct rec *
+heap_pop(void)
+{
+	struct rec *top = g.heap[0], *last = g.heap[--g.nheap];
+	size_t i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= g.nheap)
+			break;
+		if (c + 1 < g.nheap && g.heap[c + 1]->due < g.heap[c]->due)
+			c++;
+		if (last->due <= g.heap[c]->due)
+			break;
+		g.heap[i] = g.heap[c];
+		i = c;
+	}
+	if (g.nheap > 0)
+		g.heap[i] = last;
+	return top;
+}
+
+/* ---- results ---- */
+
+static void
+rec_free(struct rec *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->dl_n; i++) {
+		free(r->dl_src[i]);
+		free(r->dl_rid[i]);
+	}
+	free(r->dl_src);
+	free(r->dl_rid);
+	adt_op_release(&r->op);
+	free(r->line);
+	free(r);
+}
+
+static void
+count_op(const char *kind, const char *opn, long status)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s.%s.%ld", kind, opn, status);
+	stats_add(name, 1);
+}
+
+/* Write the result of one record (and its dead letter when it failed). */
+static void
+emit(const struct rec *r, int ok, long status, unsigned attempts,
+    const char *code, const char *msg)
+{
+	struct result res = { 0 };
+
+	res.ok = ok;
+	res.op = adt_op_name(r->op.op);
+	res.id = r->op.kind == ADT_REL ? r->op.rel_id : r->op.id;
+	res.source = r->op.kind == ADT_REL ? r->op.id : NULL;
+	res.status = status;
+	res.attempts = attempts;
+	res.err_code = ok ? NULL : code;
+	res.err_msg = ok ? NULL : msg;
+	res.meta = r->op.meta;
+	result_write(&g.w.b, &res);
+	if (ndjson_writer_commit(&g.w) < 0)
+		g.fatal = 1;
+	count_op(r->op.kind == ADT_REL ? "relationship" : "twin",
+	    adt_op_name(r->op.op), status);
+	if (ok) {
+		(*g.c_ok)++;
+		return;
+	}
+	(*g.c_failed)++;
+	if (r->op.kind == ADT_REL)
+		log_at(LV_ERROR, "<stdin>", r->lineno, "relationship '%s' of "
+		    "twin '%s': %s", r->op.rel_id, r->op.id, msg);
+	else
+		log_at(LV_ERROR, "<stdin>", r->lineno, "twin '%s': %s",
+		    r->op.id, msg);
+	if (dlq_write(g.dlq, "<stdin>", r->lineno, r->line, r->len, 1, code,
+	    msg, jv_object_set(jv_object_set(jv_object(),
+	    jv_string("status"), jv_number((double)status)),
+	    jv_string("attempts"), jv_number(attempts))) < 0)
+		g.fatal = 1;
+}
+
+static void release_key(struct rec *r);
+
+/*
+ * The record is done: results for it and its merged followers, creates
+ * accounted, the next operation on its key made ready, memory freed.
+ */
+static void
+rec_finish(struct rec *r, int ok, const char *code, const char *msg)
+{
+	struct rec *f, *nf;
+
+	emit(r, ok, r->status, r->attempts, code, msg);
+	for (f = r->followers; f != NULL; f = nf) {
+		nf = f->next_follower;
+		emit(f, ok, r->status, r->attempts, code, msg);
+		rec_free(f);
+	}
+	if (r->creates) {
+		struct adt_twin *t = adt_twins_find(g.twins, r->op.id);
+
+		if (t != NULL) {
+			struct rec **pp = (struct rec **)&t->parked, *p;
+
+			if (t->done_create < r->seq)
+				t->done_create = r->seq;
+			while ((p = *pp) != NULL) {
+				if (p->need_create <= t->done_create) {
+					*pp = p->next;
+					ready_push(p);
+				} else {
+					pp = &p->next;
+				}
+			}
+		}
+	}
+	release_key(r);
+	g.live--;
+	rec_free(r);
+}
+
+static void
+release_key(struct rec *r)
+{
+	struct rec *next;
+
+	if (!r->holds_key)
+		return;
+	r->holds_key = 0;
+	next = keyq_done(g.q, r->op.id);
+	if (next != NULL) {
+		next->holds_key = 1;
+		ready_push(next);
+	}
+}
+
+static void
+rec_fail(struct rec *r, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+rec_fail(struct rec *r, const char *code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rec_finish(r, 0, code, msg);
+}
+
+/* ---- requests ---- */
+
+static int
+prepare(struct http_req *req, void *user)
+{
+	struct buf b = BUF_INIT, err = BUF_INIT;
+
+	(void)user;
+	if (g.auth == NULL)
+		return 0;
+	if (auth_header(g.auth, ADT_SCOPE, "Bearer ", &b, &err) < 0) {
+		http_req_error(req, "%s", buf_cstr(&err));
+		buf_release(&b);
+		buf_release(&err);
+		return 1;
+	}
+	http_req_attempt_header(req, "Authorization", buf_cstr(&b));
+	buf_release(&b);
+	buf_release(&err);
+	return 0;
+}
+
+static enum http_verdict
+classify(const struct http_resp *resp, void *user)
+{
+	(void)user;
+	if (resp->status == 401 && g.auth != NULL && resp->attempts < 3) {
+		/* an expired or revoked token: fetch a new one */
+		auth_invalidate(g.auth, ADT_SCOPE);
+		return HTTP_RETRY;
+	}
+	return http_classify_default(resp, NULL);
+}
+
+static void on_done(struct http_req *req, enum http_verdict v,
+    const struct http_resp *resp, void *user);
+
+/* The twin a request of r writes (for the per-twin spacing), or NULL. */
+static const char *
+write_target(const struct rec *r)
+{
+	switch (r->step) {
+	case S_LIST_OUT:
+	case S_LIST_IN:
+		return NULL;
+	case S_DEL_IN:
+		return r->dl_src[r->dl_i];
+	default:
+		return r->op.id;
+	}
+}
+
+static void
+rec_send(struct rec *r)
+{
+	struct buf url = BUF_INIT;
+	struct http_req *req;
+	const char *method = "GET", *body = NULL;
+	int64_t now = now_ms();
+	long left_ms = 0;
+	unsigned left_att = 0;
+
+	if (r->t0 == 0)
+		r->t0 = now;
+	if (op.max_attempts > 0) {
+		if (r->attempts >= (unsigned)op.max_attempts) {
+			rec_fail(r, "gave_up", "gave up after %u attempts "
+			    "(--max-attempts)", r->attempts);
+			return;
+		}
+		left_att = (unsigned)op.max_attempts - r->attempts;
+	}
+	if (op.max_time > 0) {
+		left_ms = (long)(op.max_time * 1000) - (long)(now - r->t0);
+		if (left_ms <= 0) {
+			rec_fail(r, "gave_up", "gave up after %.1f s "
+			    "(--max-time)", op.max_time);
+			return;
+		}
+	}
+	switch (r->step) {
+	case S_PUT_NEW:
+	case S_PUT:
+		method = "PUT";
+		body = r->op.put_body;
+		break;
+	case S_PATCH:
+		method = "PATCH";
+		body = r->op.patch_body;
+		break;
+	case S_DEL_OUT:
+	case S_DEL_IN:
+	case S_DELETE:
+		method = "DELETE";
+		break;
+	default:
+		break;
+	}
+	if (r->step == S_LIST_OUT)
+		adt_url(&url, g.endpoint, r->op.id, "relationships", NULL,
+		    op.api_version);
+	else if (r->step == S_LIST_IN)
+		adt_url(&url, g.endpoint, r->op.id, "incomingrelationships",
+		    NULL, op.api_version);
+	else if (r->step == S_DEL_OUT || r->step == S_DEL_IN)
+		adt_url(&url, g.endpoint, r->dl_src[r->dl_i], "relationships",
+		    r->dl_rid[r->dl_i], op.api_version);
+	else if (r->op.kind == ADT_REL)
+		adt_url(&url, g.endpoint, r->op.id, "relationships",
+		    r->op.rel_id, op.api_version);
+	else
+		adt_url(&url, g.endpoint, r->op.id, NULL, NULL,
+		    op.api_version);
+	req = http_req_new(method, buf_cstr(&url));
+	buf_release(&url);
+	if (r->step == S_PUT_NEW)
+		http_req_header(req, "If-None-Match", "*");
+	if (body != NULL) {
+		http_req_header(req, "Content-Type", r->step == S_PATCH ?
+		    "application/json-patch+json" : "application/json");
+		http_req_body(req, body, strlen(body));
+	}
+	http_req_callbacks(req, prepare, classify, on_done, r);
+	http_req_limits(req, left_att, left_ms);
+	http_submit(g.e, req);
+}
+
+/* Run r's current step now, or later if its twin had a write too recently. */
+static void
+rec_step(struct rec *r)
+{
+	const char *t;
+
+	if (stop_flag) {
+		rec_fail(r, "interrupted", "interrupted before it was "
+		    "applied (SIGINT/SIGTERM): re-drive it");
+		return;
+	}
+	if (op.twin_rate > 0 && (t = write_target(r)) != NULL) {
+		struct adt_twin *tw = adt_twins_get(g.twins, t);
+		int64_t now = now_ms(), slot;
+
+		slot = tw->next_ms > now ? tw->next_ms : now;
+		tw->next_ms = slot + (1000 + op.twin_rate - 1) / op.twin_rate;
+		if (slot > now) {
+			r->due = slot;
+			heap_push(r);
+			return;
+		}
+	}
+	rec_send(r);
+}
+
+/* r just became the active operation of its twin (or came back). */
+static void
+rec_begin(struct rec *r)
+{
+	if (r->need_create != 0 && !stop_flag) {
+		struct adt_twin *t = adt_twins_find(g.twins, r->op.target);
+
+		if (t != NULL && t->done_create < r->need_create) {
+			r->next = t->parked;
+			t->parked = r;
+			return;
+		}
+		r->need_create = 0;
+	}
+	rec_step(r);
+}
+
+/* ADT's error code and message from an answer, into code and msg. */
+static void
+adt_error(const struct http_resp *resp, struct buf *code, struct buf *msg)
+{
+	jv v = jv_invalid(), e = jv_invalid();
+	struct json_err je;
+	const char *c, *m;
+
+	if (resp->body_len > 0 && json_parse(resp->body, resp->body_len, &v,
+	    NULL, &je) == 0) {
+		e = json_get(v, "error");
+		c = json_get_str(e, "code");
+		m = json_get_str(e, "message");
+		if (c != NULL)
+			buf_adds(code, c);
+		if (m != NULL)
+			buf_adds(msg, m);
+	}
+	jv_free(e);
+	jv_free(v);
+	if (code->len == 0)
+		buf_printf(code, "http_%ld", resp->status);
+	if (resp->why != NULL) {
+		if (msg->len > 0)
+			buf_adds(msg, ": ");
+		buf_adds(msg, resp->why);
+	} else if (msg->len == 0) {
+		buf_printf(msg, "HTTP %ld", resp->status);
+	}
+}
+
+/* Take the relationships of a list answer into r's delete list. */
+static int
+take_list(struct rec *r, const struct http_resp *resp, int incoming)
+{
+	jv v = jv_invalid(), list;
+	struct json_err je;
+	int i, n;
+
+	if (json_parse(resp->body, resp->body_len, &v, NULL, &je) < 0)
+		return -1;
+	list = json_get(v, "value");
+	jv_free(v);
+	if (jv_get_kind(list) != JV_KIND_ARRAY) {
+		jv_free(list);
+		return -1;
+	}
+	n = jv_array_length(jv_copy(list));
+	r->dl_src = xrealloc(r->dl_src, ((size_t)n + 1) * sizeof(char *));
+	r->dl_rid = xrealloc(r->dl_rid, ((size_t)n + 1) * sizeof(char *));
+	for (i = 0; i < n; i++) {
+		jv it = jv_array_get(jv_copy(list), i);
+		const char *rid = json_get_str(it, "$relationshipId");
+		const char *src = incoming ? json_get_str(it, "$sourceId") :
+		    r->op.id;
+
+		if (rid != NULL && src != NULL) {
+			r->dl_src[r->dl_n] = xstrdup(src);
+			r->dl_rid[r->dl_n] = xstrdup(rid);
+			r->dl_n++;
+		}
+		jv_free(it);
+	}
+	jv_free(list);
+	return 0;
+}
+
+static void
+dl_clear(struct rec *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->dl_n; i++) {
+		free(r->dl_src[i]);
+		free(r->dl_rid[i]);
+	}
+	r->dl_n = r->dl_i = 0;
+}
+
+static void
+on_done(struct http_req *req, enum http_verdict v,
+    const struct http_resp *resp, void *user)
+{
+	struct rec *r = user;
+	struct buf code = BUF_INIT, msg = BUF_INIT;
+	long st = resp->status;
+
+	(void)req;
+	r->attempts += resp->attempts;
+	r->status = st;
+	if (v != HTTP_OK && st != 404 && st != 412 && !(st == 400 &&
+	    r->step == S_DELETE && r->op.kind == ADT_TWIN))
+		goto fail;
+	switch (r->step) {
+	case S_PUT_NEW:
+		if (v == HTTP_OK) {
+			rec_finish(r, 1, NULL, NULL);
+			goto out;
+		}
+		if (st != 412)
+			goto fail;
+		if (strcmp(r->op.patch_body, "[]") == 0) {
+			/* exists and nothing to change */
+			rec_finish(r, 1, NULL, NULL);
+			goto out;
+		}
+		r->step = S_PATCH;
+		break;
+	case S_PUT:
+		if (v == HTTP_OK) {
+			rec_finish(r, 1, NULL, NULL);
+			goto out;
+		}
+		if (st == 404 && r->op.kind == ADT_REL && !r->deferred) {
+			/* a twin of the relationship may come later in the
+			   run: try once more at the end */
+			r->deferred = 1;
+			release_key(r);
+			r->next = NULL;
+			*g.deferred_tail = r;
+			g.deferred_tail = &r->next;
+			g.ndeferred++;
+			goto out;
+		}
+		goto fail;
+	case S_PATCH:
+		if (v == HTTP_OK) {
+			rec_finish(r, 1, NULL, NULL);
+			goto out;
+		}
+		if (st == 404 && r->op.kind == ADT_TWIN &&
+		    r->op.op == ADT_UPSERT) {
+			if (!r->op.has_model) {
+				adt_error(resp, &code, &msg);
+				buf_adds(&msg, " (the twin does not exist and "
+				    "the record has no $metadata.$model to "
+				    "create it)");
+				rec_finish(r, 0, buf_cstr(&code),
+				    buf_cstr(&msg));
+				goto out;
+			}
+			if (!r->recreate++) {
+				r->step = S_PUT_NEW;	/* deleted meanwhile */
+				break;
+			}
+		}
+		goto fail;
+	case S_LIST_OUT:
+	case S_LIST_IN:
+		if (st == 404) {	/* no such twin: nothing to delete */
+			rec_finish(r, 1, NULL, NULL);
+			goto out;
+		}
+		if (v != HTTP_OK)
+			goto fail;
+		dl_clear(r);
+		if (take_list(r, resp, r->step == S_LIST_IN) < 0) {
+			rec_fail(r, "bad_response", "unexpected answer to "
+			    "the relationship list");
+			goto out;
+		}
+		if (++r->rounds > LIST_ROUNDS_MAX) {
+			rec_fail(r, "too_many_relationships", "relationships "
+			    "keep coming back after %d rounds of deletes",
+			    LIST_ROUNDS_MAX);
+			goto out;
+		}
+		if (r->dl_n > 0)
+			r->step = r->step == S_LIST_OUT ? S_DEL_OUT : S_DEL_IN;
+		else
+			r->step = r->step == S_LIST_OUT ? S_LIST_IN :
+			    S_DELETE;
+		break;
+	case S_DEL_OUT:
+	case S_DEL_IN:
+		if (v != HTTP_OK && st != 404)
+			goto fail;
+		if (++r->dl_i == r->dl_n) {
+			dl_clear(r);
+			r->step = r->step == S_DEL_OUT ? S_LIST_OUT : S_LIST_IN;
+		}
+		break;
+	case S_DELETE:
+		if (v == HTTP_OK || st == 404) {	/* gone either way */
+			rec_finish(r, 1, NULL, NULL);
+			goto out;
+		}
+		if (st == 400 && r->op.kind == ADT_TWIN &&
+		    r->rounds < LIST_ROUNDS_MAX) {
+			/* a relationship was added meanwhile */
+			r->step = S_LIST_OUT;
+			break;
+		}
+		goto fail;
+	}
+	rec_step(r);
+	goto out;
+fail:
+	adt_error(resp, &code, &msg);
+	rec_finish(r, 0, buf_cstr(&code), buf_cstr(&msg));
+out:
+	buf_release(&code);
+	buf_release(&msg);
+}
+
+/* ---- dry run ---- */
+
+static void
+dry_req(const char *method, const char *url, const char *hdr,
+    const char *body, const char *when)
+{
+	struct buf *b = &g.w.b;
+
+	buf_adds(b, "{\"method\":");
+	json_write_string(b, method, strlen(method), 0);
+	buf_adds(b, ",\"url\":");
+	json_write_string(b, url, strlen(url), 0);
+	if (hdr != NULL) {
+		buf_adds(b, ",\"headers\":");
+		buf_adds(b, hdr);
+	}
+	if (body != NULL) {
+		buf_adds(b, ",\"body\":");
+		buf_adds(b, body);
+	}
+	if (when != NULL) {
+		buf_adds(b, ",\"when\":");
+		json_write_string(b, when, strlen(when), 0);
+	}
+	buf_addc(b, '}');
+	if (ndjson_writer_commit(&g.w) < 0)
+		g.fatal = 1;
+}
+
+static void
+dry_run(const struct rec *r)
+{
+	struct buf u = BUF_INIT, u2 = BUF_INIT;
+	const char *jh = "{\"Content-Type\":\"application/json\"}";
+	const char *ph = "{\"Content-Type\":\"application/json-patch+json\"}";
+
+	if (r->op.kind == ADT_REL)
+		adt_url(&u, g.endpoint, r->op.id, "relationships",
+		    r->op.rel_id, op.api_version);
+	else
+		adt_url(&u, g.endpoint, r->op.id, NULL, NULL,
+		    op.api_version);
+	switch (r->op.op) {
+	case ADT_UPSERT:
+		if (r->op.kind == ADT_REL) {
+			dry_req("PUT", u.p, jh, r->op.put_body, NULL);
+			break;
+		}
+		if (r->op.has_model)
+			dry_req("PUT", u.p, "{\"Content-Type\":"
+			    "\"application/json\",\"If-None-Match\":\"*\"}",
+			    r->op.put_body, NULL);
+		dry_req("PATCH", u.p, ph, r->op.patch_body,
+		    r->op.has_model ? "the twin exists (412)" : NULL);
+		break;
+	case ADT_REPLACE:
+		dry_req("PUT", u.p, jh, r->op.put_body, NULL);
+		break;
+	case ADT_PATCH:
+		dry_req("PATCH", u.p, ph, r->op.patch_body, NULL);
+		break;
+	case ADT_DELETE:
+		if (r->op.kind == ADT_TWIN) {
+			adt_url(&u2, g.endpoint, r->op.id, "relationships",
+			    NULL, op.api_version);
+			dry_req("GET", u2.p, NULL, NULL, NULL);
+			dry_req("DELETE", "(each relationship listed)", NULL,
+			    NULL, NULL);
+			u2.len = 0;
+			adt_url(&u2, g.endpoint, r->op.id,
+			    "incomingrelationships", NULL, op.api_version);
+			dry_req("GET", u2.p, NULL, NULL, NULL);
+			dry_req("DELETE", "(each incoming relationship listed)",
+			    NULL, NULL, NULL);
+		}
+		dry_req("DELETE", u.p, NULL, NULL, NULL);
+		break;
+	}
+	buf_release(&u);
+	buf_release(&u2);
+}
+
+/* ---- input ---- */
+
+static void
+input_error(const struct ndjson_line *l, int is_json, const char *code,
+    const char *msg, const char *meta)
+{
+	struct result res = { 0 };
+
+	res.op = NULL;
+	res.meta = meta;
+	res.err_code = code;
+	res.err_msg = msg;
+	if (!op.dry_run) {
+		result_write(&g.w.b, &res);
+		if (ndjson_writer_commit(&g.w) < 0)
+			g.fatal = 1;
+	}
+	log_at(LV_ERROR, "<stdin>", l->lineno, "%s", msg);
+	if (dlq_write(g.dlq, "<stdin>", l->lineno, l->p, l->len, is_json,
+	    code, msg, l->too_long ? jv_object_set(jv_object(),
+	    jv_string("truncated"), jv_true()) : jv_invalid()) < 0)
+		g.fatal = 1;
+	(*g.c_failed)++;
+	count_op("input", "error", 0);
+}
+
+static void
+handle_line(const struct ndjson_line *l)
+{
+	struct json_err je;
+	struct buf msg = BUF_INIT;
+	const char *code = NULL;
+	struct rec *r, *last;
+	jv v;
+
+	if (ndjson_blank(l->p, l->len))
+		return;
+	(*g.c_in)++;
+	if (l->too_long) {
+		buf_printf(&msg, "line longer than --max-line (%zu bytes)",
+		    l->len);
+		input_error(l, 0, "line_too_long", buf_cstr(&msg), NULL);
+		goto out;
+	}
+	if (json_parse(l->p, l->len, &v, &g.lits, &je) < 0) {
+		buf_printf(&msg, "invalid JSON at column %zu: %s",
+		    je.off + 1, je.msg);
+		input_error(l, 0, "invalid_json", buf_cstr(&msg), NULL);
+		goto out;
+	}
+	if (jv_get_kind(v) != JV_KIND_OBJECT) {
+		jv_free(v);
+		input_error(l, 1, "not_an_object", "record is not a JSON "
+		    "object", NULL);
+		goto out;
+	}
+	r = xcalloc(1, sizeof(*r));
+	if (adt_op_parse(v, &g.lits, &r->op, &code, &msg) < 0) {
+		input_error(l, 1, code, buf_cstr(&msg), r->op.meta);
+		rec_free(r);
+		goto out;
+	}
+	r->seq = ++g.seq;
+	r->lineno = l->lineno;
+	r->line = xmalloc(l->len + 1);
+	memcpy(r->line, l->p, l->len + 1);
+	r->len = l->len;
+	if (op.dry_run) {
+		dry_run(r);
+		(*g.c_ok)++;
+		rec_free(r);
+		goto out;
+	}
+	switch (r->op.op) {
+	case ADT_UPSERT:
+		r->step = r->op.kind == ADT_REL ? S_PUT :
+		    r->op.has_model ? S_PUT_NEW : S_PATCH;
+		break;
+	case ADT_REPLACE:
+		r->step = S_PUT;
+		break;
+	case ADT_PATCH:
+		r->step = S_PATCH;
+		break;
+	case ADT_DELETE:
+		r->step = r->op.kind == ADT_TWIN ? S_LIST_OUT : S_DELETE;
+		break;
+	}
+	/* fold a patch into the patch waiting on the same twin */
+	if (r->op.kind == ADT_TWIN && r->op.op == ADT_PATCH &&
+	    (last = keyq_last_waiting(g.q, r->op.id)) != NULL &&
+	    adt_op_merge(&last->op, &r->op)) {
+		struct rec **pp = &last->followers;
+
+		while (*pp != NULL)
+			pp = &(*pp)->next_follower;
+		*pp = r;
+		(*g.c_merged)++;
+		goto out;
+	}
+	r->creates = r->op.kind == ADT_TWIN && r->step == S_PUT_NEW ? 1 :
+	    r->op.kind == ADT_TWIN && r->op.op == ADT_REPLACE;
+	if (r->creates)
+		adt_twins_get(g.twins, r->op.id)->last_create = r->seq;
+	if (r->op.kind == ADT_REL && r->op.target != NULL &&
+	    strcmp(r->op.target, r->op.id) != 0) {
+		struct adt_twin *t = adt_twins_find(g.twins, r->op.target);
+
+		if (t != NULL && t->last_create > t->done_create)
+			r->need_create = t->last_create;
+	}
+	g.live++;
+	if (keyq_push(g.q, r->op.id, r)) {
+		r->holds_key = 1;
+		rec_begin(r);
+	}
+	if ((g.seq & 4095) == 0 && adt_twins_count(g.twins) > 65536)
+		adt_twins_sweep(g.twins, now_ms());
+out:
+	buf_release(&msg);
+}
+
+/* ---- the loop ---- */
+
+/* Start what is ready and due; returns the ms until the next timer or -1. */
+static long
+run_due(void)
+{
+	struct rec *r;
+	int64_t now;
+
+	for (;;) {
+		while ((r = g.ready) != NULL) {
+			g.ready = r->next;
+			if (g.ready == NULL)
+				g.ready_tail = &g.ready;
+			rec_begin(r);
+		}
+		if (g.nheap == 0)
+			return -1;
+		now = now_ms();
+		if (g.heap[0]->due > now)
+			return (long)(g.heap[0]->due - now);
+		while (g.nheap > 0 && g.heap[0]->due <= now)
+			rec_send(heap_pop());
+		if (g.ready == NULL)
+			return g.nheap ? 0 : -1;
+	}
+}
+
+/* One round of work: poll the engine at most timeout_ms (-1: until
+ * something happens), start what became due. fd as http_poll(). */
+static void
+pump(long timeout_ms, int fd, int *fd_ready)
+{
+	long t = run_due();
+
+	if (t >= 0 && (timeout_ms < 0 || t < timeout_ms))
+		timeout_ms = t;
+	if (fd < 0 && http_pending(g.e) == 0 && timeout_ms < 0)
+		return;
+	http_poll(g.e, timeout_ms, fd, fd_ready);
+	run_due();
+}
+
+static size_t
+max_live(void)
+{
+	return 1024 + 64 * (size_t)op.concurrency;
+}
+
+/* Called by the reader before a read that may block: flush, then keep the
+ * requests moving until input is readable. */
+static void
+before_block(void *ctx)
+{
+	int ready = 0;
+
+	(void)ctx;
+	ndjson_writer_flush(&g.w);
+	dlq_flush(g.dlq);
+	if (g.e == NULL)
+		return;
+	while (!ready && !stop_flag)
+		pump(-1, 0, &ready);
+}
+
+static void
+finish_run(void)
+{
+	while (g.live > 0) {
+		if (stop_flag && g.ndeferred > 0) {
+			struct rec *r;
+
+			while ((r = g.deferred) != NULL) {
+				g.deferred = r->next;
+				g.ndeferred--;
+				rec_fail(r, "interrupted", "interrupted before "
+				    "it was applied (SIGINT/SIGTERM): "
+				    "re-drive it");
+			}
+			g.deferred_tail = &g.deferred;
+			continue;
+		}
+		if (http_pending(g.e) == 0 && g.nheap == 0 &&
+		    g.ready == NULL) {
+			struct rec *r;
+
+			if (g.ndeferred == 0 || g.live > g.ndeferred) {
+				log_error("internal error: %zu records "
+				    "neither in flight nor waiting", g.live);
+				g.fatal = 1;
+				return;
+			}
+			/* everything else is written: try the relationships
+			   whose twins were missing once more, in input order */
+			r = g.deferred;
+			g.deferred = NULL;
+			g.deferred_tail = &g.deferred;
+			g.ndeferred = 0;
+			while (r != NULL) {
+				struct rec *nx = r->next;
+
+				rec_step(r);
+				r = nx;
+			}
+			continue;
+		}
+		pump(stop_flag ? 1000 : -1, -1, NULL);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli_common common;
+	struct http_opts ho;
+	struct ndjson_reader *rd = NULL;
+	struct sigaction sa;
+	struct buf err = BUF_INIT;
+	char *token = NULL;
+	int first, status = EXIT_ALL_OK, rc, fd = 0, failed = 0;
+	struct ndjson_line l;
+
+	g.ready_tail = &g.ready;
+	g.deferred_tail = &g.deferred;
+	log_init("push-adt");
+	first = cli_parse(&prog, argc, argv, &common);
+	if (first < 0) {
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (argc - first > 1) {
+		cli_usage_error(&prog, "at most one input FILE");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (op.endpoint == NULL && !op.dry_run) {
+		cli_usage_error(&prog, "no --endpoint (or ADT_ENDPOINT) given");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (op.concurrency < 1 || op.concurrency > 1024 ||
+	    op.max_attempts < 1 || op.max_attempts > 1000 ||
+	    op.rate < 0 || op.twin_rate < 0 || op.max_time < 0) {
+		cli_usage_error(&prog, "--concurrency must be 1..1024, "
+		    "--max-attempts 1..1000, --rate, --twin-rate and "
+		    "--max-time not negative");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (op.max_line < 16 || op.max_line > (1u << 30)) {
+		cli_usage_error(&prog, "--max-line must be between 16 and 1G");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	{
+		const char *ep = op.endpoint ? op.endpoint :
+		    "https://ADT_ENDPOINT";
+		struct buf b = BUF_INIT;
+		size_t n;
+
+		if (strncmp(ep, "https://", 8) != 0 &&
+		    strncmp(ep, "http://", 7) != 0)
+			buf_adds(&b, "https://");
+		buf_adds(&b, ep);
+		n = b.len;
+		while (n > 0 && b.p[n - 1] == '/')
+			n--;
+		b.len = n;
+		g.endpoint = buf_cstr(&b);
+	}
+	if (first < argc && strcmp(argv[first], "-") != 0) {
+		fd = open(argv[first], O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			log_error("cannot open '%s': %s", argv[first],
+			    strerror(errno));
+			status = EXIT_USAGE;
+			goto out;
+		}
+	}
+	g.c_in = stats_counter("in");
+	g.c_ok = stats_counter("ok");
+	g.c_failed = stats_counter("failed");
+	g.c_merged = stats_counter("merged");
+	if (!op.dry_run) {
+		struct auth_opts ao;
+
+		auth_opts_init(&ao);
+		ao.cacert = op.cacert;
+		ao.insecure = op.insecure;
+		ao.chain = op.credential;
+		if (op.token_file != NULL) {
+			token = cli_secret(NULL, op.token_file, &failed);
+			if (token == NULL) {
+				if (!failed)
+					log_error("token file '%s' is empty",
+					    op.token_file);
+				status = EXIT_USAGE;
+				goto out;
+			}
+			ao.chain = "static";
+			ao.static_token = token;
+		}
+		g.auth = auth_new(&ao, &err);
+		if (g.auth == NULL) {
+			log_error("%s", buf_cstr(&err));
+			status = EXIT_USAGE;
+			goto out;
+		}
+		/* a first token now: a missing credential is a
+		   configuration error found before any side effect */
+		err.len = 0;
+		if (auth_get(g.auth, ADT_SCOPE, NULL, &err) == NULL) {
+			log_error("%s", buf_cstr(&err));
+			status = EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (op.dead_letter != NULL) {
+		g.dlq = dlq_open(op.dead_letter, "push-adt");
+		if (g.dlq == NULL) {
+			log_error("cannot open dead-letter file '%s': %s",
+			    op.dead_letter, strerror(errno));
+			status = EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (!op.dry_run) {
+		http_opts_init(&ho);
+		ho.max_inflight = (unsigned)op.concurrency;
+		ho.max_attempts = (unsigned)op.max_attempts;
+		ho.max_total_ms = (long)(op.max_time * 1000);
+		ho.rate = (double)op.rate;
+		ho.burst = op.rate > 0 ? (double)op.rate / 20 + 1 : 1;
+		ho.cacert = op.cacert;
+		ho.insecure = op.insecure;
+		ho.http1 = op.http1;
+		g.e = http_engine_new(&ho);
+		if (g.e == NULL) {
+			status = EXIT_FATAL;
+			goto out;
+		}
+	}
+	g.q = keyq_new();
+	g.twins = adt_twins_new();
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	ndjson_writer_init(&g.w, 1);
+	rd = ndjson_reader_new(fd, fd ? argv[first] : "<stdin>", op.max_line,
+	    before_block, NULL, &stop_flag);
+	for (;;) {
+		while (g.e != NULL && !stop_flag &&
+		    (http_full(g.e) || g.live - g.ndeferred >= max_live()))
+			pump(-1, -1, NULL);
+		if (stop_flag || g.fatal)
+			break;
+		if ((rc = ndjson_read(rd, &l)) <= 0) {
+			if (rc < 0) {
+				log_error("read error: %s", strerror(errno));
+				g.fatal = 1;
+			}
+			break;
+		}
+		handle_line(&l);
+		if (g.e != NULL)
+			pump(0, -1, NULL);
+		stats_tick();
+	}
+	g.eof = 1;
+	if (g.e != NULL)
+		finish_run();
+	if (ndjson_writer_release(&g.w) < 0 || g.w.err) {
+		log_error("write error on standard output: %s",
+		    strerror(g.w.err ? g.w.err : errno));
+		status = EXIT_FATAL;
+	}
+	if (dlq_close(g.dlq) < 0) {
+		log_error("write error on the dead-letter file '%s'",
+		    op.dead_letter);
+		status = EXIT_FATAL;
+	}
+	g.dlq = NULL;
+	if (g.fatal)
+		status = EXIT_FATAL;
+	if (stop_flag) {
+		log_error("interrupted: stopped reading; every record read "
+		    "has a result");
+		status = EXIT_FATAL;
+	}
+	if (*g.c_failed > 0)
+		status = exit_worst(status, EXIT_SOME_FAILED);
+	stats_summary(common.stats);
+out:
+	ndjson_reader_free(rd);
+	if (fd > 0)
+		close(fd);
+	http_engine_free(g.e);
+	keyq_free(g.q, NULL);
+	adt_twins_free(g.twins);
+	auth_free(g.auth);
+	dlq_close(g.dlq);
+	json_numlits_release(&g.lits);
+	free(g.heap);
+	free(g.endpoint);
+	free(token);
+	buf_release(&err);
+	return status;
+}

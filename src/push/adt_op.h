@@ -1,0 +1,79 @@
+/*
+ * adt_op.h - push-adt's records: parse a twin or relationship operation
+ * (DESIGN.md record contract: ADT import-file line shapes plus "$op"),
+ * check ids, build request URLs and bodies, merge waiting patches.
+ */
+#ifndef TP_ADT_OP_H
+#define TP_ADT_OP_H
+
+#include <stddef.h>
+
+#include <jv.h>
+
+#include "buf.h"
+#include "json.h"
+
+/* Longest id accepted (bytes); ADT's own rule is not published. */
+#define ADT_ID_MAX 1024
+/* Largest request body ADT accepts (PUT or PATCH). */
+#define ADT_BODY_MAX (32u << 10)
+
+enum adt_kind { ADT_TWIN, ADT_REL };
+enum adt_opk { ADT_UPSERT, ADT_REPLACE, ADT_PATCH, ADT_DELETE };
+
+struct adt_op {
+	enum adt_kind kind;
+	enum adt_opk op;
+	char *id;		/* the twin, or the relationship's source */
+	char *rel_id;		/* ADT_REL: $relationshipId */
+	char *target;		/* ADT_REL: $targetId, or NULL */
+	int has_model;		/* twin with $metadata.$model */
+	char *put_body;		/* upsert, replace: the PUT body */
+	char *patch_body;	/* patch: $patch; twin upsert: "add" ops of
+				   the carried properties ("[]" if none) */
+	char *meta;		/* the record's _meta as JSON text, or NULL */
+	unsigned merged;	/* patches folded into this one */
+};
+
+/* "upsert", "replace", "patch" or "delete". Can't fail. */
+const char *adt_op_name(enum adt_opk k);
+
+/*
+ * Fill op from the record rec (consumed; an object). lits are the number
+ * literals of the record (json_parse()), used so that numbers keep their
+ * text. Returns 0, or -1 with *code (a static string such as "missing_id")
+ * and msg filled; op is then released. On success op owns its strings:
+ * adt_op_release() frees them.
+ */
+int adt_op_parse(jv rec, const struct json_numlits *lits, struct adt_op *op,
+    const char **code, struct buf *msg);
+/* Free op's strings; op is zeroed. NULL members are fine. */
+void adt_op_release(struct adt_op *op);
+
+/*
+ * Check an id (what = "$dtId", ...) that goes into a URL. Returns 0, or -1
+ * with why filled: empty, longer than ADT_ID_MAX, or with a control
+ * character or leading/trailing white space.
+ */
+int adt_id_check(const char *id, const char *what, struct buf *why);
+
+/*
+ * Append the URL endpoint + "/digitaltwins/" + id [+ "/" + sub] [+ "/" +
+ * rid] + "?api-version=" + api to b, with id and rid percent-encoded.
+ * endpoint has no trailing slash. sub and rid may be NULL. Can't fail.
+ */
+void adt_url(struct buf *b, const char *endpoint, const char *id,
+    const char *sub, const char *rid, const char *api);
+
+/*
+ * Fold the twin patch `from` into the waiting twin patch `into`: the
+ * operations of from are appended. Returns 1 if merged, 0 if they cannot
+ * be (not both twin patches of one twin, or the body would exceed
+ * ADT_BODY_MAX). from is not changed. Can't fail otherwise.
+ */
+int adt_op_merge(struct adt_op *into, const struct adt_op *from);
+
+/* Append s as a JSON Pointer reference token (~ -> ~0, / -> ~1). */
+void adt_pointer_escape(struct buf *b, const char *s, size_t n);
+
+#endif
