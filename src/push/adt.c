@@ -158,6 +158,7 @@ struct rec {
 	uint64_t need_create;	/* relationship: wait for this create */
 	int64_t due;		/* heap: start time, ms */
 	struct rec *next;	/* ready, parked or deferred list */
+	struct rec *in_next, **in_prev; /* incoming list of the target */
 	struct rec *followers;	/* patches merged into this one */
 	struct rec *next_follower;
 	char **dl_src, **dl_rid; /* delete: relationships to delete */
@@ -270,13 +271,28 @@ rec_free(struct rec *r)
 	free(r);
 }
 
+/*
+ * Count a finished record under "KIND.OP.STATUS". stats_counter() keeps
+ * the name pointer, so names are interned here for the life of the
+ * process (reachable from a static: not a leak).
+ */
 static void
 count_op(const char *kind, const char *opn, long status)
 {
+	static char **names;
+	static size_t nnames;
 	char name[64];
+	size_t i;
 
 	snprintf(name, sizeof(name), "%s.%s.%ld", kind, opn, status);
-	stats_add(name, 1);
+	for (i = 0; i < nnames; i++)
+		if (strcmp(names[i], name) == 0)
+			break;
+	if (i == nnames) {
+		names = xrealloc(names, (nnames + 1) * sizeof(*names));
+		names[nnames++] = xstrdup(name);
+	}
+	stats_add(names[i], 1);
 }
 
 /* Write the result of one record (and its dead letter when it failed). */
@@ -320,6 +336,36 @@ emit(const struct rec *r, int ok, long status, unsigned attempts,
 
 static void release_key(struct rec *r);
 
+/* Make everything parked on twin id ready (it re-checks what it waits
+ * for). */
+static void
+twin_wake(const char *id)
+{
+	struct adt_twin *t = adt_twins_find(g.twins, id);
+	struct rec *p;
+
+	if (t == NULL)
+		return;
+	while ((p = t->parked) != NULL) {
+		t->parked = p->next;
+		ready_push(p);
+	}
+}
+
+/* Take a relationship operation off its target's incoming list. */
+static void
+incoming_unlink(struct rec *r)
+{
+	if (r->in_prev == NULL)
+		return;
+	*r->in_prev = r->in_next;
+	if (r->in_next != NULL)
+		r->in_next->in_prev = r->in_prev;
+	r->in_prev = NULL;
+	r->in_next = NULL;
+	twin_wake(r->op.target);
+}
+
 /*
  * The record is done: results for it and its merged followers, creates
  * accounted, the next operation on its key made ready, memory freed.
@@ -338,21 +384,11 @@ rec_finish(struct rec *r, int ok, const char *code, const char *msg)
 	if (r->creates) {
 		struct adt_twin *t = adt_twins_find(g.twins, r->op.id);
 
-		if (t != NULL) {
-			struct rec **pp = (struct rec **)&t->parked, *p;
-
-			if (t->done_create < r->seq)
-				t->done_create = r->seq;
-			while ((p = *pp) != NULL) {
-				if (p->need_create <= t->done_create) {
-					*pp = p->next;
-					ready_push(p);
-				} else {
-					pp = &p->next;
-				}
-			}
-		}
+		if (t != NULL && t->done_create < r->seq)
+			t->done_create = r->seq;
+		twin_wake(r->op.id);
 	}
+	incoming_unlink(r);
 	release_key(r);
 	g.live--;
 	rec_free(r);
@@ -542,19 +578,42 @@ rec_step(struct rec *r)
 	rec_send(r);
 }
 
-/* r just became the active operation of its twin (or came back). */
+/*
+ * r just became the active operation of its twin (or was woken). A
+ * relationship waits for the creates of its target read before it; a twin
+ * delete waits for the relationship operations targeting the twin that
+ * were read before it. Every wait is for records read earlier, so waits
+ * cannot form a cycle.
+ */
 static void
 rec_begin(struct rec *r)
 {
-	if (r->need_create != 0 && !stop_flag) {
-		struct adt_twin *t = adt_twins_find(g.twins, r->op.target);
+	struct adt_twin *t;
 
+	if (stop_flag) {
+		rec_step(r);
+		return;
+	}
+	if (r->need_create != 0) {
+		t = adt_twins_find(g.twins, r->op.target);
 		if (t != NULL && t->done_create < r->need_create) {
 			r->next = t->parked;
 			t->parked = r;
 			return;
 		}
 		r->need_create = 0;
+	}
+	if (r->op.kind == ADT_TWIN && r->op.op == ADT_DELETE &&
+	    (t = adt_twins_find(g.twins, r->op.id)) != NULL) {
+		struct rec *in;
+
+		for (in = t->incoming; in != NULL; in = in->in_next) {
+			if (in->seq < r->seq) {
+				r->next = t->parked;
+				t->parked = r;
+				return;
+			}
+		}
 	}
 	rec_step(r);
 }
@@ -676,6 +735,7 @@ on_done(struct http_req *req, enum http_verdict v,
 			/* a twin of the relationship may come later in the
 			   run: try once more at the end */
 			r->deferred = 1;
+			incoming_unlink(r);
 			release_key(r);
 			r->next = NULL;
 			*g.deferred_tail = r;
@@ -956,6 +1016,12 @@ handle_line(const struct ndjson_line *l)
 
 		if (t != NULL && t->last_create > t->done_create)
 			r->need_create = t->last_create;
+		t = adt_twins_get(g.twins, r->op.target);
+		r->in_next = t->incoming;
+		if (r->in_next != NULL)
+			r->in_next->in_prev = &r->in_next;
+		r->in_prev = (struct rec **)&t->incoming;
+		t->incoming = r;
 	}
 	g.live++;
 	if (keyq_push(g.q, r->op.id, r)) {

@@ -122,7 +122,8 @@ adt_twins_sweep(struct adt_twins *t, int64_t now_ms)
 		struct adt_twin **pp = &t->slot[i], *e;
 
 		while ((e = *pp) != NULL) {
-			if (e->parked == NULL && e->done_create ==
+			if (e->parked == NULL && e->incoming == NULL &&
+			    e->done_create ==
 			    e->last_create && e->next_ms <= now_ms) {
 				*pp = e->next_;
 				free(e->id);

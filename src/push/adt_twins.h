@@ -19,6 +19,8 @@ struct adt_twin {
 	uint64_t last_create;	/* seq of the last create read */
 	uint64_t done_create;	/* seq of the last create finished */
 	void *parked;		/* caller's list of parked items */
+	void *incoming;		/* caller's list of pending relationship
+				   operations that target this twin */
 	struct adt_twin *next_;	/* private */
 };
 
@@ -36,7 +38,7 @@ struct adt_twin *adt_twins_find(const struct adt_twins *t, const char *id);
 size_t adt_twins_count(const struct adt_twins *t);
 /*
  * Drop the entries that are idle at now_ms: no create pending, nothing
- * parked, and no write spacing still in force. Can't fail.
+ * parked or incoming, and no write spacing still in force. Can't fail.
  */
 void adt_twins_sweep(struct adt_twins *t, int64_t now_ms);
 
