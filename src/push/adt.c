@@ -640,10 +640,14 @@ adt_error(const struct http_resp *resp, struct buf *code, struct buf *msg)
 	jv_free(v);
 	if (code->len == 0)
 		buf_printf(code, "http_%ld", resp->status);
-	if (resp->why != NULL) {
+	/* resp->why adds what ADT's message lacks: retries, transport */
+	if (resp->why != NULL && (msg->len == 0 ||
+	    strncmp(resp->why, "HTTP ", 5) != 0)) {
 		if (msg->len > 0)
-			buf_adds(msg, ": ");
+			buf_adds(msg, " (");
 		buf_adds(msg, resp->why);
+		if (msg->len > strlen(resp->why))
+			buf_addc(msg, ')');
 	} else if (msg->len == 0) {
 		buf_printf(msg, "HTTP %ld", resp->status);
 	}
@@ -910,11 +914,12 @@ dry_run(const struct rec *r)
 
 static void
 input_error(const struct ndjson_line *l, int is_json, const char *code,
-    const char *msg, const char *meta)
+    const char *msg, const char *meta, const char *id, const char *opn)
 {
 	struct result res = { 0 };
 
-	res.op = NULL;
+	res.op = opn;
+	res.id = id;
 	res.meta = meta;
 	res.err_code = code;
 	res.err_msg = msg;
@@ -939,6 +944,7 @@ handle_line(const struct ndjson_line *l)
 	struct buf msg = BUF_INIT;
 	const char *code = NULL;
 	struct rec *r, *last;
+	char *id = NULL, *opn = NULL;
 	jv v;
 
 	if (ndjson_blank(l->p, l->len))
@@ -947,24 +953,30 @@ handle_line(const struct ndjson_line *l)
 	if (l->too_long) {
 		buf_printf(&msg, "line longer than --max-line (%zu bytes)",
 		    l->len);
-		input_error(l, 0, "line_too_long", buf_cstr(&msg), NULL);
+		input_error(l, 0, "line_too_long", buf_cstr(&msg), NULL,
+		    NULL, NULL);
 		goto out;
 	}
 	if (json_parse(l->p, l->len, &v, &g.lits, &je) < 0) {
 		buf_printf(&msg, "invalid JSON at column %zu: %s",
 		    je.off + 1, je.msg);
-		input_error(l, 0, "invalid_json", buf_cstr(&msg), NULL);
+		input_error(l, 0, "invalid_json", buf_cstr(&msg), NULL,
+		    NULL, NULL);
 		goto out;
 	}
 	if (jv_get_kind(v) != JV_KIND_OBJECT) {
 		jv_free(v);
 		input_error(l, 1, "not_an_object", "record is not a JSON "
-		    "object", NULL);
+		    "object", NULL, NULL, NULL);
 		goto out;
 	}
 	r = xcalloc(1, sizeof(*r));
+	id = json_get_str(v, "$dtId");
+	id = id != NULL ? xstrdup(id) : NULL;
+	opn = json_get_str(v, "$op");
+	opn = xstrdup(opn != NULL ? opn : "upsert");
 	if (adt_op_parse(v, &g.lits, &r->op, &code, &msg) < 0) {
-		input_error(l, 1, code, buf_cstr(&msg), r->op.meta);
+		input_error(l, 1, code, buf_cstr(&msg), r->op.meta, id, opn);
 		rec_free(r);
 		goto out;
 	}
@@ -1031,6 +1043,8 @@ handle_line(const struct ndjson_line *l)
 	if ((g.seq & 4095) == 0 && adt_twins_count(g.twins) > 65536)
 		adt_twins_sweep(g.twins, now_ms());
 out:
+	free(id);
+	free(opn);
 	buf_release(&msg);
 }
 
