@@ -971,10 +971,13 @@ handle_line(const struct ndjson_line *l)
 		goto out;
 	}
 	r = xcalloc(1, sizeof(*r));
-	id = json_get_str(v, "$dtId");
-	id = id != NULL ? xstrdup(id) : NULL;
-	opn = json_get_str(v, "$op");
-	opn = xstrdup(opn != NULL ? opn : "upsert");
+	{
+		const char *s = json_get_str(v, "$dtId");
+		const char *o = json_get_str(v, "$op");
+
+		id = s != NULL ? xstrdup(s) : NULL;
+		opn = xstrdup(o != NULL ? o : "upsert");
+	}
 	if (adt_op_parse(v, &g.lits, &r->op, &code, &msg) < 0) {
 		input_error(l, 1, code, buf_cstr(&msg), r->op.meta, id, opn);
 		rec_free(r);
