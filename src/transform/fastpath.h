@@ -30,6 +30,11 @@ struct fp;
  * the named arguments. Never fails otherwise.
  */
 struct fp *fp_compile(const char *program, jv args);
+/*
+ * The same for a mapping file: mapping is what mapping_load() returned
+ * (borrowed), now the $NOW text. Returns NULL if it cannot be run natively.
+ */
+struct fp *fp_compile_mapping(jv mapping, const char *now);
 /* fp_free(NULL) is a no-op. */
 void fp_free(struct fp *f);
 

@@ -517,6 +517,13 @@ main(int argc, char **argv)
 		}
 		if (!op.no_fast && op.mapping == NULL)
 			x.fp = fp_compile(program, op.args);
+		else if (!op.no_fast) {
+			jv now = json_get(op.args, "tp_now");
+
+			x.fp = fp_compile_mapping(mapping,
+			    jv_string_value(now));
+			jv_free(now);
+		}
 		log_debug("fast path: %s", x.fp != NULL ? "on" :
 		    "off (the program is outside its subset)");
 	}

@@ -79,4 +79,42 @@ test_expect_success 'the shipped example mapping equals the shipped jq program o
 	transform -f "$TP_TOP/pipelines/examples/lob-to-twin.jq" "$TP_TOP/pipelines/examples/orgs.ndjson" 2>/dev/null | jq -cS . >b || true
 	head -3 a >a3 && head -3 b >b3 && test_cmp a3 b3
 '
+test_expect_success 'the native mapping equals the jq program (libjq) on varied rows' '
+	cat >map2.json <<-\EOF &&
+	{"model": "dtmi:m;1", "mapping": [
+	 {"Source": "id", "Target": "$dtId"},
+	 {"Source": "$FILENAME", "Target": "file"},
+	 {"Source": "$LINE", "Target": "line", "TargetType": "integer"},
+	 {"Source": "$NOW", "Target": "now", "TargetType": "dateTime"},
+	 {"Source": "s", "Target": "s", "TargetType": "string"},
+	 {"Source": "b", "Target": "b", "TargetType": "boolean"},
+	 {"Source": "d", "Target": "n/d", "TargetType": "double"},
+	 {"Source": "i", "Target": "n/i", "TargetType": "integer"},
+	 {"Source": "dt", "Target": "t/dt", "TargetType": "dateTime"},
+	 {"Source": "da", "Target": "t/d", "TargetType": "date"},
+	 {"Source": "p", "Target": "t/p", "TargetType": "duration"},
+	 {"Source": "m", "Target": "$model"},
+	 {"Source": "s", "Target": "s", "TargetType": "string"}
+	]}
+	EOF
+	for v in "\"x\"" "\"\"" null true false 0 1 2.5 "\"1\"" "\"0\"" "\"YES\"" "\"n\"" "\" 12 \"" "\"1e3\"" "\"-0.50\"" \
+		"\"007\"" "\"1.\"" "\"2024-02-29\"" "\"2024-02-30\"" "\"2024-13-01\"" "\"2024-01-02 03:04\"" \
+		"\"2024-01-02T03:04:05.123z\"" "\"2024-01-02T03:04:05-0500\"" "\"2024-01-02T24:00\"" "\"2024-01-02T03:04:60\"" \
+		"\"PT15M\"" "\"P1Y2M3W4DT5H6M7.5S\"" "\"P\"" "\"PT\"" "\"-P1D\"" "\"P1DT\"" "\"P1.5D\"" "[1]" "{\"a\":1}" \
+		12345678901234567890 1.50 "\"tab\\there\"" "\"\\u00e9\""; do
+		for f in s b d i dt da p; do
+			for meta in "" ",\"_meta\":{\"src\":{\"file\":\"/a/b.c.csv\",\"row\":7}}" ",\"_meta\":{\"src\":{\"line\":false}}" ",\"_meta\":{\"src\":{\"file\":\"noext\"}}"; do
+				for m in "" ",\"m\":\"dtmi:own;1\""; do
+					echo "{\"id\":\"i\",\"$f\":$v$meta$m}"
+				done
+			done
+		done
+	done >rows.ndjson &&
+	test_lines 2128 rows.ndjson &&
+	transform --stats none -m map2.json rows.ndjson >fast.out 2>fast.err || true
+	transform --stats none --no-fast-path -m map2.json rows.ndjson >slow.out 2>slow.err || true
+	sed "s/\"now\":\"[^\"]*\"//" fast.out >f && sed "s/\"now\":\"[^\"]*\"//" slow.out >s &&
+	test_cmp s f && test_cmp slow.err fast.err &&
+	test $(wc -l <fast.out) -gt 400
+'
 test_done
