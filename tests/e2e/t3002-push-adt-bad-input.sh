@@ -33,7 +33,7 @@ test_expect_success 'bad lines are dead-lettered with their reason, good ones ap
 		unknown_op unknown_op | sort >expect0 &&
 	grep -v "^ok$" codes >got && sort expect0 >expect && test_cmp expect got &&
 	jq -se "map(select(.ok)) | map(.id) | sort == [\"good1\",\"good2\"]" out &&
-	jq -se ".[] | select(.error.code == \"invalid_json\") | .record == null and .error.raw == \"{\\\"\$dtId\\\": tru\"" dlq &&
+	jq -se ".[] | select(.error.code == \"invalid_json\") | .record == null and .raw == \"{\\\"\$dtId\\\": tru\"" dlq &&
 	jq -se ".[] | select(.error.code == \"not_an_object\") | .record" dlq >recs && test_grep "1,2" recs &&
 	jq -se ".[] | select(.error.code == \"unknown_op\" and .record[\"\$op\"] == \"merge\") | .error.line == 9" dlq &&
 	test_grep "<stdin>:2: record is not a JSON object" err &&
