@@ -34,7 +34,7 @@ test_expect_success 'bad lines are dead-lettered with their reason, good ones ap
 	grep -v "^ok$" codes >got && sort expect0 >expect && test_cmp expect got &&
 	jq -se "map(select(.ok)) | map(.id) | sort == [\"good1\",\"good2\"]" out &&
 	jq -se ".[] | select(.error.code == \"invalid_json\") | .record == null and .raw == \"{\\\"\$dtId\\\": tru\"" dlq &&
-	jq -se ".[] | select(.error.code == \"not_an_object\") | .record" dlq >recs && test_grep "1,2" recs &&
+	jq -se ".[] | select(.error.code == \"not_an_object\") | .record" -c dlq >recs && test_grep "1,2" recs &&
 	jq -se ".[] | select(.error.code == \"unknown_op\" and .record[\"\$op\"] == \"merge\") | .error.line == 9" dlq &&
 	test_grep "<stdin>:2: record is not a JSON object" err &&
 	test_grep "summary: in=13 ok=2 failed=11" err &&
