@@ -19,6 +19,15 @@ static unsigned ticks;
 static int progress_shown;
 static int tty = -1;
 static time_t last;
+static void (*refresh)(void *);
+static void *refresh_ctx;
+
+void
+stats_set_refresh(void (*fn)(void *), void *ctx)
+{
+	refresh = fn;
+	refresh_ctx = ctx;
+}
 
 uint64_t *
 stats_counter(const char *name)
@@ -97,11 +106,17 @@ stats_summary(enum stats_mode mode)
 void
 stats_tick(void)
 {
+	if ((++ticks & 0xffff) != 0)
+		return;
+	stats_progress();
+}
+
+void
+stats_progress(void)
+{
 	struct buf b = BUF_INIT;
 	time_t now;
 
-	if ((++ticks & 0xffff) != 0)
-		return;
 	if (tty < 0) {
 		tty = isatty(2) && !log_is_json();
 		if (tty)
@@ -113,6 +128,8 @@ stats_tick(void)
 	if (now == last)
 		return;
 	last = now;
+	if (refresh != NULL)
+		refresh(refresh_ctx);
 	buf_printf(&b, "\r%s: ", log_prog());
 	format_counters(&b, 0);
 	buf_adds(&b, "\033[K");

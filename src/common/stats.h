@@ -28,6 +28,13 @@ void stats_summary(enum stats_mode mode);
  * Can't fail.
  */
 void stats_tick(void);
+/* Like stats_tick() without the call count: at most once a second. */
+void stats_progress(void);
+/*
+ * fn(ctx) is called before the progress line is formatted, so a program
+ * can copy its own counts into the counters. Can't fail.
+ */
+void stats_set_refresh(void (*fn)(void *), void *ctx);
 /* Clear the progress line if one is shown. */
 void stats_progress_clear(void);
 

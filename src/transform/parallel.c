@@ -255,6 +255,7 @@ collector(void *arg)
 		p->x->c.control += h.c.control;
 		p->x->c.fast += h.c.fast;
 		p->received++;
+		stats_progress();
 		if (p->max_errors > 0 && p->x->c.failed >= p->max_errors &&
 		    !p->too_many_errors) {
 			p->too_many_errors = 1;

@@ -371,6 +371,18 @@ run_single(struct xf *x, struct xf_input *in, int nin,
 	return 0;
 }
 
+static void
+refresh_counts(void *ctx)
+{
+	const struct xf *x = ctx;
+
+	*stats_counter("in") = x->c.in;
+	*stats_counter("out") = x->c.out;
+	*stats_counter("failed") = x->c.failed;
+	*stats_counter("skipped") = x->c.blank;
+	*stats_counter("control") = x->c.control;
+}
+
 static char *
 read_file(const char *path)
 {
@@ -568,6 +580,8 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	ndjson_writer_init(&w, 1);
+	refresh_counts(&x);	/* registers the counters in summary order */
+	stats_set_refresh(refresh_counts, &x);
 	if (op.jobs > 1) {
 		if (parallel_run(&x, (int)op.jobs, in, nin, op.max_line, &w,
 		    (unsigned long)op.max_errors, &stop_flag,
@@ -595,11 +609,7 @@ main(int argc, char **argv)
 	}
 	if (x.c.failed > 0)
 		status = exit_worst(status, EXIT_SOME_FAILED);
-	*stats_counter("in") = x.c.in;
-	*stats_counter("out") = x.c.out;
-	*stats_counter("failed") = x.c.failed;
-	*stats_counter("skipped") = x.c.blank;
-	*stats_counter("control") = x.c.control;
+	refresh_counts(&x);
 	if (log_enabled(LV_INFO))
 		*stats_counter("fast") = x.c.fast;
 	stats_summary(common.stats);

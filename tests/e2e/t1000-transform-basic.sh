@@ -100,6 +100,15 @@ test_expect_success '--log-format json makes stderr JSON' '
 	head -1 err | jq -e ".level == \"error\" and .line == 1 and .prog == \"transform\""
 '
 
+test_expect_success 'a progress line on stderr when it is a terminal, none otherwise' '
+	test_require script "util-linux script gives a terminal" &&
+	for i in $(seq 1 70000); do echo "{\"i\":$i}"; done >many.ndjson &&
+	script -qec "transform . many.ndjson >/dev/null" /dev/null >tty.out &&
+	grep -q "transform: in=65536" tty.out &&
+	transform . many.ndjson >/dev/null 2>notty.err &&
+	! grep -q "in=65536" notty.err
+'
+
 test_expect_success '--version names the libraries' '
 	transform --version >out &&
 	test_grep "libjq" out && test_grep "libcurl" out && test_grep "zstd" out &&

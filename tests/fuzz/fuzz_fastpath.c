@@ -28,6 +28,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 4096)
 		return 0;
+	{
+		/* the mapping matchers on the raw bytes */
+		uint32_t i = 0;
+		int zone;
+
+		(void)match_datetime((const char *)data, (uint32_t)size, &zone);
+		(void)match_duration((const char *)data, (uint32_t)size);
+		(void)match_date((const char *)data, (uint32_t)size, &i);
+		if (i > size)
+			abort();
+	}
 	nl = memchr(data, '\n', size);
 	if (nl == NULL)
 		nl = (const char *)data + size;
