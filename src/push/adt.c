@@ -1267,6 +1267,7 @@ main(int argc, char **argv)
 			status = EXIT_USAGE;
 			goto out;
 		}
+		log_info("credential: %s", auth_provider_name(g.auth));
 	}
 	if (op.dead_letter != NULL) {
 		g.dlq = dlq_open(op.dead_letter, "push-adt");
@@ -1347,6 +1348,9 @@ main(int argc, char **argv)
 	}
 	if (*g.c_failed > 0)
 		status = exit_worst(status, EXIT_SOME_FAILED);
+	if (g.auth != NULL)
+		log_info("token requests: %lu (credential %s)",
+		    auth_requests(g.auth), auth_provider_name(g.auth));
 	stats_summary(common.stats);
 out:
 	ndjson_reader_free(rd);

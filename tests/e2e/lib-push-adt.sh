@@ -11,7 +11,8 @@
 V="api-version=2023-10-31"
 PADT_SECRET=emulator-client-secret-0123
 padt_start() {
-	emu_start --tls --cert "$TEST_DIR/cert.pem" --key "$TEST_DIR/key.pem" "$@" || return 1
+	printf '%s\n' "$PADT_SECRET" >"$TEST_DIR/client.secret"
+	emu_start --client-secret-file "$TEST_DIR/client.secret" --tls --cert "$TEST_DIR/cert.pem" --key "$TEST_DIR/key.pem" "$@" || return 1
 	export AZURE_AUTHORITY_HOST=$EMU_URL AZURE_TENANT_ID=tenant1 \
 		AZURE_CLIENT_ID=client1 AZURE_CLIENT_SECRET=$PADT_SECRET
 	unset ADT_ENDPOINT ADT_TOKEN_FILE IDENTITY_ENDPOINT IDENTITY_HEADER \
