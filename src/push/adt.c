@@ -873,37 +873,37 @@ dry_run(const struct rec *r)
 	switch (r->op.op) {
 	case ADT_UPSERT:
 		if (r->op.kind == ADT_REL) {
-			dry_req("PUT", u.p, jh, r->op.put_body, NULL);
+			dry_req("PUT", buf_cstr(&u), jh, r->op.put_body, NULL);
 			break;
 		}
 		if (r->op.has_model)
-			dry_req("PUT", u.p, "{\"Content-Type\":"
+			dry_req("PUT", buf_cstr(&u), "{\"Content-Type\":"
 			    "\"application/json\",\"If-None-Match\":\"*\"}",
 			    r->op.put_body, NULL);
-		dry_req("PATCH", u.p, ph, r->op.patch_body,
+		dry_req("PATCH", buf_cstr(&u), ph, r->op.patch_body,
 		    r->op.has_model ? "the twin exists (412)" : NULL);
 		break;
 	case ADT_REPLACE:
-		dry_req("PUT", u.p, jh, r->op.put_body, NULL);
+		dry_req("PUT", buf_cstr(&u), jh, r->op.put_body, NULL);
 		break;
 	case ADT_PATCH:
-		dry_req("PATCH", u.p, ph, r->op.patch_body, NULL);
+		dry_req("PATCH", buf_cstr(&u), ph, r->op.patch_body, NULL);
 		break;
 	case ADT_DELETE:
 		if (r->op.kind == ADT_TWIN) {
 			adt_url(&u2, g.endpoint, r->op.id, "relationships",
 			    NULL, op.api_version);
-			dry_req("GET", u2.p, NULL, NULL, NULL);
+			dry_req("GET", buf_cstr(&u2), NULL, NULL, NULL);
 			dry_req("DELETE", "(each relationship listed)", NULL,
 			    NULL, NULL);
 			u2.len = 0;
 			adt_url(&u2, g.endpoint, r->op.id,
 			    "incomingrelationships", NULL, op.api_version);
-			dry_req("GET", u2.p, NULL, NULL, NULL);
+			dry_req("GET", buf_cstr(&u2), NULL, NULL, NULL);
 			dry_req("DELETE", "(each incoming relationship listed)",
 			    NULL, NULL, NULL);
 		}
-		dry_req("DELETE", u.p, NULL, NULL, NULL);
+		dry_req("DELETE", buf_cstr(&u), NULL, NULL, NULL);
 		break;
 	}
 	buf_release(&u);
