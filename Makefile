@@ -78,6 +78,7 @@ $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULE,$(p))))
 # unit tests may link a program's own modules (not its main file)
 TEST_EXTRA_mapping := src/transform/mapping.c
 TEST_EXTRA_emulator_jpatch := src/emulator/jpatch.c
+TEST_EXTRA_adt_op := src/push/adt_op.c
 define UNIT_RULE
 $(B)/tests/$(1): tests/unit/$(1).c tests/unit/tap.h $(LIBCOMMON) $$(TEST_EXTRA_$(1:test_%=%):%.c=$(B)/%.o)
 	@mkdir -p $$(dir $$@)
