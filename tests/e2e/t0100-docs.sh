@@ -16,7 +16,8 @@ for prog in "$TP_BIN"/*; do
 		"$prog" --help | grep -o -e "--[a-z][a-z0-9-]*" | sort -u >help &&
 		mandoc -Tascii "$page" | col -b | grep -o -e "--[a-z][a-z0-9-]*" | sort -u >man &&
 		mandoc -Tascii "$page" | col -b | awk "/^OPTIONS/{p=1;next} /^[A-Z]/{p=0} p" |
-			grep -o -e "--[a-z][a-z0-9-]*" | sort -u >manopts &&
+			grep -E "^ +(-[a-zA-Z], )?--[a-z]" | grep -o -e "--[a-z][a-z0-9-]*" | head -c 100000 |
+			sort -u >manopts &&
 		comm -23 help man >missing && comm -13 help manopts >extra &&
 		{ test ! -s missing || { echo "not in the page:"; cat missing; false; }; } &&
 		{ test ! -s extra || { echo "in the page, not in --help:"; cat extra; false; }; }
