@@ -63,6 +63,8 @@ struct par {
 	/* collector */
 	uint64_t received;
 	int collector_failed;
+	int out_failed;		/* stdout failed: say that, not the rest */
+	volatile int halt;	/* the collector asks the reader to stop */
 	volatile int too_many_errors;
 };
 
@@ -191,8 +193,9 @@ send_batch(struct par *p)
 	if (write_all(w->to, &h, sizeof(h)) < 0 ||
 	    write_all(w->to, p->src, sl) < 0 ||
 	    write_all(w->to, p->batch.p, p->batch.len) < 0) {
-		log_error("cannot send records to worker %d: %s",
-		    (int)(p->sent % (uint64_t)p->n), strerror(errno));
+		if (!p->halt)	/* else the collector said why */
+			log_error("cannot send records to worker %d: %s",
+			    (int)(p->sent % (uint64_t)p->n), strerror(errno));
 		return -1;
 	}
 	p->sent++;
@@ -208,7 +211,7 @@ before_block(void *ctx)
 
 	/* don't hold lines back while the input is slow */
 	if (send_batch(p) < 0)
-		*p->stop = 1;
+		p->halt = 1;
 }
 
 static void *
@@ -233,13 +236,22 @@ collector(void *arg)
 			log_error("lost contact with worker %d: %s",
 			    (int)(k % (uint64_t)p->n), strerror(errno));
 			p->collector_failed = 1;
+			p->halt = 1;
 			break;
 		}
 		p->w->b.len += h.outlen;
 		dl.len = h.dlqlen;
+		p->x->c.in += h.c.in;
+		p->x->c.out += h.c.out;
+		p->x->c.failed += h.c.failed;
+		p->x->c.blank += h.c.blank;
+		p->x->c.control += h.c.control;
+		p->x->c.fast += h.c.fast;
+		p->received++;
 		if (ndjson_writer_flush(p->w) < 0) {
 			p->collector_failed = 1;
-			*p->stop = 1;
+			p->out_failed = 1;
+			p->halt = 1;
 			break;
 		}
 		if (dl.len > 0 && p->x->dlq != NULL) {
@@ -248,18 +260,21 @@ collector(void *arg)
 			buf_add(db, dl.p, dl.len);
 			dlq_flush(p->x->dlq);
 		}
-		p->x->c.in += h.c.in;
-		p->x->c.out += h.c.out;
-		p->x->c.failed += h.c.failed;
-		p->x->c.blank += h.c.blank;
-		p->x->c.control += h.c.control;
-		p->x->c.fast += h.c.fast;
-		p->received++;
 		stats_progress();
 		if (p->max_errors > 0 && p->x->c.failed >= p->max_errors &&
 		    !p->too_many_errors) {
 			p->too_many_errors = 1;
-			*p->stop = 1;
+			p->halt = 1;
+		}
+	}
+	if (p->collector_failed) {
+		int i;
+
+		/* workers blocked on a full result pipe must not hang the
+		 * reader: closing makes their writes fail and them exit */
+		for (i = 0; i < p->n; i++) {
+			close(p->wk[i].from);
+			p->wk[i].from = -1;
 		}
 	}
 	buf_release(&dl);
@@ -328,7 +343,7 @@ parallel_run(struct xf *x, int jobs, struct xf_input *in, int nin,
 			return -1;
 		}
 	}
-	for (i = 0; i < nin && !*stop; i++) {
+	for (i = 0; i < nin && !*stop && !p.halt; i++) {
 		struct ndjson_reader *r = ndjson_reader_new(in[i].fd,
 		    in[i].name, max_line, before_block, &p, stop);
 		struct ndjson_line l;
@@ -352,7 +367,7 @@ parallel_run(struct xf *x, int jobs, struct xf_input *in, int nin,
 			if ((p.nlines >= BATCH_LINES ||
 			    p.batch.len >= BATCH_BYTES) && send_batch(&p) < 0)
 				break;
-			if (*stop)
+			if (*stop || p.halt)
 				break;
 		}
 		if (rr < 0) {
@@ -362,13 +377,13 @@ parallel_run(struct xf *x, int jobs, struct xf_input *in, int nin,
 		}
 		if (send_batch(&p) < 0)
 			rc = -1;
-		if (*stop && (rr > 0 || ndjson_reader_stopped(r)))
+		if ((*stop || p.halt) && (rr > 0 || ndjson_reader_stopped(r)))
 			*stopped_early = 1;
 		ndjson_reader_free(r);
 		if (rc < 0)
 			break;
 	}
-	if (*stop)
+	if (*stop || p.halt)
 		*stopped_early = 1;
 	for (i = 0; i < jobs; i++)
 		close(p.wk[i].to);
@@ -376,15 +391,16 @@ parallel_run(struct xf *x, int jobs, struct xf_input *in, int nin,
 	for (i = 0; i < jobs; i++) {
 		int st;
 
-		close(p.wk[i].from);
-		if (waitpid(p.wk[i].pid, &st, 0) < 0 || !WIFEXITED(st) ||
-		    WEXITSTATUS(st) != 0) {
+		if (p.wk[i].from >= 0)
+			close(p.wk[i].from);
+		if ((waitpid(p.wk[i].pid, &st, 0) < 0 || !WIFEXITED(st) ||
+		    WEXITSTATUS(st) != 0) && !p.out_failed) {
 			log_error("worker %d (pid %d) failed", i,
 			    (int)p.wk[i].pid);
 			rc = -1;
 		}
 	}
-	if (p.received != p.sent) {
+	if (p.received != p.sent && !p.out_failed) {
 		log_error("%llu of %llu batches came back from the workers",
 		    (unsigned long long)p.received,
 		    (unsigned long long)p.sent);
