@@ -447,10 +447,65 @@ prepare(struct http_req *req, void *user)
 	return 0;
 }
 
+/*
+ * The request-rate budget adapts to 429s (AIMD on the rate, on top of the
+ * engine's AIMD on the window): a 429 (at most one every 250 ms) sets the
+ * rate to 90% of the answers that got through in the last second; every
+ * second without a 429 adds 5%. --rate is the ceiling (0: none, and no
+ * limit at all until the first 429). Without this, an instance throttled
+ * below what the window sends answers most requests with 429.
+ */
+#define RA_SLOTS 10		/* 100 ms slots: the last second */
+static struct {
+	double cur;		/* requests/s now, 0 = unlimited */
+	unsigned ok[RA_SLOTS];	/* answers other than 429 per slot */
+	int64_t stamp[RA_SLOTS]; /* the 100 ms tick a slot counts */
+	int64_t last_cut, last_inc;
+} ra;
+
+static void
+rate_adapt(long status)
+{
+	int64_t now = now_ms(), tick = now / 100;
+	int slot = (int)(tick % RA_SLOTS), i;
+	double old = ra.cur;
+
+	if (ra.stamp[slot] != tick) {
+		ra.stamp[slot] = tick;
+		ra.ok[slot] = 0;
+	}
+	if (status != 429) {
+		if (status != 0)
+			ra.ok[slot]++;
+		if (ra.cur > 0 && now - ra.last_cut >= 1000 &&
+		    now - ra.last_inc >= 1000) {
+			ra.cur = ra.cur * 1.05 + 1;
+			if (op.rate > 0 && ra.cur > (double)op.rate)
+				ra.cur = (double)op.rate;
+			ra.last_inc = now;
+		}
+	} else if (now - ra.last_cut >= 250) {
+		double got = 0;
+
+		for (i = 0; i < RA_SLOTS; i++)
+			if (tick - ra.stamp[i] < RA_SLOTS)
+				got += ra.ok[i];
+		if (ra.cur > 0 && ra.cur < got)
+			got = ra.cur;
+		ra.cur = got * 0.9 > 1 ? got * 0.9 : 1;
+		ra.last_cut = ra.last_inc = now;
+	}
+	if (ra.cur != old) {
+		http_set_rate(g.e, ra.cur, ra.cur / 20 + 1);
+		log_debug("request rate now %.0f/s", ra.cur);
+	}
+}
+
 static enum http_verdict
 classify(const struct http_resp *resp, void *user)
 {
 	(void)user;
+	rate_adapt(resp->status);
 	if (resp->status == 401 && g.auth != NULL && resp->attempts < 3) {
 		/* an expired or revoked token: fetch a new one */
 		auth_invalidate(g.auth, ADT_SCOPE);
@@ -1296,6 +1351,7 @@ main(int argc, char **argv)
 	}
 	g.q = keyq_new();
 	g.twins = adt_twins_new();
+	ra.cur = (double)op.rate;
 
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
