@@ -1,5 +1,7 @@
 #include "buf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,4 +93,27 @@ buf_cstr(struct buf *b)
 		buf_grow(b, 1);
 	b->p[b->len] = '\0';
 	return b->p;
+}
+
+int
+buf_read_file(struct buf *b, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		buf_grow(b, 65536);
+		n = read(fd, b->p + b->len, b->cap - b->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		b->len += (size_t)n;
+	}
+	e = errno;
+	close(fd);
+	errno = e;
+	return n < 0 ? -1 : 0;
 }

@@ -53,6 +53,12 @@ buf_adds(struct buf *b, const char *s)
 	buf_add(b, s, strlen(s));
 }
 
+/*
+ * Append the whole file at path to b. Returns 0, or -1 with errno set (b
+ * may then hold part of it).
+ */
+int buf_read_file(struct buf *b, const char *path);
+
 /* Abort with a message if p is NULL (allocation failed); returns p. */
 void *xalloc_check(void *p);
 void *xmalloc(size_t n);

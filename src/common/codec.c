@@ -113,8 +113,8 @@ pct_encode(struct buf *b, const char *s, size_t n)
 	}
 }
 
-static int
-hexval(unsigned char c)
+int
+hex_value(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -137,8 +137,8 @@ pct_decode(struct buf *b, const char *s, size_t n)
 
 			if (n - i < 3)
 				return -1;
-			h = hexval((unsigned char)s[i + 1]);
-			l = hexval((unsigned char)s[i + 2]);
+			h = hex_value((unsigned char)s[i + 1]);
+			l = hex_value((unsigned char)s[i + 2]);
 			if (h < 0 || l < 0)
 				return -1;
 			b->p[b->len++] = (char)(h << 4 | l);

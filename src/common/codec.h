@@ -19,6 +19,8 @@ void base64_encode(struct buf *b, const void *p, size_t n);
 int base64_decode(struct buf *b, const char *s, size_t n);
 /* Append lowercase hex of p[0..n). */
 void hex_encode(struct buf *b, const void *p, size_t n);
+/* The value of hex digit c (either case), or -1. */
+int hex_value(int c);
 /*
  * Append s[0..n) percent-encoded for use as one URL path segment or query
  * value: everything but ALPHA / DIGIT / "-" / "." / "_" / "~" is escaped

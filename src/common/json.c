@@ -4,6 +4,7 @@
 #include "json.h"
 
 #include "tape.h"
+#include "utf8.h"
 
 #include <float.h>
 #include <math.h>
@@ -82,42 +83,6 @@ numlits_find(const struct json_numlits *l, double v)
 /* ------------------------------------------------------------------ */
 /* UTF-8                                                               */
 
-/*
- * Length of the valid UTF-8 sequence at s (s < e, *s >= 0x80), or 0 when
- * it is not valid (overlong, surrogate, > U+10FFFF, truncated).
- */
-static size_t
-utf8_seq(const unsigned char *s, const unsigned char *e)
-{
-	unsigned c = s[0];
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		if (e - s < 2 || (s[1] & 0xc0) != 0x80)
-			return 0;
-		return 2;
-	}
-	if (c >= 0xe0 && c <= 0xef) {
-		if (e - s < 3 || (s[1] & 0xc0) != 0x80 ||
-		    (s[2] & 0xc0) != 0x80)
-			return 0;
-		if (c == 0xe0 && s[1] < 0xa0)
-			return 0;	/* overlong */
-		if (c == 0xed && s[1] >= 0xa0)
-			return 0;	/* surrogate */
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (e - s < 4 || (s[1] & 0xc0) != 0x80 ||
-		    (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-			return 0;
-		if (c == 0xf0 && s[1] < 0x90)
-			return 0;	/* overlong */
-		if (c == 0xf4 && s[1] >= 0x90)
-			return 0;	/* > U+10FFFF */
-		return 4;
-	}
-	return 0;
-}
 
 int
 json_utf8_valid(const char *p, size_t n)

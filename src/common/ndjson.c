@@ -5,12 +5,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "codec.h"
 #include "json.h"
+#include "log.h"
 
 #define READ_CHUNK (1u << 20)
 
@@ -385,4 +388,25 @@ dlq_write(struct dlq *d, const char *src, unsigned long long lineno,
 	}
 	buf_addc(b, '}');
 	return ndjson_writer_commit(&d->w);
+}
+
+int
+dlq_fail(struct dlq *d, const char *src, const struct ndjson_line *l,
+    int is_json, const char *code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_at(LV_ERROR, src, l->lineno, "%s", msg);
+	if (dlq_write(d, src, l->lineno, l->p, l->len, is_json, code, msg,
+	    l->too_long ? jv_object_set(jv_object(), jv_string("truncated"),
+	    jv_true()) : jv_invalid()) < 0) {
+		log_error("cannot write the dead-letter file: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
 }

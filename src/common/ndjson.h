@@ -112,4 +112,14 @@ int dlq_write(struct dlq *d, const char *src, unsigned long long lineno,
     const char *line, size_t len, int is_json, const char *code,
     const char *msg, jv extra);
 
+/*
+ * Report one failed input line l of src: "SRC:LINE: MESSAGE" on stderr
+ * (log_at) and the line, with code and message, in the dead-letter file d
+ * (may be NULL; an over-long line is marked truncated). Returns 0, or -1
+ * when the dead-letter write failed (reported; callers treat it as fatal).
+ */
+int dlq_fail(struct dlq *d, const char *src, const struct ndjson_line *l,
+    int is_json, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
 #endif

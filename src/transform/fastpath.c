@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "json.h"
 
 /* ---- values ---- */
@@ -377,18 +378,6 @@ static struct node *parse_pipe(struct lex *l);
 static struct node *parse_pipe_ex(struct lex *l, int *saw_pipe);
 static struct node *parse_post(struct lex *l);
 
-static int
-hexv(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decode a jq string literal body s[0..n) without interpolation into buf.
  * Returns -1 on anything unusual.
@@ -421,12 +410,12 @@ decode_str(const char *s, size_t n, struct buf *b)
 		case 'u':
 			if (n - i < 5)
 				return -1;
-			if (hexv(s[i + 1]) < 0 || hexv(s[i + 2]) < 0 ||
-			    hexv(s[i + 3]) < 0 || hexv(s[i + 4]) < 0)
+			if (hex_value(s[i + 1]) < 0 || hex_value(s[i + 2]) < 0 ||
+			    hex_value(s[i + 3]) < 0 || hex_value(s[i + 4]) < 0)
 				return -1;
-			cp = (unsigned)(hexv(s[i + 1]) << 12 |
-			    hexv(s[i + 2]) << 8 | hexv(s[i + 3]) << 4 |
-			    hexv(s[i + 4]));
+			cp = (unsigned)(hex_value(s[i + 1]) << 12 |
+			    hex_value(s[i + 2]) << 8 | hex_value(s[i + 3]) << 4 |
+			    hex_value(s[i + 4]));
 			if (cp >= 0x80)
 				return -1;	/* keep it simple */
 			buf_addc(b, (char)cp);

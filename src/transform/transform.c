@@ -180,31 +180,10 @@ is_control(const struct tape *t)
 	return c != 0 && t->nodes[c].type == TAPE_STRING;
 }
 
-static int
-fail(struct xf *x, const char *src, const struct ndjson_line *l,
-    int is_json, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
-
-static int
-fail(struct xf *x, const char *src, const struct ndjson_line *l,
-    int is_json, const char *code, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_at(LV_ERROR, src, l->lineno, "%s", msg);
-	if (dlq_write(x->dlq, src, l->lineno, l->p, l->len, is_json, code,
-	    msg, l->too_long ? jv_object_set(jv_object(),
-	    jv_string("truncated"), jv_true()) : jv_invalid()) < 0) {
-		log_error("cannot write the dead-letter file: %s",
-		    strerror(errno));
-	}
-	x->c.failed++;
-	return 1;
-}
+/* A failed record: reported, dead-lettered, counted. Returns 1. */
+#define fail(x, src, l, is_json, code, ...) \
+	((x)->c.failed++, \
+	    (void)dlq_fail((x)->dlq, src, l, is_json, code, __VA_ARGS__), 1)
 
 int
 xf_line(struct xf *x, const char *src, const struct ndjson_line *l,
@@ -383,22 +362,6 @@ refresh_counts(void *ctx)
 	*stats_counter("control") = x->c.control;
 }
 
-static char *
-read_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	struct buf b = BUF_INIT;
-	char chunk[65536];
-	size_t n;
-
-	if (f == NULL)
-		return NULL;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_add(&b, chunk, n);
-	fclose(f);
-	return buf_cstr(&b);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -460,12 +423,16 @@ main(int argc, char **argv)
 			    jv_string(now));
 		}
 	} else if (op.prog_file != NULL) {
-		if ((program = read_file(op.prog_file)) == NULL) {
+		struct buf pb = BUF_INIT;
+
+		if (buf_read_file(&pb, op.prog_file) < 0) {
+			buf_release(&pb);
 			log_error("cannot read program file '%s': %s",
 			    op.prog_file, strerror(errno));
 			status = EXIT_USAGE;
 			goto out;
 		}
+		program = buf_cstr(&pb);
 		origin = xstrdup(op.prog_file);
 		{
 			char *s = strrchr(origin, '/');
