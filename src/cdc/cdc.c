@@ -125,8 +125,8 @@ static const struct cli_opt options[] = {
 
 static const struct cli_prog prog = {
 	"cdc-filter",
-	"--state FILE [--key EXPR] [--diff] [--snapshot] [OPTION]... [FILE]...\n"
-	"--state FILE --commit [OPTION]... [FILE]...",
+	"--state FILE [--key EXPR] [--diff] [--snapshot] [OPTION ...] [FILE ...]\n"
+	"--state FILE --commit [OPTION ...] [FILE ...]",
 	"Pass on only the NDJSON records whose content changed since the\n"
 	"last acknowledged run, with _meta.cdc = {key, hash, change}; with\n"
 	"--snapshot, emit $op \"delete\" records for keys missing from a\n"
