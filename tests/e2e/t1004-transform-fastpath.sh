@@ -5,6 +5,10 @@
 test_require jq "the reference" || { test_done; exit 1; }
 test_require python3 "the seeded generator" || { test_done; exit 1; }
 gen=$TP_TOP/tests/tools/gen-subset.py
+# libjq 1.6 leaks the error value inside ltrimstr/rtrimstr on non-strings:
+# under the sanitizer build that would turn the libjq run's exit code into
+# LeakSanitizer's. Leaks are checked by the other tests.
+export ASAN_OPTIONS=detect_leaks=0
 
 python3 "$gen" records 60 11 >rec.ndjson
 python3 "$gen" programs 200 12 >progs.txt
