@@ -9,6 +9,7 @@
  *   a document whose canonical form is NEW's;
  * - the key path parser and evaluator never crash.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,14 +66,16 @@ check(struct canon *c, const char *a, size_t an, const char *b, size_t bn)
 	for (i = 0; i < nops; i++) {
 		jv o = jv_array_get(jv_copy(ops), (int)i);
 		const char *k = json_get_str(o, "op");
-		const char *p = json_get_str(o, "path");
-		jv path = pointer(p, strlen(p));
+		jv pj = json_get(o, "path");
+		jv path = pointer(jv_string_value(pj),
+		    (size_t)jv_string_length_bytes(jv_copy(pj)));
 
 		if (strcmp(k, "remove") == 0)
 			doc = jv_delpaths(doc, jv_array_append(jv_array(), path));
 		else
 			doc = jv_setpath(doc, path, json_get(o, "value"));
 		jv_free(o);
+		jv_free(pj);
 		if (!jv_is_valid(doc))
 			abort();
 	}
@@ -90,7 +93,12 @@ check(struct canon *c, const char *a, size_t an, const char *b, size_t bn)
 		tape_release(&tq);
 	}
 	canon_write(c, &ca, &tb, 0, CANON_SORTED | CANON_TOP);
-	/* numbers may print differently once through jv: compare as jv */
+	/* numbers may print differently once through jv: compare as jv;
+	 * numbers beyond double range do not survive jv, skip those */
+	for (i = 0; i < tb.len; i++)
+		if (tb.nodes[i].type == TAPE_NUMBER &&
+		    isinf(tape_number(&tb.nodes[i])))
+			goto out;
 	{
 		jv x, y;
 
