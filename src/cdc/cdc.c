@@ -176,24 +176,17 @@ fail(struct cdc *c, const char *src, const struct ndjson_line *l,
     int is_json, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 
+/* A failed record: reported, dead-lettered, counted. Returns 1. */
 static int
 fail(struct cdc *c, const char *src, const struct ndjson_line *l,
     int is_json, const char *code, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_at(LV_ERROR, src, l->lineno, "%s", msg);
-	if (dlq_write(c->dlq, src, l->lineno, l->p, l->len, is_json, code,
-	    msg, l->too_long ? jv_object_set(jv_object(),
-	    jv_string("truncated"), jv_true()) : jv_invalid()) < 0) {
-		log_error("cannot write the dead-letter file: %s",
-		    strerror(errno));
+	if (dlq_vfail(c->dlq, src, l, is_json, code, fmt, ap) < 0)
 		c->fatal = 1;
-	}
+	va_end(ap);
 	c->failed++;
 	return 1;
 }
@@ -740,17 +733,6 @@ emit_deletes(struct cdc *c)
 
 /* ---- --commit ---- */
 
-static int
-hex_val(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
 
 static void
 commit_line(struct cdc *c, const char *src, const struct ndjson_line *l)
@@ -838,8 +820,8 @@ commit_line(struct cdc *c, const char *src, const struct ndjson_line *l)
 			return;
 		}
 		for (i = 0; i < CANON_HASH_LEN; i++) {
-			int hi = hex_val(c->t.nodes[hn].p[2 * i]);
-			int lo = hex_val(c->t.nodes[hn].p[2 * i + 1]);
+			int hi = hex_value(c->t.nodes[hn].p[2 * i]);
+			int lo = hex_value(c->t.nodes[hn].p[2 * i + 1]);
 
 			if (hi < 0 || lo < 0) {
 				fail(c, src, l, 1, "bad_result",

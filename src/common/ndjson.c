@@ -391,15 +391,12 @@ dlq_write(struct dlq *d, const char *src, unsigned long long lineno,
 }
 
 int
-dlq_fail(struct dlq *d, const char *src, const struct ndjson_line *l,
-    int is_json, const char *code, const char *fmt, ...)
+dlq_vfail(struct dlq *d, const char *src, const struct ndjson_line *l,
+    int is_json, const char *code, const char *fmt, va_list ap)
 {
 	char msg[1024];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	log_at(LV_ERROR, src, l->lineno, "%s", msg);
 	if (dlq_write(d, src, l->lineno, l->p, l->len, is_json, code, msg,
 	    l->too_long ? jv_object_set(jv_object(), jv_string("truncated"),
@@ -409,4 +406,17 @@ dlq_fail(struct dlq *d, const char *src, const struct ndjson_line *l,
 		return -1;
 	}
 	return 0;
+}
+
+int
+dlq_fail(struct dlq *d, const char *src, const struct ndjson_line *l,
+    int is_json, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = dlq_vfail(d, src, l, is_json, code, fmt, ap);
+	va_end(ap);
+	return rc;
 }

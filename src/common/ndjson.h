@@ -6,6 +6,7 @@
 #define TP_NDJSON_H
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 
 #include <jv.h>
@@ -121,5 +122,9 @@ int dlq_write(struct dlq *d, const char *src, unsigned long long lineno,
 int dlq_fail(struct dlq *d, const char *src, const struct ndjson_line *l,
     int is_json, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
+/* The same with a va_list. */
+int dlq_vfail(struct dlq *d, const char *src, const struct ndjson_line *l,
+    int is_json, const char *code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 6, 0)));
 
 #endif

@@ -180,10 +180,25 @@ is_control(const struct tape *t)
 	return c != 0 && t->nodes[c].type == TAPE_STRING;
 }
 
+static int
+fail(struct xf *x, const char *src, const struct ndjson_line *l,
+    int is_json, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
 /* A failed record: reported, dead-lettered, counted. Returns 1. */
-#define fail(x, src, l, is_json, code, ...) \
-	((x)->c.failed++, \
-	    (void)dlq_fail((x)->dlq, src, l, is_json, code, __VA_ARGS__), 1)
+static int
+fail(struct xf *x, const char *src, const struct ndjson_line *l,
+    int is_json, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)dlq_vfail(x->dlq, src, l, is_json, code, fmt, ap);
+	va_end(ap);
+	x->c.failed++;
+	return 1;
+}
+
 
 int
 xf_line(struct xf *x, const char *src, const struct ndjson_line *l,
