@@ -1,0 +1,96 @@
+/*
+ * blob.h - Azure Blob Storage addressing and request signing: connection
+ * strings, blob URLs, SharedKey authorization and service SAS tokens.
+ *
+ * No I/O here: programs send the requests with http.h and call
+ * blob_sharedkey() from their prepare callback (a fresh x-ms-date per
+ * attempt). See PROTOCOLS.md, "Azure Blob Storage (and Azurite)".
+ *
+ * Connection strings (the portal's and Azurite's formats):
+ *   DefaultEndpointsProtocol=https;AccountName=A;AccountKey=K;
+ *     EndpointSuffix=core.windows.net            -> https://A.blob.core.windows.net
+ *   ...;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;
+ *   ...;SharedAccessSignature=sv=...&sig=...
+ *   UseDevelopmentStorage=true[;DevelopmentStorageProxyUri=http://host]
+ *                                                -> Azurite's account and key
+ */
+#ifndef TP_BLOB_H
+#define TP_BLOB_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "buf.h"
+
+#define BLOB_API_VERSION "2021-08-06"
+#define BLOB_DEV_ACCOUNT "devstoreaccount1"
+#define BLOB_DEV_KEY "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+struct blob_account {
+	char *name;		/* account name */
+	char *key;		/* base64 account key, or NULL */
+	char *sas;		/* SAS token without '?', or NULL */
+	char *endpoint;		/* blob service URL, no trailing '/': for
+				   path-style (emulator) URLs it ends with
+				   "/<account>" */
+};
+
+/*
+ * Parse a Storage connection string into a (zeroed or released) a.
+ * Returns 0, or -1 with a message in err (no secret in it).
+ */
+int blob_conn_parse(struct blob_account *a, const char *cs, struct buf *err);
+
+/*
+ * Split a container URL "https://A.blob.core.windows.net/C[/PREFIX]" or a
+ * path-style one "http://127.0.0.1:10000/A/C[/PREFIX]" (an IP address or
+ * "localhost" host means path-style) into account name, endpoint,
+ * container and prefix (malloc'd; the prefix without leading or trailing
+ * '/', possibly ""). A query string is refused (a SAS is a secret: give it
+ * through the environment or a file). Returns 0, or -1 with err filled.
+ */
+int blob_url_parse(const char *url, char **account, char **endpoint,
+    char **container, char **prefix, struct buf *err);
+
+/* Free a's strings and zero it. NULL is a no-op. */
+void blob_account_release(struct blob_account *a);
+
+/* One request header as sent (name in any case). */
+struct blob_hdr {
+	const char *name;
+	const char *value;
+};
+
+/*
+ * Append the SharedKey Authorization value ("SharedKey A:SIG") for a
+ * request to out. url is the full request URL as sent (path and query
+ * percent-encoded); h lists every header that is sent (x-ms-date
+ * included; Content-Length is taken from content_length, signed as "" when
+ * 0). Returns 0, or -1 with err filled (bad key, bad URL).
+ */
+int blob_sharedkey(struct buf *out, const char *account, const char *key,
+    const char *method, const char *url, size_t content_length,
+    const struct blob_hdr *h, size_t nh, struct buf *err);
+
+/*
+ * The string SharedKey signs for such a request (for tests and debug
+ * output). Returns 0, or -1 with err filled.
+ */
+int blob_string_to_sign(struct buf *out, const char *account,
+    const char *method, const char *url, size_t content_length,
+    const struct blob_hdr *h, size_t nh, struct buf *err);
+
+/*
+ * Append a service SAS token (query string without '?') for the container
+ * (blob NULL, sr=c) or one blob (sr=b) with permissions perm (e.g. "racwl")
+ * valid from start to expiry, signed version BLOB_API_VERSION. Returns 0,
+ * or -1 if key is not base64.
+ */
+int blob_service_sas(struct buf *out, const char *account, const char *key,
+    const char *container, const char *blob, const char *perm,
+    time_t start, time_t expiry);
+
+/* Append an RFC 7231 date (x-ms-date) for t. Can't fail. */
+void blob_http_date(struct buf *b, time_t t);
+
+#endif
