@@ -1,0 +1,848 @@
+/*
+ * archive - pass NDJSON through and keep it in zstd-compressed segments,
+ * in a directory or in Azure Blob Storage.
+ */
+#include "archive.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <zstd.h>
+
+#include "cli.h"
+#include "codec.h"
+#include "exitcode.h"
+#include "json.h"
+#include "log.h"
+#include "ndjson.h"
+#include "stats.h"
+#include "tape.h"
+
+#define PEND_FLUSH (256u << 10)
+
+static volatile sig_atomic_t stop_flag;	/* SIGINT/SIGTERM */
+static volatile sig_atomic_t halt;	/* stop reading: signal or fatal */
+
+struct opts {
+	const char *auth;
+	const char *blob;
+	size_t block_size;
+	int cat;
+	long concurrency;
+	const char *conn_file;
+	const char *dead_letter;
+	const char *dir;
+	int insecure;
+	const char *key_file;
+	long level;
+	int list;
+	size_t max_line;
+	int no_pass;
+	long queue;
+	double retry_time;
+	const char *run_id;
+	const char *sas_file;
+	double seg_age;
+	long seg_records;
+	size_t seg_size;
+	const char *spool;
+	long threads;
+};
+
+static struct opts op = {
+	.block_size = 8u << 20, .concurrency = 4, .level = 3,
+	.max_line = NDJSON_DEFAULT_MAX_LINE, .queue = 4, .retry_time = 300,
+	.seg_age = 900, .seg_size = 64u << 20,
+};
+
+static const struct cli_opt options[] = {
+	{ "auth", 0, CLI_STR, &op.auth, "MODE", "ARCHIVE_AUTH",
+	    "blob credentials: auto (default: SAS, else key, else Entra), "
+	    "key, sas or entra", 0, NULL },
+	{ "blob", 0, CLI_STR, &op.blob, "URL", "ARCHIVE_BLOB",
+	    "archive to this container URL (or CONTAINER[/PREFIX] of the "
+	    "connection string's account)", 0, NULL },
+	{ "block-size", 0, CLI_SIZE, &op.block_size, "SIZE", NULL,
+	    "segments larger than SIZE go up in blocks of SIZE (Put Block "
+	    "List; default 8M)", 0, NULL },
+	{ "cat", 0, CLI_FLAG, &op.cat, NULL, NULL,
+	    "write the archived records to standard output, in order", 0,
+	    NULL },
+	{ "concurrency", 0, CLI_LONG, &op.concurrency, "N", NULL,
+	    "blocks uploaded at once (default 4)", 0, NULL },
+	{ "connection-string-file", 0, CLI_STR, &op.conn_file, "FILE", NULL,
+	    "read the Storage connection string from FILE (default: "
+	    "AZURE_STORAGE_CONNECTION_STRING)", 0, NULL },
+	{ "dead-letter", 0, CLI_STR, &op.dead_letter, "FILE",
+	    "TWINPIPE_DEAD_LETTER",
+	    "append lines longer than --max-line to FILE (NDJSON)", 0, NULL },
+	{ "dir", 0, CLI_STR, &op.dir, "DIR", "ARCHIVE_DIR",
+	    "archive to the local directory DIR", 0, NULL },
+	{ "insecure", 0, CLI_FLAG, &op.insecure, NULL, NULL,
+	    "do not verify TLS certificates", 0, NULL },
+	{ "key-file", 0, CLI_STR, &op.key_file, "FILE", NULL,
+	    "read the account key from FILE (default: AZURE_STORAGE_KEY)", 0,
+	    NULL },
+	{ "level", 'l', CLI_LONG, &op.level, "N", "ARCHIVE_LEVEL",
+	    "zstd compression level (1-19, default 3)", 0, NULL },
+	{ "list", 0, CLI_FLAG, &op.list, NULL, NULL,
+	    "print the manifest of every segment, in order, and exit", 0,
+	    NULL },
+	{ "max-line", 0, CLI_SIZE, &op.max_line, "SIZE", "TWINPIPE_MAX_LINE",
+	    "longest input line accepted (default 16M)", 0, NULL },
+	{ "no-pass", 0, CLI_FLAG, &op.no_pass, NULL, NULL,
+	    "do not copy the input to standard output (act as a sink)", 0,
+	    NULL },
+	{ "queue", 0, CLI_LONG, &op.queue, "N", NULL,
+	    "finished segments that may wait for upload before reading "
+	    "blocks (default 4)", 0, NULL },
+	{ "retry-time", 0, CLI_DURATION, &op.retry_time, "DURATION", NULL,
+	    "give up on a blob request after retrying this long (default 5m)",
+	    0, NULL },
+	{ "run-id", 0, CLI_STR, &op.run_id, "ID", NULL,
+	    "run id in segment names (default: random)", 0, NULL },
+	{ "sas-file", 0, CLI_STR, &op.sas_file, "FILE", NULL,
+	    "read a SAS token from FILE (default: AZURE_STORAGE_SAS_TOKEN)",
+	    0, NULL },
+	{ "segment-age", 0, CLI_DURATION, &op.seg_age, "DURATION", NULL,
+	    "close a segment this long after it was opened (default 15m, 0: "
+	    "never)", 0, NULL },
+	{ "segment-records", 0, CLI_LONG, &op.seg_records, "N", NULL,
+	    "close a segment after N records (default 0: no limit)", 0,
+	    NULL },
+	{ "segment-size", 0, CLI_SIZE, &op.seg_size, "SIZE", NULL,
+	    "close a segment after SIZE input bytes (default 64M)", 0, NULL },
+	{ "spool", 0, CLI_STR, &op.spool, "DIR", "ARCHIVE_SPOOL",
+	    "blob target: keep finished segments in DIR until uploaded "
+	    "(default: under $TMPDIR)", 0, NULL },
+	{ "threads", 'T', CLI_LONG, &op.threads, "N", "ARCHIVE_THREADS",
+	    "zstd worker threads (default 0: compress in the main thread)", 0,
+	    NULL },
+};
+
+static const struct cli_prog prog = {
+	"archive",
+	"[OPTION]... --dir DIR | --blob URL\n"
+	"--list|--cat [OPTION]... --dir DIR | --blob URL",
+	"Copy NDJSON from standard input to standard output unchanged and\n"
+	"keep it in zstd-compressed segments (YYYY/MM/DD/HHMMSS-RUN-SEQ\n"
+	".ndjson.zst, each with a manifest) in a directory or an Azure Blob\n"
+	"Storage container. Segments appear only when complete; blobs are\n"
+	"never overwritten.",
+	options, sizeof(options) / sizeof(options[0]),
+	"Environment:\n"
+	"  AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_KEY,\n"
+	"  AZURE_STORAGE_SAS_TOKEN, the Entra variables (AZURE_TENANT_ID, ...)\n",
+	NULL
+};
+
+struct ctx {
+	struct seg seg;
+	struct seg_opts so;
+	const char *root;	/* --dir or the spool */
+	struct up *up;
+	struct buf pend;	/* lines read, not yet passed on/compressed */
+	struct tape t;
+	struct json_numlits lits;
+	struct buf err;
+	unsigned long seq;
+	uint64_t in, bytes, segments, failed;
+	int fatal;
+};
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+	halt = 1;
+}
+
+static void
+set_fatal(struct ctx *c)
+{
+	if (!c->fatal)
+		log_error("%s", buf_cstr(&c->err));
+	c->fatal = 1;
+	halt = 1;
+}
+
+/* the JSON text of _meta.src of line p[0..n), or nothing */
+static void
+src_of(struct ctx *c, const char *p, size_t n, struct buf *out)
+{
+	struct json_err je;
+	uint32_t m, s;
+	jv v;
+
+	out->len = 0;
+	if (tape_parse(&c->t, p, n, &je) < 0 ||
+	    c->t.nodes[0].type != TAPE_OBJECT ||
+	    (c->t.nodes[0].flags & TAPE_DUPS))
+		return;
+	m = tape_lookup(&c->t, 0, "_meta", 5);
+	if (m == 0 || c->t.nodes[m].type != TAPE_OBJECT ||
+	    (c->t.nodes[m].flags & TAPE_DUPS))
+		return;
+	s = tape_lookup(&c->t, m, "src", 3);
+	if (s == 0)
+		return;
+	v = json_from_tape(&c->t, s, &c->lits);
+	json_write(out, v, 0, &c->lits);
+	jv_free(v);
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* pass on and compress what is pending */
+static int
+flush_pend(struct ctx *c)
+{
+	const char *last;
+
+	if (c->pend.len == 0 || c->fatal)
+		return c->fatal ? -1 : 0;
+	if (!op.no_pass && write_all(1, c->pend.p, c->pend.len) < 0) {
+		buf_printf(&c->err, "write error on standard output: %s",
+		    strerror(errno));
+		set_fatal(c);
+		return -1;
+	}
+	if (seg_write(&c->seg, c->pend.p, c->pend.len, &c->err) < 0) {
+		set_fatal(c);
+		return -1;
+	}
+	/* the last line of the batch: its _meta.src is the segment's last */
+	last = c->pend.len > 1 ? memrchr(c->pend.p, '\n', c->pend.len - 1) :
+	    NULL;
+	last = last != NULL ? last + 1 : c->pend.p;
+	src_of(c, last, (size_t)(c->pend.p + c->pend.len - 1 - last),
+	    &c->seg.last_src);
+	c->pend.len = 0;
+	return 0;
+}
+
+static int
+close_seg(struct ctx *c)
+{
+	if (c->seg.fd < 0)
+		return 0;
+	if (flush_pend(c) < 0)
+		return -1;
+	if (seg_close(&c->seg, &c->so, c->root, &c->err) < 0) {
+		set_fatal(c);
+		return -1;
+	}
+	c->segments++;
+	log_info("segment %s: %llu records, %llu bytes -> %llu",
+	    c->seg.name, (unsigned long long)c->seg.records,
+	    (unsigned long long)c->seg.bytes_in,
+	    (unsigned long long)c->seg.bytes_out);
+	if (c->up != NULL) {
+		up_enqueue(c->up, c->seg.name);
+		/* a bounded queue: block (never drop) while it is full */
+		while (!c->fatal && up_pending(c->up) > (size_t)op.queue)
+			if (up_poll(c->up, -1, -1, NULL, &c->err) < 0)
+				set_fatal(c);
+	}
+	return c->fatal ? -1 : 0;
+}
+
+static long
+age_left_ms(const struct ctx *c)
+{
+	double left;
+
+	if (c->seg.fd < 0 || op.seg_age <= 0)
+		return -1;
+	left = c->seg.opened_mono + op.seg_age - seg_now_mono();
+	return left <= 0 ? 0 : (long)(left * 1000) + 1;
+}
+
+/* progress uploads without waiting */
+static void
+tick_uploads(struct ctx *c)
+{
+	if (c->up != NULL && !c->fatal &&
+	    up_poll(c->up, 0, -1, NULL, &c->err) < 0)
+		set_fatal(c);
+}
+
+/* before a read that may block: pass on, then wait while working */
+static void
+before_block(void *ctx)
+{
+	struct ctx *c = ctx;
+
+	if (flush_pend(c) < 0)
+		return;
+	while (!halt) {
+		long t = age_left_ms(c);
+		int ready = 0;
+
+		if (t == 0) {
+			if (close_seg(c) < 0)
+				return;
+			continue;
+		}
+		if (c->up != NULL) {
+			if (up_poll(c->up, t, 0, &ready, &c->err) < 0) {
+				set_fatal(c);
+				return;
+			}
+		} else {
+			struct pollfd p = { 0, POLLIN, 0 };
+			int n = poll(&p, 1, (int)(t > 0x7fffffff ? 0x7fffffff :
+			    t));
+
+			ready = n != 0;	/* readable, hung up, or EINTR */
+		}
+		if (ready)
+			return;
+	}
+}
+
+static int
+add_line(struct ctx *c, const struct ndjson_line *l)
+{
+	if (c->seg.fd < 0) {
+		if (seg_open(&c->seg, &c->so, c->root, c->seq++, &c->err) < 0) {
+			set_fatal(c);
+			return -1;
+		}
+		src_of(c, l->p, l->len, &c->seg.first_src);
+	}
+	buf_add(&c->pend, l->p, l->len);
+	buf_addc(&c->pend, '\n');
+	c->seg.records++;
+	c->in++;
+	c->bytes += l->len + 1;
+	if ((op.seg_records > 0 && c->seg.records >= (uint64_t)op.seg_records)
+	    || c->seg.bytes_in + c->pend.len >= op.seg_size)
+		return close_seg(c);
+	if (c->pend.len >= PEND_FLUSH) {
+		if (flush_pend(c) < 0)
+			return -1;
+		tick_uploads(c);
+		if (age_left_ms(c) == 0)
+			return close_seg(c);
+	}
+	return 0;
+}
+
+/* ---- reading an archive back ---- */
+
+static int
+cat_file(const char *path, const char *want_sha, struct buf *err)
+{
+	ZSTD_DCtx *dz = ZSTD_createDCtx();
+	EVP_MD_CTX *sha = EVP_MD_CTX_new();
+	size_t inn = ZSTD_DStreamInSize(), outn = ZSTD_DStreamOutSize();
+	char *ib = xmalloc(inn), *ob = xmalloc(outn);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+	size_t last = 0;
+	ssize_t n;
+
+	EVP_DigestInit_ex(sha, EVP_sha256(), NULL);
+	if (fd < 0) {
+		buf_printf(err, "cannot open '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	while ((n = read(fd, ib, inn)) > 0) {
+		ZSTD_inBuffer in = { ib, (size_t)n, 0 };
+
+		EVP_DigestUpdate(sha, ib, (size_t)n);
+		while (in.pos < in.size) {
+			ZSTD_outBuffer o = { ob, outn, 0 };
+
+			last = ZSTD_decompressStream(dz, &o, &in);
+			if (ZSTD_isError(last)) {
+				buf_printf(err, "'%s': %s", path,
+				    ZSTD_getErrorName(last));
+				goto out;
+			}
+			if (write_all(1, ob, o.pos) < 0) {
+				buf_printf(err, "write error on standard "
+				    "output: %s", strerror(errno));
+				goto out;
+			}
+		}
+	}
+	if (n < 0 || last != 0) {
+		buf_printf(err, "'%s': %s", path, n < 0 ? strerror(errno) :
+		    "truncated zstd frame");
+		goto out;
+	}
+	if (want_sha != NULL) {
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int ml;
+		struct buf hex = BUF_INIT;
+
+		EVP_DigestFinal_ex(sha, md, &ml);
+		hex_encode(&hex, md, ml);
+		if (strncmp(buf_cstr(&hex), want_sha, hex.len) != 0) {
+			buf_printf(err, "'%s': SHA-256 differs from its "
+			    "manifest", path);
+			buf_release(&hex);
+			goto out;
+		}
+		buf_release(&hex);
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(ib);
+	free(ob);
+	ZSTD_freeDCtx(dz);
+	EVP_MD_CTX_free(sha);
+	return rc;
+}
+
+static int
+read_back_dir(const char *root, int cat, struct buf *err)
+{
+	char **v = seg_list_dir(root, err);
+	size_t i;
+	int rc = 0;
+
+	if (v == NULL)
+		return -1;
+	for (i = 0; v[i] != NULL && rc == 0; i++) {
+		struct buf mp = BUF_INIT, man = BUF_INIT, sp = BUF_INIT;
+		const char *sha = NULL;
+
+		buf_printf(&mp, "%s/", root);
+		seg_manifest_name(&mp, v[i]);
+		if (buf_read_file(&man, buf_cstr(&mp)) == 0) {
+			while (man.len > 0 && man.p[man.len - 1] == '\n')
+				man.len--;
+			sha = strstr(buf_cstr(&man), "\"sha256\":\"");
+			if (sha != NULL)
+				sha += 10;
+		} else {
+			man.len = 0;
+			buf_printf(&man, "{\"segment\":\"%s\",\"manifest\":"
+			    "null}", v[i]);
+			log_warn("segment '%s' has no manifest", v[i]);
+		}
+		if (cat) {
+			buf_printf(&sp, "%s/%s", root, v[i]);
+			rc = cat_file(buf_cstr(&sp), sha, err);
+		} else {
+			buf_addc(&man, '\n');
+			if (write_all(1, man.p, man.len) < 0) {
+				buf_printf(err, "write error on standard "
+				    "output: %s", strerror(errno));
+				rc = -1;
+			}
+		}
+		buf_release(&mp);
+		buf_release(&man);
+		buf_release(&sp);
+	}
+	seg_names_free(v);
+	return rc;
+}
+
+/* ---- configuration ---- */
+
+static void
+random_id(char *dst)
+{
+	unsigned char r[4];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	struct buf b = BUF_INIT;
+
+	if (fd < 0 || read(fd, r, sizeof(r)) != (ssize_t)sizeof(r)) {
+		unsigned v = (unsigned)getpid() ^ (unsigned)time(NULL);
+
+		memcpy(r, &v, sizeof(r));
+	}
+	if (fd >= 0)
+		close(fd);
+	hex_encode(&b, r, sizeof(r));
+	memcpy(dst, buf_cstr(&b), 9);
+	buf_release(&b);
+}
+
+static int
+valid_run_id(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 32)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || *s == '_'))
+			return 0;
+	return 1;
+}
+
+/* resolve the blob target into uo; returns 0 or -1 (usage error logged) */
+static int
+blob_config(struct up_opts *uo, char **owned, struct buf *err)
+{
+	char *cs, *key, *sas, *acct = NULL, *ep = NULL;
+	int failed = 0;
+
+	cs = cli_secret("AZURE_STORAGE_CONNECTION_STRING", op.conn_file,
+	    &failed);
+	if (failed)
+		return -1;
+	if (cs != NULL && blob_conn_parse(&uo->acct, cs, err) < 0) {
+		free(cs);
+		return -1;
+	}
+	free(cs);
+	if (strncmp(op.blob, "http://", 7) == 0 ||
+	    strncmp(op.blob, "https://", 8) == 0) {
+		if (blob_url_parse(op.blob, &acct, &ep, &owned[0], &owned[1],
+		    err) < 0)
+			return -1;
+		if (uo->acct.name != NULL && strcmp(uo->acct.name, acct) != 0)
+			log_warn("the connection string's account '%s' is not "
+			    "the URL's '%s': using the URL's", uo->acct.name,
+			    acct);
+		free(uo->acct.name);
+		free(uo->acct.endpoint);
+		uo->acct.name = acct;
+		uo->acct.endpoint = ep;
+	} else {
+		const char *sl = strchr(op.blob, '/');
+
+		if (uo->acct.endpoint == NULL) {
+			buf_printf(err, "--blob '%s' is not a URL and no "
+			    "connection string is set "
+			    "(AZURE_STORAGE_CONNECTION_STRING)", op.blob);
+			return -1;
+		}
+		owned[0] = sl != NULL ? strndup(op.blob,
+		    (size_t)(sl - op.blob)) : xstrdup(op.blob);
+		owned[1] = xstrdup(sl != NULL ? sl + 1 : "");
+		while (owned[1][0] != '\0' &&
+		    owned[1][strlen(owned[1]) - 1] == '/')
+			owned[1][strlen(owned[1]) - 1] = '\0';
+	}
+	uo->container = owned[0];
+	uo->prefix = owned[1];
+	key = cli_secret("AZURE_STORAGE_KEY", op.key_file, &failed);
+	if (failed)
+		return -1;
+	if (key != NULL) {
+		free(uo->acct.key);
+		uo->acct.key = key;
+	}
+	sas = cli_secret("AZURE_STORAGE_SAS_TOKEN", op.sas_file, &failed);
+	if (failed)
+		return -1;
+	if (sas != NULL) {
+		free(uo->acct.sas);
+		uo->acct.sas = xstrdup(sas[0] == '?' ? sas + 1 : sas);
+		log_secret(uo->acct.sas);
+		free(sas);
+	}
+	if (uo->acct.key != NULL)
+		log_secret(uo->acct.key);
+	if (op.auth == NULL || strcmp(op.auth, "auto") == 0)
+		uo->auth = uo->acct.sas != NULL ? BA_SAS :
+		    uo->acct.key != NULL ? BA_KEY : BA_ENTRA;
+	else if (strcmp(op.auth, "key") == 0)
+		uo->auth = BA_KEY;
+	else if (strcmp(op.auth, "sas") == 0)
+		uo->auth = BA_SAS;
+	else if (strcmp(op.auth, "entra") == 0)
+		uo->auth = BA_ENTRA;
+	else {
+		buf_printf(err, "--auth must be auto, key, sas or entra");
+		return -1;
+	}
+	if (uo->auth == BA_KEY && uo->acct.key == NULL) {
+		buf_printf(err, "--auth key: no account key (AccountKey in the "
+		    "connection string, AZURE_STORAGE_KEY or --key-file)");
+		return -1;
+	}
+	if (uo->auth == BA_SAS && uo->acct.sas == NULL) {
+		buf_printf(err, "--auth sas: no SAS token "
+		    "(AZURE_STORAGE_SAS_TOKEN, --sas-file or "
+		    "SharedAccessSignature in the connection string)");
+		return -1;
+	}
+	uo->block_size = op.block_size;
+	uo->concurrency = (unsigned)op.concurrency;
+	uo->retry_ms = (long)(op.retry_time * 1000);
+	uo->insecure = op.insecure;
+	return 0;
+}
+
+static void
+refresh_counts(void *ctx)
+{
+	const struct ctx *c = ctx;
+
+	*stats_counter("in") = c->in;
+	*stats_counter("bytes") = c->bytes;
+	*stats_counter("segments") = c->segments;
+	*stats_counter("failed") = c->failed;
+	if (c->up != NULL)
+		*stats_counter("uploaded") = up_done(c->up);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli_common common;
+	struct ctx c;
+	struct up_opts uo;
+	struct ndjson_reader *r = NULL;
+	struct ndjson_line l;
+	struct sigaction sa;
+	struct dlq *dlq = NULL;
+	struct buf spool = BUF_INIT;
+	char run[33], *owned[2] = { NULL, NULL };
+	int first, rc, status = EXIT_ALL_OK, lockfd = -1;
+
+	memset(&c, 0, sizeof(c));
+	memset(&uo, 0, sizeof(uo));
+	seg_init(&c.seg);
+	first = cli_parse(&prog, argc, argv, &common);
+	if (first < 0) {
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (first < argc) {
+		cli_usage_error(&prog, "unexpected operand '%s' (the input "
+		    "is standard input)", argv[first]);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if ((op.dir != NULL) == (op.blob != NULL)) {
+		cli_usage_error(&prog, "give exactly one of --dir and --blob");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (op.list && op.cat) {
+		cli_usage_error(&prog, "give --list or --cat, not both");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (op.level < 1 || op.level > ZSTD_maxCLevel() || op.threads < 0 ||
+	    op.threads > 64 || op.queue < 1 || op.concurrency < 1 ||
+	    op.concurrency > 64 || op.seg_records < 0 || op.seg_size < 1 ||
+	    op.seg_age < 0 || op.block_size < (64u << 10) ||
+	    op.block_size > (4000u << 20) || op.retry_time <= 0) {
+		cli_usage_error(&prog, "a value is out of range (--level 1-%d, "
+		    "--threads 0-64, --queue >= 1, --concurrency 1-64, "
+		    "--block-size 64k-4000M)", ZSTD_maxCLevel());
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (op.run_id != NULL && !valid_run_id(op.run_id)) {
+		cli_usage_error(&prog, "--run-id: 1-32 letters, digits or '_'");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (op.run_id != NULL)
+		snprintf(run, sizeof(run), "%s", op.run_id);
+	else
+		random_id(run);
+	c.so.level = (int)op.level;
+	c.so.threads = (int)op.threads;
+	c.so.run = run;
+
+	if (op.blob != NULL) {
+		if (blob_config(&uo, owned, &c.err) < 0) {
+			if (c.err.len > 0)
+				log_error("%s", buf_cstr(&c.err));
+			status = EXIT_USAGE;
+			goto out;
+		}
+		if (op.spool != NULL) {
+			buf_adds(&spool, op.spool);
+		} else {
+			const char *tmp = getenv("TMPDIR");
+
+			buf_printf(&spool, "%s/twinpipe-archive-%s-%s",
+			    tmp != NULL && *tmp ? tmp : "/tmp", uo.acct.name,
+			    uo.container);
+			if (uo.prefix[0] != '\0') {
+				size_t i, n = spool.len;
+
+				buf_printf(&spool, "-%s", uo.prefix);
+				for (i = n; i < spool.len; i++)
+					if (spool.p[i] == '/')
+						spool.p[i] = '_';
+			}
+		}
+		c.root = buf_cstr(&spool);
+		c.up = up_new(&uo, c.root, &c.err);
+		if (c.up == NULL) {
+			log_error("%s", buf_cstr(&c.err));
+			status = EXIT_USAGE;
+			goto out;
+		}
+	} else {
+		c.root = op.dir;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	if (op.list || op.cat) {
+		if (c.up != NULL)
+			rc = up_read_back(c.up, op.cat, &c.err);
+		else
+			rc = read_back_dir(c.root, op.cat, &c.err);
+		if (rc < 0) {
+			log_error("%s", buf_cstr(&c.err));
+			status = EXIT_FATAL;
+		}
+		goto out;
+	}
+
+	if (mkdir(c.root, 0777) < 0 && errno != EEXIST) {
+		log_error("cannot create directory '%s': %s", c.root,
+		    strerror(errno));
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (c.up != NULL) {
+		/* one process per spool: it owns the spool's segments */
+		struct buf lp = BUF_INIT;
+
+		buf_printf(&lp, "%s/.lock", c.root);
+		lockfd = open(buf_cstr(&lp), O_RDWR | O_CREAT | O_CLOEXEC,
+		    0644);
+		buf_release(&lp);
+		if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
+			log_error("spool '%s' is in use by another archive "
+			    "process (give each its own --spool)", c.root);
+			status = EXIT_USAGE;
+			goto out;
+		}
+	}
+	seg_report_stale(c.root);
+	if (op.dead_letter != NULL &&
+	    (dlq = dlq_open(op.dead_letter, "archive")) == NULL) {
+		log_error("cannot open dead-letter file '%s': %s",
+		    op.dead_letter, strerror(errno));
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (c.up != NULL) {
+		char **v;
+		size_t i;
+
+		if (up_start(c.up, &c.err) < 0) {
+			log_error("%s", buf_cstr(&c.err));
+			status = EXIT_FATAL;
+			goto out;
+		}
+		/* segments an earlier run finished but did not upload */
+		v = seg_list_dir(c.root, &c.err);
+		for (i = 0; v != NULL && v[i] != NULL; i++) {
+			log_warn("uploading '%s' left in the spool by an "
+			    "earlier run", v[i]);
+			up_enqueue(c.up, v[i]);
+		}
+		seg_names_free(v);
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	refresh_counts(&c);
+	stats_set_refresh(refresh_counts, &c);
+	r = ndjson_reader_new(0, "<stdin>", op.max_line, before_block, &c,
+	    &halt);
+	while (!c.fatal && (rc = ndjson_read(r, &l)) > 0) {
+		if (l.too_long) {
+			c.failed++;
+			if (dlq_fail(dlq, "<stdin>", &l, 0, "line_too_long",
+			    "line longer than --max-line (%zu bytes): not "
+			    "passed on, not archived", l.len) < 0) {
+				buf_printf(&c.err, "dead-letter write failed");
+				set_fatal(&c);
+			}
+			continue;
+		}
+		if (add_line(&c, &l) < 0)
+			break;
+		stats_tick();
+	}
+	if (rc < 0 && !c.fatal) {
+		buf_printf(&c.err, "read error on standard input: %s",
+		    strerror(errno));
+		set_fatal(&c);
+	}
+	/* EOF, SIGTERM or a fatal error: keep what was read */
+	if (c.seg.fd >= 0) {
+		int was = c.fatal;
+
+		c.fatal = 0;	/* still pass on and store what we have */
+		if (close_seg(&c) < 0 && !was)
+			status = EXIT_FATAL;
+		c.fatal |= was;
+	}
+	while (c.up != NULL && !c.fatal && up_pending(c.up) > 0)
+		if (up_poll(c.up, -1, -1, NULL, &c.err) < 0)
+			set_fatal(&c);
+	if (c.fatal)
+		status = EXIT_FATAL;
+	if (stop_flag) {
+		log_error("interrupted: stopped reading; every record read was "
+		    "passed on and archived%s", c.up != NULL && c.fatal ?
+		    " in the spool" : "");
+		status = EXIT_FATAL;
+	}
+	if (dlq_close(dlq) < 0) {
+		log_error("write error on the dead-letter file '%s'",
+		    op.dead_letter);
+		status = EXIT_FATAL;
+	}
+	dlq = NULL;
+	if (c.failed > 0)
+		status = exit_worst(status, EXIT_SOME_FAILED);
+	refresh_counts(&c);
+	stats_summary(common.stats);
+out:
+	ndjson_reader_free(r);
+	dlq_close(dlq);
+	seg_release(&c.seg);
+	up_free(c.up);
+	if (lockfd >= 0)
+		close(lockfd);
+	blob_account_release(&uo.acct);
+	free(owned[0]);
+	free(owned[1]);
+	buf_release(&spool);
+	buf_release(&c.pend);
+	buf_release(&c.err);
+	tape_release(&c.t);
+	json_numlits_release(&c.lits);
+	return status;
+}

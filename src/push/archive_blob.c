@@ -1,0 +1,788 @@
+/*
+ * archive_blob.c - upload finished segments to Azure Blob Storage.
+ *
+ * One segment at a time, in name order: Put Blob when it fits in one
+ * block, else Put Block (in parallel) and Put Block List; then its
+ * manifest as a second blob. Every create carries If-None-Match: *, so
+ * nothing is ever overwritten. A 409 (the blob exists: a retry of a
+ * request whose answer was lost, or a re-run over the same spool) is
+ * accepted only when the existing blob's x-ms-meta-sha256 equals the
+ * segment's SHA-256; otherwise the upload fails (exit 3) and the segment
+ * stays in the spool. A segment leaves the spool only once both blobs
+ * exist.
+ */
+#include "archive.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <zstd.h>
+
+#include "auth.h"
+#include "codec.h"
+#include "http.h"
+#include "log.h"
+
+#define STORAGE_SCOPE "https://storage.azure.com/.default"
+#define MAXH 8
+
+enum kind { K_CONTAINER, K_PUT, K_BLOCK, K_LIST, K_HEAD, K_MANIFEST, K_GET };
+
+struct qent {
+	char *name;
+	struct qent *next;
+};
+
+struct up {
+	struct up_opts o;
+	char *spool;
+	struct http_engine *e;
+	struct auth *auth;
+	struct qent *head, *tail;
+	size_t nq;
+	/* the segment being uploaded (head of the queue) */
+	int busy;
+	struct buf data, manifest;
+	char sha[65];
+	unsigned nblocks, blocks_done;
+	int failed;
+	struct buf ferr;
+	uint64_t done, bytes;
+};
+
+struct ureq {
+	struct up *u;
+	enum kind kind;
+	size_t clen;
+	size_t nh;
+	char *hn[MAXH], *hv[MAXH];
+	int keep;		/* synchronous: the caller frees it */
+	int finished;
+	enum http_verdict v;
+	long status;
+	struct buf body, why, meta_sha;
+};
+
+static void
+ureq_free(struct ureq *q)
+{
+	size_t i;
+
+	if (q == NULL)
+		return;
+	for (i = 0; i < q->nh; i++) {
+		free(q->hn[i]);
+		free(q->hv[i]);
+	}
+	buf_release(&q->body);
+	buf_release(&q->why);
+	buf_release(&q->meta_sha);
+	free(q);
+}
+
+static int
+prepare(struct http_req *r, void *user)
+{
+	struct ureq *q = user;
+	struct up *u = q->u;
+	struct blob_hdr h[MAXH + 1];
+	struct buf date = BUF_INIT, a = BUF_INIT, err = BUF_INIT;
+	size_t i;
+	int rc = 0;
+
+	blob_http_date(&date, time(NULL));
+	for (i = 0; i < q->nh; i++) {
+		h[i].name = q->hn[i];
+		h[i].value = q->hv[i];
+	}
+	h[i].name = "x-ms-date";
+	h[i].value = buf_cstr(&date);
+	http_req_attempt_header(r, "x-ms-date", date.p);
+	if (u->o.auth == BA_KEY) {
+		if (blob_sharedkey(&a, u->o.acct.name, u->o.acct.key,
+		    http_req_method(r), http_req_url(r), q->clen, h, q->nh + 1,
+		    &err) < 0) {
+			http_req_error(r, "%s", buf_cstr(&err));
+			rc = -1;
+		} else {
+			http_req_attempt_header(r, "Authorization",
+			    buf_cstr(&a));
+		}
+	} else if (u->o.auth == BA_ENTRA) {
+		if (auth_header(u->auth, STORAGE_SCOPE, "Bearer ", &a,
+		    &err) < 0) {
+			http_req_error(r, "%s", buf_cstr(&err));
+			rc = -1;
+		} else {
+			http_req_attempt_header(r, "Authorization",
+			    buf_cstr(&a));
+		}
+	}
+	buf_release(&date);
+	buf_release(&a);
+	buf_release(&err);
+	return rc;
+}
+
+static enum http_verdict
+classify(const struct http_resp *resp, void *user)
+{
+	(void)user;
+	if (resp->status == 409)
+		return HTTP_OK;	/* exists: the done callback decides */
+	if (resp->status == 401 && resp->terr == HTTP_TE_NONE)
+		return HTTP_FAIL;
+	return http_classify_default(resp, user);
+}
+
+/* "HTTP 403 AuthenticationFailed: Server failed to ..." */
+static void
+describe(struct buf *b, const struct http_resp *resp)
+{
+	const char *code = http_resp_header(resp, "x-ms-error-code");
+	const char *m, *e;
+
+	buf_adds(b, resp->why != NULL ? resp->why : "failed");
+	if (code != NULL)
+		buf_printf(b, " %s", code);
+	if (resp->body != NULL && (m = strstr(resp->body, "<Message>")) &&
+	    (e = strstr(m, "</Message>")) != NULL) {
+		const char *nl = memchr(m + 9, '\n', (size_t)(e - m - 9));
+
+		buf_printf(b, ": %.*s", (int)((nl ? nl : e) - m - 9), m + 9);
+	}
+	if (resp->status == 403)
+		buf_adds(b, " (check the account key, SAS token or role "
+		    "assignment)");
+}
+
+static void up_next_step(struct up *u, struct ureq *q,
+    const struct http_resp *resp);
+
+static void
+done(struct http_req *r, enum http_verdict v, const struct http_resp *resp,
+    void *user)
+{
+	struct ureq *q = user;
+	const char *ms;
+
+	(void)r;
+	q->v = v;
+	q->status = resp->status;
+	q->finished = 1;
+	if (resp->body != NULL)
+		buf_add(&q->body, resp->body, resp->body_len);
+	if ((ms = http_resp_header(resp, "x-ms-meta-sha256")) != NULL)
+		buf_adds(&q->meta_sha, ms);
+	if (v != HTTP_OK)
+		describe(&q->why, resp);
+	if (q->keep)
+		return;
+	up_next_step(q->u, q, resp);
+	ureq_free(q);
+}
+
+static void
+blob_url(struct buf *b, const struct up *u, const char *name,
+    const char *query)
+{
+	buf_printf(b, "%s/%s", u->o.acct.endpoint, u->o.container);
+	if (name != NULL) {
+		buf_addc(b, '/');
+		if (u->o.prefix[0] != '\0')
+			buf_printf(b, "%s/", u->o.prefix);
+		buf_adds(b, name);
+	}
+	if (query != NULL)
+		buf_printf(b, "?%s", query);
+	if (u->o.auth == BA_SAS)
+		buf_printf(b, "%c%s", query != NULL ? '&' : '?',
+		    u->o.acct.sas);
+}
+
+static struct ureq *
+submit(struct up *u, enum kind k, const char *method, const char *url,
+    const void *body, size_t n, int keep, ...)
+{
+	struct ureq *q = xcalloc(1, sizeof(*q));
+	struct http_req *r = http_req_new(method, url);
+	const char *name;
+	va_list ap;
+
+	q->u = u;
+	q->kind = k;
+	q->keep = keep;
+	q->clen = n;
+	va_start(ap, keep);
+	while ((name = va_arg(ap, const char *)) != NULL) {
+		const char *val = va_arg(ap, const char *);
+
+		if (q->nh == MAXH - 1)
+			abort();
+		q->hn[q->nh] = xstrdup(name);
+		q->hv[q->nh++] = xstrdup(val);
+		http_req_header(r, name, val);
+	}
+	va_end(ap);
+	q->hn[q->nh] = xstrdup("x-ms-version");
+	q->hv[q->nh++] = xstrdup(BLOB_API_VERSION);
+	http_req_header(r, "x-ms-version", BLOB_API_VERSION);
+	if (body != NULL || strcmp(method, "PUT") == 0)
+		http_req_body(r, body != NULL ? body : "", n);
+	http_req_callbacks(r, prepare, classify, done, q);
+	http_req_limits(r, 0, u->o.retry_ms);
+	http_submit(u->e, r);
+	return q;
+}
+
+static void
+fail_upload(struct up *u, const char *what, const struct buf *why)
+{
+	if (u->failed)
+		return;
+	u->failed = 1;
+	buf_printf(&u->ferr, "blob upload of '%s' failed: %s%s%s",
+	    u->head != NULL ? u->head->name : "?", what,
+	    why != NULL && why->len ? ": " : "",
+	    why != NULL && why->len ? why->p : "");
+}
+
+static void
+put_manifest(struct up *u)
+{
+	struct buf url = BUF_INIT, mn = BUF_INIT;
+
+	seg_manifest_name(&mn, u->head->name);
+	blob_url(&url, u, buf_cstr(&mn), NULL);
+	submit(u, K_MANIFEST, "PUT", buf_cstr(&url), u->manifest.p,
+	    u->manifest.len, 0, "Content-Type", "application/json",
+	    "If-None-Match", "*", "x-ms-blob-type", "BlockBlob", NULL);
+	buf_release(&url);
+	buf_release(&mn);
+}
+
+static void
+put_block_list(struct up *u)
+{
+	struct buf url = BUF_INIT, x = BUF_INIT;
+	unsigned i;
+
+	buf_adds(&x, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+	for (i = 0; i < u->nblocks; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "blk-%08u", i);
+		buf_adds(&x, "<Latest>");
+		base64_encode(&x, id, strlen(id));
+		buf_adds(&x, "</Latest>");
+	}
+	buf_adds(&x, "</BlockList>");
+	blob_url(&url, u, u->head->name, "comp=blocklist");
+	submit(u, K_LIST, "PUT", buf_cstr(&url), x.p, x.len, 0,
+	    "Content-Type", "application/xml", "If-None-Match", "*",
+	    "x-ms-blob-content-type", "application/zstd",
+	    "x-ms-meta-sha256", u->sha, NULL);
+	buf_release(&url);
+	buf_release(&x);
+}
+
+static void
+finish_segment(struct up *u)
+{
+	struct qent *e = u->head;
+	struct buf p = BUF_INIT;
+
+	buf_printf(&p, "%s/%s", u->spool, e->name);
+	if (unlink(buf_cstr(&p)) < 0 && errno != ENOENT)
+		log_warn("cannot remove '%s' from the spool: %s", p.p,
+		    strerror(errno));
+	p.len = 0;
+	buf_printf(&p, "%s/", u->spool);
+	seg_manifest_name(&p, e->name);
+	if (unlink(buf_cstr(&p)) < 0 && errno != ENOENT)
+		log_warn("cannot remove '%s' from the spool: %s", p.p,
+		    strerror(errno));
+	buf_release(&p);
+	log_info("uploaded %s (%zu bytes, %u block%s)", e->name, u->data.len,
+	    u->nblocks, u->nblocks == 1 ? "" : "s");
+	u->done++;
+	u->bytes += u->data.len;
+	u->head = e->next;
+	if (u->head == NULL)
+		u->tail = NULL;
+	u->nq--;
+	free(e->name);
+	free(e);
+	u->busy = 0;
+	u->data.len = 0;
+	u->manifest.len = 0;
+}
+
+static void
+up_next_step(struct up *u, struct ureq *q, const struct http_resp *resp)
+{
+	struct buf url = BUF_INIT;
+
+	if (u->failed)
+		return;
+	if (q->v != HTTP_OK) {
+		fail_upload(u, q->kind == K_MANIFEST ? "manifest" :
+		    q->kind == K_HEAD ? "checking the existing blob" :
+		    q->kind == K_BLOCK ? "Put Block" : q->kind == K_LIST ?
+		    "Put Block List" : "Put Blob", &q->why);
+		return;
+	}
+	switch (q->kind) {
+	case K_BLOCK:
+		if (++u->blocks_done == u->nblocks)
+			put_block_list(u);
+		break;
+	case K_PUT:
+	case K_LIST:
+		if (resp->status == 409) {
+			/* there already: ours only if the hash matches */
+			blob_url(&url, u, u->head->name, NULL);
+			submit(u, K_HEAD, "HEAD", buf_cstr(&url), NULL, 0, 0,
+			    "Content-Type", "application/octet-stream", NULL);
+			break;
+		}
+		put_manifest(u);
+		break;
+	case K_HEAD:
+		if (strcmp(buf_cstr(&q->meta_sha), u->sha) != 0) {
+			struct buf w = BUF_INIT;
+
+			buf_printf(&w, "the blob exists with other content "
+			    "(sha256 %s, ours %s): not overwritten",
+			    q->meta_sha.len ? q->meta_sha.p : "unknown",
+			    u->sha);
+			fail_upload(u, "409 BlobAlreadyExists", &w);
+			buf_release(&w);
+			break;
+		}
+		log_info("%s is already archived with the same SHA-256",
+		    u->head->name);
+		put_manifest(u);
+		break;
+	case K_MANIFEST:
+		finish_segment(u);
+		break;
+	default:
+		break;
+	}
+	buf_release(&url);
+}
+
+/* start uploading the head of the queue; -1 on a local error */
+static int
+start_segment(struct up *u)
+{
+	struct buf p = BUF_INIT, url = BUF_INIT;
+	const char *s;
+	int rc = -1;
+
+	u->data.len = u->manifest.len = 0;
+	buf_printf(&p, "%s/%s", u->spool, u->head->name);
+	if (buf_read_file(&u->data, buf_cstr(&p)) < 0) {
+		buf_printf(&u->ferr, "cannot read '%s': %s", p.p,
+		    strerror(errno));
+		goto out;
+	}
+	p.len = 0;
+	buf_printf(&p, "%s/", u->spool);
+	seg_manifest_name(&p, u->head->name);
+	if (buf_read_file(&u->manifest, buf_cstr(&p)) < 0 ||
+	    (s = strstr(buf_cstr(&u->manifest), "\"sha256\":\"")) == NULL ||
+	    strlen(s) < 10 + 64) {
+		buf_printf(&u->ferr, "cannot read the manifest '%s'", p.p);
+		goto out;
+	}
+	memcpy(u->sha, s + 10, 64);
+	u->sha[64] = '\0';
+	u->busy = 1;
+	u->blocks_done = 0;
+	u->nblocks = u->data.len <= u->o.block_size ? 1 :
+	    (unsigned)((u->data.len + u->o.block_size - 1) / u->o.block_size);
+	if (u->nblocks == 1 && u->data.len <= u->o.block_size) {
+		blob_url(&url, u, u->head->name, NULL);
+		submit(u, K_PUT, "PUT", buf_cstr(&url), u->data.p,
+		    u->data.len, 0, "Content-Type", "application/zstd",
+		    "If-None-Match", "*", "x-ms-blob-type", "BlockBlob",
+		    "x-ms-meta-sha256", u->sha, NULL);
+	} else {
+		unsigned i;
+
+		for (i = 0; i < u->nblocks; i++) {
+			struct buf q = BUF_INIT, id = BUF_INIT;
+			char raw[16];
+			size_t off = (size_t)i * u->o.block_size;
+			size_t n = u->data.len - off < u->o.block_size ?
+			    u->data.len - off : u->o.block_size;
+
+			snprintf(raw, sizeof(raw), "blk-%08u", i);
+			base64_encode(&id, raw, strlen(raw));
+			buf_adds(&q, "comp=block&blockid=");
+			pct_encode(&q, id.p, id.len);
+			url.len = 0;
+			blob_url(&url, u, u->head->name, buf_cstr(&q));
+			submit(u, K_BLOCK, "PUT", buf_cstr(&url),
+			    u->data.p + off, n, 0, "Content-Type",
+			    "application/octet-stream", NULL);
+			buf_release(&q);
+			buf_release(&id);
+		}
+	}
+	rc = 0;
+out:
+	buf_release(&p);
+	buf_release(&url);
+	if (rc < 0)
+		u->failed = 1;
+	return rc;
+}
+
+struct up *
+up_new(const struct up_opts *o, const char *spool, struct buf *err)
+{
+	struct up *u = xcalloc(1, sizeof(*u));
+	struct http_opts ho;
+
+	u->o = *o;
+	u->spool = xstrdup(spool);
+	if (o->auth == BA_ENTRA) {
+		struct auth_opts ao;
+
+		auth_opts_init(&ao);
+		ao.insecure = o->insecure;
+		ao.cacert = o->cacert;
+		u->auth = auth_new(&ao, err);
+		if (u->auth == NULL) {
+			up_free(u);
+			return NULL;
+		}
+	}
+	http_opts_init(&ho);
+	ho.max_inflight = o->concurrency;
+	ho.insecure = o->insecure;
+	ho.cacert = o->cacert;
+	ho.max_total_ms = o->retry_ms;
+	ho.timeout_ms = 300000;	/* a block of up to --block-size */
+	u->e = http_engine_new(&ho);
+	if (u->e == NULL) {
+		buf_printf(err, "cannot start the HTTP engine");
+		up_free(u);
+		return NULL;
+	}
+	return u;
+}
+
+void
+up_free(struct up *u)
+{
+	struct qent *e, *n;
+
+	if (u == NULL)
+		return;
+	http_engine_free(u->e);
+	auth_free(u->auth);
+	for (e = u->head; e != NULL; e = n) {
+		n = e->next;
+		free(e->name);
+		free(e);
+	}
+	buf_release(&u->data);
+	buf_release(&u->manifest);
+	buf_release(&u->ferr);
+	free(u->spool);
+	free(u);
+}
+
+/* run one synchronous request; the caller frees q */
+static struct ureq *
+run_sync(struct up *u, struct ureq *q)
+{
+	while (!q->finished)
+		http_poll(u->e, -1, -1, NULL);
+	return q;
+}
+
+int
+up_start(struct up *u, struct buf *err)
+{
+	struct buf url = BUF_INIT;
+	struct ureq *q;
+	int rc = 0;
+
+	blob_url(&url, u, NULL, "restype=container");
+	q = run_sync(u, submit(u, K_CONTAINER, "PUT", buf_cstr(&url), NULL, 0,
+	    1, "Content-Type", "application/octet-stream", NULL));
+	if (q->v != HTTP_OK && !(q->status == 403 && u->o.auth == BA_SAS)) {
+		buf_printf(err, "blob container '%s' at %s: %s",
+		    u->o.container, u->o.acct.endpoint, buf_cstr(&q->why));
+		rc = -1;
+	}
+	ureq_free(q);
+	buf_release(&url);
+	return rc;
+}
+
+void
+up_enqueue(struct up *u, const char *name)
+{
+	struct qent *e = xcalloc(1, sizeof(*e));
+
+	e->name = xstrdup(name);
+	if (u->tail != NULL)
+		u->tail->next = e;
+	else
+		u->head = e;
+	u->tail = e;
+	u->nq++;
+}
+
+size_t
+up_pending(const struct up *u)
+{
+	return u->nq;
+}
+
+int
+up_poll(struct up *u, long timeout_ms, int fd, int *fd_ready,
+    struct buf *err)
+{
+	if (!u->failed && !u->busy && u->head != NULL)
+		start_segment(u);
+	if (!u->failed)
+		http_poll(u->e, timeout_ms, fd, fd_ready);
+	if (!u->failed && !u->busy && u->head != NULL)
+		start_segment(u);
+	if (u->failed) {
+		if (u->ferr.len > 0) {
+			buf_add(err, u->ferr.p, u->ferr.len);
+			buf_adds(err, " (the segment stays in the spool '");
+			buf_adds(err, u->spool);
+			buf_adds(err, "' for the next run)");
+			u->ferr.len = 0;
+		}
+		return -1;
+	}
+	return 0;
+}
+
+uint64_t
+up_done(const struct up *u)
+{
+	return u->done;
+}
+
+uint64_t
+up_bytes(const struct up *u)
+{
+	return u->bytes;
+}
+
+/* ---- reading back ---- */
+
+static int
+get_blob(struct up *u, const char *name, struct buf *out, struct buf *err)
+{
+	struct buf url = BUF_INIT;
+	struct ureq *q;
+	int rc = 0;
+
+	blob_url(&url, u, name, NULL);
+	q = run_sync(u, submit(u, K_GET, "GET", buf_cstr(&url), NULL, 0, 1,
+	    "Content-Type", "application/octet-stream", NULL));
+	if (q->v != HTTP_OK || q->status == 409) {
+		buf_printf(err, "GET '%s': %s", name, buf_cstr(&q->why));
+		rc = -1;
+	} else {
+		buf_add(out, q->body.p, q->body.len);
+	}
+	ureq_free(q);
+	buf_release(&url);
+	return rc;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+out_all(const char *p, size_t n, struct buf *err)
+{
+	while (n > 0) {
+		ssize_t w = write(1, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			buf_printf(err, "write error on standard output: %s",
+			    strerror(errno));
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+cat_mem(const char *name, const struct buf *z, const char *want_sha,
+    struct buf *err)
+{
+	ZSTD_DCtx *dz = ZSTD_createDCtx();
+	ZSTD_inBuffer in = { z->p, z->len, 0 };
+	size_t outn = ZSTD_DStreamOutSize(), last = 0;
+	char *ob = xmalloc(outn);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int ml = 0;
+	struct buf hex = BUF_INIT;
+	int rc = -1;
+
+	EVP_Digest(z->p, z->len, md, &ml, EVP_sha256(), NULL);
+	hex_encode(&hex, md, ml);
+	if (want_sha != NULL && strncmp(buf_cstr(&hex), want_sha, 64) != 0) {
+		buf_printf(err, "'%s': SHA-256 differs from its manifest",
+		    name);
+		goto out;
+	}
+	while (in.pos < in.size) {
+		ZSTD_outBuffer o = { ob, outn, 0 };
+
+		last = ZSTD_decompressStream(dz, &o, &in);
+		if (ZSTD_isError(last)) {
+			buf_printf(err, "'%s': %s", name,
+			    ZSTD_getErrorName(last));
+			goto out;
+		}
+		if (out_all(ob, o.pos, err) < 0)
+			goto out;
+	}
+	if (last != 0) {
+		buf_printf(err, "'%s': truncated zstd frame", name);
+		goto out;
+	}
+	rc = 0;
+out:
+	buf_release(&hex);
+	free(ob);
+	ZSTD_freeDCtx(dz);
+	return rc;
+}
+
+int
+up_read_back(struct up *u, int cat, struct buf *err)
+{
+	char **v = NULL;
+	size_t nv = 0, i, plen = strlen(u->o.prefix);
+	struct buf marker = BUF_INIT, url = BUF_INIT, q = BUF_INIT;
+	int rc = -1;
+
+	for (;;) {
+		struct ureq *r;
+		const char *s;
+
+		q.len = 0;
+		buf_adds(&q, "restype=container&comp=list");
+		if (plen > 0) {
+			buf_adds(&q, "&prefix=");
+			pct_encode(&q, u->o.prefix, plen);
+			pct_encode(&q, "/", 1);
+		}
+		if (marker.len > 0) {
+			buf_adds(&q, "&marker=");
+			pct_encode(&q, marker.p, marker.len);
+		}
+		url.len = 0;
+		blob_url(&url, u, NULL, buf_cstr(&q));
+		r = run_sync(u, submit(u, K_GET, "GET", buf_cstr(&url), NULL,
+		    0, 1, "Content-Type", "application/octet-stream", NULL));
+		if (r->v != HTTP_OK || r->status == 409) {
+			buf_printf(err, "listing container '%s': %s",
+			    u->o.container, buf_cstr(&r->why));
+			ureq_free(r);
+			goto out;
+		}
+		buf_cstr(&r->body);
+		for (s = r->body.p; s != NULL &&
+		    (s = strstr(s, "<Name>")) != NULL; ) {
+			const char *e = strstr(s, "</Name>");
+			size_t n, sl = strlen(SEG_SUFFIX);
+
+			if (e == NULL)
+				break;
+			s += 6;
+			n = (size_t)(e - s);
+			if (n > plen + sl && strncmp(e - sl, SEG_SUFFIX, sl) ==
+			    0) {
+				size_t skip = plen > 0 ? plen + 1 : 0;
+
+				v = xrealloc(v, (nv + 1) * sizeof(*v));
+				v[nv++] = strndup(s + skip, n - skip);
+			}
+			s = e;
+		}
+		marker.len = 0;
+		s = strstr(r->body.p, "<NextMarker>");
+		if (s != NULL) {
+			const char *e = strstr(s, "</NextMarker>");
+
+			if (e != NULL)
+				buf_add(&marker, s + 12, (size_t)(e - s - 12));
+		}
+		ureq_free(r);
+		if (marker.len == 0)
+			break;
+	}
+	qsort(v, nv, sizeof(*v), name_cmp);
+	for (i = 0; i < nv; i++) {
+		struct buf mn = BUF_INIT, man = BUF_INIT, z = BUF_INIT;
+		const char *sha = NULL;
+		int r2 = 0;
+
+		seg_manifest_name(&mn, v[i]);
+		if (get_blob(u, buf_cstr(&mn), &man, err) == 0) {
+			while (man.len > 0 && man.p[man.len - 1] == '\n')
+				man.len--;
+			sha = strstr(buf_cstr(&man), "\"sha256\":\"");
+			if (sha != NULL)
+				sha += 10;
+		} else {
+			log_warn("%s", buf_cstr(err));
+			err->len = 0;
+			man.len = 0;
+			buf_printf(&man, "{\"segment\":\"%s\",\"manifest\":"
+			    "null}", v[i]);
+		}
+		if (cat) {
+			r2 = get_blob(u, v[i], &z, err);
+			if (r2 == 0)
+				r2 = cat_mem(v[i], &z, sha, err);
+		} else {
+			buf_addc(&man, '\n');
+			r2 = out_all(man.p, man.len, err);
+		}
+		buf_release(&mn);
+		buf_release(&man);
+		buf_release(&z);
+		if (r2 < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	for (i = 0; i < nv; i++)
+		free(v[i]);
+	free(v);
+	buf_release(&marker);
+	buf_release(&url);
+	buf_release(&q);
+	return rc;
+}
