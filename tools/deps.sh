@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libjq-dev libonig-dev jq libcurl4-openssl-dev libzstd-dev zstd libssl-dev
 libsqlite3-dev sqlite3 libmicrohttpd-dev librdkafka-dev kafkacat
-unixodbc-dev unixodbc libsqliteodbc odbc-postgresql postgresql
+unixodbc-dev unixodbc libsqliteodbc odbc-postgresql postgresql libcsv-dev
 mandoc valgrind hyperfine bc wrk python3 python3-azure-cosmos
 openssl curl ca-certificates"
 # Node.js: this image's nodejs (which carries npm) is used when present;

@@ -1,0 +1,125 @@
+/*
+ * extract.h - extract-lob's sources and the one place that writes records.
+ *
+ * A source builds each record as the text of a JSON object without its
+ * closing brace in x->rec ("{" then members) and calls extract_emit(),
+ * which adds _meta.src, applies --shard and writes the line. A source
+ * returns 0 when it read everything (even if some records were
+ * dead-lettered), or -1 after logging a fatal error (unreachable source,
+ * structural damage, bad SQL, a write error on stdout): then no control
+ * record may follow.
+ */
+#ifndef TP_EXTRACT_H
+#define TP_EXTRACT_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "canon.h"
+#include "json.h"
+#include "keypath.h"
+#include "ndjson.h"
+#include "tape.h"
+
+struct extract {
+	const char *source;	/* _meta.src.source */
+	const char *file;	/* _meta.src.file, or NULL */
+	const char *run;	/* _meta.src.run */
+	struct ndjson_writer *w;
+	struct dlq *dlq;
+	struct buf rec;		/* the record being built, no closing '}' */
+	struct buf tmp;
+	struct tape t;		/* scratch for --shard and JSON sources */
+	struct canon canon;
+	struct json_numlits lits;
+	struct keypath *kp;	/* --key, or NULL */
+	unsigned shard_i, shard_n;
+	size_t max_record;
+	volatile sig_atomic_t *stop;
+	uint64_t in, out, failed, other_shard, control, blank;
+};
+
+/*
+ * Finish x->rec with _meta.src = {source, file, run, POSKIND: pos} plus
+ * "wm": wm (JSON text, when wm is not NULL), then write it unless it
+ * belongs to another shard. x->rec is emptied. Returns 0, or -1 once
+ * stdout failed (reported here).
+ */
+int extract_emit(struct extract *x, const char *poskind,
+    unsigned long long pos, const char *wm, size_t wmlen);
+
+/*
+ * Emit the object at the root of x->t (parsed from a JSON source) the same
+ * way; an existing _meta of the element is kept and src added to it.
+ * Returns like extract_emit().
+ */
+int extract_emit_tape(struct extract *x, const char *poskind,
+    unsigned long long pos);
+
+/*
+ * One failed record: "SOURCE:POS: MESSAGE" on stderr and the raw record
+ * with code and message in the dead-letter file. Returns 0, or -1 when
+ * the dead-letter file failed (fatal).
+ */
+int extract_fail(struct extract *x, unsigned long long pos, const char *raw,
+    size_t rawlen, int is_json, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+
+/* ---- sources ---- */
+
+enum csv_type { CT_STRING, CT_INT, CT_NUMBER, CT_BOOL, CT_DATETIME, CT_JSON };
+
+struct csv_opts {
+	unsigned char delimiter;
+	int no_header;
+	int empty_null;		/* unquoted empty fields are null */
+	const char *types;	/* "col=int,col2=bool" or NULL */
+};
+
+/*
+ * Parse a --types list against nothing yet (syntax only): returns 0, or
+ * -1 with msg filled.
+ */
+int extract_csv_check_types(const char *types, char *msg, size_t msglen);
+/*
+ * Convert one field of type ty into JSON text appended to out. Returns 0,
+ * or -1 with msg filled (the value does not fit the type). An empty value
+ * of a non-string type is null.
+ */
+int extract_csv_convert(enum csv_type ty, const char *s, size_t n,
+    struct buf *out, struct tape *t, struct canon *c, char *msg,
+    size_t msglen);
+/* Read CSV from fd. */
+int extract_csv(struct extract *x, int fd, const struct csv_opts *o);
+
+/* Read NDJSON lines from fd: every object line is a record. */
+int extract_ndjson(struct extract *x, int fd, size_t max_line);
+
+/*
+ * Stream the elements of the array at items (a jq path: ".", ".[]",
+ * ".value", ".d.results[]", ".[\"a b\"]") of the JSON document on fd.
+ * A document whose root is an object and items is NULL is one record.
+ */
+int extract_json(struct extract *x, int fd, const char *items);
+
+/*
+ * Check an --items path. Returns 0, or -1 with msg filled.
+ */
+int extract_items_check(const char *items, char *msg, size_t msglen);
+
+struct odbc_opts {
+	const char *conn;	/* after "odbc:": a DSN or a connection string */
+	const char *query;
+	const char *user;
+	const char *password;	/* secret, or NULL */
+	const char *wm_col;	/* --watermark, or NULL */
+	const char *wm_value;	/* the stored / start watermark text */
+	long fetch;		/* rows per fetch */
+};
+
+/* Run the query and emit one record per row. */
+int extract_odbc(struct extract *x, const struct odbc_opts *o);
+
+#endif
