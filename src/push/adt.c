@@ -542,6 +542,11 @@ rec_send(struct rec *r)
 	long left_ms = 0;
 	unsigned left_att = 0;
 
+	if (stop_flag) {
+		rec_fail(r, "interrupted", "interrupted before it was "
+		    "applied (SIGINT/SIGTERM): re-drive it");
+		return;
+	}
 	if (r->t0 == 0)
 		r->t0 = now;
 	if (op.max_attempts > 0) {
@@ -1174,7 +1179,18 @@ before_block(void *ctx)
 static void
 finish_run(void)
 {
+	int drained = 0;
+
 	while (g.live > 0) {
+		if (stop_flag && !drained) {
+			/* interrupted: give what is in flight (retries
+			   included) 10 s, then cancel it; the records fail
+			   and are dead-lettered for a re-drive */
+			drained = 1;
+			http_drain(g.e, 10000);
+			run_due();
+			continue;
+		}
 		if (stop_flag && g.ndeferred > 0) {
 			struct rec *r;
 
