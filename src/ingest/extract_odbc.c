@@ -7,9 +7,10 @@
  * ("2024-01-02T03:04:05.000000Z"; values without a zone are taken as UTC);
  * TIME is "HH:MM:SS"; binary is base64; NULL is null; everything else is
  * a string. Rows are fetched with SQLFetch and read column by column with
- * SQLGetData, so memory stays bounded by the widest row (for PostgreSQL
- * add UseDeclareFetch=1;Fetch=N to the connection string, or psqlODBC
- * reads the whole result first).
+ * SQLGetData, so memory stays bounded by the widest row. For psqlODBC
+ * (a connection string naming PostgreSQL) UseDeclareFetch=1;Fetch=--fetch
+ * and BoolsAsChar=0 are added unless given: without a cursor psqlODBC
+ * reads the whole result first.
  */
 #include "extract.h"
 
@@ -336,6 +337,14 @@ extract_odbc(struct extract *x, const struct odbc_opts *o)
 		buf_adds(&conn, o->conn);
 	else
 		buf_printf(&conn, "DSN=%s", o->conn);
+	if (strcasestr(o->conn, "postgres") != NULL) {
+		/* psqlODBC reads a whole result unless told to use a cursor */
+		if (strcasestr(o->conn, "usedeclarefetch") == NULL)
+			buf_printf(&conn, ";UseDeclareFetch=1;Fetch=%ld",
+			    o->fetch);
+		if (strcasestr(o->conn, "boolsaschar") == NULL)
+			buf_adds(&conn, ";BoolsAsChar=0");
+	}
 	if (o->user != NULL)
 		buf_printf(&conn, ";UID=%s", o->user);
 	if (o->password != NULL)
