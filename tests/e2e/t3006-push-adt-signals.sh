@@ -15,10 +15,10 @@ test_expect_success 'SIGTERM: stop reading, a result for every record read, exit
 	writer=$!
 	push-adt --endpoint "$EMU_URL" --cacert "$TEST_DIR/cert.pem" --twin-rate 5 --dead-letter dlq \
 		<in.fifo >out 2>err &
-	p=$! && sleep 1.5 && kill -TERM $p && rc=0 && { wait $p || rc=$?; } &&
+	p=$! && sleep 2 && kill -TERM $p && rc=0 && { wait $p || rc=$?; } &&
 	wait $writer 2>/dev/null; test "$rc" = 3 &&
 	test_lines 30 out &&
-	ok=$(jq -s "map(select(.ok)) | length" out) && test "$ok" -ge 3 && test "$ok" -lt 30 &&
+	ok=$(jq -s "map(select(.ok)) | length" out) && test "$ok" -ge 1 && test "$ok" -lt 30 &&
 	test "$(jq -s "map(select(.error.code == \"interrupted\")) | length" out)" = $((30 - ok)) &&
 	test_lines $((30 - ok)) dlq && test_grep "interrupted" err &&
 	test "$(adt_twin sig | jq .n)" = "$ok"
