@@ -34,6 +34,18 @@ static const char *const migrations[] = {
 };
 
 struct opts {
+	const char *auth_header;
+	const char *auth_header_file;
+	const char *limit_param;
+	const char *next;
+	const char *offset_param;
+	const char *scope;
+	const char *token_file;
+	double rate;
+	long max_pages;
+	long max_attempts;
+	long page_size;
+	int insecure;
 	const char *dead_letter;
 	const char *delimiter;
 	const char *items;
@@ -56,13 +68,34 @@ struct opts {
 	int no_snapshot;
 };
 
+static int
+opt_rate(const struct cli_opt *o, char **a, void *ctx)
+{
+	struct opts *p = ctx;
+	char *e;
+
+	(void)o;
+	p->rate = strtod(a[0], &e);
+	if (e == a[0] || *e != '\0' || p->rate < 0) {
+		fprintf(stderr, "extract-lob: error: --rate '%s': expected a "
+		    "number of requests a second\n", a[0]);
+		return -1;
+	}
+	return 0;
+}
+
 static struct opts op = { .max_record = NDJSON_DEFAULT_MAX_LINE,
-    .fetch = 1000 };
+    .fetch = 1000, .offset_param = "offset", .limit_param = "limit" };
 
 static const struct cli_opt options[] = {
 	{ "ack", 0, CLI_FLAG, &op.ack, NULL, NULL,
 	    "read push results, pass them on, and advance the --watermark "
 	    "in --state past the acknowledged records", 0, NULL },
+	{ "auth-header", 0, CLI_STR, &op.auth_header, "NAME", NULL,
+	    "HTTP: send header NAME with the value of EXTRACT_AUTH_HEADER "
+	    "(or --auth-header-file)", 0, NULL },
+	{ "auth-header-file", 0, CLI_STR, &op.auth_header_file, "FILE", NULL,
+	    "HTTP: read the --auth-header value from FILE", 0, NULL },
 	{ "dead-letter", 0, CLI_STR, &op.dead_letter, "FILE",
 	    "TWINPIPE_DEAD_LETTER",
 	    "append malformed records with their error to FILE (NDJSON)", 0,
@@ -75,40 +108,65 @@ static const struct cli_opt options[] = {
 	    NULL },
 	{ "fetch", 0, CLI_LONG, &op.fetch, "N", NULL,
 	    "ODBC: rows per fetch (default 1000)", 0, NULL },
+	{ "insecure", 0, CLI_FLAG, &op.insecure, NULL, NULL,
+	    "HTTP: do not verify TLS certificates", 0, NULL },
 	{ "items", 0, CLI_STR, &op.items, "PATH", NULL,
 	    "JSON: the jq path of the array whose elements are the records "
 	    "(default .[])", 0, NULL },
 	{ "key", 'k', CLI_STR, &op.key, "EXPR", "EXTRACT_KEY",
 	    "the record's key for --shard, a jq path like .id", 0, NULL },
+	{ "limit-param", 0, CLI_STR, &op.limit_param, "NAME", NULL,
+	    "HTTP: the limit query parameter of --page-size (default limit)",
+	    0, NULL },
+	{ "max-attempts", 0, CLI_LONG, &op.max_attempts, "N", NULL,
+	    "HTTP: attempts per page (default 10)", 0, NULL },
+	{ "max-pages", 0, CLI_LONG, &op.max_pages, "N", NULL,
+	    "HTTP: stop after N pages (default 0: all)", 0, NULL },
 	{ "max-record", 0, CLI_SIZE, &op.max_record, "SIZE",
 	    "TWINPIPE_MAX_LINE", "largest record accepted (default 16M)", 0,
 	    NULL },
 	{ "name", 0, CLI_STR, &op.name, "NAME", NULL,
 	    "the source's name in _meta.src and the state (default: SOURCE "
 	    "without secrets)", 0, NULL },
+	{ "next", 0, CLI_STR, &op.next, "EXPR", NULL,
+	    "HTTP: the path of the next page's URL in a page, e.g. "
+	    ".[\"@odata.nextLink\"]", 0, NULL },
 	{ "no-header", 0, CLI_FLAG, &op.no_header, NULL, NULL,
 	    "CSV: there is no header row; columns are named c1, c2, ...", 0,
 	    NULL },
 	{ "no-snapshot", 0, CLI_FLAG, &op.no_snapshot, NULL, NULL,
 	    "do not announce a complete snapshot at the end", 0, NULL },
-	{ "password-file", 0, CLI_STR, &op.password_file, "FILE", NULL,
-	    "ODBC: read the password from FILE (else EXTRACT_ODBC_PASSWORD)",
+	{ "offset-param", 0, CLI_STR, &op.offset_param, "NAME", NULL,
+	    "HTTP: the offset query parameter of --page-size (default offset)",
 	    0, NULL },
+	{ "page-size", 0, CLI_LONG, &op.page_size, "N", NULL,
+	    "HTTP: page by offset/limit, N records a page", 0, NULL },
+	{ "password-file", 0, CLI_STR, &op.password_file, "FILE", NULL,
+	    "ODBC, HTTP basic: read the password from FILE (else "
+	    "EXTRACT_PASSWORD)", 0, NULL },
+	{ "rate", 0, CLI_FN, NULL, "N", NULL,
+	    "HTTP: at most N requests a second", 1, opt_rate },
 	{ "query", 0, CLI_STR, &op.query, "SQL", "EXTRACT_QUERY",
 	    "ODBC: the query; with --watermark its one ? is the watermark",
 	    0, NULL },
 	{ "run-id", 0, CLI_STR, &op.run, "ID", "TWINPIPE_RUN_ID",
 	    "the run id in _meta.src (default: UTC time and pid)", 0, NULL },
+	{ "scope", 0, CLI_STR, &op.scope, "SCOPE", "EXTRACT_SCOPE",
+	    "HTTP: bearer token for SCOPE from the Entra ID credential chain",
+	    0, NULL },
 	{ "shard", 0, CLI_STR, &op.shard, "I/N", "EXTRACT_SHARD",
 	    "emit only the records whose --key is in shard I of N", 0,
 	    NULL },
 	{ "state", 0, CLI_STR, &op.state, "FILE", "TWINPIPE_STATE",
 	    "the state file that keeps the watermark (SQLite)", 0, NULL },
+	{ "token-file", 0, CLI_STR, &op.token_file, "FILE", NULL,
+	    "HTTP: a bearer token read from FILE", 0, NULL },
 	{ "types", 't', CLI_STR, &op.types, "COL=TYPE,...", NULL,
 	    "CSV: column types int, number, bool, datetime, json, string",
 	    0, NULL },
-	{ "user", 0, CLI_STR, &op.user, "USER", "EXTRACT_ODBC_USER",
-	    "ODBC: the user name", 0, NULL },
+	{ "user", 0, CLI_STR, &op.user, "USER", "EXTRACT_USER",
+	    "ODBC: the user name; HTTP: basic authentication as USER", 0,
+	    NULL },
 	{ "watermark", 0, CLI_STR, &op.watermark, "COLUMN", NULL,
 	    "ODBC: read only rows past the last acknowledged COLUMN value",
 	    0, NULL },
@@ -123,8 +181,9 @@ static const struct cli_prog prog = {
 	"--ack --state FILE --watermark COLUMN --name NAME [FILE]...",
 	"Read the records of SOURCE and write one JSON object per record to\n"
 	"standard output, with _meta.src naming the source, run and position.\n"
-	"SOURCE is csv:PATH (or csv:- for standard input), ndjson:PATH,\n"
-	"json:PATH, or odbc:DSN / odbc:CONNECTION-STRING with --query.\n"
+	"SOURCE is csv:PATH (or csv:- for standard input), tsv:PATH,\n"
+	"ndjson:PATH, json:PATH, http(s)://URL (JSON pages), or odbc:DSN /\n"
+	"odbc:CONNECTION-STRING with --query.\n"
 	"After a complete read without errors, a control record\n"
 	"{\"_meta\":{\"control\":\"snapshot-complete\",...}} tells cdc-filter it\n"
 	"may infer deletes. Malformed records go to the dead-letter file.",
@@ -192,6 +251,8 @@ add_src(struct extract *x, struct buf *b, const char *poskind,
 	}
 	buf_adds(b, ",\"run\":");
 	json_write_string(b, x->run, strlen(x->run), JSON_ASCII);
+	if (x->page > 0)
+		buf_printf(b, ",\"page\":%llu", x->page);
 	buf_printf(b, ",\"%s\":%llu", poskind, pos);
 	if (wm != NULL) {
 		buf_adds(b, ",\"wm\":");
@@ -213,20 +274,21 @@ extract_emit(struct extract *x, const char *poskind, unsigned long long pos,
 }
 
 int
-extract_emit_tape(struct extract *x, const char *poskind,
-    unsigned long long pos)
+extract_emit_tape(struct extract *x, const struct tape *t, uint32_t node,
+    const char *poskind, unsigned long long pos)
 {
 	jv rec, meta;
 	struct json_err je;
+
 	x->rec.len = 0;
-	if (tape_lookup(&x->t, 0, "_meta", 5) == 0 &&
-	    !(x->t.nodes[0].flags & TAPE_DUPS)) {
-		canon_write(&x->canon, &x->rec, &x->t, 0, 0);
+	if (tape_lookup(t, node, "_meta", 5) == 0 &&
+	    !(t->nodes[node].flags & TAPE_DUPS)) {
+		canon_write(&x->canon, &x->rec, t, node, 0);
 		x->rec.len--;	/* the closing brace */
 		return extract_emit(x, poskind, pos, NULL, 0);
 	}
 	/* slow path: the element has its own _meta (or duplicate keys) */
-	rec = json_from_tape(&x->t, 0, &x->lits);
+	rec = json_from_tape(t, node, &x->lits);
 	x->tmp.len = 0;
 	add_src(x, &x->tmp, poskind, pos, NULL, 0);
 	if (json_parse(x->tmp.p, x->tmp.len, &meta, NULL, &je) < 0)
@@ -623,6 +685,7 @@ main(int argc, char **argv)
 	struct csv_opts co = { ',', 0, 0, NULL };
 	struct odbc_opts oo = { 0 };
 	char msg[256], run[64], *name = NULL, *wm = NULL, *password = NULL;
+	char *token = NULL, *hval = NULL;
 	const char *src, *file = NULL;
 	int first, status = EXIT_ALL_OK, fd = -1, rc = -1, pwfail = 0;
 	int writer = 0;
@@ -770,8 +833,32 @@ main(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
-	password = cli_secret("EXTRACT_ODBC_PASSWORD", op.password_file,
+	password = cli_secret("EXTRACT_PASSWORD", op.password_file,
 	    &pwfail);
+	if (!pwfail && op.token_file != NULL)
+		token = cli_secret(NULL, op.token_file, &pwfail);
+	if (!pwfail && op.auth_header != NULL) {
+		hval = cli_secret("EXTRACT_AUTH_HEADER", op.auth_header_file,
+		    &pwfail);
+		if (hval == NULL && !pwfail) {
+			cli_usage_error(&prog, "--auth-header needs "
+			    "EXTRACT_AUTH_HEADER or --auth-header-file");
+			status = EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (op.scope != NULL && op.token_file != NULL) {
+		cli_usage_error(&prog, "give --scope or --token-file, not both");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (op.page_size < 0 || op.max_pages < 0 || op.max_attempts < 0 ||
+	    op.max_attempts > 1000) {
+		cli_usage_error(&prog, "--page-size, --max-pages and "
+		    "--max-attempts must not be negative");
+		status = EXIT_USAGE;
+		goto out;
+	}
 	if (pwfail) {
 		status = EXIT_USAGE;
 		goto out;
@@ -809,9 +896,30 @@ main(int argc, char **argv)
 		oo.wm_value = wm;
 		oo.fetch = op.fetch;
 		rc = extract_odbc(&x, &oo);
+	} else if (strncmp(src, "http://", 7) == 0 ||
+	    strncmp(src, "https://", 8) == 0) {
+		struct http_src_opts ho = { 0 };
+
+		ho.url = src;
+		ho.items = op.items;
+		ho.next = op.next;
+		ho.page_size = op.page_size;
+		ho.offset_param = op.offset_param;
+		ho.limit_param = op.limit_param;
+		ho.scope = op.scope;
+		ho.token = token;
+		ho.basic_user = op.user;
+		ho.password = password;
+		ho.header_name = op.auth_header;
+		ho.header_value = hval;
+		ho.rate = op.rate;
+		ho.insecure = op.insecure;
+		ho.max_pages = op.max_pages;
+		ho.max_attempts = (unsigned)op.max_attempts;
+		rc = extract_http(&x, &ho);
 	} else {
 		cli_usage_error(&prog, "unknown source '%s': expected csv:, "
-		    "tsv:, ndjson:, json: or odbc:", name);
+		    "tsv:, ndjson:, json:, odbc:, http: or https:", name);
 		status = EXIT_USAGE;
 		goto flush;
 	}
@@ -882,5 +990,7 @@ out:
 	free(name);
 	free(wm);
 	free(password);
+	free(token);
+	free(hval);
 	return status;
 }

@@ -37,6 +37,7 @@ struct extract {
 	struct keypath *kp;	/* --key, or NULL */
 	unsigned shard_i, shard_n;
 	size_t max_record;
+	unsigned long long page;	/* HTTP: _meta.src.page, 0: none */
 	volatile sig_atomic_t *stop;
 	uint64_t in, out, failed, other_shard, control, blank;
 };
@@ -51,12 +52,12 @@ int extract_emit(struct extract *x, const char *poskind,
     unsigned long long pos, const char *wm, size_t wmlen);
 
 /*
- * Emit the object at the root of x->t (parsed from a JSON source) the same
- * way; an existing _meta of the element is kept and src added to it.
- * Returns like extract_emit().
+ * Emit the object at node of t (parsed from a JSON source) the same way;
+ * an existing _meta of the element is kept and src added to it. Returns
+ * like extract_emit().
  */
-int extract_emit_tape(struct extract *x, const char *poskind,
-    unsigned long long pos);
+int extract_emit_tape(struct extract *x, const struct tape *t, uint32_t node,
+    const char *poskind, unsigned long long pos);
 
 /*
  * One failed record: "SOURCE:POS: MESSAGE" on stderr and the raw record
@@ -108,6 +109,35 @@ int extract_json(struct extract *x, int fd, const char *items);
  * Check an --items path. Returns 0, or -1 with msg filled.
  */
 int extract_items_check(const char *items, char *msg, size_t msglen);
+
+/*
+ * The node of the array at items (NULL: ".[]") in the parsed document t.
+ * Returns 0, or -1 with msg filled (no such member, not an array). The
+ * document must not have duplicate keys on the path (tape_lookup()).
+ */
+int extract_items_find(const char *items, const struct tape *t, uint32_t *arr,
+    char *msg, size_t msglen);
+
+struct http_src_opts {
+	const char *url;
+	const char *items;	/* NULL: the page is an array, or .value */
+	const char *next;	/* key path of the next page's URL, or NULL */
+	long page_size;		/* > 0: offset/limit paging */
+	const char *offset_param, *limit_param;
+	const char *scope;	/* Entra ID scope: bearer token */
+	const char *token;	/* a static bearer token (secret), or NULL */
+	const char *basic_user;
+	const char *password;	/* secret for basic auth */
+	const char *header_name; /* --auth-header NAME */
+	const char *header_value; /* its secret value */
+	double rate;
+	int insecure;
+	long max_pages;
+	unsigned max_attempts;
+};
+
+/* GET every page and emit the elements of its items array. */
+int extract_http(struct extract *x, const struct http_src_opts *o);
 
 struct odbc_opts {
 	const char *conn;	/* after "odbc:": a DSN or a connection string */

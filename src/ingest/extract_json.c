@@ -122,6 +122,41 @@ extract_items_check(const char *items, char *msg, size_t msglen)
 	return 0;
 }
 
+int
+extract_items_find(const char *items, const struct tape *t, uint32_t *arr,
+    char *msg, size_t msglen)
+{
+	struct items it;
+	uint32_t i = 0;
+	size_t k;
+
+	if (items_parse(items != NULL ? items : ".[]", &it, msg, msglen) < 0)
+		return -1;
+	for (k = 0; k < it.nstep; k++) {
+		if (t->nodes[i].type != TAPE_OBJECT) {
+			snprintf(msg, msglen, "the value at step %zu of --items "
+			    "is not an object", k + 1);
+			goto fail;
+		}
+		i = tape_lookup(t, i, it.step[k], strlen(it.step[k]));
+		if (i == 0) {
+			snprintf(msg, msglen, "no member '%s' at step %zu of "
+			    "--items", it.step[k], k + 1);
+			goto fail;
+		}
+	}
+	if (t->nodes[i].type != TAPE_ARRAY) {
+		snprintf(msg, msglen, "the value at --items is not an array");
+		goto fail;
+	}
+	items_free(&it);
+	*arr = i;
+	return 0;
+fail:
+	items_free(&it);
+	return -1;
+}
+
 /* ---- the scanner ---- */
 
 struct js {
@@ -329,7 +364,7 @@ element(struct extract *x, struct buf *v, int trunc, unsigned long long row,
 		return extract_fail(x, row, v->p, v->len, 1, "not_an_object",
 		    "element %llu (byte %llu) is not a JSON object", row, at);
 	}
-	return extract_emit_tape(x, "row", row);
+	return extract_emit_tape(x, &x->t, 0, "row", row);
 }
 
 /*
@@ -559,7 +594,7 @@ extract_ndjson(struct extract *x, int fd, size_t max_line)
 				goto fatal;
 			continue;
 		}
-		if (extract_emit_tape(x, "line", l.lineno) < 0)
+		if (extract_emit_tape(x, &x->t, 0, "line", l.lineno) < 0)
 			goto fatal;
 	}
 	if (got < 0) {

@@ -24,7 +24,7 @@ TZ=UTC as_pg "$PGB/initdb" -D "$PGD/data" -A md5 -U postgres -E UTF8 --no-sync \
 as_pg "$PGB/pg_ctl" -D "$PGD/data" -l "$PGD/data/log" -w -o \
 	"-p $PORT -k $PGD/sock -c listen_addresses=127.0.0.1 -c fsync=off -c TimeZone=UTC" \
 	start >/dev/null || { cat "$PGD/data/log"; echo "not ok 1 - pg_ctl start"; exit 1; }
-export EXTRACT_ODBC_PASSWORD=s3cret PGPASSWORD=s3cret
+export EXTRACT_PASSWORD=s3cret PGPASSWORD=s3cret
 psqlc() { psql -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 conn="odbc:Driver=PostgreSQL Unicode;Server=127.0.0.1;Port=$PORT;Database=postgres"
 x() { extract-lob --run-id r1 --user postgres --name pg "$@"; }
@@ -78,7 +78,7 @@ test_expect_success 'bad SQL: exit 3 with the server message, no control line' '
 '
 
 test_expect_success 'wrong password: exit 3, the password is not printed' '
-	EXTRACT_ODBC_PASSWORD=wrong test_expect_code 3 x --query "SELECT 1" "$conn" >out 2>err &&
+	EXTRACT_PASSWORD=wrong test_expect_code 3 x --query "SELECT 1" "$conn" >out 2>err &&
 	test ! -s out && test_grep "cannot connect" err && ! grep -q wrong err
 '
 
