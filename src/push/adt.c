@@ -161,6 +161,9 @@ struct rec {
 	struct rec *in_next, **in_prev; /* incoming list of the target */
 	struct rec *followers;	/* patches merged into this one */
 	struct rec *next_follower;
+	char *own_patch;	/* the patch before merges (NULL: none) */
+	struct rec *split;	/* merged patches to run one by one after
+				   this one, after the merged one failed */
 	char **dl_src, **dl_rid; /* delete: relationships to delete */
 	size_t dl_n, dl_i;
 };
@@ -267,6 +270,7 @@ rec_free(struct rec *r)
 	free(r->dl_src);
 	free(r->dl_rid);
 	adt_op_release(&r->op);
+	free(r->own_patch);
 	free(r->line);
 	free(r);
 }
@@ -389,6 +393,18 @@ rec_finish(struct rec *r, int ok, const char *code, const char *msg)
 		twin_wake(r->op.id);
 	}
 	incoming_unlink(r);
+	if (r->split != NULL) {
+		/* the next of the patches split apart takes over the key */
+		struct rec *n = r->split;
+
+		n->split = n->next_follower;
+		n->next_follower = NULL;
+		n->holds_key = r->holds_key;
+		r->holds_key = 0;
+		r->split = NULL;
+		g.live++;
+		ready_push(n);
+	}
 	release_key(r);
 	g.live--;
 	rec_free(r);
@@ -773,7 +789,8 @@ on_done(struct http_req *req, enum http_verdict v,
 	r->attempts += resp->attempts;
 	r->status = st;
 	if (v != HTTP_OK && st != 404 && st != 412 && !(st == 400 &&
-	    r->step == S_DELETE && r->op.kind == ADT_TWIN))
+	    r->step == S_DELETE && r->op.kind == ADT_TWIN) && !(st == 400 &&
+	    r->step == S_PATCH && r->followers != NULL))
 		goto fail;
 	switch (r->step) {
 	case S_PUT_NEW:
@@ -812,6 +829,16 @@ on_done(struct http_req *req, enum http_verdict v,
 		if (v == HTTP_OK) {
 			rec_finish(r, 1, NULL, NULL);
 			goto out;
+		}
+		if (st == 400 && r->followers != NULL && r->own_patch != NULL) {
+			/* one of the merged patches is bad: apply them one
+			   by one, in order, so that only it fails */
+			free(r->op.patch_body);
+			r->op.patch_body = r->own_patch;
+			r->own_patch = NULL;
+			r->split = r->followers;
+			r->followers = NULL;
+			break;
 		}
 		if (st == 404 && r->op.kind == ADT_TWIN &&
 		    r->op.op == ADT_UPSERT) {
@@ -1072,6 +1099,9 @@ handle_line(const struct ndjson_line *l)
 	/* fold a patch into the patch waiting on the same twin */
 	if (r->op.kind == ADT_TWIN && r->op.op == ADT_PATCH &&
 	    (last = keyq_last_waiting(g.q, r->op.id)) != NULL &&
+	    last->op.op == ADT_PATCH && last->op.kind == ADT_TWIN &&
+	    (last->own_patch != NULL || (last->own_patch =
+	    xstrdup(last->op.patch_body)) != NULL) &&
 	    adt_op_merge(&last->op, &r->op)) {
 		struct rec **pp = &last->followers;
 

@@ -35,6 +35,20 @@ test_expect_success 'waiting patches to one twin are merged into one request' '
 	merged=$(sed -n "s/.* merged=\([0-9]*\).*/\1/p" err) && test "$merged" -ge 30 &&
 	emu_curl "$EMU_URL/_admin/stats" | jq -e "[.by_request | to_entries[] | select(.key | startswith(\"PATCH adt.twin\")) | .value] | add <= 10"
 '
+test_expect_success 'a bad patch among merged ones fails alone' '
+	echo "{\"\$dtId\":\"q\",$M,\"n\":0}" >in &&
+	for i in 1 2 3 4 5 6; do
+		if [ $i = 4 ]; then op="{\"op\":\"replace\",\"path\":\"/other\",\"value\":\"x\"}"
+		else op="{\"op\":\"add\",\"path\":\"/n\",\"value\":$i}"; fi
+		echo "{\"\$dtId\":\"q\",\"\$op\":\"patch\",\"\$patch\":[$op],\"_meta\":{\"i\":$i}}"
+	done >>in &&
+	test_expect_code 1 padt --twin-rate 0 --dead-letter dlq-m <in >out 2>err &&
+	test_grep "merged=[1-9]" err &&
+	jq -se "map(select(.ok | not) | ._meta.i) == [4]" out &&
+	test_lines 1 dlq-m && jq -e ".error.code == \"JsonPatchInvalid\"" dlq-m &&
+	jq -se "[.[] | select(._meta.i) | ._meta.i] == [1,2,3,4,5,6]" out &&
+	test "$(adt_twin q | jq .n)" = 6
+'
 test_expect_success 'writes to one twin are spaced (--twin-rate 10 against an emulator limit of 10/s)' '
 	emu_curl -d "{\"twin_rate\":10}" "$EMU_URL/_admin/faults" >/dev/null &&
 	for i in $(seq 1 25); do echo "{\"\$dtId\":\"hot\",$M,\"n\":$i}"; done >in &&
