@@ -276,7 +276,7 @@ rec_free(struct rec *r)
 }
 
 /*
- * Count a finished record under "KIND.OP.STATUS". stats_counter() keeps
+ * Count a finished record under "KIND.OP.STATUS" (status < 0: "KIND.OP"). stats_counter() keeps
  * the name pointer, so names are interned here for the life of the
  * process (reachable from a static: not a leak).
  */
@@ -288,7 +288,10 @@ count_op(const char *kind, const char *opn, long status)
 	char name[64];
 	size_t i;
 
-	snprintf(name, sizeof(name), "%s.%s.%ld", kind, opn, status);
+	if (status < 0)
+		snprintf(name, sizeof(name), "%s.%s", kind, opn);
+	else
+		snprintf(name, sizeof(name), "%s.%s.%ld", kind, opn, status);
 	for (i = 0; i < nnames; i++)
 		if (strcmp(names[i], name) == 0)
 			break;
@@ -1021,7 +1024,7 @@ input_error(const struct ndjson_line *l, int is_json, const char *code,
 	    jv_string("truncated"), jv_true()) : jv_invalid()) < 0)
 		g.fatal = 1;
 	(*g.c_failed)++;
-	count_op("input", "error", 0);
+	count_op("invalid", code, -1);
 }
 
 static void
