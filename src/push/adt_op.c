@@ -196,16 +196,18 @@ patch_text(jv patch, const struct json_numlits *lits, char **out,
 }
 
 /*
- * The PUT body: rec without the reserved keys and without drop1/drop2;
+ * The PUT body: rec without the reserved keys and without the keys of the
+ * NULL-terminated list drop (what ADT takes from the URL or sets itself);
  * the "add" operations of its properties (keys not starting with '$')
  * into *patch when patch is not NULL.
  */
 static void
-bodies(jv rec, const struct json_numlits *lits, const char *drop1,
-    const char *drop2, char **put, char **patch)
+bodies(jv rec, const struct json_numlits *lits, const char *const *drop,
+    char **put, char **patch)
 {
 	struct buf b = BUF_INIT, p = BUF_INIT;
 	int it, first = 1, pfirst = 1;
+	const char *const *d;
 
 	buf_addc(&b, '{');
 	buf_addc(&p, '[');
@@ -216,8 +218,9 @@ bodies(jv rec, const struct json_numlits *lits, const char *drop1,
 		const char *ks = jv_string_value(k);
 		size_t kn = (size_t)jv_string_length_bytes(jv_copy(k));
 
-		if (is_reserved(ks) || strcmp(ks, drop1) == 0 ||
-		    (drop2 != NULL && strcmp(ks, drop2) == 0)) {
+		for (d = drop; *d != NULL && strcmp(ks, *d) != 0; d++)
+			;
+		if (is_reserved(ks) || *d != NULL) {
 			jv_free(k);
 			jv_free(v);
 			continue;
@@ -256,6 +259,10 @@ bodies(jv rec, const struct json_numlits *lits, const char *drop1,
 	else
 		buf_release(&p);
 }
+
+static const char *const twin_drop[] = { "$dtId", "$etag", NULL };
+static const char *const rel_drop[] = { "$dtId", "$relationshipId",
+    "$sourceId", "$etag", NULL };
 
 int
 adt_op_parse(jv rec, const struct json_numlits *lits, struct adt_op *op,
@@ -374,11 +381,10 @@ adt_op_parse(jv rec, const struct json_numlits *lits, struct adt_op *op,
 	case ADT_UPSERT:
 	case ADT_REPLACE:
 		if (op->kind == ADT_TWIN)
-			bodies(rec, lits, "$dtId", "$etag", &op->put_body,
+			bodies(rec, lits, twin_drop, &op->put_body,
 			    op->op == ADT_UPSERT ? &op->patch_body : NULL);
 		else
-			bodies(rec, lits, "$dtId", "$relationshipId",
-			    &op->put_body, NULL);
+			bodies(rec, lits, rel_drop, &op->put_body, NULL);
 		if (strlen(op->put_body) > ADT_BODY_MAX) {
 			*code = "too_large";
 			buf_printf(msg, "the body is larger than ADT's limit "
