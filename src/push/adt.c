@@ -1193,8 +1193,38 @@ max_live(void)
 	return 1024 + 64 * (size_t)op.concurrency;
 }
 
-/* Called by the reader before a read that may block: flush, then keep the
- * requests moving until input is readable. */
+/* Nothing left to do but the relationships put aside after a 404? */
+static int
+only_deferred(void)
+{
+	return g.ndeferred > 0 && g.live == g.ndeferred &&
+	    http_pending(g.e) == 0 && g.nheap == 0 && g.ready == NULL;
+}
+
+/* Try the relationships put aside after a 404 once more, in input order. */
+static void
+retry_deferred(void)
+{
+	struct rec *r = g.deferred;
+
+	g.deferred = NULL;
+	g.deferred_tail = &g.deferred;
+	g.ndeferred = 0;
+	while (r != NULL) {
+		struct rec *nx = r->next;
+
+		rec_step(r);
+		r = nx;
+	}
+}
+
+/*
+ * Called by the reader before a read that may block: flush, then keep the
+ * requests moving until input is readable. A stream that pauses for
+ * DEFER_IDLE_MS with nothing else to do gets its put-aside relationships
+ * retried then, rather than at its end, which may never come.
+ */
+#define DEFER_IDLE_MS 3000
 static void
 before_block(void *ctx)
 {
@@ -1205,8 +1235,23 @@ before_block(void *ctx)
 	dlq_flush(g.dlq);
 	if (g.e == NULL)
 		return;
-	while (!ready && !stop_flag)
+	while (!ready && !stop_flag) {
+		if (only_deferred()) {
+			int64_t t0 = now_ms();
+
+			http_poll(g.e, DEFER_IDLE_MS, 0, &ready);
+			if (!ready && !stop_flag &&
+			    now_ms() - t0 >= DEFER_IDLE_MS - 10) {
+				retry_deferred();
+				run_due();
+				ndjson_writer_flush(&g.w);
+			}
+			continue;
+		}
 		pump(-1, 0, &ready);
+		if (only_deferred())
+			ndjson_writer_flush(&g.w);
+	}
 }
 
 static void
@@ -1239,26 +1284,15 @@ finish_run(void)
 		}
 		if (http_pending(g.e) == 0 && g.nheap == 0 &&
 		    g.ready == NULL) {
-			struct rec *r;
-
-			if (g.ndeferred == 0 || g.live > g.ndeferred) {
+			if (!only_deferred()) {
 				log_error("internal error: %zu records "
 				    "neither in flight nor waiting", g.live);
 				g.fatal = 1;
 				return;
 			}
 			/* everything else is written: try the relationships
-			   whose twins were missing once more, in input order */
-			r = g.deferred;
-			g.deferred = NULL;
-			g.deferred_tail = &g.deferred;
-			g.ndeferred = 0;
-			while (r != NULL) {
-				struct rec *nx = r->next;
-
-				rec_step(r);
-				r = nx;
-			}
+			   whose twins were missing once more */
+			retry_deferred();
 			continue;
 		}
 		pump(stop_flag ? 1000 : -1, -1, NULL);

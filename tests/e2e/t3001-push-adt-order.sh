@@ -83,6 +83,12 @@ test_expect_success 'a relationship to a twin that never comes is reported after
 	jq -se ".[] | select(.id == \"g2\") | .error.code == \"DigitalTwinNotFound\"" out &&
 	test_lines 2 dlq && jq -se "map(.record[\"\$relationshipId\"]) | sort == [\"g2\",\"ghostly\"]" dlq
 '
+test_expect_success 'a stream that pauses retries put-aside relationships then' '
+	{ echo "{\"\$dtId\":\"late-a\",\"\$relationshipId\":\"paused\",\"\$targetId\":\"not-yet\",\"\$relationshipName\":\"contains\"}"
+	  sleep 4; echo "{\"\$dtId\":\"not-yet\",$M}"; } |
+		test_expect_code 1 padt >out 2>err &&
+	jq -se ".[0].id == \"paused\" and .[0].status == 404 and .[0].attempts == 2 and .[1].ok" out
+'
 test_expect_success 'a delete waits for relationship operations on the twin read before it' '
 	printf "%s\n" "{\"\$dtId\":\"d1\",$M}" "{\"\$dtId\":\"d2\",$M}" \
 		"{\"\$dtId\":\"d1\",\"\$relationshipId\":\"d1d2\",\"\$targetId\":\"d2\",\"\$relationshipName\":\"contains\"}" \
