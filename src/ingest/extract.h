@@ -35,6 +35,7 @@ struct extract {
 	struct canon canon;
 	struct json_numlits lits;
 	struct keypath *kp;	/* --key, or NULL */
+	const char *key_expr;	/* its text, for messages */
 	unsigned shard_i, shard_n;
 	size_t max_record;
 	unsigned long long page;	/* HTTP: _meta.src.page, 0: none */
@@ -79,6 +80,14 @@ struct csv_opts {
 	const char *types;	/* "col=int,col2=bool" or NULL */
 };
 
+/*
+ * Call fn(ctx, column, column_len, type) for every item of a --types list
+ * ("col=int,col2=bool"); fn may be NULL (syntax check only). Returns 0, or
+ * -1 with msg filled (bad syntax, unknown type, or fn returned -1: "no
+ * column").
+ */
+int extract_types_each(const char *types, char *msg, size_t msglen,
+    int (*fn)(void *, const char *, size_t, enum csv_type), void *ctx);
 /*
  * Parse a --types list against nothing yet (syntax only): returns 0, or
  * -1 with msg filled.
