@@ -69,6 +69,12 @@ ndjson_reader_name(const struct ndjson_reader *r)
 }
 
 int
+ndjson_reader_buffered(const struct ndjson_reader *r)
+{
+	return r->end > r->start || r->eof;
+}
+
+int
 ndjson_reader_stopped(const struct ndjson_reader *r)
 {
 	return r->stopped;

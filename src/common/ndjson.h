@@ -47,6 +47,12 @@ const char *ndjson_reader_name(const struct ndjson_reader *r);
  */
 int ndjson_read(struct ndjson_reader *r, struct ndjson_line *line);
 
+/*
+ * Does the reader hold unread bytes, so that ndjson_read() may return a
+ * line without reading (and blocking)? For event loops (http_poll).
+ */
+int ndjson_reader_buffered(const struct ndjson_reader *r);
+
 /* Was the input ended by *stop rather than by end of file? */
 int ndjson_reader_stopped(const struct ndjson_reader *r);
 

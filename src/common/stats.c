@@ -39,7 +39,7 @@ stats_counter(const char *name)
 			return &counters[i].v;
 	if (ncounters == MAX_COUNTERS)
 		xalloc_check(NULL);
-	counters[ncounters].name = name;
+	counters[ncounters].name = xstrdup(name);	/* kept to exit */
 	counters[ncounters].v = 0;
 	return &counters[ncounters++].v;
 }

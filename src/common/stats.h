@@ -13,7 +13,8 @@
 
 enum stats_mode { STATS_TEXT, STATS_JSON, STATS_NONE };
 
-/* Register (or find) a counter; the pointer stays valid. Can't fail. */
+/* Register (or find) a counter (name is copied); the pointer stays valid.
+ * At most 64 counters. Can't fail. */
 uint64_t *stats_counter(const char *name);
 /* Add v to the counter named name (registers it). */
 void stats_add(const char *name, uint64_t v);
