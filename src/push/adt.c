@@ -12,6 +12,7 @@
  * on standard output; failed records also go to the dead-letter file.
  */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -50,6 +51,7 @@ static struct {
 	double max_time;
 	size_t max_line;
 	long rate;
+	long create_rate;
 	long twin_rate;
 	int dry_run;
 	int insecure;
@@ -61,6 +63,7 @@ static struct {
 	.max_time = 300,
 	.max_line = NDJSON_DEFAULT_MAX_LINE,
 	.rate = 500,
+	.create_rate = 500,
 	.twin_rate = 10,
 };
 
@@ -73,6 +76,10 @@ static const struct cli_opt options[] = {
 	{ "concurrency", 'c', CLI_LONG, &op.concurrency, "N",
 	    "ADT_CONCURRENCY", "requests in flight at most (default 32)", 0,
 	    NULL },
+	{ "create-rate", 0, CLI_LONG, &op.create_rate, "N",
+	    "ADT_CREATE_RATE", "creates and deletes of twins and "
+	    "relationships per second at most (ADT's limit: default 500; "
+	    "0: none)", 0, NULL },
 	{ "credential", 0, CLI_STR, &op.credential, "LIST",
 	    "TWINPIPE_CREDENTIAL", "credential providers to try, in order "
 	    "(default environment,workload-identity,managed-identity,"
@@ -185,6 +192,7 @@ static struct {
 	struct rec *deferred, **deferred_tail;
 	struct rec **heap;
 	size_t nheap, capheap;
+	double cd_next;		/* ms: next free create/delete slot */
 	uint64_t *c_in, *c_ok, *c_failed, *c_merged;
 	int eof;
 	int fatal;
@@ -631,28 +639,49 @@ rec_send(struct rec *r)
 	http_submit(g.e, req);
 }
 
-/* Run r's current step now, or later if its twin had a write too recently. */
+/* Is this step a create or a delete (ADT's 500/s instance budget)? */
+static int
+creates_or_deletes(const struct rec *r)
+{
+	return r->step == S_PUT_NEW || r->step == S_PUT ||
+	    r->step == S_DEL_OUT || r->step == S_DEL_IN ||
+	    r->step == S_DELETE;
+}
+
+/*
+ * Run r's current step now, or later: when its twin had a write too
+ * recently (--twin-rate), or creates and deletes of the instance are at
+ * their budget (--create-rate). Both slots are reserved at once.
+ */
 static void
 rec_step(struct rec *r)
 {
 	const char *t;
+	int64_t now, due;
 
 	if (stop_flag) {
 		rec_fail(r, "interrupted", "interrupted before it was "
 		    "applied (SIGINT/SIGTERM): re-drive it");
 		return;
 	}
+	now = due = now_ms();
 	if (op.twin_rate > 0 && (t = write_target(r)) != NULL) {
 		struct adt_twin *tw = adt_twins_get(g.twins, t);
-		int64_t now = now_ms(), slot;
 
-		slot = tw->next_ms > now ? tw->next_ms : now;
-		tw->next_ms = slot + (1000 + op.twin_rate - 1) / op.twin_rate;
-		if (slot > now) {
-			r->due = slot;
-			heap_push(r);
-			return;
-		}
+		due = tw->next_ms > now ? tw->next_ms : now;
+		tw->next_ms = due + (1000 + op.twin_rate - 1) / op.twin_rate;
+	}
+	if (op.create_rate > 0 && creates_or_deletes(r)) {
+		double slot = g.cd_next > (double)due ? g.cd_next : (double)due;
+
+		g.cd_next = slot + 1000.0 / (double)op.create_rate;
+		if (slot > (double)due)
+			due = (int64_t)ceil(slot);
+	}
+	if (due > now) {
+		r->due = due;
+		heap_push(r);
+		return;
 	}
 	rec_send(r);
 }
@@ -1331,10 +1360,11 @@ main(int argc, char **argv)
 	}
 	if (op.concurrency < 1 || op.concurrency > 1024 ||
 	    op.max_attempts < 1 || op.max_attempts > 1000 ||
-	    op.rate < 0 || op.twin_rate < 0 || op.max_time < 0) {
+	    op.rate < 0 || op.twin_rate < 0 || op.max_time < 0 ||
+	    op.create_rate < 0) {
 		cli_usage_error(&prog, "--concurrency must be 1..1024, "
-		    "--max-attempts 1..1000, --rate, --twin-rate and "
-		    "--max-time not negative");
+		    "--max-attempts 1..1000, --rate, --create-rate, "
+		    "--twin-rate and --max-time not negative");
 		status = EXIT_USAGE;
 		goto out;
 	}

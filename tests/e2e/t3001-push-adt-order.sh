@@ -59,6 +59,16 @@ test_expect_success 'writes to one twin are spaced (--twin-rate 10 against an em
 	test $(( (end - start) / 1000000 )) -ge 2000 &&
 	test "$(adt_twin hot | jq .n)" = 25
 '
+test_expect_success 'creates and deletes share the instance budget (--create-rate 20; the emulator allows 60 requests/s)' '
+	emu_curl -d "{\"rate\":60}" "$EMU_URL/_admin/faults" >/dev/null &&
+	for i in $(seq 1 30); do echo "{\"\$dtId\":\"cr$i\",$M,\"n\":$i}"; done >in &&
+	for i in $(seq 1 10); do echo "{\"\$dtId\":\"cr$i\",\"\$op\":\"delete\"}"; done >>in &&
+	start=$(date +%s%N) && padt --twin-rate 0 --rate 0 --create-rate 20 <in >out 2>err && end=$(date +%s%N) &&
+	emu_curl -d "{\"rate\":0}" "$EMU_URL/_admin/faults" >/dev/null &&
+	test "$(jq -s "map(select(.ok)) | length" out)" = 40 &&
+	test_grep "throttled=0 " err &&
+	test $(( (end - start) / 1000000 )) -ge 1500
+'
 test_expect_success 'relationships wait for twins created earlier in the run' '
 	for i in $(seq 0 40); do echo "{\"\$dtId\":\"c$i\",$M}"; done >in &&
 	for i in $(seq 1 40); do
