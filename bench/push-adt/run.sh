@@ -45,7 +45,7 @@ for i in $(seq 1 "$n"); do
 	printf '{"$dtId":"bench-%d","$metadata":{"$model":"dtmi:bench:Thing;1"},"name":"thing %d","temp":%d.5,"on":true}\n' "$i" "$i" "$((i % 40))"
 done >"$work/twins.ndjson"
 sed 's/^{/{"$op":"replace",/' "$work/twins.ndjson" >"$work/replace.ndjson"
-P=(--cacert "$work/cert.pem" --concurrency "$conc" --rate 0 --twin-rate 0)
+P=(--cacert "$work/cert.pem" --concurrency "$conc" --rate 0 --create-rate 0 --twin-rate 0)
 
 echo "# $n twins, concurrency $conc, $(nproc) CPUs, push-adt $(git -C "$top" rev-parse --short HEAD), node $(node --version)"
 echo "| run | wall | CPU (user+sys) | ops/s | CPU s / 1000 ops |"
@@ -73,7 +73,7 @@ echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for r in 0 "$thr"; do
 	start_emu --rate "$thr"
 	/usr/bin/time -f "%e" -o "$work/time" "$top/bin/push-adt" --endpoint "$url" \
-		--cacert "$work/cert.pem" --concurrency "$conc" --rate "$r" --twin-rate 0 \
+		--cacert "$work/cert.pem" --concurrency "$conc" --rate "$r" --create-rate 0 --twin-rate 0 \
 		--stats json "$work/twins.ndjson" >"$work/out" 2>"$work/err" || true
 	wall=$(cat "$work/time")
 	s=$(grep '^{"prog"' "$work/err" | jq -c .summary)
