@@ -1,0 +1,1421 @@
+/*
+ * push-cosmos - write document operations to Azure Cosmos DB (NoSQL API).
+ *
+ * Records come from standard input (DESIGN.md record contract):
+ * {"$op":"upsert"|"merge"|"patch"|"delete","id":..,"$version":N,...}. Each
+ * becomes a small state machine of REST requests run by the shared HTTP
+ * engine (http.h); operations on one document run one at a time in input
+ * order (keyq.h), different documents concurrently.
+ *
+ * Versions live in the document as "_v". A versioned upsert or merge reads
+ * the document, drops the event as stale when the stored _v is not older,
+ * and writes the new state with PUT If-Match (412: read again), or creates
+ * it with POST (409: read again), so every write is atomic per event and a
+ * merge never loses a concurrent writer's change. A patch is one Cosmos
+ * PATCH with the condition "from c where _v < N". A delete removes the
+ * document (If-Match) or, with --tombstones, leaves {"id","_v","_deleted"}
+ * so that a late, older event cannot bring the document back.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "cli.h"
+#include "codec.h"
+#include "cosmos_doc.h"
+#include "cosmos_sig.h"
+#include "exitcode.h"
+#include "http.h"
+#include "json.h"
+#include "keyq.h"
+#include "log.h"
+#include "ndjson.h"
+#include "result.h"
+#include "stats.h"
+
+#define COSMOS_API_VERSION "2020-07-15"
+#define RESTARTS_MAX 50		/* 409/412 races per record */
+#define PATCH_OPS_MAX 10
+
+static volatile sig_atomic_t stop_flag;
+
+static struct {
+	const char *endpoint;
+	const char *conn_file;
+	const char *key_file;
+	const char *database;
+	const char *container;
+	const char *pk_path;
+	const char *cacert;
+	const char *credential;
+	const char *dead_letter;
+	const char *token_file;
+	long concurrency;
+	long max_attempts;
+	long max_ru;
+	double max_time;
+	size_t max_line;
+	int create_container;
+	int encode_ids;
+	int tombstones;
+	int insecure;
+	int http1;
+} op = {
+	.pk_path = "/id",
+	.concurrency = 32,
+	.max_attempts = 10,
+	.max_time = 300,
+	.max_line = NDJSON_DEFAULT_MAX_LINE,
+};
+
+static const struct cli_opt options[] = {
+	{ "cacert", 0, CLI_STR, &op.cacert, "FILE", "TWINPIPE_CACERT",
+	    "trust the CA certificates in FILE (PEM) for TLS", 0, NULL },
+	{ "concurrency", 'c', CLI_LONG, &op.concurrency, "N",
+	    "COSMOS_CONCURRENCY", "requests in flight at most (default 32)",
+	    0, NULL },
+	{ "connection-string-file", 0, CLI_STR, &op.conn_file, "FILE", NULL,
+	    "read the connection string AccountEndpoint=..;AccountKey=..; "
+	    "from FILE (else COSMOS_CONNECTION_STRING)", 0, NULL },
+	{ "container", 0, CLI_STR, &op.container, "NAME", "COSMOS_CONTAINER",
+	    "the container (collection)", 0, NULL },
+	{ "create-container", 0, CLI_FLAG, &op.create_container, NULL, NULL,
+	    "create the database and the container (with the partition key "
+	    "path) if they do not exist", 0, NULL },
+	{ "credential", 0, CLI_STR, &op.credential, "LIST",
+	    "TWINPIPE_CREDENTIAL", "Entra ID credential providers to try "
+	    "when no key is given (default environment,workload-identity,"
+	    "managed-identity,azure-cli)", 0, NULL },
+	{ "database", 'd', CLI_STR, &op.database, "NAME", "COSMOS_DATABASE",
+	    "the database", 0, NULL },
+	{ "dead-letter", 0, CLI_STR, &op.dead_letter, "FILE",
+	    "TWINPIPE_DEAD_LETTER",
+	    "append failed records with their error to FILE (NDJSON)", 0,
+	    NULL },
+	{ "encode-ids", 0, CLI_FLAG, &op.encode_ids, NULL, NULL,
+	    "store ids with '/', '\\', '?', '#' and '%' percent-encoded "
+	    "instead of failing those records", 0, NULL },
+	{ "endpoint", 'e', CLI_STR, &op.endpoint, "URL", "COSMOS_ENDPOINT",
+	    "the account, e.g. https://ACCOUNT.documents.azure.com", 0,
+	    NULL },
+	{ "http1", 0, CLI_FLAG, &op.http1, NULL, NULL,
+	    "use HTTP/1.1 only (no HTTP/2)", 0, NULL },
+	{ "insecure", 'k', CLI_FLAG, &op.insecure, NULL, NULL,
+	    "do not verify TLS certificates (tests only)", 0, NULL },
+	{ "key-file", 0, CLI_STR, &op.key_file, "FILE", NULL,
+	    "read the account key from FILE (else COSMOS_KEY)", 0, NULL },
+	{ "max-attempts", 0, CLI_LONG, &op.max_attempts, "N", NULL,
+	    "HTTP attempts per request at most (default 10)", 0, NULL },
+	{ "max-line", 0, CLI_SIZE, &op.max_line, "SIZE",
+	    "TWINPIPE_MAX_LINE", "longest input line accepted "
+	    "(default 16M)", 0, NULL },
+	{ "max-ru", 0, CLI_LONG, &op.max_ru, "N", "COSMOS_MAX_RU",
+	    "spend at most N request units a second (from "
+	    "x-ms-request-charge; default 0: no limit)", 0, NULL },
+	{ "max-time", 0, CLI_DURATION, &op.max_time, "DURATION", NULL,
+	    "give a request up after DURATION of retries (default 5m)", 0,
+	    NULL },
+	{ "partition-key-path", 'p', CLI_STR, &op.pk_path, "PATH",
+	    "COSMOS_PARTITION_KEY_PATH", "the container's partition key "
+	    "path, e.g. /deviceId (default /id)", 0, NULL },
+	{ "token-file", 0, CLI_STR, &op.token_file, "FILE",
+	    "COSMOS_TOKEN_FILE", "send the Entra ID token in FILE instead "
+	    "of using a key or the credential chain", 0, NULL },
+	{ "tombstones", 0, CLI_FLAG, &op.tombstones, NULL, NULL,
+	    "a versioned delete keeps {id,_v,_deleted:true} so that older "
+	    "events cannot bring the document back (default: remove it)",
+	    0, NULL },
+};
+
+static const struct cli_prog prog = {
+	"push-cosmos",
+	"[OPTION]... --database NAME --container NAME [FILE]",
+	"Apply the document operations of the NDJSON records of FILE (or\n"
+	"standard input) to a Cosmos DB container and write one result line\n"
+	"per record to standard output. A record is {\"$op\":OP,\"id\":ID,...}\n"
+	"with OP upsert (default: the whole document), merge (an RFC 7396\n"
+	"merge patch: null removes), patch (\"$patch\": Cosmos patch\n"
+	"operations) or delete, and an optional \"$version\" (a growing\n"
+	"number): a write whose version is not newer than the stored one\n"
+	"is acknowledged as stale and changes nothing. Failed records go to\n"
+	"the dead-letter file with their error.",
+	options, sizeof(options) / sizeof(options[0]),
+	"Credentials: COSMOS_CONNECTION_STRING or --connection-string-file,\n"
+	"COSMOS_KEY or --key-file (master key), --token-file, else the Entra\n"
+	"ID chain (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, ...).\n",
+	NULL
+};
+
+enum opk { OP_UPSERT, OP_MERGE, OP_PATCH, OP_DELETE };
+static const char *const op_names[] = { "upsert", "merge", "patch",
+    "delete" };
+
+enum step {
+	S_READ,		/* GET the document */
+	S_CREATE,	/* POST (no upsert): 409 if it exists */
+	S_UPSERT,	/* POST with x-ms-documentdb-is-upsert */
+	S_REPLACE,	/* PUT If-Match */
+	S_PATCH,	/* PATCH (with a condition when versioned) */
+	S_DELETE	/* DELETE (If-Match when versioned) */
+};
+
+/* What the prepare callback signs; first member of its owners. */
+struct sigctx {
+	const char *verb;
+	char type[8];
+	char *link;
+};
+
+struct rec {
+	struct sigctx sc;
+	enum opk op;
+	enum step step;
+	char *id;		/* as stored (maybe encoded) */
+	char *raw_id;		/* as the record has it */
+	char *key;		/* keyq key: pk header + '\n' + id */
+	char *pkh;		/* partition key header */
+	char *meta;		/* _meta as JSON, or NULL */
+	char *line;
+	size_t len;
+	unsigned long long lineno;
+	jv body;		/* upsert: the document; merge: the patch;
+				   patch: the operations */
+	int has_version;
+	double version;
+	char *etag;		/* from the read, for If-Match */
+	char *send;		/* body of the coming request */
+	int restarts;
+	unsigned attempts;
+	long status;
+	int stale;
+	struct rec *next;
+};
+
+static struct {
+	struct http_engine *e;
+	struct keyq *q;
+	struct auth *auth;
+	struct dlq *dlq;
+	struct ndjson_writer w;
+	struct json_numlits lits;
+	char *endpoint;		/* scheme://host[:port], no final '/' */
+	char *key;		/* master key, or NULL */
+	char *scope;
+	char *coll_path;	/* /dbs/D/colls/C (encoded) */
+	char *coll_link;	/* dbs/D/colls/C (raw) */
+	size_t live;
+	struct rec *ready, **ready_tail;
+	uint64_t *c_in, *c_ok, *c_failed, *c_stale, *c_restarts;
+	double ru;		/* request units consumed */
+	double ru_avg;		/* per request, moving average */
+	double rate;		/* current rate from --max-ru */
+	int fatal;
+} g;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+/* ---- requests ---- */
+
+/* An RFC 7231 date, in the C locale whatever the environment says. */
+static void
+http_date(char *out, size_t n)
+{
+	static const char *const wd[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
+	    "Fri", "Sat" };
+	static const char *const mo[] = { "Jan", "Feb", "Mar", "Apr", "May",
+	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(out, n, "%s, %02d %s %04d %02d:%02d:%02d GMT", wd[tm.tm_wday],
+	    tm.tm_mday, mo[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec);
+}
+
+/* Before every attempt: a fresh x-ms-date and the signature over it. */
+static int
+prepare(struct http_req *req, void *user)
+{
+	const struct sigctx *sc = user;
+	struct buf b = BUF_INIT, err = BUF_INIT;
+	char date[64];
+	int rc = 0;
+
+	http_date(date, sizeof(date));
+	http_req_attempt_header(req, "x-ms-date", date);
+	if (g.key != NULL) {
+		if (cosmos_sig_header(&b, sc->verb, sc->type, sc->link, date,
+		    g.key) < 0) {
+			http_req_error(req, "the account key is not base64");
+			rc = -1;
+			goto out;
+		}
+	} else {
+		struct buf tok = BUF_INIT;
+
+		if (auth_header(g.auth, g.scope, "type=aad&ver=1.0&sig=",
+		    &tok, &err) < 0) {
+			http_req_error(req, "%s", buf_cstr(&err));
+			buf_release(&tok);
+			rc = 1;
+			goto out;
+		}
+		pct_encode(&b, tok.p, tok.len);
+		buf_release(&tok);
+	}
+	http_req_attempt_header(req, "Authorization", buf_cstr(&b));
+out:
+	buf_release(&b);
+	buf_release(&err);
+	return rc;
+}
+
+/* --max-ru: keep the request rate at budget / RU per request. */
+static void
+ru_account(const struct http_resp *resp)
+{
+	const char *c = http_resp_header(resp, "x-ms-request-charge");
+	double ch;
+
+	if (c == NULL)
+		return;
+	ch = strtod(c, NULL);
+	if (!(ch >= 0) || ch > 1e6)
+		return;
+	g.ru += ch;
+	if (op.max_ru <= 0 || ch == 0)
+		return;
+	g.ru_avg = g.ru_avg == 0 ? ch : g.ru_avg * 0.95 + ch * 0.05;
+	{
+		double r = (double)op.max_ru / g.ru_avg;
+
+		if (g.rate == 0 || fabs(r - g.rate) > g.rate * 0.05) {
+			g.rate = r;
+			http_set_rate(g.e, r, r / 20 + 1);
+			log_debug("request rate now %.0f/s (%.2f RU each)",
+			    r, g.ru_avg);
+		}
+	}
+}
+
+static enum http_verdict
+classify(const struct http_resp *resp, void *user)
+{
+	(void)user;
+	ru_account(resp);
+	if (resp->status == 401 && g.auth != NULL && resp->attempts < 3) {
+		auth_invalidate(g.auth, g.scope);
+		return HTTP_RETRY;
+	}
+	if (resp->status == 449)
+		return HTTP_RETRY;
+	return http_classify_default(resp, NULL);
+}
+
+/* Build a request on path (encoded) for the resource link sc. */
+static struct http_req *
+req_new(struct sigctx *sc, const char *method, const char *path)
+{
+	struct buf url = BUF_INIT;
+	struct http_req *req;
+
+	buf_adds(&url, g.endpoint);
+	buf_adds(&url, path);
+	req = http_req_new(method, buf_cstr(&url));
+	buf_release(&url);
+	sc->verb = method;
+	http_req_header(req, "x-ms-version", COSMOS_API_VERSION);
+	http_req_header(req, "Accept", "application/json");
+	return req;
+}
+
+/* ---- results ---- */
+
+static void
+rec_free(struct rec *r)
+{
+	if (r == NULL)
+		return;
+	free(r->sc.link);
+	free(r->id);
+	free(r->raw_id);
+	free(r->key);
+	free(r->pkh);
+	free(r->meta);
+	free(r->line);
+	free(r->etag);
+	free(r->send);
+	jv_free(r->body);
+	free(r);
+}
+
+static void
+rec_free_item(void *item)
+{
+	rec_free(item);
+}
+
+static void
+ready_push(struct rec *r)
+{
+	r->next = NULL;
+	*g.ready_tail = r;
+	g.ready_tail = &r->next;
+}
+
+/* Write a result line; stale adds "stale":true. */
+static void
+write_result(const struct result *res, int stale)
+{
+	result_write(&g.w.b, res);
+	if (stale && g.w.b.len > 0 && g.w.b.p[g.w.b.len - 1] == '}') {
+		g.w.b.len--;
+		buf_adds(&g.w.b, ",\"stale\":true}");
+	}
+	if (ndjson_writer_commit(&g.w) < 0)
+		g.fatal = 1;
+}
+
+static void
+rec_finish(struct rec *r, int ok, const char *code, const char *msg)
+{
+	struct result res = { 0 };
+	struct rec *next;
+
+	res.ok = ok;
+	res.op = op_names[r->op];
+	res.id = r->raw_id;
+	res.status = r->status;
+	res.attempts = r->attempts;
+	res.err_code = ok ? NULL : code;
+	res.err_msg = ok ? NULL : msg;
+	res.meta = r->meta;
+	write_result(&res, ok && r->stale);
+	if (ok) {
+		(*g.c_ok)++;
+		if (r->stale)
+			(*g.c_stale)++;
+	} else {
+		(*g.c_failed)++;
+		log_at(LV_ERROR, "<stdin>", r->lineno, "document '%s': %s",
+		    r->raw_id, msg);
+		if (dlq_write(g.dlq, "<stdin>", r->lineno, r->line, r->len, 1,
+		    code, msg, jv_object_set(jv_object_set(jv_object(),
+		    jv_string("status"), jv_number((double)r->status)),
+		    jv_string("attempts"), jv_number(r->attempts))) < 0)
+			g.fatal = 1;
+	}
+	next = keyq_done(g.q, r->key);
+	if (next != NULL)
+		ready_push(next);
+	g.live--;
+	rec_free(r);
+}
+
+static void
+rec_fail(struct rec *r, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+rec_fail(struct rec *r, const char *code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rec_finish(r, 0, code, msg);
+}
+
+static void on_done(struct http_req *req, enum http_verdict v,
+    const struct http_resp *resp, void *user);
+
+/* Send r's current step. */
+static void
+rec_send(struct rec *r)
+{
+	static const char *const methods[] = { "GET", "POST", "POST", "PUT",
+	    "PATCH", "DELETE" };
+	struct buf path = BUF_INIT, link = BUF_INIT;
+	struct http_req *req;
+	int feed = r->step == S_CREATE || r->step == S_UPSERT;
+
+	if (stop_flag) {
+		rec_fail(r, "interrupted", "interrupted before it was "
+		    "applied (SIGINT/SIGTERM): re-drive it");
+		return;
+	}
+	buf_adds(&path, g.coll_path);
+	buf_adds(&path, "/docs");
+	buf_adds(&link, g.coll_link);
+	if (!feed) {
+		buf_addc(&path, '/');
+		pct_encode(&path, r->id, strlen(r->id));
+		buf_adds(&link, "/docs/");
+		buf_adds(&link, r->id);
+	}
+	free(r->sc.link);
+	r->sc.link = buf_cstr(&link);
+	strcpy(r->sc.type, "docs");
+	req = req_new(&r->sc, methods[r->step], buf_cstr(&path));
+	buf_release(&path);
+	http_req_header(req, "x-ms-documentdb-partitionkey", r->pkh);
+	if (r->step == S_UPSERT)
+		http_req_header(req, "x-ms-documentdb-is-upsert", "true");
+	if ((r->step == S_REPLACE || r->step == S_DELETE) && r->etag != NULL)
+		http_req_header(req, "If-Match", r->etag);
+	if (r->send != NULL && r->step != S_READ && r->step != S_DELETE) {
+		http_req_header(req, "Content-Type", r->step == S_PATCH ?
+		    "application/json_patch+json" : "application/json");
+		http_req_body(req, r->send, strlen(r->send));
+	}
+	http_req_callbacks(req, prepare, classify, on_done, r);
+	http_submit(g.e, req);
+}
+
+static void
+set_send(struct rec *r, jv doc)
+{
+	free(r->send);
+	r->send = json_dump(doc, 0);
+	jv_free(doc);
+}
+
+/* The document to store: d (consumed) with id, version, no reserved keys. */
+static jv
+doc_final(const struct rec *r, jv d)
+{
+	d = cosmos_doc_clean(d, 1);
+	d = jv_object_set(d, jv_string("id"), jv_string(r->id));
+	if (r->has_version)
+		d = jv_object_set(d, jv_string(COSMOS_VERSION_KEY),
+		    jv_number(r->version));
+	return d;
+}
+
+static jv
+tombstone(const struct rec *r)
+{
+	jv pk = cosmos_pk_get(r->body, op.pk_path), d = jv_object();
+
+	d = jv_object_set(d, jv_string("id"), jv_string(r->id));
+	if (jv_is_valid(pk) && strcmp(op.pk_path, "/id") != 0) {
+		/* a top-level partition key only: nested paths are rare
+		   for twins and the tombstone needs it to be found */
+		const char *k = op.pk_path + 1;
+
+		if (strchr(k, '/') == NULL && strchr(k, '~') == NULL)
+			d = jv_object_set(d, jv_string(k), pk);
+		else
+			jv_free(pk);
+	} else {
+		jv_free(pk);
+	}
+	d = jv_object_set(d, jv_string(COSMOS_VERSION_KEY),
+	    jv_number(r->version));
+	d = jv_object_set(d, jv_string(COSMOS_DELETED_KEY), jv_true());
+	return d;
+}
+
+/* The patch request body: operations, the version set, the condition. */
+static void
+patch_body(struct rec *r)
+{
+	struct buf b = BUF_INIT;
+	int i, n = jv_array_length(jv_copy(r->body));
+
+	buf_adds(&b, "{\"operations\":[");
+	for (i = 0; i < n; i++) {
+		jv o = jv_array_get(jv_copy(r->body), i);
+
+		if (i > 0)
+			buf_addc(&b, ',');
+		json_write(&b, o, 0, &g.lits);
+		jv_free(o);
+	}
+	if (r->has_version) {
+		if (n > 0)
+			buf_addc(&b, ',');
+		buf_adds(&b, "{\"op\":\"set\",\"path\":\"/" COSMOS_VERSION_KEY
+		    "\",\"value\":");
+		cosmos_number(&b, r->version);
+		buf_adds(&b, "}],\"condition\":\"from c where (NOT IS_DEFINED("
+		    "c." COSMOS_VERSION_KEY ") OR c." COSMOS_VERSION_KEY " < ");
+		cosmos_number(&b, r->version);
+		buf_adds(&b, ") AND NOT IS_DEFINED(c." COSMOS_DELETED_KEY
+		    ")\"}");
+	} else {
+		buf_adds(&b, "]}");
+	}
+	free(r->send);
+	r->send = buf_cstr(&b);
+}
+
+/* r is the active operation of its document: its first step. */
+static void
+rec_begin(struct rec *r)
+{
+	switch (r->op) {
+	case OP_UPSERT:
+		if (r->has_version) {
+			r->step = S_READ;
+		} else {
+			r->step = S_UPSERT;
+			set_send(r, doc_final(r, jv_copy(r->body)));
+		}
+		break;
+	case OP_MERGE:
+		r->step = S_READ;
+		break;
+	case OP_PATCH:
+		r->step = S_PATCH;
+		patch_body(r);
+		break;
+	case OP_DELETE:
+		r->step = r->has_version ? S_READ : S_DELETE;
+		break;
+	}
+	rec_send(r);
+}
+
+/* Cosmos DB's error message from an answer, into msg. */
+static void
+cosmos_error(const struct http_resp *resp, struct buf *code, struct buf *msg)
+{
+	jv v = jv_invalid();
+	struct json_err je;
+	const char *c, *m;
+
+	if (resp->body_len > 0 && json_parse(resp->body, resp->body_len, &v,
+	    NULL, &je) == 0) {
+		c = json_get_str(v, "code");
+		m = json_get_str(v, "message");
+		if (c != NULL)
+			buf_adds(code, c);
+		if (m != NULL)
+			buf_adds(msg, m);
+	}
+	jv_free(v);
+	if (code->len == 0)
+		buf_printf(code, "http_%ld", resp->status);
+	if (resp->why != NULL && (msg->len == 0 ||
+	    strncmp(resp->why, "HTTP ", 5) != 0)) {
+		if (msg->len > 0)
+			buf_adds(msg, " (");
+		buf_adds(msg, resp->why);
+		if (msg->len > strlen(resp->why))
+			buf_addc(msg, ')');
+	} else if (msg->len == 0) {
+		buf_printf(msg, "HTTP %ld", resp->status);
+	}
+}
+
+/* Lost a race (409, 412, 404 after a read): read again. */
+static void
+restart(struct rec *r)
+{
+	(*g.c_restarts)++;
+	if (++r->restarts > RESTARTS_MAX) {
+		rec_fail(r, "conflict", "gave up after %d concurrent changes "
+		    "of the document", RESTARTS_MAX);
+		return;
+	}
+	free(r->etag);
+	r->etag = NULL;
+	r->step = S_READ;
+	ready_push(r);
+}
+
+/* The read answered: decide and write. */
+static void
+after_read(struct rec *r, const struct http_resp *resp)
+{
+	jv doc = jv_invalid(), base;
+	struct json_err je;
+	int found = resp->status == 200, tomb = 0;
+
+	if (found) {
+		const char *et = http_resp_header(resp, "etag");
+		jv sv;
+
+		if (json_parse(resp->body, resp->body_len, &doc, NULL,
+		    &je) < 0 || jv_get_kind(doc) != JV_KIND_OBJECT) {
+			jv_free(doc);
+			rec_fail(r, "bad_response", "the document read is "
+			    "not a JSON object");
+			return;
+		}
+		free(r->etag);
+		r->etag = et != NULL ? xstrdup(et) : NULL;
+		sv = json_get(doc, COSMOS_VERSION_KEY);
+		if (r->has_version && jv_get_kind(sv) == JV_KIND_NUMBER &&
+		    jv_number_value(sv) >= r->version) {
+			jv_free(sv);
+			jv_free(doc);
+			r->stale = 1;
+			rec_finish(r, 1, NULL, NULL);
+			return;
+		}
+		jv_free(sv);
+		sv = json_get(doc, COSMOS_DELETED_KEY);
+		tomb = jv_get_kind(sv) == JV_KIND_TRUE;
+		jv_free(sv);
+	}
+	switch (r->op) {
+	case OP_UPSERT:
+		set_send(r, doc_final(r, jv_copy(r->body)));
+		break;
+	case OP_MERGE:
+		base = found && !tomb ? jv_copy(doc) : jv_object();
+		set_send(r, doc_final(r, cosmos_merge_patch(base,
+		    cosmos_doc_clean(jv_copy(r->body), 0))));
+		break;
+	case OP_DELETE:
+		if (!found || (tomb && !op.tombstones)) {
+			/* nothing to delete; with --tombstones, leave one */
+			if (!op.tombstones) {
+				jv_free(doc);
+				rec_finish(r, 1, NULL, NULL);
+				return;
+			}
+		}
+		if (op.tombstones)
+			set_send(r, tombstone(r));
+		break;
+	default:
+		break;
+	}
+	jv_free(doc);
+	if (!found)
+		r->step = S_CREATE;
+	else if (r->op == OP_DELETE && !op.tombstones)
+		r->step = S_DELETE;
+	else
+		r->step = S_REPLACE;
+	rec_send(r);
+}
+
+static void
+on_done(struct http_req *req, enum http_verdict v,
+    const struct http_resp *resp, void *user)
+{
+	struct rec *r = user;
+	struct buf code = BUF_INIT, msg = BUF_INIT;
+	long st = resp->status;
+
+	(void)req;
+	r->attempts += resp->attempts;
+	r->status = st;
+	if (v == HTTP_OK) {
+		switch (r->step) {
+		case S_READ:
+			after_read(r, resp);
+			break;
+		default:
+			rec_finish(r, 1, NULL, NULL);
+			break;
+		}
+		goto out;
+	}
+	switch (r->step) {
+	case S_READ:
+		if (st == 404) {
+			after_read(r, resp);
+			goto out;
+		}
+		break;
+	case S_CREATE:
+		if (st == 409) {
+			restart(r);
+			goto out;
+		}
+		break;
+	case S_REPLACE:
+		if (st == 412 || st == 404) {
+			restart(r);
+			goto out;
+		}
+		break;
+	case S_DELETE:
+		if (st == 412 || (st == 404 && r->etag != NULL)) {
+			restart(r);
+			goto out;
+		}
+		if (st == 404) {
+			rec_finish(r, 1, NULL, NULL);
+			goto out;
+		}
+		break;
+	case S_PATCH:
+		if (st == 412 && r->has_version) {
+			r->stale = 1;
+			rec_finish(r, 1, NULL, NULL);
+			goto out;
+		}
+		break;
+	default:
+		break;
+	}
+	cosmos_error(resp, &code, &msg);
+	rec_finish(r, 0, buf_cstr(&code), buf_cstr(&msg));
+out:
+	buf_release(&code);
+	buf_release(&msg);
+}
+
+/* ---- input ---- */
+
+static void
+input_error(const struct ndjson_line *l, int is_json, const char *code,
+    const char *msg, const char *meta, const char *id, const char *opn)
+{
+	struct result res = { 0 };
+
+	res.op = opn;
+	res.id = id;
+	res.meta = meta;
+	res.err_code = code;
+	res.err_msg = msg;
+	write_result(&res, 0);
+	log_at(LV_ERROR, "<stdin>", l->lineno, "%s", msg);
+	if (dlq_write(g.dlq, "<stdin>", l->lineno, l->p, l->len, is_json,
+	    code, msg, l->too_long ? jv_object_set(jv_object(),
+	    jv_string("truncated"), jv_true()) : jv_invalid()) < 0)
+		g.fatal = 1;
+	(*g.c_failed)++;
+}
+
+/*
+ * Check the record v (consumed) and fill r. Returns 0, or -1 with code and
+ * msg set.
+ */
+static int
+rec_parse(struct rec *r, jv v, const char **code, struct buf *msg)
+{
+	jv x = jv_invalid(), pk = jv_invalid();
+	const char *s, *why;
+	struct buf b = BUF_INIT;
+	int rc = -1, i;
+
+	x = json_get(v, "_meta");
+	if (jv_get_kind(x) == JV_KIND_OBJECT)
+		r->meta = json_dump(x, 0);
+	jv_free(x);
+	s = json_get_str(v, "id");
+	if (s != NULL)
+		r->raw_id = xstrdup(s);
+	x = json_get(v, "$op");
+	r->op = OP_UPSERT;
+	if (jv_is_valid(x)) {
+		if (jv_get_kind(x) != JV_KIND_STRING)
+			goto bad_op;
+		for (i = 0; i < 4; i++)
+			if (strcmp(jv_string_value(x), op_names[i]) == 0)
+				break;
+		if (i == 4)
+			goto bad_op;
+		r->op = (enum opk)i;
+	}
+	jv_free(x);
+	x = json_get(v, "$version");
+	if (jv_is_valid(x)) {
+		if (jv_get_kind(x) != JV_KIND_NUMBER ||
+		    !isfinite(jv_number_value(x))) {
+			*code = "bad_version";
+			buf_adds(msg, "\"$version\" is not a number");
+			goto out;
+		}
+		r->has_version = 1;
+		r->version = jv_number_value(x);
+	}
+	jv_free(x);
+	x = jv_invalid();
+	if (r->raw_id == NULL) {
+		*code = "no_id";
+		buf_adds(msg, "record has no string \"id\"");
+		goto out;
+	}
+	if (cosmos_id_check(r->raw_id, strlen(r->raw_id), op.encode_ids, &b,
+	    &why) < 0) {
+		*code = "bad_id";
+		buf_adds(msg, why);
+		goto out;
+	}
+	r->id = buf_cstr(&b);
+	b = (struct buf)BUF_INIT;
+	pk = cosmos_pk_get(v, op.pk_path);
+	if (!jv_is_valid(pk)) {
+		*code = "no_partition_key";
+		buf_printf(msg, "record has no partition key at '%s'",
+		    op.pk_path);
+		goto out;
+	}
+	if (strcmp(op.pk_path, "/id") == 0) {
+		jv_free(pk);
+		pk = jv_string(r->id);
+	}
+	cosmos_pk_header(&b, pk);
+	r->pkh = buf_cstr(&b);
+	b = (struct buf)BUF_INIT;
+	buf_adds(&b, r->pkh);
+	buf_addc(&b, '\n');
+	buf_adds(&b, r->id);
+	r->key = buf_cstr(&b);
+	b = (struct buf)BUF_INIT;
+	if (r->op == OP_PATCH) {
+		int n;
+
+		x = json_get(v, "$patch");
+		if (jv_get_kind(x) != JV_KIND_ARRAY) {
+			*code = "bad_patch";
+			buf_adds(msg, "a patch needs \"$patch\": an array of "
+			    "Cosmos DB patch operations");
+			goto out;
+		}
+		n = jv_array_length(jv_copy(x));
+		if (n == 0 || n + r->has_version > PATCH_OPS_MAX) {
+			*code = "bad_patch";
+			buf_printf(msg, "\"$patch\" has %d operations; Cosmos "
+			    "DB takes 1 to %d%s", n, PATCH_OPS_MAX -
+			    r->has_version, r->has_version ? " with "
+			    "\"$version\"" : "");
+			goto out;
+		}
+		for (i = 0; i < n; i++) {
+			jv o = jv_array_get(jv_copy(x), i);
+			int okk = jv_get_kind(o) == JV_KIND_OBJECT &&
+			    json_get_str(o, "op") != NULL &&
+			    json_get_str(o, "path") != NULL;
+
+			jv_free(o);
+			if (!okk) {
+				*code = "bad_patch";
+				buf_printf(msg, "patch operation %d needs "
+				    "\"op\" and \"path\"", i);
+				goto out;
+			}
+		}
+		jv_free(r->body);
+		r->body = x;
+		x = jv_invalid();
+		jv_free(v);
+		v = jv_invalid();
+	} else {
+		jv_free(r->body);
+		r->body = v;
+		v = jv_invalid();
+	}
+	rc = 0;
+	goto out;
+bad_op:
+	*code = "bad_op";
+	buf_adds(msg, "\"$op\" must be upsert, merge, patch or delete");
+out:
+	jv_free(x);
+	jv_free(pk);
+	jv_free(v);
+	buf_release(&b);
+	return rc;
+}
+
+static void
+handle_line(const struct ndjson_line *l)
+{
+	struct json_err je;
+	struct buf msg = BUF_INIT;
+	const char *code = NULL;
+	struct rec *r;
+	jv v;
+
+	if (ndjson_blank(l->p, l->len))
+		return;
+	(*g.c_in)++;
+	if (l->too_long) {
+		buf_printf(&msg, "line longer than --max-line (%zu bytes)",
+		    l->len);
+		input_error(l, 0, "line_too_long", buf_cstr(&msg), NULL,
+		    NULL, NULL);
+		goto out;
+	}
+	if (json_parse(l->p, l->len, &v, &g.lits, &je) < 0) {
+		buf_printf(&msg, "invalid JSON at column %zu: %s",
+		    je.off + 1, je.msg);
+		input_error(l, 0, "invalid_json", buf_cstr(&msg), NULL,
+		    NULL, NULL);
+		goto out;
+	}
+	if (jv_get_kind(v) != JV_KIND_OBJECT) {
+		jv_free(v);
+		input_error(l, 1, "not_an_object", "record is not a JSON "
+		    "object", NULL, NULL, NULL);
+		goto out;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->body = jv_invalid();
+	if (rec_parse(r, v, &code, &msg) < 0) {
+		const char *o = r->op <= OP_DELETE ? op_names[r->op] : NULL;
+
+		input_error(l, 1, code, buf_cstr(&msg), r->meta, r->raw_id,
+		    strcmp(code, "bad_op") == 0 ? NULL : o);
+		rec_free(r);
+		goto out;
+	}
+	r->lineno = l->lineno;
+	r->line = xmalloc(l->len + 1);
+	memcpy(r->line, l->p, l->len + 1);
+	r->len = l->len;
+	g.live++;
+	if (keyq_push(g.q, r->key, r))
+		rec_begin(r);
+out:
+	buf_release(&msg);
+}
+
+/* ---- the loop ---- */
+
+static void
+run_ready(void)
+{
+	struct rec *r;
+
+	while ((r = g.ready) != NULL) {
+		g.ready = r->next;
+		if (g.ready == NULL)
+			g.ready_tail = &g.ready;
+		if (r->step == S_READ && r->restarts > 0)
+			rec_send(r);
+		else
+			rec_begin(r);
+	}
+}
+
+static void
+pump(long timeout_ms, int fd, int *fd_ready)
+{
+	run_ready();
+	if (g.ready != NULL)
+		timeout_ms = 0;
+	http_poll(g.e, timeout_ms, fd, fd_ready);
+	run_ready();
+}
+
+static size_t
+max_live(void)
+{
+	return 1024 + 64 * (size_t)op.concurrency;
+}
+
+static void
+before_block(void *ctx)
+{
+	int ready = 0;
+
+	(void)ctx;
+	ndjson_writer_flush(&g.w);
+	dlq_flush(g.dlq);
+	if (g.e == NULL)
+		return;
+	while (!ready && !stop_flag)
+		pump(-1, 0, &ready);
+}
+
+static void
+finish_run(void)
+{
+	int drained = 0;
+
+	while (g.live > 0) {
+		if (stop_flag && !drained) {
+			drained = 1;
+			http_drain(g.e, 10000);
+			run_ready();
+			continue;
+		}
+		if (http_pending(g.e) == 0 && g.ready == NULL) {
+			log_error("internal error: %zu records neither in "
+			    "flight nor waiting", g.live);
+			g.fatal = 1;
+			return;
+		}
+		pump(stop_flag ? 1000 : -1, -1, NULL);
+	}
+}
+
+/* ---- setup: --create-container ---- */
+
+struct setup {
+	struct sigctx sc;
+	long status;
+	char *why;
+};
+
+static void
+setup_done(struct http_req *req, enum http_verdict v,
+    const struct http_resp *resp, void *user)
+{
+	struct setup *s = user;
+	struct buf code = BUF_INIT, msg = BUF_INIT;
+
+	(void)req;
+	s->status = resp->status;
+	if (v != HTTP_OK && resp->status != 409) {
+		cosmos_error(resp, &code, &msg);
+		s->why = xstrdup(buf_cstr(&msg));
+	}
+	buf_release(&code);
+	buf_release(&msg);
+}
+
+/* POST body to path (a feed of type under link); 0 if created or there. */
+static int
+setup_post(const char *path, const char *type, const char *link,
+    const char *body, const char *what)
+{
+	struct setup s = { { NULL, "", NULL }, 0, NULL };
+	struct http_req *req;
+	int rc = 0;
+
+	snprintf(s.sc.type, sizeof(s.sc.type), "%s", type);
+	s.sc.link = xstrdup(link);
+	req = req_new(&s.sc, "POST", path);
+	http_req_header(req, "Content-Type", "application/json");
+	http_req_body(req, body, strlen(body));
+	http_req_callbacks(req, prepare, classify, setup_done, &s);
+	http_submit(g.e, req);
+	http_run(g.e);
+	if (s.why != NULL) {
+		log_error("cannot create the %s: %s", what, s.why);
+		rc = -1;
+	} else {
+		log_info("%s %s", what, s.status == 409 ? "exists" :
+		    "created");
+	}
+	free(s.why);
+	free(s.sc.link);
+	return rc;
+}
+
+static int
+create_container(void)
+{
+	struct buf b = BUF_INIT, p = BUF_INIT, l = BUF_INIT;
+	jv o;
+	int rc;
+
+	o = jv_object_set(jv_object(), jv_string("id"),
+	    jv_string(op.database));
+	json_write(&b, o, 0, NULL);
+	jv_free(o);
+	rc = setup_post("/dbs", "dbs", "", buf_cstr(&b), "database");
+	b.len = 0;
+	if (rc == 0) {
+		o = jv_object_set(jv_object(), jv_string("id"),
+		    jv_string(op.container));
+		o = jv_object_set(o, jv_string("partitionKey"),
+		    jv_object_set(jv_object_set(jv_object_set(jv_object(),
+		    jv_string("paths"), jv_array_append(jv_array(),
+		    jv_string(op.pk_path))), jv_string("kind"),
+		    jv_string("Hash")), jv_string("version"), jv_number(2)));
+		json_write(&b, o, 0, NULL);
+		jv_free(o);
+		buf_adds(&p, "/dbs/");
+		pct_encode(&p, op.database, strlen(op.database));
+		buf_adds(&p, "/colls");
+		buf_adds(&l, "dbs/");
+		buf_adds(&l, op.database);
+		rc = setup_post(buf_cstr(&p), "colls", buf_cstr(&l),
+		    buf_cstr(&b), "container");
+	}
+	buf_release(&b);
+	buf_release(&p);
+	buf_release(&l);
+	return rc;
+}
+
+/* ---- main ---- */
+
+/* Endpoint, key and scope from the options and the environment. */
+static int
+configure(void)
+{
+	char *cs = NULL, *cs_ep = NULL, *cs_key = NULL;
+	int failed = 0, rc = -1;
+	struct buf b = BUF_INIT;
+	const char *ep, *h;
+	size_t n;
+
+	cs = cli_secret("COSMOS_CONNECTION_STRING", op.conn_file, &failed);
+	if (failed)
+		goto out;
+	if (cs != NULL && cosmos_conn_parse(cs, &cs_ep, &cs_key) < 0) {
+		log_error("the connection string is not "
+		    "AccountEndpoint=...;AccountKey=...;");
+		goto out;
+	}
+	if (cs_key != NULL)
+		log_secret(cs_key);
+	if (op.key_file != NULL || getenv("COSMOS_KEY") != NULL) {
+		g.key = cli_secret("COSMOS_KEY", op.key_file, &failed);
+		if (failed)
+			goto out;
+	}
+	if (g.key == NULL && cs_key != NULL) {
+		g.key = cs_key;
+		cs_key = NULL;
+	}
+	ep = op.endpoint != NULL ? op.endpoint : cs_ep;
+	if (ep == NULL) {
+		cli_usage_error(&prog, "no --endpoint (COSMOS_ENDPOINT) or "
+		    "connection string given");
+		goto out;
+	}
+	if (strncmp(ep, "https://", 8) != 0 && strncmp(ep, "http://", 7) != 0)
+		buf_adds(&b, "https://");
+	buf_adds(&b, ep);
+	n = b.len;
+	while (n > 0 && b.p[n - 1] == '/')
+		n--;
+	b.len = n;
+	g.endpoint = buf_cstr(&b);
+	b = (struct buf)BUF_INIT;
+	/* scope: https://HOST/.default (no port) */
+	h = strstr(g.endpoint, "://") + 3;
+	buf_add(&b, g.endpoint, (size_t)(h - g.endpoint));
+	buf_add(&b, h, strcspn(h, ":/"));
+	buf_adds(&b, "/.default");
+	g.scope = buf_cstr(&b);
+	b = (struct buf)BUF_INIT;
+	if (g.key != NULL && g.key[0] == '\0') {
+		log_error("the account key is empty");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(cs);
+	free(cs_ep);
+	free(cs_key);
+	buf_release(&b);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli_common common;
+	struct http_opts ho;
+	struct ndjson_reader *rd = NULL;
+	struct sigaction sa;
+	struct buf err = BUF_INIT, b = BUF_INIT;
+	char *token = NULL;
+	int first, status = EXIT_ALL_OK, rc, fd = 0, failed = 0;
+	struct ndjson_line l;
+
+	g.ready_tail = &g.ready;
+	log_init("push-cosmos");
+	first = cli_parse(&prog, argc, argv, &common);
+	if (first < 0) {
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (argc - first > 1) {
+		cli_usage_error(&prog, "at most one input FILE");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (op.database == NULL || op.container == NULL ||
+	    !*op.database || !*op.container) {
+		cli_usage_error(&prog, "--database and --container are "
+		    "required");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (op.pk_path[0] != '/' || op.pk_path[1] == '\0') {
+		cli_usage_error(&prog, "--partition-key-path must be a path "
+		    "like /deviceId");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (op.concurrency < 1 || op.concurrency > 1024 ||
+	    op.max_attempts < 1 || op.max_attempts > 1000 ||
+	    op.max_ru < 0 || op.max_time < 0) {
+		cli_usage_error(&prog, "--concurrency must be 1..1024, "
+		    "--max-attempts 1..1000, --max-ru and --max-time not "
+		    "negative");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (op.max_line < 16 || op.max_line > (1u << 30)) {
+		cli_usage_error(&prog, "--max-line must be between 16 and 1G");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (configure() < 0) {
+		status = EXIT_USAGE;
+		goto out;
+	}
+	buf_adds(&b, "/dbs/");
+	pct_encode(&b, op.database, strlen(op.database));
+	buf_adds(&b, "/colls/");
+	pct_encode(&b, op.container, strlen(op.container));
+	g.coll_path = xstrdup(buf_cstr(&b));
+	b.len = 0;
+	buf_printf(&b, "dbs/%s/colls/%s", op.database, op.container);
+	g.coll_link = xstrdup(buf_cstr(&b));
+	if (first < argc && strcmp(argv[first], "-") != 0) {
+		fd = open(argv[first], O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			log_error("cannot open '%s': %s", argv[first],
+			    strerror(errno));
+			status = EXIT_USAGE;
+			goto out;
+		}
+	}
+	g.c_in = stats_counter("in");
+	g.c_ok = stats_counter("ok");
+	g.c_failed = stats_counter("failed");
+	g.c_stale = stats_counter("stale");
+	g.c_restarts = stats_counter("conflicts");
+	if (g.key == NULL) {
+		struct auth_opts ao;
+
+		auth_opts_init(&ao);
+		ao.cacert = op.cacert;
+		ao.insecure = op.insecure;
+		ao.chain = op.credential;
+		if (op.token_file != NULL) {
+			token = cli_secret(NULL, op.token_file, &failed);
+			if (token == NULL) {
+				if (!failed)
+					log_error("token file '%s' is empty",
+					    op.token_file);
+				status = EXIT_USAGE;
+				goto out;
+			}
+			ao.chain = "static";
+			ao.static_token = token;
+		}
+		g.auth = auth_new(&ao, &err);
+		if (g.auth == NULL) {
+			log_error("%s", buf_cstr(&err));
+			status = EXIT_USAGE;
+			goto out;
+		}
+		err.len = 0;
+		if (auth_get(g.auth, g.scope, NULL, &err) == NULL) {
+			log_error("no account key (COSMOS_KEY, --key-file, "
+			    "connection string) and %s", buf_cstr(&err));
+			status = EXIT_USAGE;
+			goto out;
+		}
+		log_info("credential: %s", auth_provider_name(g.auth));
+	}
+	if (op.dead_letter != NULL) {
+		g.dlq = dlq_open(op.dead_letter, "push-cosmos");
+		if (g.dlq == NULL) {
+			log_error("cannot open dead-letter file '%s': %s",
+			    op.dead_letter, strerror(errno));
+			status = EXIT_USAGE;
+			goto out;
+		}
+	}
+	http_opts_init(&ho);
+	ho.max_inflight = (unsigned)op.concurrency;
+	ho.max_attempts = (unsigned)op.max_attempts;
+	ho.max_total_ms = (long)(op.max_time * 1000);
+	ho.cacert = op.cacert;
+	ho.insecure = op.insecure;
+	ho.http1 = op.http1;
+	g.e = http_engine_new(&ho);
+	if (g.e == NULL) {
+		status = EXIT_FATAL;
+		goto out;
+	}
+	g.q = keyq_new();
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	if (op.create_container && create_container() < 0) {
+		status = EXIT_FATAL;
+		goto out;
+	}
+	ndjson_writer_init(&g.w, 1);
+	rd = ndjson_reader_new(fd, fd ? argv[first] : "<stdin>", op.max_line,
+	    before_block, NULL, &stop_flag);
+	for (;;) {
+		while (!stop_flag && (http_full(g.e) || g.live >= max_live()))
+			pump(-1, -1, NULL);
+		if (stop_flag || g.fatal)
+			break;
+		if ((rc = ndjson_read(rd, &l)) <= 0) {
+			if (rc < 0) {
+				log_error("read error: %s", strerror(errno));
+				g.fatal = 1;
+			}
+			break;
+		}
+		handle_line(&l);
+		pump(0, -1, NULL);
+		stats_tick();
+	}
+	finish_run();
+	if (ndjson_writer_release(&g.w) < 0 || g.w.err) {
+		log_error("write error on standard output: %s",
+		    strerror(g.w.err ? g.w.err : errno));
+		status = EXIT_FATAL;
+	}
+	if (dlq_close(g.dlq) < 0) {
+		log_error("write error on the dead-letter file '%s'",
+		    op.dead_letter);
+		status = EXIT_FATAL;
+	}
+	g.dlq = NULL;
+	if (g.fatal)
+		status = EXIT_FATAL;
+	if (stop_flag) {
+		log_error("interrupted: stopped reading; every record read "
+		    "has a result");
+		status = EXIT_FATAL;
+	}
+	if (*g.c_failed > 0)
+		status = exit_worst(status, EXIT_SOME_FAILED);
+	*stats_counter("ru") = (uint64_t)llround(g.ru);
+	stats_summary(common.stats);
+out:
+	ndjson_reader_free(rd);
+	if (fd > 0)
+		close(fd);
+	http_engine_free(g.e);
+	keyq_free(g.q, rec_free_item);
+	auth_free(g.auth);
+	dlq_close(g.dlq);
+	json_numlits_release(&g.lits);
+	free(g.endpoint);
+	free(g.key);
+	free(g.scope);
+	free(g.coll_path);
+	free(g.coll_link);
+	free(token);
+	buf_release(&err);
+	buf_release(&b);
+	return status;
+}
