@@ -1169,7 +1169,8 @@ configure(void)
 	}
 	if (cs_key != NULL)
 		log_secret(cs_key);
-	if (op.key_file != NULL || getenv("COSMOS_KEY") != NULL) {
+	h = getenv("COSMOS_KEY");
+	if (op.key_file != NULL || (h != NULL && *h != '\0')) {
 		g.key = cli_secret("COSMOS_KEY", op.key_file, &failed);
 		if (failed)
 			goto out;
