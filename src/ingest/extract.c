@@ -177,8 +177,8 @@ static const struct cli_opt options[] = {
 
 static const struct cli_prog prog = {
 	"extract-lob",
-	"[OPTION]... SOURCE\n"
-	"--ack --state FILE --watermark COLUMN --name NAME [FILE]...",
+	"[OPTION ...] SOURCE\n"
+	"--ack --state FILE --watermark COLUMN --name NAME [FILE ...]",
 	"Read the records of SOURCE and write one JSON object per record to\n"
 	"standard output, with _meta.src naming the source, run and position.\n"
 	"SOURCE is csv:PATH (or csv:- for standard input), tsv:PATH,\n"
