@@ -108,8 +108,7 @@ test_expect_success 'usage errors exit 2 before any side effect' '
 '
 
 test_expect_success 'an unwritable directory is fatal (exit 3), loudly' '
-	mkdir ro && chmod 555 ro &&
-	if [ "$(id -u)" = 0 ]; then echo "# running as root: skipped"; exit 0; fi &&
+	echo not-a-dir >ro &&
 	test_expect_code 3 archive --dir ro <in.ndjson >/dev/null 2>err &&
 	test_grep "cannot create" err
 '
