@@ -810,6 +810,9 @@ main(int argc, char **argv)
 	} else if (x.failed > 0) {
 		log_warn("%llu records failed: no complete snapshot announced",
 		    (unsigned long long)x.failed);
+	} else if (x.partial) {
+		log_warn("stopped at --max-pages with more pages left: no "
+		    "complete snapshot announced");
 	} else if (op.watermark != NULL) {
 		x.rec.len = 0;
 		buf_adds(&x.rec, "{\"_meta\":{\"control\":\"" WATERMARK_CONTROL

@@ -39,6 +39,7 @@ struct extract {
 	unsigned shard_i, shard_n;
 	size_t max_record;
 	unsigned long long page;	/* HTTP: _meta.src.page, 0: none */
+	int partial;		/* read on purpose only in part: no snapshot */
 	volatile sig_atomic_t *stop;
 	uint64_t in, out, failed, other_shard, control, blank;
 };

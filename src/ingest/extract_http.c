@@ -238,8 +238,10 @@ extract_http(struct extract *x, const struct http_src_opts *o)
 
 		if (*x->stop)
 			goto out;
-		if (o->max_pages > 0 && page >= (unsigned long long)o->max_pages)
+		if (o->max_pages > 0 && page >= (unsigned long long)o->max_pages) {
+			x->partial = 1;	/* more pages exist */
 			break;
+		}
 		page++;
 		x->page = page;
 		r = http_req_new("GET", url);

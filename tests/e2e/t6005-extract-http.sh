@@ -69,6 +69,13 @@ test_expect_success 'a server that stays down, a page that is not JSON, an unrea
 	test_expect_code 3 x --max-attempts 1 http://127.0.0.1:1/x >out 2>err && test ! -s out
 '
 
+test_expect_success '--max-pages with pages left announces no snapshot' '
+	x --max-pages 2 --next "$next" "$U/odata" >out 2>err &&
+	ids out >got && seq 1 20 >expect && test_cmp expect got &&
+	! grep -q control out && test_grep "max-pages" err &&
+	x --max-pages 3 --next "$next" "$U/odata" >out && test_grep snapshot-complete out
+'
+
 test_expect_success '--rate spaces the requests' '
 	start=$(date +%s%N) &&
 	x --rate 5 --next "$next" "$U/odata" >out &&
