@@ -252,8 +252,10 @@ extract_csv(struct extract *x, int fd, const struct csv_opts *o)
 	for (;;) {
 		const char *q, *end, *nl;
 
-		if (*x->stop)
+		if (*x->stop) {	/* main reports the interruption */
+			rc = 0;
 			goto out;
+		}
 		got = read(fd, blk, CSV_BLOCK);
 		if (got < 0) {
 			if (errno == EINTR)

@@ -237,7 +237,7 @@ extract_http(struct extract *x, const struct http_src_opts *o)
 		char *next = NULL;
 
 		if (*x->stop)
-			goto out;
+			break;	/* main reports the interruption */
 		if (o->max_pages > 0 && page >= (unsigned long long)o->max_pages) {
 			x->partial = 1;	/* more pages exist */
 			break;
@@ -257,9 +257,9 @@ extract_http(struct extract *x, const struct http_src_opts *o)
 		http_submit(e, r);
 		while (!pg.done && !*x->stop)
 			http_poll(e, 200, -1, NULL);
-		if (!pg.done) {
+		if (!pg.done) {	/* stopped by a signal */
 			http_drain(e, 0);
-			goto out;
+			break;
 		}
 		if (!pg.ok) {
 			tmp.len = 0;

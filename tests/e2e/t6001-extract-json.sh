@@ -83,4 +83,19 @@ test_expect_success 'a 1M-element array streams in bounded memory' '
 	rss=$(tail -n 1 rss) && echo "peak RSS ${rss} KiB" &&
 	{ [ "${SAN:-}" = 1 ] || test "$rss" -lt 20000; }
 '
+
+test_expect_success 'SIGTERM: stop reading, flush whole lines, exit 3, no control line' '
+	{ extract-lob --items .value json:big.json >sig.out 2>sig.err & p=$!; } &&
+	sleep 0.2 && kill -TERM $p && { wait $p; echo $? >rc; } &&
+	test "$(cat rc)" = 3 && test_grep interrupted sig.err &&
+	! grep -q control sig.out && jq -c .id sig.out >/dev/null
+'
+
+test_expect_success 'SIGTERM on a CSV read: the same' '
+	python3 -c "print(\"id,name\"); [print(\"%d,n%d\" % (i, i)) for i in range(2000000)]" >big.csv &&
+	{ extract-lob csv:big.csv >sig.out 2>sig.err & p=$!; } &&
+	sleep 0.2 && kill -TERM $p && { wait $p; echo $? >rc; } &&
+	test "$(cat rc)" = 3 && test_grep interrupted sig.err &&
+	! grep -q control sig.out && jq -c .id sig.out >/dev/null
+'
 test_done
