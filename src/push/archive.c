@@ -61,7 +61,7 @@ struct opts {
 static struct opts op = {
 	.block_size = 8u << 20, .concurrency = 4, .level = 3,
 	.max_line = NDJSON_DEFAULT_MAX_LINE, .queue = 4, .retry_time = 300,
-	.seg_age = 900, .seg_size = 64u << 20,
+	.seg_age = 900, .seg_size = 64u << 20, .threads = 1,
 };
 
 static const struct cli_opt options[] = {
@@ -125,7 +125,8 @@ static const struct cli_opt options[] = {
 	    "blob target: keep finished segments in DIR until uploaded "
 	    "(default: under $TMPDIR)", 0, NULL },
 	{ "threads", 'T', CLI_LONG, &op.threads, "N", "ARCHIVE_THREADS",
-	    "zstd worker threads (default 0: compress in the main thread)", 0,
+	    "zstd worker threads (default 1, as zstd's CLI; 0: compress in "
+	    "the main thread)", 0,
 	    NULL },
 };
 
