@@ -175,6 +175,17 @@ on_row(int term, void *ctx)
 			c->fatal = 1;
 			return;
 		}
+		for (size_t i = 0; i < c->ncols; i++)
+			for (size_t j = i + 1; j < c->ncols; j++)
+				if (strcmp(c->cols[i].name,
+				    c->cols[j].name) == 0) {
+					log_error("%s: header: column '%s' "
+					    "appears twice (columns %zu and %zu)",
+					    x->source, c->cols[i].name, i + 1,
+					    j + 1);
+					c->fatal = 1;
+					return;
+				}
 		if (!c->o->no_header) {
 			c->field = 0;
 			c->raw.len = 0;

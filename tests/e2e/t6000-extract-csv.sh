@@ -96,6 +96,12 @@ test_expect_success 'a --types column missing from the header is fatal (exit 3)'
 	test_grep "no column" err && ! grep -q control out
 '
 
+test_expect_success 'a header naming a column twice is fatal' '
+	printf "a,b,a\n1,2,3\n" >dup.csv &&
+	test_expect_code 3 x csv:dup.csv >out 2>err && test ! -s out &&
+	test_grep "appears twice" err
+'
+
 test_expect_success 'a closed stdout is exit 3' '
 	seq 1 200000 | sed "1i n" >big.csv &&
 	{ x csv:big.csv 2>err; echo $? >rc; } | head -n 1 >/dev/null &&
