@@ -349,7 +349,8 @@ canon_resource(struct buf *out, const char *account, const char *url,
 			break;
 		q = amp + 1;
 	}
-	qsort(kv, nkv, sizeof(*kv), kv_cmp);
+	if (nkv > 1)
+		qsort(kv, nkv, sizeof(*kv), kv_cmp);
 	for (i = 0; i < nkv; i++) {
 		/* repeated parameters: one line, values comma-separated */
 		if (i > 0 && strcmp(kv[i].k, kv[i - 1].k) == 0) {
@@ -410,7 +411,7 @@ blob_string_to_sign(struct buf *out, const char *account, const char *method,
 		if (strncasecmp(h[i].name, "x-ms-", 5) != 0)
 			continue;
 		buf_adds(&line, h[i].name);
-		lower(line.p);
+		lower(buf_cstr(&line));
 		buf_addc(&line, ':');
 		while (*v == ' ')
 			v++;
@@ -420,7 +421,8 @@ blob_string_to_sign(struct buf *out, const char *account, const char *method,
 		xms = xrealloc(xms, (nx + 1) * sizeof(*xms));
 		xms[nx++] = buf_cstr(&line);
 	}
-	qsort(xms, nx, sizeof(*xms), str_ptr_cmp);
+	if (nx > 1)
+		qsort(xms, nx, sizeof(*xms), str_ptr_cmp);
 	for (i = 0; i < nx; i++) {
 		buf_adds(out, xms[i]);
 		buf_addc(out, '\n');

@@ -624,7 +624,7 @@ main(int argc, char **argv)
 	struct dlq *dlq = NULL;
 	struct buf spool = BUF_INIT;
 	char run[33], *owned[2] = { NULL, NULL };
-	int first, rc, status = EXIT_ALL_OK, lockfd = -1;
+	int first, rc = 0, status = EXIT_ALL_OK, lockfd = -1;
 
 	memset(&c, 0, sizeof(c));
 	memset(&uo, 0, sizeof(uo));

@@ -742,7 +742,8 @@ up_read_back(struct up *u, int cat, struct buf *err)
 		if (marker.len == 0)
 			break;
 	}
-	qsort(v, nv, sizeof(*v), name_cmp);
+	if (nv > 1)
+		qsort(v, nv, sizeof(*v), name_cmp);
 	for (i = 0; i < nv; i++) {
 		struct buf mn = BUF_INIT, man = BUF_INIT, z = BUF_INIT;
 		const char *sha = NULL;
