@@ -38,6 +38,7 @@
 #include "keyq.h"
 #include "log.h"
 #include "ndjson.h"
+#include "ratectl.h"
 #include "result.h"
 #include "stats.h"
 
@@ -216,7 +217,7 @@ static struct {
 	uint64_t *c_in, *c_ok, *c_failed, *c_stale, *c_restarts;
 	double ru;		/* request units consumed */
 	double ru_avg;		/* per request, moving average */
-	double rate;		/* current rate from --max-ru */
+	struct ratectl rc;	/* rate under 429s; --max-ru is its ceiling */
 	int fatal;
 } g;
 
@@ -284,31 +285,46 @@ out:
 	return rc;
 }
 
-/* --max-ru: keep the request rate at budget / RU per request. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Request units and the request rate: the rate adapts to 429s (ratectl.h);
+ * with --max-ru its ceiling is the budget over the RU per request (a
+ * moving average of x-ms-request-charge).
+ */
 static void
 ru_account(const struct http_resp *resp)
 {
 	const char *c = http_resp_header(resp, "x-ms-request-charge");
+	int changed;
 	double ch;
 
-	if (c == NULL)
-		return;
-	ch = strtod(c, NULL);
-	if (!(ch >= 0) || ch > 1e6)
-		return;
-	g.ru += ch;
-	if (op.max_ru <= 0 || ch == 0)
-		return;
-	g.ru_avg = g.ru_avg == 0 ? ch : g.ru_avg * 0.95 + ch * 0.05;
-	{
-		double r = (double)op.max_ru / g.ru_avg;
+	if (c != NULL && (ch = strtod(c, NULL)) >= 0 && ch < 1e6) {
+		g.ru += ch;
+		if (op.max_ru > 0 && ch > 0) {
+			double r;
 
-		if (g.rate == 0 || fabs(r - g.rate) > g.rate * 0.05) {
-			g.rate = r;
-			http_set_rate(g.e, r, r / 20 + 1);
-			log_debug("request rate now %.0f/s (%.2f RU each)",
-			    r, g.ru_avg);
+			g.ru_avg = g.ru_avg == 0 ? ch :
+			    g.ru_avg * 0.95 + ch * 0.05;
+			r = (double)op.max_ru / g.ru_avg;
+			if (fabs(r - g.rc.ceiling) > g.rc.ceiling * 0.05 &&
+			    ratectl_set_ceiling(&g.rc, r))
+				http_set_rate(g.e, ratectl_rate(&g.rc),
+				    ratectl_rate(&g.rc) / 20 + 1);
 		}
+	}
+	changed = ratectl_note(&g.rc, resp->status, now_ms());
+	if (changed) {
+		http_set_rate(g.e, ratectl_rate(&g.rc),
+		    ratectl_rate(&g.rc) / 20 + 1);
+		log_debug("request rate now %.0f/s", ratectl_rate(&g.rc));
 	}
 }
 
@@ -1347,6 +1363,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	g.q = keyq_new();
+	ratectl_init(&g.rc, 0);
 
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
