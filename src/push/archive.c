@@ -550,6 +550,24 @@ blob_config(struct up_opts *uo, char **owned, struct buf *err)
 	}
 	uo->container = owned[0];
 	uo->prefix = owned[1];
+	{
+		size_t i, n = strlen(uo->container);
+		int okname = n >= 3 && n <= 63 && uo->container[0] != '-' &&
+		    uo->container[n - 1] != '-' &&
+		    strstr(uo->container, "--") == NULL;
+
+		for (i = 0; i < n && okname; i++)
+			okname = (uo->container[i] >= 'a' &&
+			    uo->container[i] <= 'z') ||
+			    (uo->container[i] >= '0' &&
+			    uo->container[i] <= '9') || uo->container[i] == '-';
+		if (!okname) {
+			buf_printf(err, "container name '%s': 3-63 lowercase "
+			    "letters, digits and single hyphens",
+			    uo->container);
+			return -1;
+		}
+	}
 	key = cli_secret("AZURE_STORAGE_KEY", op.key_file, &failed);
 	if (failed)
 		return -1;
@@ -674,7 +692,9 @@ main(int argc, char **argv)
 	c.so.threads = (int)op.threads;
 	c.so.run = run;
 
+	refresh_counts(&c);	/* registers our counters first */
 	if (op.blob != NULL) {
+		*stats_counter("uploaded") = 0;
 		if (blob_config(&uo, owned, &c.err) < 0) {
 			if (c.err.len > 0)
 				log_error("%s", buf_cstr(&c.err));

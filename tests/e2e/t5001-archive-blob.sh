@@ -90,6 +90,18 @@ test_expect_success 'segments left in the spool are uploaded by the next run' '
 	AZURE_STORAGE_CONNECTION_STRING=$AZ_CS archive --cat --blob arch/sp | cmp - in.ndjson
 '
 
+test_expect_success 'a full upload queue blocks reading, never drops (--queue 1)' '
+	AZURE_STORAGE_CONNECTION_STRING=$AZ_CS archive --blob arch/q --queue 1 \
+		--segment-records 200 <in.ndjson >out 2>err &&
+	cmp in.ndjson out && test_grep "uploaded=15" err &&
+	AZURE_STORAGE_CONNECTION_STRING=$AZ_CS archive --cat --blob arch/q | cmp - in.ndjson
+'
+
+test_expect_success 'a bad container name is a usage error' '
+	AZURE_STORAGE_CONNECTION_STRING=$AZ_CS test_expect_code 2 archive --blob Bad_Name </dev/null 2>err &&
+	test_grep "container name" err
+'
+
 test_expect_success 'one process per spool' '
 	{ sleep 2 | AZURE_STORAGE_CONNECTION_STRING=$AZ_CS archive --blob arch/lk --spool lk >/dev/null 2>&1 & } &&
 	sleep 0.7 &&
