@@ -865,10 +865,15 @@ auth_get(struct auth *a, const char *scope, int64_t *expires_on,
     struct buf *err)
 {
 	struct auth_token tok = { NULL, 0, 0 };
-	struct auth_cached *c = cache_find(a, scope, 1);
+	struct auth_cached *c;
 	struct buf why = BUF_INIT;
 	int64_t now = wall_ms(), life, margin;
 
+	if (scope == NULL || *scope == '\0') {
+		buf_adds(err, "no token scope given");
+		return NULL;
+	}
+	c = cache_find(a, scope, 1);
 	if (c->token != NULL && now < c->refresh_at)
 		goto hit;
 	if (chain_get(a, scope, &tok, &why) != AUTH_OK) {
