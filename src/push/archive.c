@@ -158,6 +158,7 @@ struct ctx {
 	unsigned long seq;
 	uint64_t in, bytes, segments, failed;
 	int fatal;
+	int out_dead;		/* standard output failed: archive only */
 };
 
 static void
@@ -227,9 +228,11 @@ flush_pend(struct ctx *c)
 
 	if (c->pend.len == 0 || c->fatal)
 		return c->fatal ? -1 : 0;
-	if (!op.no_pass && write_all(1, c->pend.p, c->pend.len) < 0) {
+	if (!op.no_pass && !c->out_dead &&
+	    write_all(1, c->pend.p, c->pend.len) < 0) {
 		buf_printf(&c->err, "write error on standard output: %s",
 		    strerror(errno));
+		c->out_dead = 1;
 		set_fatal(c);
 		return -1;
 	}

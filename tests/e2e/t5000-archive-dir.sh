@@ -98,6 +98,22 @@ test_expect_success '--level and --threads give the same records' '
 	archive --list --dir l | jq -e ".level == 19"
 '
 
+test_expect_success 'a line over --max-line: reported, dead-lettered, exit 1; the rest kept' '
+	{ head -n 2 in.ndjson; printf "{\"long\":\"%0300d\"}\n" 0; sed -n 3,4p in.ndjson; } >long &&
+	test_expect_code 1 archive --dir m --max-line 280 --dead-letter dl <long >out 2>err &&
+	test_grep "line_too_long\|longer than --max-line" err &&
+	jq -e ".error.code == \"line_too_long\"" dl &&
+	head -n 4 in.ndjson >want && cmp want out &&
+	archive --cat --dir m | cmp - want
+'
+
+test_expect_success 'a closed standard output: exit 3, what was read is still archived' '
+	{ archive --dir p <in.ndjson 2>err | head -c 10 >/dev/null; test "${PIPESTATUS[0]}" = 3; } &&
+	test_grep "write error on standard output" err &&
+	test "$(grep -c "write error" err)" = 1 &&
+	test "$(archive --list --dir p | wc -l)" -ge 1
+'
+
 test_expect_success 'usage errors exit 2 before any side effect' '
 	test_expect_code 2 archive <in.ndjson &&
 	test_expect_code 2 archive --dir x --blob http://127.0.0.1:1/a/cont <in.ndjson &&
