@@ -109,4 +109,18 @@ test_expect_success 'commits are batched in transactions' '
 	test "$(sqlite3 b.db "SELECT count(*) FROM cdc_state")" = 2500
 '
 
+test_expect_success 'several records per source row (same _meta.src) still count as one' '
+	rm -f s2.db &&
+	row() { echo "{\"\$dtId\":\"$1\",\"v\":1,\"_meta\":{\"src\":{\"row\":$2}}}"; }
+	relr() { echo "{\"\$dtId\":\"$1\",\"\$relationshipId\":\"$1-$3\",\"\$targetId\":\"$3\",\"\$relationshipName\":\"has\",\"_meta\":{\"src\":{\"row\":$2}}}"; }
+	{ row p 1; row q 2; relr p 2 q; row z 3; relr p 3 z; done_ctl 3; } >m1 &&
+	cdc-filter --state s2.db --snapshot --key "$relkey" m1 >out &&
+	transform -c "$ack" out | cdc-filter --state s2.db --commit >/dev/null &&
+	{ row p 1; row q 2; relr p 2 q; done_ctl 2; } >m2 &&
+	cdc-filter --state s2.db --snapshot --key "$relkey" m2 >out 2>err &&
+	test_grep "deleted=2" err &&
+	{ row p 1; done_ctl 2; } >m3 &&
+	cdc-filter --state s2.db --snapshot --key "$relkey" m3 >out 2>err &&
+	test_grep "no deletes inferred" err && test_grep "deleted=0" err
+'
 test_done
