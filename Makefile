@@ -79,6 +79,7 @@ $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULE,$(p))))
 TEST_EXTRA_mapping := src/transform/mapping.c
 TEST_EXTRA_emulator_jpatch := src/emulator/jpatch.c
 TEST_EXTRA_adt_op := src/push/adt_op.c
+TEST_EXTRA_archive_seg := src/push/archive_seg.c
 TEST_EXTRA_cosmos_doc := src/push/cosmos_doc.c
 TEST_EXTRA_extract := src/ingest/extract_types.c src/ingest/extract_json.c src/ingest/extract_emit.c
 define UNIT_RULE

@@ -97,6 +97,17 @@ test_expect_success 'a full upload queue blocks reading, never drops (--queue 1)
 	AZURE_STORAGE_CONNECTION_STRING=$AZ_CS archive --cat --blob arch/q | cmp - in.ndjson
 '
 
+test_expect_success 'SIGTERM: the open segment is closed and uploaded before exit' '
+	mkfifo ft &&
+	{ AZURE_STORAGE_CONNECTION_STRING=$AZ_CS archive --blob arch/term --segment-age 0 \
+		<ft >tout 2>terr & pid=$!; } &&
+	exec 7>ft && head -n 40 in.ndjson >&7 && sleep 0.7 &&
+	kill -TERM $pid && rc=0 && { wait $pid || rc=$?; } && exec 7>&- &&
+	test "$rc" = 3 && test_grep "uploaded=1" terr &&
+	head -n 40 in.ndjson | cmp - tout &&
+	AZURE_STORAGE_CONNECTION_STRING=$AZ_CS archive --cat --blob arch/term | cmp - tout
+'
+
 test_expect_success 'a bad container name is a usage error' '
 	AZURE_STORAGE_CONNECTION_STRING=$AZ_CS test_expect_code 2 archive --blob Bad_Name </dev/null 2>err &&
 	test_grep "container name" err
