@@ -193,10 +193,15 @@ static struct {
 	struct rec **heap;
 	size_t nheap, capheap;
 	double cd_next;		/* ms: next free create/delete slot */
+	struct buf controls;	/* control records waiting for the records
+				 * read before them to finish */
+	uint64_t *c_control;
 	uint64_t *c_in, *c_ok, *c_failed, *c_merged;
 	int eof;
 	int fatal;
 } g;
+
+static void flush_controls(void);
 
 static void
 on_signal(int sig)
@@ -419,6 +424,23 @@ rec_finish(struct rec *r, int ok, const char *code, const char *msg)
 	release_key(r);
 	g.live--;
 	rec_free(r);
+	flush_controls();
+}
+
+/*
+ * Control records pass through untouched, after the results of the records
+ * read before them (extract-lob --ack relies on that): they wait until no
+ * record is in flight or waiting.
+ */
+static void
+flush_controls(void)
+{
+	if (g.live != 0 || g.controls.len == 0)
+		return;
+	buf_add(&g.w.b, g.controls.p, g.controls.len);
+	g.controls.len = 0;
+	if (g.w.b.len >= g.w.flush_at)
+		(void)ndjson_writer_flush(&g.w);
 }
 
 static void
@@ -1089,6 +1111,15 @@ handle_line(const struct ndjson_line *l)
 		    "object", NULL, NULL, NULL);
 		goto out;
 	}
+	if (json_is_control(v)) {
+		jv_free(v);
+		(*g.c_in)--;
+		(*g.c_control)++;
+		buf_add(&g.controls, l->p, l->len);
+		buf_addc(&g.controls, '\n');
+		flush_controls();
+		goto out;
+	}
 	r = xcalloc(1, sizeof(*r));
 	{
 		const char *s = json_get_str(v, "$dtId");
@@ -1402,6 +1433,7 @@ main(int argc, char **argv)
 	g.c_ok = stats_counter("ok");
 	g.c_failed = stats_counter("failed");
 	g.c_merged = stats_counter("merged");
+	g.c_control = stats_counter("control");
 	if (!op.dry_run) {
 		struct auth_opts ao;
 
@@ -1497,6 +1529,8 @@ main(int argc, char **argv)
 	g.eof = 1;
 	if (g.e != NULL)
 		finish_run();
+	flush_controls();
+	buf_release(&g.controls);
 	if (ndjson_writer_release(&g.w) < 0 || g.w.err) {
 		log_error("write error on standard output: %s",
 		    strerror(g.w.err ? g.w.err : errno));

@@ -116,4 +116,12 @@ test_expect_success 'the summary counts operations, statuses and requests' '
 	test_grep "summary: in=1 ok=1 failed=0" err &&
 	test_grep "requests=1 " err && test_grep "twin.upsert.200=1" err
 '
+test_expect_success 'control records pass through untouched, after the results before them' '
+	{ for i in 1 2 3; do echo "{\"\$dtId\":\"ctl$i\",\"\$metadata\":{\"\$model\":\"dtmi:t:Room;1\"},\"n\":$i}"; done
+	  echo "{\"_meta\":{\"control\":\"snapshot-complete\",\"records\":3}}"; } >in &&
+	padt --twin-rate 0 <in >out 2>err &&
+	test_lines 4 out && tail -1 out >got && tail -1 in >expect && test_cmp expect got &&
+	test "$(head -3 out | jq -s "map(select(.ok)) | length")" = 3 &&
+	test_grep "in=3 ok=3 failed=0 merged=0 control=1" err
+'
 test_done
