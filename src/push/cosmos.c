@@ -217,6 +217,8 @@ static struct {
 	uint64_t *c_in, *c_ok, *c_failed, *c_stale, *c_restarts;
 	double ru;		/* request units consumed */
 	double ru_avg;		/* per request, moving average */
+	double ru_win, gain;	/* --max-ru: RU this second, correction */
+	int64_t win_start;
 	struct ratectl rc;	/* rate under 429s; --max-ru is its ceiling */
 	int fatal;
 } g;
@@ -297,31 +299,52 @@ now_ms(void)
 /*
  * Request units and the request rate: the rate adapts to 429s (ratectl.h);
  * with --max-ru its ceiling is the budget over the RU per request (a
- * moving average of x-ms-request-charge).
+ * moving average of x-ms-request-charge), times a gain that every second
+ * moves (within 0.5..2) by what was actually spent against the budget, so
+ * that latency and timer slack do not leave part of the budget unused.
  */
 static void
 ru_account(const struct http_resp *resp)
 {
 	const char *c = http_resp_header(resp, "x-ms-request-charge");
-	int changed;
+	int64_t now = now_ms();
 	double ch;
 
 	if (c != NULL && (ch = strtod(c, NULL)) >= 0 && ch < 1e6) {
 		g.ru += ch;
-		if (op.max_ru > 0 && ch > 0) {
-			double r;
-
+		g.ru_win += ch;
+		if (op.max_ru > 0 && ch > 0)
 			g.ru_avg = g.ru_avg == 0 ? ch :
 			    g.ru_avg * 0.95 + ch * 0.05;
-			r = (double)op.max_ru / g.ru_avg;
-			if (fabs(r - g.rc.ceiling) > g.rc.ceiling * 0.05 &&
+	}
+	if (op.max_ru > 0 && g.ru_avg > 0) {
+		if (g.win_start == 0) {
+			g.win_start = now;
+			g.gain = 1;
+		} else if (now - g.win_start >= 1000) {
+			double spent = g.ru_win * 1000 / (double)(now -
+			    g.win_start), f = spent > 0 ?
+			    (double)op.max_ru / spent : 1.25;
+
+			f = f < 0.8 ? 0.8 : f > 1.25 ? 1.25 : f;
+			g.gain *= f;
+			g.gain = g.gain < 0.5 ? 0.5 : g.gain > 2 ? 2 : g.gain;
+			g.win_start = now;
+			g.ru_win = 0;
+		}
+		{
+			double r = (double)op.max_ru * g.gain / g.ru_avg;
+
+			if (fabs(r - g.rc.ceiling) > g.rc.ceiling * 0.02 &&
 			    ratectl_set_ceiling(&g.rc, r))
 				http_set_rate(g.e, ratectl_rate(&g.rc),
 				    ratectl_rate(&g.rc) / 20 + 1);
 		}
 	}
-	changed = ratectl_note(&g.rc, resp->status, now_ms());
-	if (changed) {
+	/* with a budget, a 429 (a partition over its share for the rest of
+	   its second) only delays its own request: the budget holds */
+	if ((op.max_ru == 0 || resp->status != 429) &&
+	    ratectl_note(&g.rc, resp->status, now)) {
 		http_set_rate(g.e, ratectl_rate(&g.rc),
 		    ratectl_rate(&g.rc) / 20 + 1);
 		log_debug("request rate now %.0f/s", ratectl_rate(&g.rc));
