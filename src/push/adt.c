@@ -144,7 +144,8 @@ enum step {
 	S_DEL_OUT,	/* DELETE one of them */
 	S_LIST_IN,	/* GET incoming relationships */
 	S_DEL_IN,	/* DELETE one of them */
-	S_DELETE	/* DELETE the twin or relationship */
+	S_DELETE,	/* DELETE the twin or relationship */
+	S_HEAL		/* GET the entity a rejected patch was for */
 };
 
 struct rec {
@@ -158,6 +159,8 @@ struct rec {
 	long status;
 	int64_t t0;		/* first request start, ms (0: none yet) */
 	int holds_key;		/* is the active item of its keyq key */
+	int healed;		/* the patch was made idempotent once */
+	long heal_status;	/* the status that made it try */
 	int creates;		/* a PUT that may create its twin */
 	int deferred;		/* was put aside once after a 404 */
 	int recreate;		/* upsert: PATCH got 404, PUT again */
@@ -573,7 +576,8 @@ write_target(const struct rec *r)
 	switch (r->step) {
 	case S_LIST_OUT:
 	case S_LIST_IN:
-		return NULL;
+	case S_HEAL:
+		return NULL;	/* reads */
 	case S_DEL_IN:
 		return r->dl_src[r->dl_i];
 	default:
@@ -844,7 +848,7 @@ on_done(struct http_req *req, enum http_verdict v,
 	r->status = st;
 	if (v != HTTP_OK && st != 404 && st != 412 && !(st == 400 &&
 	    r->step == S_DELETE && r->op.kind == ADT_TWIN) && !(st == 400 &&
-	    r->step == S_PATCH && r->followers != NULL))
+	    r->step == S_PATCH && (r->followers != NULL || !r->healed)))
 		goto fail;
 	switch (r->step) {
 	case S_PUT_NEW:
@@ -894,6 +898,18 @@ on_done(struct http_req *req, enum http_verdict v,
 			r->followers = NULL;
 			break;
 		}
+		if (st == 400 && !r->healed && r->followers == NULL &&
+		    (strstr(r->op.patch_body, "\"remove\"") != NULL ||
+		    strstr(r->op.patch_body, "\"replace\"") != NULL)) {
+			/* maybe a replay of a patch that was applied (its
+			   answer lost): look at the entity as it is now */
+			r->healed = 1;
+			r->heal_status = st;
+			r->step = S_HEAL;
+			break;
+		}
+		if (st == 400)
+			goto fail;
 		if (st == 404 && r->op.kind == ADT_TWIN &&
 		    r->op.op == ADT_UPSERT) {
 			if (!r->op.has_model) {
@@ -911,6 +927,40 @@ on_done(struct http_req *req, enum http_verdict v,
 			}
 		}
 		goto fail;
+	case S_HEAL: {
+		jv doc = jv_invalid();
+		struct json_err je;
+		char *healed;
+
+		if (v != HTTP_OK || json_parse(resp->body, resp->body_len, &doc,
+		    NULL, &je) < 0) {
+			jv_free(doc);
+			goto fail;
+		}
+		healed = adt_patch_heal(r->op.patch_body, doc);
+		jv_free(doc);
+		if (healed == NULL) {
+			/* the patch is wrong as it stands: report ADT's answer
+			   to it, not to the GET */
+			buf_printf(&code, "JsonPatchInvalid");
+			buf_printf(&msg, "the patch was rejected (HTTP %ld) "
+			    "and does not become valid against the entity as "
+			    "it is now", r->heal_status);
+			r->status = r->heal_status;
+			rec_finish(r, 0, buf_cstr(&code), buf_cstr(&msg));
+			goto out;
+		}
+		log_info("twin '%s': patch made idempotent for a replay: %s",
+		    r->op.id, healed);
+		free(r->op.patch_body);
+		r->op.patch_body = healed;
+		if (strcmp(healed, "[]") == 0) {
+			rec_finish(r, 1, NULL, NULL);	/* already applied */
+			goto out;
+		}
+		r->step = S_PATCH;
+		break;
+	}
 	case S_LIST_OUT:
 	case S_LIST_IN:
 		if (st == 404) {	/* no such twin: nothing to delete */

@@ -434,3 +434,97 @@ adt_op_merge(struct adt_op *into, const struct adt_op *from)
 	into->merged++;
 	return 1;
 }
+
+/* Does the JSON Pointer p (RFC 6901) name a value in doc (borrowed)? */
+static int
+pointer_exists(jv doc, const char *p)
+{
+	jv cur = jv_copy(doc);
+	int ok = 1;
+
+	if (*p == '\0') {
+		jv_free(cur);
+		return 1;
+	}
+	while (ok && *p == '/') {
+		struct buf seg = BUF_INIT;
+		const char *q;
+
+		for (q = p + 1; *q != '\0' && *q != '/'; q++) {
+			if (q[0] == '~' && q[1] == '1') {
+				buf_addc(&seg, '/');
+				q++;
+			} else if (q[0] == '~' && q[1] == '0') {
+				buf_addc(&seg, '~');
+				q++;
+			} else {
+				buf_addc(&seg, *q);
+			}
+		}
+		if (jv_get_kind(cur) == JV_KIND_OBJECT) {
+			jv k = jv_string_sized(seg.p ? seg.p : "", (int)seg.len);
+
+			if (jv_object_has(jv_copy(cur), jv_copy(k)))
+				cur = jv_object_get(cur, k);
+			else {
+				jv_free(k);
+				ok = 0;
+			}
+		} else if (jv_get_kind(cur) == JV_KIND_ARRAY) {
+			char *end;
+			long i = strtol(buf_cstr(&seg), &end, 10);
+
+			if (seg.len == 0 || *end != '\0' || i < 0 ||
+			    i >= jv_array_length(jv_copy(cur)))
+				ok = 0;
+			else
+				cur = jv_array_get(cur, (int)i);
+		} else {
+			ok = 0;
+		}
+		buf_release(&seg);
+		p = q;
+	}
+	jv_free(cur);
+	return ok && *p == '\0';
+}
+
+char *
+adt_patch_heal(const char *patch, jv doc)
+{
+	jv ops = jv_invalid(), out = jv_array();
+	struct json_err je;
+	char *text = NULL;
+	int i, n, changed = 0;
+
+	if (json_parse(patch, strlen(patch), &ops, NULL, &je) < 0 ||
+	    jv_get_kind(ops) != JV_KIND_ARRAY)
+		goto done;
+	n = jv_array_length(jv_copy(ops));
+	for (i = 0; i < n; i++) {
+		jv o = jv_array_get(jv_copy(ops), i);
+		const char *opn = json_get_str(o, "op");
+		const char *path = json_get_str(o, "path");
+
+		if (opn == NULL || path == NULL) {
+			jv_free(o);
+			goto done;
+		}
+		if (strcmp(opn, "remove") == 0 && !pointer_exists(doc, path)) {
+			changed = 1;
+			jv_free(o);
+			continue;
+		}
+		if (strcmp(opn, "replace") == 0 && !pointer_exists(doc, path)) {
+			changed = 1;
+			o = jv_object_set(o, jv_string("op"), jv_string("add"));
+		}
+		out = jv_array_append(out, o);
+	}
+	if (changed)
+		text = json_dump(out, 0);
+done:
+	jv_free(ops);
+	jv_free(out);
+	return text;
+}

@@ -76,4 +76,14 @@ int adt_op_merge(struct adt_op *into, const struct adt_op *from);
 /* Append s as a JSON Pointer reference token (~ -> ~0, / -> ~1). */
 void adt_pointer_escape(struct buf *b, const char *s, size_t n);
 
+/*
+ * Make a JSON Patch idempotent against the entity doc (borrowed) as it is
+ * now, for a replayed patch (at-least-once): a "remove" of a path doc does
+ * not have is dropped (already applied), a "replace" of such a path becomes
+ * an "add". Returns the new patch text (malloc'd; "[]" when nothing is
+ * left to do), or NULL when patch is not an array of operations or nothing
+ * would change (healing cannot help).
+ */
+char *adt_patch_heal(const char *patch, jv doc);
+
 #endif
