@@ -44,12 +44,14 @@ test_expect_success 'replace PUTs the whole twin (other properties go)' '
 test_expect_success 'patch applies $patch; a bad patch is a record error' '
 	printf "%s\n" "{\"\$dtId\":\"a\",\"\$op\":\"patch\",\"\$patch\":[{\"op\":\"add\",\"path\":\"/name\",\"value\":\"P\"}]}" \
 		"{\"\$dtId\":\"a\",\"\$op\":\"patch\",\"\$patch\":[{\"op\":\"move\",\"from\":\"/a\",\"path\":\"/b\"}]}" \
-		"{\"\$dtId\":\"a\",\"\$op\":\"patch\",\"\$patch\":[{\"op\":\"replace\",\"path\":\"/other\",\"value\":\"x\"}]}" |
+		"{\"\$dtId\":\"a\",\"\$op\":\"patch\",\"\$patch\":[{\"op\":\"replace\",\"path\":\"/other\",\"value\":\"x\"}]}" \
+		"{\"\$dtId\":\"a\",\"\$op\":\"patch\",\"\$patch\":[{\"op\":\"add\",\"path\":\"/undeclared\",\"value\":1}]}" |
 		test_expect_code 1 padt --dead-letter dlq2 >out 2>err &&
-	test_lines 3 out &&
-	test "$(jq -s "map(select(.ok)) | length" out)" = 1 &&
+	test_lines 4 out &&
+	test "$(jq -s "map(select(.ok)) | length" out)" = 2 &&
 	jq -se ".[] | select(.error.code == \"bad_patch\")" out &&
-	jq -se ".[] | select(.error.code == \"JsonPatchInvalid\" and .status == 400)" out &&
+	jq -se ".[] | select(.ok == false and .status == 400 and .id == \"a\" and .error.code != \"bad_patch\")" out &&
+	adt_twin a | jq -e ".other == \"x\"" &&
 	test_lines 2 dlq2 && adt_twin a | jq -e ".name == \"P\""
 '
 test_expect_success 'relationships: create, replace, patch, delete' '
@@ -123,5 +125,17 @@ test_expect_success 'control records pass through untouched, after the results b
 	test_lines 4 out && tail -1 out >got && tail -1 in >expect && test_cmp expect got &&
 	test "$(head -3 out | jq -s "map(select(.ok)) | length")" = 3 &&
 	test_grep "in=3 ok=3 failed=0 merged=0 control=1" err
+'
+test_expect_success 'a replayed patch is idempotent (remove already applied, replace of a missing property)' '
+	echo "{\"\$dtId\":\"h1\",\"\$metadata\":{\"\$model\":\"dtmi:t:Room;1\"},\"temp\":1,\"name\":\"x\"}" | padt >/dev/null &&
+	echo "{\"\$dtId\":\"h1\",\"\$op\":\"patch\",\"\$patch\":[{\"op\":\"remove\",\"path\":\"/name\"},{\"op\":\"replace\",\"path\":\"/temp\",\"value\":2}]}" >p &&
+	padt <p >out1 && padt <p >out2 2>err2 &&
+	jq -e .ok out1 && jq -e .ok out2 &&
+	test "$(adt_twin h1 | jq -c "{temp, name}")" = "{\"temp\":2,\"name\":null}" &&
+	echo "{\"\$dtId\":\"h1\",\"\$op\":\"patch\",\"\$patch\":[{\"op\":\"replace\",\"path\":\"/other\",\"value\":\"o\"}]}" | padt >out3 &&
+	jq -e .ok out3 && test "$(adt_twin h1 | jq -r .other)" = o &&
+	echo "{\"\$dtId\":\"h1\",\"\$op\":\"patch\",\"\$patch\":[{\"op\":\"add\",\"path\":\"/nope\",\"value\":1}]}" |
+		test_expect_code 1 padt >out4 2>err4 &&
+	jq -e ".ok == false and .status == 400" out4
 '
 test_done
