@@ -124,6 +124,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(PROG_BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -d $(DESTDIR)$(PREFIX)/share/twinpipe
+	install -m 755 pipelines/lob-to-adt $(DESTDIR)$(PREFIX)/share/twinpipe/
 
 clean:
 	rm -rf build bin
