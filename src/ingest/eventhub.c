@@ -1,0 +1,1062 @@
+/*
+ * ingest-eventhub - consume IoT Hub twin-change and lifecycle events from
+ * Event Hubs (its Kafka endpoint, through librdkafka) or any Kafka
+ * cluster, write them as NDJSON, and commit a partition's offset only up to
+ * what the sink acknowledged.
+ *
+ * The acknowledgement loop (--exec CMD): CMD runs under /bin/sh as a
+ * co-process; its standard input is the events, its standard output the
+ * result lines of the last stage. Every line that comes back carrying
+ * _meta.src {topic, partition, offset} acknowledges that event (a result
+ * with "ok": false too: the sink dead-lettered it). Per partition, the
+ * offset committed is one past the highest offset below which everything
+ * was acknowledged, at most once per --commit-interval.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "cli.h"
+#include "codec.h"
+#include "eventhub_ack.h"
+#include "eventhub_amqp.h"
+#include "exitcode.h"
+#include "json.h"
+#include "log.h"
+#include "ndjson.h"
+#include "stats.h"
+
+static volatile sig_atomic_t stop_flag;
+
+#define MAX_X 64
+
+struct opts {
+	const char *bootstrap;
+	const char *topic;
+	const char *group;
+	const char *start;
+	const char *conn_file;
+	const char *dead_letter;
+	const char *exec;
+	int binary_body;
+	int no_commit;
+	long max_events;
+	long max_in_flight;
+	double idle_exit;
+	double commit_interval;
+	double drain_timeout;
+	const char *xk[MAX_X], *xv[MAX_X];
+	int nx;
+};
+
+static struct opts op = {
+	.group = "twinpipe", .start = "earliest", .max_in_flight = 100000,
+	.commit_interval = 1.0, .drain_timeout = 30.0
+};
+
+static int
+opt_x(const struct cli_opt *o, char **a, void *ctx)
+{
+	struct opts *p = ctx;
+	char *eq = strchr(a[0], '=');
+
+	(void)o;
+	if (eq == NULL || eq == a[0] || p->nx == MAX_X) {
+		fprintf(stderr, "ingest-eventhub: error: -X wants KEY=VALUE "
+		    "(at most %d)\n", MAX_X);
+		return -1;
+	}
+	*eq = '\0';
+	p->xk[p->nx] = a[0];
+	p->xv[p->nx++] = eq + 1;
+	return 0;
+}
+
+static const struct cli_opt options[] = {
+	{ "binary-body", 0, CLI_FLAG, &op.binary_body, NULL, NULL,
+	    "write every body as base64 instead of parsing it as JSON", 0,
+	    NULL },
+	{ "bootstrap", 'b', CLI_STR, &op.bootstrap, "HOST:PORT",
+	    "KAFKA_BOOTSTRAP", "a plain Kafka cluster (no SASL) instead of "
+	    "an Event Hubs connection string", 0, NULL },
+	{ "commit-interval", 0, CLI_DURATION, &op.commit_interval,
+	    "DURATION", NULL, "commit acknowledged offsets at most this "
+	    "often (default 1s)", 0, NULL },
+	{ "connection-string-file", 0, CLI_STR, &op.conn_file, "FILE", NULL,
+	    "read the Event Hubs connection string from FILE", 0, NULL },
+	{ "dead-letter", 0, CLI_STR, &op.dead_letter, "FILE",
+	    "TWINPIPE_DEAD_LETTER",
+	    "append bad events with their error to FILE (NDJSON)", 0, NULL },
+	{ "drain-timeout", 0, CLI_DURATION, &op.drain_timeout, "DURATION",
+	    NULL, "at the end, wait this long for acknowledgements in "
+	    "flight (default 30s)", 0, NULL },
+	{ "exec", 'e', CLI_STR, &op.exec, "CMD", NULL,
+	    "run CMD (sh -c) as the rest of the pipeline and commit what its "
+	    "result lines acknowledge", 0, NULL },
+	{ "group", 'g', CLI_STR, &op.group, "GROUP", "EVENTHUB_CONSUMER_GROUP",
+	    "consumer group (default twinpipe)", 0, NULL },
+	{ "idle-exit", 0, CLI_DURATION, &op.idle_exit, "DURATION", NULL,
+	    "stop after no event arrived for DURATION", 0, NULL },
+	{ "max-events", 'n', CLI_LONG, &op.max_events, "N", NULL,
+	    "stop after N events", 0, NULL },
+	{ "max-in-flight", 0, CLI_LONG, &op.max_in_flight, "N", NULL,
+	    "with --exec, pause reading while N events are unacknowledged "
+	    "(default 100000)", 0, NULL },
+	{ "no-commit", 0, CLI_FLAG, &op.no_commit, NULL, NULL,
+	    "never commit offsets (replay, debugging)", 0, NULL },
+	{ "property", 'X', CLI_FN, NULL, "KEY=VALUE", NULL,
+	    "set a librdkafka property, like kcat -X (applied last)", 1,
+	    opt_x },
+	{ "start", 's', CLI_STR, &op.start, "WHERE", NULL,
+	    "where to start when the group has no committed offset: "
+	    "earliest (default), latest, or a time (ISO 8601 or ms since "
+	    "the epoch)", 0, NULL },
+	{ "topic", 't', CLI_STR, &op.topic, "TOPIC", "EVENTHUB_NAME",
+	    "the topic (event hub); default: EntityPath of the connection "
+	    "string", 0, NULL },
+};
+
+static const struct cli_prog prog = {
+	"ingest-eventhub",
+	"[OPTION]... [--exec CMD]",
+	"Consume IoT Hub twin-change and lifecycle events from an Event Hub\n"
+	"(its Kafka endpoint) or a Kafka topic and write one JSON object per\n"
+	"event: {\"body\":..,\"properties\":{..},\"system\":{..},\"_meta\":{\"src\":\n"
+	"{\"topic\",\"partition\",\"offset\",\"timestamp\"}}}. With --exec, the\n"
+	"events go to CMD and offsets are committed only up to what its\n"
+	"result lines acknowledged; without it nothing is committed.",
+	options, sizeof(options) / sizeof(options[0]),
+	"Environment:\n"
+	"  EVENTHUB_CONNECTION_STRING  Endpoint=sb://NS.servicebus.windows.net/;"
+	"...;EntityPath=HUB\n",
+	&op
+};
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- connection string ---- */
+
+/* The value of key k in a ';'-separated connection string, or NULL. */
+static char *
+cs_get(const char *cs, const char *k)
+{
+	size_t kl = strlen(k);
+	const char *p = cs;
+
+	while (*p != '\0') {
+		const char *e = strchr(p, ';');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+
+		if (n > kl && strncasecmp(p, k, kl) == 0 && p[kl] == '=') {
+			char *v = xmalloc(n - kl);
+
+			memcpy(v, p + kl + 1, n - kl - 1);
+			v[n - kl - 1] = '\0';
+			return v;
+		}
+		p += n;
+		if (*p == ';')
+			p++;
+	}
+	return NULL;
+}
+
+/* ---- the consumer ---- */
+
+struct ctx {
+	rd_kafka_t *rk;
+	struct eh_ack ack;
+	struct dlq *dlq;
+	int64_t start_ts;	/* --start TIME in ms, or -1 */
+	int track;		/* acknowledgements tracked (--exec) */
+	int commit;		/* offsets committed */
+	struct buf line;
+	struct json_numlits lits;
+	uint64_t in, out, failed, acked, sink_failed, commits;
+	int fatal;
+};
+
+static struct ctx cx;
+
+static void
+commit_acked(struct ctx *c, int sync)
+{
+	rd_kafka_topic_partition_list_t *l;
+	rd_kafka_resp_err_t err;
+	size_t i;
+
+	if (!c->commit)
+		return;
+	l = rd_kafka_topic_partition_list_new(8);
+	for (i = 0; i < c->ack.n; i++) {
+		struct eh_ack_part *p = &c->ack.p[i];
+
+		if (p->commit >= 0 && p->commit > p->committed)
+			rd_kafka_topic_partition_list_add(l, op.topic,
+			    p->partition)->offset = p->commit;
+	}
+	if (l->cnt > 0) {
+		err = rd_kafka_commit(c->rk, l, sync ? 0 : 1);
+		if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+			log_warn("commit failed: %s (retried at the next "
+			    "interval)", rd_kafka_err2str(err));
+		} else {
+			for (i = 0; i < (size_t)l->cnt; i++) {
+				struct eh_ack_part *p = eh_ack_part(&c->ack,
+				    l->elems[i].partition, 0);
+
+				if (p != NULL)
+					p->committed = l->elems[i].offset;
+				log_debug("committed %s[%d] at %lld", op.topic,
+				    (int)l->elems[i].partition,
+				    (long long)l->elems[i].offset);
+			}
+			c->commits++;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* For --start TIME: partitions without a committed offset start there. */
+static void
+start_at_time(struct ctx *c, rd_kafka_topic_partition_list_t *parts)
+{
+	rd_kafka_topic_partition_list_t *l;
+	int i;
+
+	if (rd_kafka_committed(c->rk, parts, 10000) != 0)
+		return;
+	l = rd_kafka_topic_partition_list_new(parts->cnt);
+	for (i = 0; i < parts->cnt; i++)
+		if (parts->elems[i].offset < 0)
+			rd_kafka_topic_partition_list_add(l,
+			    parts->elems[i].topic,
+			    parts->elems[i].partition)->offset = c->start_ts;
+	if (l->cnt > 0 && rd_kafka_offsets_for_times(c->rk, l, 10000) == 0) {
+		for (i = 0; i < l->cnt; i++) {
+			rd_kafka_topic_partition_t *t =
+			    rd_kafka_topic_partition_list_find(parts,
+			    l->elems[i].topic, l->elems[i].partition);
+
+			if (t != NULL && l->elems[i].err == 0)
+				t->offset = l->elems[i].offset;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void
+on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+    rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct ctx *c = opaque;
+	int i;
+
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		for (i = 0; i < parts->cnt; i++)
+			log_info("assigned %s[%d]", parts->elems[i].topic,
+			    (int)parts->elems[i].partition);
+		if (c->start_ts >= 0)
+			start_at_time(c, parts);
+		rd_kafka_assign(rk, parts);
+		return;
+	}
+	/* revoked: commit what is acknowledged, the rest is redelivered */
+	commit_acked(c, 1);
+	for (i = 0; i < parts->cnt; i++) {
+		log_info("revoked %s[%d]", parts->elems[i].topic,
+		    (int)parts->elems[i].partition);
+		eh_ack_drop(&c->ack, parts->elems[i].partition);
+	}
+	rd_kafka_assign(rk, NULL);
+}
+
+static void
+on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct ctx *c = opaque;
+
+	(void)rk;
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		char s[512];
+
+		rd_kafka_fatal_error(rk, s, sizeof(s));
+		log_error("kafka: fatal: %s", s);
+		c->fatal = 1;
+		return;
+	}
+	log_warn("kafka: %s", reason);
+}
+
+static void
+on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	if (level <= 3)
+		log_warn("kafka: %s: %s", fac, buf);
+	else
+		log_debug("kafka: %s: %s", fac, buf);
+}
+
+/* ---- events ---- */
+
+/* Is the header a system property (rather than an application one)? */
+static int
+is_system(const char *name)
+{
+	if (eh_amqp_is_standard(name) || strncmp(name, "x-opt-", 6) == 0)
+		return 1;
+	return strncmp(name, "iothub-", 7) == 0 &&
+	    strcmp(name, "iothub-message-schema") != 0;
+}
+
+/* Append the headers of one kind (system or not) as a JSON object. Sets
+ * *bad to the name of a text property that does not decode as text. */
+static void
+write_props(struct buf *b, rd_kafka_headers_t *h, int system,
+    const char **bad)
+{
+	const char *name, *name2;
+	const void *val, *val2;
+	size_t sz, sz2, i, j;
+	int first = 1;
+
+	buf_addc(b, '{');
+	for (i = 0; h != NULL &&
+	    rd_kafka_header_get_all(h, i, &name, &val, &sz) == 0; i++) {
+		struct eh_amqp_value v;
+		int dup = 0;
+
+		if (is_system(name) != system)
+			continue;
+		for (j = 0; j < i && !dup; j++)
+			if (rd_kafka_header_get_all(h, j, &name2, &val2,
+			    &sz2) == 0 && strcmp(name, name2) == 0)
+				dup = 1;
+		if (dup)
+			continue;	/* the first one wins */
+		eh_amqp_decode(name, val ? val : "", val ? sz : 0, &v);
+		if (!eh_amqp_is_text(&v) && v.kind != EHA_NULL &&
+		    (strcmp(name, "deviceId") == 0 ||
+		    strcmp(name, "opType") == 0 ||
+		    strcmp(name, "moduleId") == 0 ||
+		    strcmp(name, "iothub-message-schema") == 0))
+			*bad = name;
+		if (!first)
+			buf_addc(b, ',');
+		first = 0;
+		json_write_string(b, name, strlen(name), 0);
+		buf_addc(b, ':');
+		eh_amqp_write_json(b, &v);
+	}
+	buf_addc(b, '}');
+}
+
+/* The decoded text of header name (valid until h changes), or NULL. */
+static const char *
+header_text(rd_kafka_headers_t *h, const char *name, struct buf *tmp)
+{
+	const void *val;
+	size_t sz;
+	struct eh_amqp_value v;
+
+	if (h == NULL || rd_kafka_header_get_last(h, name, &val, &sz) != 0 ||
+	    val == NULL)
+		return NULL;
+	eh_amqp_decode(name, val, sz, &v);
+	if (!eh_amqp_is_text(&v))
+		return NULL;
+	tmp->len = 0;
+	buf_add(tmp, v.p, v.n);
+	return buf_cstr(tmp);
+}
+
+static void
+write_src(struct buf *b, const rd_kafka_message_t *m)
+{
+	rd_kafka_timestamp_type_t tt;
+	int64_t ts = rd_kafka_message_timestamp(m, &tt);
+	const char *t = rd_kafka_topic_name(m->rkt);
+
+	buf_adds(b, "{\"src\":{\"topic\":");
+	json_write_string(b, t, strlen(t), 0);
+	buf_printf(b, ",\"partition\":%d,\"offset\":%lld,\"timestamp\":",
+	    (int)m->partition, (long long)m->offset);
+	if (ts >= 0) {
+		struct eh_amqp_value v = { .kind = EHA_TIMESTAMP };
+
+		v.v.i = ts;
+		eh_amqp_write_json(b, &v);
+	} else {
+		buf_adds(b, "null");
+	}
+	buf_adds(b, "}}");
+}
+
+/*
+ * Build the event line of m into c->line. Returns 0, or -1 with a code and
+ * message for a bad event (the line then holds the event with its body in
+ * base64, for the dead-letter file).
+ */
+static int
+build_event(struct ctx *c, const rd_kafka_message_t *m, const char **code,
+    char *msg, size_t msgsz)
+{
+	rd_kafka_headers_t *h = NULL;
+	struct buf *b = &c->line, tmp = BUF_INIT;
+	const char *bad = NULL, *schema, *optype, *ctype;
+	const char *body = m->payload ? m->payload : "";
+	size_t blen = m->payload ? m->len : 0;
+	int iot, as_json, rc = 0;
+	jv v = jv_invalid();
+	struct json_err je;
+
+	(void)rd_kafka_message_headers(m, &h);
+	b->len = 0;
+	schema = header_text(h, "iothub-message-schema", &tmp);
+	iot = schema != NULL;
+	optype = header_text(h, "opType", &tmp);
+	iot |= optype != NULL;
+	ctype = header_text(h, "content-type", &tmp);
+	as_json = !op.binary_body && (iot || ctype == NULL ||
+	    strncmp(ctype, "application/json", 16) == 0);
+	buf_adds(b, "{\"body\":");
+	if (as_json && json_parse(body, blen, &v, &c->lits, &je) == 0) {
+		json_write(b, v, 0, &c->lits);
+	} else {
+		if (as_json && (iot || ctype != NULL)) {
+			*code = "invalid_body";
+			snprintf(msg, msgsz, "body is not JSON (at byte %zu: "
+			    "%s)", je.off, je.msg);
+			rc = -1;
+		}
+		buf_addc(b, '"');
+		base64_encode(b, body, blen);
+		buf_addc(b, '"');
+		if (!op.binary_body)
+			buf_adds(b, ",\"bodyEncoding\":\"base64\"");
+	}
+	buf_adds(b, ",\"properties\":");
+	write_props(b, h, 0, &bad);
+	buf_adds(b, ",\"system\":");
+	write_props(b, h, 1, &bad);
+	buf_adds(b, ",\"_meta\":");
+	write_src(b, m);
+	buf_addc(b, '}');
+	if (rc == 0 && bad != NULL) {
+		*code = "bad_header";
+		snprintf(msg, msgsz, "header '%s' does not decode as text",
+		    bad);
+		rc = -1;
+	}
+	if (rc == 0 && iot) {
+		/* twin and lifecycle events need a device id */
+		int twin = (optype != NULL) || (schema != NULL &&
+		    (strstr(schema, "twinChange") != NULL ||
+		    strstr(schema, "ifecycle") != NULL));
+		const char *dev = header_text(h, "deviceId", &tmp);
+
+		if (twin && (dev == NULL || *dev == '\0') &&
+		    json_get_str(v, "deviceId") == NULL) {
+			*code = "missing_device_id";
+			snprintf(msg, msgsz, "%s event without a deviceId",
+			    optype ? optype : schema);
+			rc = -1;
+		}
+	}
+	jv_free(v);
+	buf_release(&tmp);
+	return rc;
+}
+
+/* ---- the co-process ---- */
+
+struct child {
+	pid_t pid;
+	int in, out;		/* its stdin (we write), its stdout (we read) */
+	struct buf wb, rb;	/* pending output, partial result line */
+	int eof;
+};
+
+static int
+child_start(struct child *ch, const char *cmd)
+{
+	int a[2], b[2];
+
+	if (pipe2(a, O_CLOEXEC) < 0 || pipe2(b, O_CLOEXEC) < 0) {
+		log_error("pipe: %s", strerror(errno));
+		return -1;
+	}
+	ch->pid = fork();
+	if (ch->pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (ch->pid == 0) {
+		dup2(a[0], 0);
+		dup2(b[1], 1);
+		signal(SIGPIPE, SIG_DFL);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(a[0]);
+	close(b[1]);
+	ch->in = a[1];
+	ch->out = b[0];
+	fcntl(ch->in, F_SETFL, O_NONBLOCK);
+	fcntl(ch->out, F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
+/* One result line: acknowledge its _meta.src. */
+static void
+result_line(struct ctx *c, const char *p, size_t n)
+{
+	struct json_err je;
+	jv r, meta, src, part, off, okv;
+
+	if (ndjson_blank(p, n))
+		return;
+	if (json_parse(p, n, &r, NULL, &je) < 0) {
+		log_warn("--exec: result line is not JSON: %s", je.msg);
+		return;
+	}
+	meta = json_get(r, "_meta");
+	src = json_get(meta, "src");
+	part = json_get(src, "partition");
+	off = json_get(src, "offset");
+	okv = json_get(r, "ok");
+	if (jv_get_kind(part) != JV_KIND_NUMBER ||
+	    jv_get_kind(off) != JV_KIND_NUMBER) {
+		log_warn("--exec: result line without _meta.src.partition and "
+		    "offset: ignored");
+	} else {
+		const char *t = json_get_str(src, "topic");
+
+		if (t == NULL || strcmp(t, op.topic) == 0) {
+			if (eh_ack_done(&c->ack, (int32_t)jv_number_value(part),
+			    (int64_t)jv_number_value(off)))
+				c->acked++;
+			if (jv_get_kind(okv) == JV_KIND_FALSE)
+				c->sink_failed++;
+		}
+	}
+	jv_free(okv);
+	jv_free(off);
+	jv_free(part);
+	jv_free(src);
+	jv_free(meta);
+	jv_free(r);
+}
+
+/* Move bytes both ways. Returns -1 on a fatal error (reported). */
+static int
+child_io(struct ctx *c, struct child *ch, int timeout_ms)
+{
+	struct pollfd pf[2];
+	int nf = 0, wi = -1, ri = -1;
+
+	if (ch->in >= 0 && ch->wb.len > 0) {
+		pf[nf].fd = ch->in;
+		pf[nf].events = POLLOUT;
+		wi = nf++;
+	}
+	if (!ch->eof) {
+		pf[nf].fd = ch->out;
+		pf[nf].events = POLLIN;
+		ri = nf++;
+	}
+	if (poll(pf, (nfds_t)nf, timeout_ms) < 0) {
+		if (errno == EINTR)
+			return 0;
+		log_error("poll: %s", strerror(errno));
+		return -1;
+	}
+	if (wi >= 0 && pf[wi].revents) {
+		ssize_t k = write(ch->in, ch->wb.p, ch->wb.len);
+
+		if (k < 0 && errno != EAGAIN && errno != EINTR) {
+			log_error("--exec: writing to the command: %s",
+			    strerror(errno));
+			return -1;
+		}
+		if (k > 0) {
+			memmove(ch->wb.p, ch->wb.p + k, ch->wb.len - (size_t)k);
+			ch->wb.len -= (size_t)k;
+		}
+	}
+	if (ri >= 0 && pf[ri].revents) {
+		char tmp[65536];
+		ssize_t k = read(ch->out, tmp, sizeof(tmp));
+		size_t start = 0, i;
+
+		if (k == 0) {
+			ch->eof = 1;
+		} else if (k < 0) {
+			if (errno != EAGAIN && errno != EINTR) {
+				log_error("--exec: reading results: %s",
+				    strerror(errno));
+				return -1;
+			}
+		} else {
+			buf_add(&ch->rb, tmp, (size_t)k);
+			for (i = 0; i < ch->rb.len; i++) {
+				if (ch->rb.p[i] != '\n')
+					continue;
+				result_line(c, ch->rb.p + start, i - start);
+				start = i + 1;
+			}
+			memmove(ch->rb.p, ch->rb.p + start, ch->rb.len - start);
+			ch->rb.len -= start;
+			if (ch->rb.len > NDJSON_DEFAULT_MAX_LINE) {
+				log_error("--exec: result line longer than "
+				    "16M");
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Handle one consumed message: into out (the stream) or the dead letters. */
+static int
+handle(struct ctx *c, const rd_kafka_message_t *m, struct buf *out)
+{
+	const char *code = NULL;
+	char msg[256];
+
+	c->in++;
+	if (c->track)
+		eh_ack_sent(&c->ack, m->partition, m->offset);
+	if (build_event(c, m, &code, msg, sizeof(msg)) < 0) {
+		char src[300];
+
+		snprintf(src, sizeof(src), "%s[%d]@%lld",
+		    rd_kafka_topic_name(m->rkt), (int)m->partition,
+		    (long long)m->offset);
+		log_at(LV_ERROR, src, 0, "%s", msg);
+		c->failed++;
+		if (dlq_write(c->dlq, src, 0, c->line.p, c->line.len, 1, code,
+		    msg, jv_invalid()) < 0) {
+			log_error("write error on the dead-letter file");
+			return -1;
+		}
+		if (c->track && eh_ack_done(&c->ack, m->partition, m->offset))
+			c->acked++;
+		return 0;
+	}
+	buf_add(out, c->line.p, c->line.len);
+	buf_addc(out, '\n');
+	c->out++;
+	return 0;
+}
+
+static void
+refresh_counts(void *ctx)
+{
+	const struct ctx *c = ctx;
+
+	*stats_counter("in") = c->in;
+	*stats_counter("out") = c->out;
+	*stats_counter("failed") = c->failed;
+	*stats_counter("acked") = c->acked;
+	*stats_counter("sink_failed") = c->sink_failed;
+	*stats_counter("commits") = c->commits;
+}
+
+static int
+set(rd_kafka_conf_t *conf, const char *k, const char *v)
+{
+	char err[512];
+
+	if (rd_kafka_conf_set(conf, k, v, err, sizeof(err)) !=
+	    RD_KAFKA_CONF_OK) {
+		log_error("kafka setting %s: %s", k, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Parse --start TIME: ms since the epoch or ISO 8601 UTC. -1 if not. */
+static int64_t
+parse_time(const char *s)
+{
+	struct tm tm;
+	char *end;
+	long long ms;
+
+	if (*s >= '0' && *s <= '9' && strchr(s, '-') == NULL) {
+		ms = strtoll(s, &end, 10);
+		return *end == '\0' ? ms : -1;
+	}
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (end == NULL) {
+		end = strptime(s, "%Y-%m-%d", &tm);
+		if (end == NULL || *end != '\0')
+			return -1;
+	}
+	ms = 0;
+	if (*end == '.') {
+		int k = 0;
+
+		for (end++; *end >= '0' && *end <= '9'; end++, k++)
+			if (k < 3)
+				ms = ms * 10 + (*end - '0');
+		for (; k < 3; k++)
+			ms *= 10;
+	}
+	if (*end == 'Z')
+		end++;
+	if (*end != '\0')
+		return -1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli_common common;
+	struct ndjson_writer w;
+	struct child ch = { .pid = -1, .in = -1, .out = -1 };
+	struct sigaction sa;
+	rd_kafka_conf_t *conf = NULL;
+	rd_kafka_topic_partition_list_t *subs = NULL;
+	char *cs = NULL, *ns = NULL, *entity = NULL, *host = NULL;
+	char err[512];
+	int first, status = EXIT_ALL_OK, reading = 1, i, wrote_init = 0;
+	double last_event, last_commit, drain_end = 0;
+	int failed_secret = 0;
+
+	cx.start_ts = -1;
+	first = cli_parse(&prog, argc, argv, &common);
+	if (first < 0) {
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (first < argc) {
+		cli_usage_error(&prog, "unexpected argument '%s'", argv[first]);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (strcmp(op.start, "earliest") && strcmp(op.start, "latest") &&
+	    (cx.start_ts = parse_time(op.start)) < 0) {
+		cli_usage_error(&prog, "--start wants earliest, latest or a "
+		    "time, not '%s'", op.start);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (op.max_events < 0 || op.max_in_flight < 1 ||
+	    strlen(op.group) == 0 || strlen(op.group) > 256) {
+		cli_usage_error(&prog, "--max-events must not be negative, "
+		    "--max-in-flight positive, --group 1-256 characters");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	conf = rd_kafka_conf_new();
+	if (op.bootstrap == NULL) {
+		cs = cli_secret("EVENTHUB_CONNECTION_STRING", op.conn_file,
+		    &failed_secret);
+		if (cs == NULL) {
+			if (!failed_secret)
+				cli_usage_error(&prog, "give --bootstrap, or "
+				    "an Event Hubs connection string "
+				    "(EVENTHUB_CONNECTION_STRING or "
+				    "--connection-string-file)");
+			status = EXIT_USAGE;
+			goto out;
+		}
+		ns = cs_get(cs, "Endpoint");
+		entity = cs_get(cs, "EntityPath");
+		if (ns == NULL || strncmp(ns, "sb://", 5) != 0) {
+			log_error("the connection string has no "
+			    "Endpoint=sb://NAMESPACE/");
+			status = EXIT_USAGE;
+			goto out;
+		}
+		{
+			char *h = ns + 5, *e = strchr(h, '/');
+			struct buf hb = BUF_INIT;
+
+			if (e != NULL)
+				*e = '\0';
+			buf_printf(&hb, "%s:9093", h);
+			host = buf_cstr(&hb);
+		}
+		if (op.topic == NULL)
+			op.topic = entity;
+		if (set(conf, "bootstrap.servers", host) ||
+		    set(conf, "security.protocol", "SASL_SSL") ||
+		    set(conf, "sasl.mechanisms", "PLAIN") ||
+		    set(conf, "sasl.username", "$ConnectionString") ||
+		    set(conf, "sasl.password", cs) ||
+		    set(conf, "socket.keepalive.enable", "true") ||
+		    set(conf, "metadata.max.age.ms", "180000") ||
+		    set(conf, "session.timeout.ms", "30000") ||
+		    set(conf, "request.timeout.ms", "60000")) {
+			status = EXIT_USAGE;
+			goto out;
+		}
+	} else if (set(conf, "bootstrap.servers", op.bootstrap)) {
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (op.topic == NULL || *op.topic == '\0') {
+		cli_usage_error(&prog, "no topic: give --topic or a connection "
+		    "string with EntityPath");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (set(conf, "group.id", op.group) ||
+	    set(conf, "enable.auto.commit", "false") ||
+	    set(conf, "enable.auto.offset.store", "false") ||
+	    set(conf, "auto.offset.reset",
+	    strcmp(op.start, "latest") == 0 ? "latest" : "earliest") ||
+	    set(conf, "client.id", "twinpipe-ingest-eventhub")) {
+		status = EXIT_USAGE;
+		goto out;
+	}
+	for (i = 0; i < op.nx; i++)
+		if (set(conf, op.xk[i], op.xv[i])) {
+			status = EXIT_USAGE;
+			goto out;
+		}
+	if (op.dead_letter != NULL) {
+		cx.dlq = dlq_open(op.dead_letter, "ingest-eventhub");
+		if (cx.dlq == NULL) {
+			log_error("cannot open dead-letter file '%s': %s",
+			    op.dead_letter, strerror(errno));
+			status = EXIT_USAGE;
+			goto out;
+		}
+	}
+	cx.track = op.exec != NULL;
+	cx.commit = cx.track && !op.no_commit;
+	rd_kafka_conf_set_opaque(conf, &cx);
+	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	rd_kafka_conf_set_log_cb(conf, on_log);
+	cx.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+	if (cx.rk == NULL) {
+		log_error("kafka: %s", err);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	conf = NULL;	/* owned by rk now */
+	rd_kafka_poll_set_consumer(cx.rk);
+	subs = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(subs, op.topic,
+	    RD_KAFKA_PARTITION_UA);
+	if (rd_kafka_subscribe(cx.rk, subs) != 0) {
+		log_error("cannot subscribe to '%s'", op.topic);
+		status = EXIT_FATAL;
+		goto out;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (op.exec != NULL && child_start(&ch, op.exec) < 0) {
+		status = EXIT_FATAL;
+		goto out;
+	}
+	ndjson_writer_init(&w, 1);
+	wrote_init = 1;
+	refresh_counts(&cx);
+	stats_set_refresh(refresh_counts, &cx);
+
+	last_event = last_commit = now_s();
+	for (;;) {
+		int got = 0;
+		struct buf *ob = op.exec ? &ch.wb : &w.b;
+		double t;
+
+		if (stop_flag && reading) {
+			log_info("signal: stopping; draining what is in "
+			    "flight");
+			reading = 0;
+		}
+		if (cx.fatal) {
+			status = EXIT_FATAL;
+			break;
+		}
+		while (reading && ob->len < (1u << 20) &&
+		    (!op.exec || cx.ack.in_flight <
+		    (uint64_t)op.max_in_flight)) {
+			rd_kafka_message_t *m = rd_kafka_consumer_poll(cx.rk,
+			    got || op.exec ? 0 : 100);
+
+			if (m == NULL)
+				break;
+			if (m->err) {
+				if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+					log_warn("kafka: %s",
+					    rd_kafka_message_errstr(m));
+				rd_kafka_message_destroy(m);
+				continue;
+			}
+			got++;
+			i = handle(&cx, m, ob);
+			rd_kafka_message_destroy(m);
+			stats_tick();
+			if (i < 0) {
+				status = EXIT_FATAL;
+				reading = 0;
+				break;
+			}
+			if (op.max_events > 0 &&
+			    cx.in >= (uint64_t)op.max_events) {
+				reading = 0;
+				break;
+			}
+			if (got >= 1000)
+				break;
+		}
+		t = now_s();
+		if (got)
+			last_event = t;
+		if (reading && op.idle_exit > 0 &&
+		    t - last_event >= op.idle_exit) {
+			log_info("idle for %gs: stopping", op.idle_exit);
+			reading = 0;
+		}
+		if (!op.exec) {
+			if ((!got || w.b.len >= (1u << 16)) &&
+			    ndjson_writer_flush(&w) < 0) {
+				status = EXIT_FATAL;
+				break;
+			}
+			dlq_flush(cx.dlq);
+			if (!reading)
+				break;
+			continue;
+		}
+		if (!reading && drain_end == 0)
+			drain_end = t + op.drain_timeout;
+		if (child_io(&cx, &ch, got ? 0 : 50) < 0) {
+			status = EXIT_FATAL;
+			reading = 0;
+			break;
+		}
+		if (!reading && ch.in >= 0 && ch.wb.len == 0) {
+			close(ch.in);	/* the command sees the end */
+			ch.in = -1;
+		}
+		if (ch.eof && (reading || ch.in >= 0)) {
+			log_error("--exec: the command ended early");
+			status = EXIT_FATAL;
+			break;
+		}
+		if (t - last_commit >= op.commit_interval) {
+			commit_acked(&cx, 0);
+			last_commit = t;
+		}
+		if (!reading && (ch.eof || t >= drain_end)) {
+			if (!ch.eof)
+				log_warn("--exec: %llu events still "
+				    "unacknowledged after %gs",
+				    (unsigned long long)cx.ack.in_flight,
+				    op.drain_timeout);
+			break;
+		}
+		if (got == 0)
+			dlq_flush(cx.dlq);
+	}
+	if (op.exec) {
+		int ws;
+
+		commit_acked(&cx, 1);
+		if (ch.in >= 0)
+			close(ch.in);
+		ch.in = -1;
+		if (!ch.eof)
+			kill(ch.pid, SIGTERM);
+		if (waitpid(ch.pid, &ws, 0) == ch.pid) {
+			int rc = WIFEXITED(ws) ? WEXITSTATUS(ws) : EXIT_FATAL;
+
+			if (rc == EXIT_SOME_FAILED)
+				status = exit_worst(status, EXIT_SOME_FAILED);
+			else if (rc != 0 && ch.eof) {
+				log_error("--exec: the command exited with "
+				    "status %d", rc);
+				status = EXIT_FATAL;
+			}
+		}
+		ch.pid = -1;
+		if (cx.ack.in_flight > 0)
+			log_warn("%llu events not acknowledged: they will be "
+			    "delivered again", (unsigned long long)
+			    cx.ack.in_flight);
+	}
+	if (ndjson_writer_release(&w) < 0 || w.err) {
+		log_error("write error on standard output: %s",
+		    strerror(w.err ? w.err : errno));
+		status = EXIT_FATAL;
+	}
+	wrote_init = 0;
+	if (dlq_close(cx.dlq) < 0) {
+		log_error("write error on the dead-letter file '%s'",
+		    op.dead_letter);
+		status = EXIT_FATAL;
+	}
+	cx.dlq = NULL;
+	rd_kafka_consumer_close(cx.rk);
+	if (cx.failed > 0 || cx.sink_failed > 0)
+		status = exit_worst(status, EXIT_SOME_FAILED);
+	if (stop_flag)
+		status = exit_worst(status, EXIT_FATAL);
+	refresh_counts(&cx);
+	stats_summary(common.stats);
+out:
+	if (wrote_init)
+		ndjson_writer_release(&w);
+	if (ch.in >= 0)
+		close(ch.in);
+	if (ch.out >= 0)
+		close(ch.out);
+	if (ch.pid > 0)
+		waitpid(ch.pid, NULL, 0);
+	buf_release(&ch.wb);
+	buf_release(&ch.rb);
+	if (subs != NULL)
+		rd_kafka_topic_partition_list_destroy(subs);
+	if (cx.rk != NULL)
+		rd_kafka_destroy(cx.rk);
+	if (conf != NULL)
+		rd_kafka_conf_destroy(conf);
+	dlq_close(cx.dlq);
+	eh_ack_release(&cx.ack);
+	buf_release(&cx.line);
+	json_numlits_release(&cx.lits);
+	free(cs);
+	free(ns);
+	free(entity);
+	free(host);
+	return status;
+}

@@ -1,0 +1,126 @@
+/*
+ * eventhub_ack.c - acknowledgement tracking (see eventhub_ack.h).
+ */
+#include "eventhub_ack.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+void
+eh_ack_release(struct eh_ack *a)
+{
+	size_t i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < a->n; i++) {
+		free(a->p[i].off);
+		free(a->p[i].acked);
+	}
+	free(a->p);
+	memset(a, 0, sizeof(*a));
+}
+
+struct eh_ack_part *
+eh_ack_part(struct eh_ack *a, int32_t partition, int create)
+{
+	struct eh_ack_part *p;
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (a->p[i].partition == partition)
+			return &a->p[i];
+	if (!create)
+		return NULL;
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 16;
+		a->p = xrealloc(a->p, a->cap * sizeof(*a->p));
+	}
+	p = &a->p[a->n++];
+	memset(p, 0, sizeof(*p));
+	p->partition = partition;
+	p->commit = -1;
+	p->committed = -1;
+	return p;
+}
+
+#define AT(p, k) (((p)->head + (k)) % (p)->cap)
+
+void
+eh_ack_sent(struct eh_ack *a, int32_t partition, int64_t offset)
+{
+	struct eh_ack_part *p = eh_ack_part(a, partition, 1);
+
+	if (p->n > 0 && p->off[AT(p, p->n - 1)] >= offset) {
+		a->in_flight -= p->n;
+		p->n = 0;
+		p->head = 0;
+	}
+	if (p->n == p->cap) {
+		size_t nc = p->cap ? p->cap * 2 : 64, k;
+		int64_t *o = xmalloc(nc * sizeof(*o));
+		unsigned char *d = xmalloc(nc);
+
+		for (k = 0; k < p->n; k++) {
+			o[k] = p->off[AT(p, k)];
+			d[k] = p->acked[AT(p, k)];
+		}
+		free(p->off);
+		free(p->acked);
+		p->off = o;
+		p->acked = d;
+		p->cap = nc;
+		p->head = 0;
+	}
+	p->off[AT(p, p->n)] = offset;
+	p->acked[AT(p, p->n)] = 0;
+	p->n++;
+	a->in_flight++;
+}
+
+int
+eh_ack_done(struct eh_ack *a, int32_t partition, int64_t offset)
+{
+	struct eh_ack_part *p = eh_ack_part(a, partition, 0);
+	size_t lo = 0, hi, mid;
+
+	if (p == NULL || p->n == 0)
+		return 0;
+	hi = p->n;
+	while (lo < hi) {	/* first k with off[k] >= offset */
+		mid = lo + (hi - lo) / 2;
+		if (p->off[AT(p, mid)] < offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == p->n || p->off[AT(p, lo)] != offset ||
+	    p->acked[AT(p, lo)])
+		return 0;
+	p->acked[AT(p, lo)] = 1;
+	while (p->n > 0 && p->acked[p->head]) {
+		p->commit = p->off[p->head] + 1;
+		p->head = (p->head + 1) % p->cap;
+		p->n--;
+		a->in_flight--;
+	}
+	return 1;
+}
+
+void
+eh_ack_drop(struct eh_ack *a, int32_t partition)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++) {
+		if (a->p[i].partition != partition)
+			continue;
+		a->in_flight -= a->p[i].n;
+		free(a->p[i].off);
+		free(a->p[i].acked);
+		a->p[i] = a->p[--a->n];
+		return;
+	}
+}
