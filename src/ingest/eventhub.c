@@ -105,7 +105,8 @@ static const struct cli_opt options[] = {
 	{ "group", 'g', CLI_STR, &op.group, "GROUP", "EVENTHUB_CONSUMER_GROUP",
 	    "consumer group (default twinpipe)", 0, NULL },
 	{ "idle-exit", 0, CLI_DURATION, &op.idle_exit, "DURATION", NULL,
-	    "stop after no event arrived for DURATION", 0, NULL },
+	    "stop after no event arrived for DURATION (counted from the "
+	    "last partition assignment at the earliest)", 0, NULL },
 	{ "max-events", 'n', CLI_LONG, &op.max_events, "N", NULL,
 	    "stop after N events", 0, NULL },
 	{ "max-in-flight", 0, CLI_LONG, &op.max_in_flight, "N", NULL,
@@ -197,6 +198,7 @@ struct ctx {
 	struct json_numlits lits;
 	uint64_t in, out, failed, acked, sink_failed, commits;
 	int fatal;
+	double assigned_at;	/* when partitions were last assigned */
 };
 
 static struct ctx cx;
@@ -282,6 +284,7 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		if (c->start_ts >= 0)
 			start_at_time(c, parts);
 		rd_kafka_assign(rk, parts);
+		c->assigned_at = now_s();
 		return;
 	}
 	/* revoked: commit what is acknowledged, the rest is redelivered */
@@ -426,7 +429,8 @@ build_event(struct ctx *c, const rd_kafka_message_t *m, const char **code,
     char *msg, size_t msgsz)
 {
 	rd_kafka_headers_t *h = NULL;
-	struct buf *b = &c->line, tmp = BUF_INIT;
+	struct buf *b = &c->line, tmp = BUF_INIT, t1 = BUF_INIT,
+	    t2 = BUF_INIT, t3 = BUF_INIT;
 	const char *bad = NULL, *schema, *optype, *ctype;
 	const char *body = m->payload ? m->payload : "";
 	size_t blen = m->payload ? m->len : 0;
@@ -436,11 +440,11 @@ build_event(struct ctx *c, const rd_kafka_message_t *m, const char **code,
 
 	(void)rd_kafka_message_headers(m, &h);
 	b->len = 0;
-	schema = header_text(h, "iothub-message-schema", &tmp);
+	schema = header_text(h, "iothub-message-schema", &t1);
 	iot = schema != NULL;
-	optype = header_text(h, "opType", &tmp);
+	optype = header_text(h, "opType", &t2);
 	iot |= optype != NULL;
-	ctype = header_text(h, "content-type", &tmp);
+	ctype = header_text(h, "content-type", &t3);
 	as_json = !op.binary_body && (iot || ctype == NULL ||
 	    strncmp(ctype, "application/json", 16) == 0);
 	buf_adds(b, "{\"body\":");
@@ -489,6 +493,9 @@ build_event(struct ctx *c, const rd_kafka_message_t *m, const char **code,
 	}
 	jv_free(v);
 	buf_release(&tmp);
+	buf_release(&t1);
+	buf_release(&t2);
+	buf_release(&t3);
 	return rc;
 }
 
@@ -941,7 +948,9 @@ main(int argc, char **argv)
 		t = now_s();
 		if (got)
 			last_event = t;
-		if (reading && op.idle_exit > 0 &&
+		if (cx.assigned_at > last_event)
+			last_event = cx.assigned_at;	/* a join is not idle */
+		if (reading && op.idle_exit > 0 && cx.assigned_at > 0 &&
 		    t - last_event >= op.idle_exit) {
 			log_info("idle for %gs: stopping", op.idle_exit);
 			reading = 0;
