@@ -1019,8 +1019,8 @@ main(int argc, char **argv)
 		}
 		ch.pid = -1;
 		if (cx.ack.in_flight > 0)
-			log_warn("%llu events not acknowledged: they will be "
-			    "delivered again", (unsigned long long)
+			log_warn("%llu events past the committed offsets: "
+			    "they will be delivered again", (unsigned long long)
 			    cx.ack.in_flight);
 	}
 	if (ndjson_writer_release(&w) < 0 || w.err) {
