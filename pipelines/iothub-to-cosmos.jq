@@ -1,0 +1,44 @@
+# iothub-to-cosmos.jq - IoT Hub events, as ingest-eventhub writes them, to
+# push-cosmos document operations (one operation per event, so that every
+# event is acknowledged by one result line carrying its _meta.src).
+#
+#   ingest-eventhub --exec 'transform -f pipelines/iothub-to-cosmos.jq |
+#       push-cosmos -d iot --container twins -p /deviceId --tombstones'
+#
+# Document id: the device id, or "DEVICE/MODULE" for module twins;
+# partition key /deviceId.
+#   updateTwin             merge of the partial twin, guarded by $version
+#   replaceTwin            upsert of the twin, guarded by $version
+#   create*Identity        upsert of the whole twin, guarded by $version
+#   delete*Identity        delete, guarded by $version
+#   deviceConnected /
+#   deviceDisconnected     merge of connectionState (no version)
+# Anything else is an error: transform dead-letters it, and ingest-eventhub
+# does not see it acknowledged (its partition is committed no further until
+# it is re-driven; run such events to another route).
+#
+# Caveat: a device deleted and created again starts at twin version 1; with
+# --tombstones the new create is stale until the tombstone is removed.
+
+def dev: .properties.deviceId // .body.deviceId;
+def mod: .properties.moduleId // .body.moduleId;
+def docid: if mod then "\(dev)/\(mod)" else dev end;
+def keys_: {id: docid, deviceId: dev} + (if mod then {moduleId: mod} else {} end);
+
+.properties.opType as $op
+| if dev == null then error("event without a device id")
+  elif $op == "updateTwin" then
+    {"$op": "merge"} + keys_ + {"$version": .body.version} + .body
+  elif $op == "replaceTwin" or $op == "createDeviceIdentity" or
+       $op == "createModuleIdentity" then
+    {"$op": "upsert"} + keys_ + {"$version": .body.version} + (.body | del(.id))
+  elif $op == "deleteDeviceIdentity" or $op == "deleteModuleIdentity" then
+    {"$op": "delete"} + keys_ +
+      (if .body.version then {"$version": .body.version} else {} end)
+  elif $op == "deviceConnected" or $op == "deviceDisconnected" then
+    {"$op": "merge"} + keys_ +
+      {connectionState: (if $op == "deviceConnected" then "Connected"
+                         else "Disconnected" end),
+       lastConnectionEvent: .properties.operationTimestamp}
+  else error("not a twin, lifecycle or connection event: opType \($op)")
+  end
