@@ -494,7 +494,10 @@ rec_send(struct rec *r)
 	struct http_req *req;
 	int feed = r->step == S_CREATE || r->step == S_UPSERT;
 
-	if (stop_flag) {
+	/* interrupted: start nothing new, but let an operation that has
+	   read its document write it */
+	if (stop_flag && (r->step == S_READ || r->step == S_UPSERT ||
+	    r->step == S_PATCH || (r->step == S_DELETE && r->etag == NULL))) {
 		rec_fail(r, "interrupted", "interrupted before it was "
 		    "applied (SIGINT/SIGTERM): re-drive it");
 		return;
