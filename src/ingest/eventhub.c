@@ -263,6 +263,10 @@ start_at_time(struct ctx *c, rd_kafka_topic_partition_list_t *parts)
 			    rd_kafka_topic_partition_list_find(parts,
 			    l->elems[i].topic, l->elems[i].partition);
 
+			log_debug("--start: %s[%d] starts at offset %lld (%s)",
+			    l->elems[i].topic, (int)l->elems[i].partition,
+			    (long long)l->elems[i].offset,
+			    rd_kafka_err2str(l->elems[i].err));
 			if (t != NULL && l->elems[i].err == 0)
 				t->offset = l->elems[i].offset;
 		}
