@@ -25,6 +25,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "auth.h"
 #include "cli.h"
 #include "codec.h"
 #include "eventhub_ack.h"
@@ -47,6 +48,7 @@ struct opts {
 	const char *conn_file;
 	const char *dead_letter;
 	const char *exec;
+	const char *namespace;
 	int binary_body;
 	int no_commit;
 	long max_events;
@@ -112,6 +114,9 @@ static const struct cli_opt options[] = {
 	{ "max-in-flight", 0, CLI_LONG, &op.max_in_flight, "N", NULL,
 	    "with --exec, pause reading while N events are unacknowledged "
 	    "(default 100000)", 0, NULL },
+	{ "namespace", 0, CLI_STR, &op.namespace, "NS", "EVENTHUB_NAMESPACE",
+	    "Event Hubs namespace (NS or NS.servicebus.windows.net) with "
+	    "Entra ID tokens (OAUTHBEARER) instead of a key", 0, NULL },
 	{ "no-commit", 0, CLI_FLAG, &op.no_commit, NULL, NULL,
 	    "never commit offsets (replay, debugging)", 0, NULL },
 	{ "property", 'X', CLI_FN, NULL, "KEY=VALUE", NULL,
@@ -199,6 +204,7 @@ struct ctx {
 	uint64_t in, out, failed, acked, sink_failed, commits;
 	int fatal;
 	double assigned_at;	/* when partitions were last assigned */
+	struct auth *auth;	/* Entra ID (OAUTHBEARER), or NULL */
 };
 
 static struct ctx cx;
@@ -326,6 +332,32 @@ on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 		log_warn("kafka: %s: %s", fac, buf);
 	else
 		log_debug("kafka: %s: %s", fac, buf);
+}
+
+#define EH_SCOPE "https://eventhubs.azure.net/.default"
+
+/* librdkafka asks for a token (from rd_kafka_consumer_poll, this thread). */
+static void
+on_token_refresh(rd_kafka_t *rk, const char *cfg, void *opaque)
+{
+	struct ctx *c = opaque;
+	struct buf e = BUF_INIT;
+	const char *tok;
+	int64_t exp = 0;
+	char err[512];
+
+	(void)cfg;
+	tok = auth_get(c->auth, EH_SCOPE, &exp, &e);
+	if (tok == NULL) {
+		log_error("entra: %s", buf_cstr(&e));
+		rd_kafka_oauthbearer_set_token_failure(rk, buf_cstr(&e));
+	} else if (rd_kafka_oauthbearer_set_token(rk, tok, exp * 1000,
+	    "twinpipe", NULL, 0, err, sizeof(err)) !=
+	    RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_error("entra: the token was refused: %s", err);
+		rd_kafka_oauthbearer_set_token_failure(rk, err);
+	}
+	buf_release(&e);
 }
 
 /* ---- events ---- */
@@ -788,14 +820,45 @@ main(int argc, char **argv)
 		goto out;
 	}
 	conf = rd_kafka_conf_new();
-	if (op.bootstrap == NULL) {
+	if (op.bootstrap == NULL && op.namespace != NULL) {
+		struct buf hb = BUF_INIT, e = BUF_INIT;
+		struct auth_opts ao;
+
+		if (strchr(op.namespace, '.') != NULL)
+			buf_printf(&hb, "%s:9093", op.namespace);
+		else
+			buf_printf(&hb, "%s.servicebus.windows.net:9093",
+			    op.namespace);
+		host = buf_cstr(&hb);
+		auth_opts_init(&ao);
+		cx.auth = auth_new(&ao, &e);
+		if (cx.auth == NULL) {
+			log_error("entra: %s", buf_cstr(&e));
+			buf_release(&e);
+			status = EXIT_USAGE;
+			goto out;
+		}
+		buf_release(&e);
+		if (set(conf, "bootstrap.servers", host) ||
+		    set(conf, "security.protocol", "SASL_SSL") ||
+		    set(conf, "sasl.mechanisms", "OAUTHBEARER") ||
+		    set(conf, "socket.keepalive.enable", "true") ||
+		    set(conf, "metadata.max.age.ms", "180000") ||
+		    set(conf, "session.timeout.ms", "30000") ||
+		    set(conf, "request.timeout.ms", "60000")) {
+			status = EXIT_USAGE;
+			goto out;
+		}
+		rd_kafka_conf_set_oauthbearer_token_refresh_cb(conf,
+		    on_token_refresh);
+	} else if (op.bootstrap == NULL) {
 		cs = cli_secret("EVENTHUB_CONNECTION_STRING", op.conn_file,
 		    &failed_secret);
 		if (cs == NULL) {
 			if (!failed_secret)
-				cli_usage_error(&prog, "give --bootstrap, or "
-				    "an Event Hubs connection string "
-				    "(EVENTHUB_CONNECTION_STRING or "
+				cli_usage_error(&prog, "give --bootstrap, "
+				    "--namespace, or an Event Hubs connection "
+				    "string (EVENTHUB_CONNECTION_STRING or "
 				    "--connection-string-file)");
 			status = EXIT_USAGE;
 			goto out;
@@ -1065,6 +1128,7 @@ out:
 		rd_kafka_conf_destroy(conf);
 	dlq_close(cx.dlq);
 	eh_ack_release(&cx.ack);
+	auth_free(cx.auth);
 	buf_release(&cx.line);
 	json_numlits_release(&cx.lits);
 	free(cs);
