@@ -191,6 +191,7 @@ struct rec {
 				   patch: the operations */
 	int has_version;
 	double version;
+	struct json_numlits lits; /* number literals of record and read */
 	char *etag;		/* from the read, for If-Match */
 	char *send;		/* body of the coming request */
 	int restarts;
@@ -399,6 +400,7 @@ rec_free(struct rec *r)
 	free(r->etag);
 	free(r->send);
 	jv_free(r->body);
+	json_numlits_release(&r->lits);
 	free(r);
 }
 
@@ -533,8 +535,11 @@ rec_send(struct rec *r)
 static void
 set_send(struct rec *r, jv doc)
 {
+	struct buf b = BUF_INIT;
+
+	json_write(&b, doc, 0, &r->lits);
 	free(r->send);
-	r->send = json_dump(doc, 0);
+	r->send = buf_cstr(&b);
 	jv_free(doc);
 }
 
@@ -587,7 +592,7 @@ patch_body(struct rec *r)
 
 		if (i > 0)
 			buf_addc(&b, ',');
-		json_write(&b, o, 0, &g.lits);
+		json_write(&b, o, 0, &r->lits);
 		jv_free(o);
 	}
 	if (r->has_version) {
@@ -687,6 +692,7 @@ restart(struct rec *r)
 static void
 after_read(struct rec *r, const struct http_resp *resp)
 {
+	struct json_numlits lits = JSON_NUMLITS_INIT;
 	jv doc = jv_invalid(), base;
 	struct json_err je;
 	int found = resp->status == 200, tomb = 0;
@@ -695,13 +701,16 @@ after_read(struct rec *r, const struct http_resp *resp)
 		const char *et = http_resp_header(resp, "etag");
 		jv sv;
 
-		if (json_parse(resp->body, resp->body_len, &doc, NULL,
+		if (json_parse(resp->body, resp->body_len, &doc, &lits,
 		    &je) < 0 || jv_get_kind(doc) != JV_KIND_OBJECT) {
+			json_numlits_release(&lits);
 			jv_free(doc);
 			rec_fail(r, "bad_response", "the document read is "
 			    "not a JSON object");
 			return;
 		}
+		cosmos_lits_add(&r->lits, &lits);
+		json_numlits_release(&lits);
 		free(r->etag);
 		r->etag = et != NULL ? xstrdup(et) : NULL;
 		sv = json_get(doc, COSMOS_VERSION_KEY);
@@ -1009,6 +1018,7 @@ handle_line(const struct ndjson_line *l)
 	}
 	r = xcalloc(1, sizeof(*r));
 	r->body = jv_invalid();
+	cosmos_lits_add(&r->lits, &g.lits);
 	if (rec_parse(r, v, &code, &msg) < 0) {
 		const char *o = r->op <= OP_DELETE ? op_names[r->op] : NULL;
 

@@ -231,3 +231,35 @@ cosmos_number(struct buf *b, double d)
 	else
 		json_write_number(b, d);
 }
+
+void
+cosmos_lits_add(struct json_numlits *dst, const struct json_numlits *src)
+{
+	size_t i, j;
+
+	for (i = 0; i < src->n; i++) {
+		const struct json_numlit *e = &src->e[i];
+		const char *t = src->text.p + e->off;
+
+		for (j = 0; j < dst->n; j++) {
+			struct json_numlit *d = &dst->e[j];
+
+			if (d->v == e->v && signbit(d->v) == signbit(e->v)) {
+				if (e->ambiguous || d->len != e->len ||
+				    memcmp(dst->text.p + d->off, t, e->len) != 0)
+					d->ambiguous = 1;
+				break;
+			}
+		}
+		if (j < dst->n)
+			continue;
+		if (dst->n == dst->cap) {
+			dst->cap = dst->cap ? dst->cap * 2 : 8;
+			dst->e = xrealloc(dst->e, dst->cap * sizeof(*dst->e));
+		}
+		dst->e[dst->n] = *e;
+		dst->e[dst->n].off = (uint32_t)dst->text.len;
+		dst->n++;
+		buf_add(&dst->text, t, e->len);
+	}
+}

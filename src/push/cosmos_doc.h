@@ -13,6 +13,7 @@
 #include <jv.h>
 
 #include "buf.h"
+#include "json.h"
 
 #define COSMOS_VERSION_KEY "_v"
 #define COSMOS_DELETED_KEY "_deleted"
@@ -58,6 +59,14 @@ int cosmos_id_check(const char *id, size_t n, int encode, struct buf *out,
  * _etag, _attachments, _ts, _lsn) and our _deleted. Can't fail.
  */
 jv cosmos_doc_clean(jv doc, int sys);
+
+/*
+ * Add the number literals of src to dst (json.h): a literal of a double
+ * that dst already holds with another text makes that double ambiguous
+ * (written as a plain double). So that the big numbers of a stored
+ * document and of an event both survive a merge. Can't fail.
+ */
+void cosmos_lits_add(struct json_numlits *dst, const struct json_numlits *src);
 
 /* Append a number as JSON (exact for integers). Can't fail. */
 void cosmos_number(struct buf *b, double d);
