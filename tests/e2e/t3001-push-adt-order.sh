@@ -38,14 +38,14 @@ test_expect_success 'waiting patches to one twin are merged into one request' '
 test_expect_success 'a bad patch among merged ones fails alone' '
 	echo "{\"\$dtId\":\"q\",$M,\"n\":0}" >in &&
 	for i in 1 2 3 4 5 6; do
-		if [ $i = 4 ]; then op="{\"op\":\"replace\",\"path\":\"/other\",\"value\":\"x\"}"
+		if [ $i = 4 ]; then op="{\"op\":\"add\",\"path\":\"/undeclared\",\"value\":\"x\"}"
 		else op="{\"op\":\"add\",\"path\":\"/n\",\"value\":$i}"; fi
 		echo "{\"\$dtId\":\"q\",\"\$op\":\"patch\",\"\$patch\":[$op],\"_meta\":{\"i\":$i}}"
 	done >>in &&
 	test_expect_code 1 padt --twin-rate 0 --dead-letter dlq-m <in >out 2>err &&
 	test_grep "merged=[1-9]" err &&
 	jq -se "map(select(.ok | not) | ._meta.i) == [4]" out &&
-	test_lines 1 dlq-m && jq -e ".error.code == \"JsonPatchInvalid\"" dlq-m &&
+	test_lines 1 dlq-m && jq -e ".error.status == 400 and .record._meta.i == 4" dlq-m &&
 	jq -se "[.[] | select(._meta.i) | ._meta.i] == [1,2,3,4,5,6]" out &&
 	test "$(adt_twin q | jq .n)" = 6
 '
