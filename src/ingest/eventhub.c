@@ -35,6 +35,7 @@
 #include "log.h"
 #include "ndjson.h"
 #include "stats.h"
+#include "tape.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -200,6 +201,7 @@ struct ctx {
 	int track;		/* acknowledgements tracked (--exec) */
 	int commit;		/* offsets committed */
 	struct buf line;
+	struct tape t;		/* the body, parsed */
 	struct json_numlits lits;
 	uint64_t in, out, failed, acked, sink_failed, commits;
 	int fatal;
@@ -455,6 +457,29 @@ write_src(struct buf *b, const rd_kafka_message_t *m)
 	buf_adds(b, "}}");
 }
 
+/* Does the parsed body (c->t) have a string deviceId? */
+static int
+body_device_id(struct ctx *c, int body_ok, const char *body, size_t blen)
+{
+	const struct tape *t = &c->t;
+	struct json_err je;
+	uint32_t i;
+	jv v;
+	int r;
+
+	if (!body_ok || t->nodes[0].type != TAPE_OBJECT)
+		return 0;
+	if (!(t->nodes[0].flags & TAPE_DUPS)) {
+		i = tape_lookup(t, 0, "deviceId", 8);
+		return i != 0 && t->nodes[i].type == TAPE_STRING;
+	}
+	if (json_parse(body, blen, &v, NULL, &je) < 0)
+		return 0;
+	r = json_get_str(v, "deviceId") != NULL;
+	jv_free(v);
+	return r;
+}
+
 /*
  * Build the event line of m into c->line. Returns 0, or -1 with a code and
  * message for a bad event (the line then holds the event with its body in
@@ -470,7 +495,7 @@ build_event(struct ctx *c, const rd_kafka_message_t *m, const char **code,
 	const char *bad = NULL, *schema, *optype, *ctype;
 	const char *body = m->payload ? m->payload : "";
 	size_t blen = m->payload ? m->len : 0;
-	int iot, as_json, rc = 0;
+	int iot, as_json, rc = 0, body_ok = 0;
 	jv v = jv_invalid();
 	struct json_err je;
 
@@ -484,8 +509,17 @@ build_event(struct ctx *c, const rd_kafka_message_t *m, const char **code,
 	as_json = !op.binary_body && (iot || ctype == NULL ||
 	    strncmp(ctype, "application/json", 16) == 0);
 	buf_adds(b, "{\"body\":");
-	if (as_json && json_parse(body, blen, &v, &c->lits, &je) == 0) {
-		json_write(b, v, 0, &c->lits);
+	if (as_json && tape_parse(&c->t, body, blen, &je) == 0) {
+		/* valid JSON on one line is copied as it is; a body with line
+		 * breaks between its tokens is written again compactly */
+		if (memchr(body, '\n', blen) == NULL &&
+		    memchr(body, '\r', blen) == NULL) {
+			buf_add(b, body, blen);
+		} else {
+			(void)json_parse(body, blen, &v, &c->lits, &je);
+			json_write(b, v, 0, &c->lits);
+		}
+		body_ok = 1;
 	} else {
 		if (as_json && (iot || ctype != NULL)) {
 			*code = "invalid_body";
@@ -520,7 +554,7 @@ build_event(struct ctx *c, const rd_kafka_message_t *m, const char **code,
 		const char *dev = header_text(h, "deviceId", &tmp);
 
 		if (twin && (dev == NULL || *dev == '\0') &&
-		    json_get_str(v, "deviceId") == NULL) {
+		    !body_device_id(c, body_ok, body, blen)) {
 			*code = "missing_device_id";
 			snprintf(msg, msgsz, "%s event without a deviceId",
 			    optype ? optype : schema);
@@ -1130,6 +1164,7 @@ out:
 	eh_ack_release(&cx.ack);
 	auth_free(cx.auth);
 	buf_release(&cx.line);
+	tape_release(&cx.t);
 	json_numlits_release(&cx.lits);
 	free(cs);
 	free(ns);

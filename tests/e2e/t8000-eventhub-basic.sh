@@ -46,6 +46,10 @@ test_expect_success 'every AMQP type decodes' '
 	test_cmp want got
 '
 
+test_expect_success 'a pretty-printed body is written on one line, numbers exact' '
+	grep "\"types\"" out.ndjson | grep -q "^{\"body\":{\"version\":5,\"properties\":{\"desired\":{\"x\":12345678901234567890}}},"
+'
+
 test_expect_success 'standard properties stay plain ("A" is not AMQP true)' '
 	jq -e -s "map(select(.properties.deviceId == \"types\"))[0].system[\"message-id\"] == \"A\"" out.ndjson
 '

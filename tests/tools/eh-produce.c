@@ -196,8 +196,9 @@ main(int argc, char **argv)
 		rd_kafka_header_add(h, "message-id", -1, "A", -1);
 		rd_kafka_header_add(h, "t-notutf8", -1, "\xff\xfe", 2);
 		hdr_str(h, "iothub-connection-device-id", "types");
-		produce("types", h, "{\"version\":5,\"properties\":"
-		    "{\"desired\":{\"x\":12345678901234567890}}}");
+		/* pretty-printed: written again on one line */
+		produce("types", h, "{\"version\": 5,\r\n  \"properties\":\n"
+		    "    {\"desired\": {\"x\": 12345678901234567890}}\n}\n");
 	}
 	produce("dev-bad-body", iot("dev-bad-body", "updateTwin",
 	    "twinChangeNotification"), "not json {");
