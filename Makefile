@@ -115,7 +115,7 @@ bench: all
 deps:
 	@tools/deps.sh
 
-demo: all
+demo: deps all
 	@pipelines/demo.sh
 
 man-check: all

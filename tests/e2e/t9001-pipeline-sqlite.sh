@@ -36,4 +36,14 @@ test_expect_success 'the CSV export of the same data changes nothing (only types
 		lob-to-adt 2>err &&
 	graph >got2 && test_cmp expect got2
 '
+test_expect_success 'ARCHIVE_DIR keeps the result stream (archive --cat reads it back)' '
+	sed "s/^forklift,fl-001,Forklift 1,zone-sea-a,,,,87.5/forklift,fl-001,Forklift 1,zone-sea-a,,,,80/" \
+		"$sample/assets.csv" >changed.csv &&
+	LOB_SOURCE="csv:$TEST_DIR/changed.csv" STATE=$TEST_DIR/sql.db WORK=$TEST_DIR/out-arch \
+		ARCHIVE_DIR=$TEST_DIR/arch lob-to-adt 2>err &&
+	archive --cat --dir arch >results &&
+	test "$(jq -s "map(select(.ok)) | length" results)" -ge 1 &&
+	jq -se "map(select(.id == \"fl-001\")) | length == 1" results &&
+	test "$(adt_twin fl-001 | jq .battery)" = 80
+'
 test_done
