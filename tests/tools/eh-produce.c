@@ -62,11 +62,15 @@ produce(const char *key, rd_kafka_headers_t *h, const char *body)
 {
 	rd_kafka_resp_err_t err;
 
-	err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+	/* a full queue: wait for deliveries and try again (the headers are
+	 * still ours then) */
+	while ((err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
 	    RD_KAFKA_V_KEY(key, strlen(key)),
 	    RD_KAFKA_V_VALUE((void *)body, strlen(body)),
 	    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-	    RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+	    RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END)) ==
+	    RD_KAFKA_RESP_ERR__QUEUE_FULL)
+		rd_kafka_poll(rk, 100);
 	if (err) {
 		fprintf(stderr, "produce: %s\n", rd_kafka_err2str(err));
 		exit(1);
