@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "http.h"
+#include "json.h"
 #include "log.h"
 #include "stats.h"
 
@@ -1184,4 +1185,39 @@ const struct http_stats *
 http_engine_stats(const struct http_engine *e)
 {
 	return &e->st;
+}
+
+void
+http_error_text(const struct http_resp *resp, const char *inner,
+    struct buf *code, struct buf *msg)
+{
+	jv v = jv_invalid(), e = jv_invalid();
+	struct json_err je;
+	const char *cs, *ms;
+
+	if (resp->body_len > 0 && json_parse(resp->body, resp->body_len, &v,
+	    NULL, &je) == 0) {
+		e = inner != NULL ? json_get(v, inner) : jv_copy(v);
+		cs = json_get_str(e, "code");
+		ms = json_get_str(e, "message");
+		if (cs != NULL)
+			buf_adds(code, cs);
+		if (ms != NULL)
+			buf_adds(msg, ms);
+	}
+	jv_free(e);
+	jv_free(v);
+	if (code->len == 0)
+		buf_printf(code, "http_%ld", resp->status);
+	/* resp->why adds what the service's message lacks: retries, transport */
+	if (resp->why != NULL && (msg->len == 0 ||
+	    strncmp(resp->why, "HTTP ", 5) != 0)) {
+		if (msg->len > 0)
+			buf_adds(msg, " (");
+		buf_adds(msg, resp->why);
+		if (msg->len > strlen(resp->why))
+			buf_addc(msg, ')');
+	} else if (msg->len == 0) {
+		buf_printf(msg, "HTTP %ld", resp->status);
+	}
 }

@@ -268,6 +268,15 @@ enum http_verdict http_classify_default(const struct http_resp *resp,
     void *user);
 /* Value of response header name (case-insensitive), or NULL. Borrowed. */
 const char *http_resp_header(const struct http_resp *resp, const char *name);
+/*
+ * An Azure error answer as a code and a message for a result line: the
+ * body's {"code","message"} — inside member `inner` when not NULL (ADT's
+ * {"error":{...}}) — else "http_STATUS"; the engine's why (attempts,
+ * transport errors) is added when the service's message lacks it. Appends
+ * to code and msg. Can't fail.
+ */
+void http_error_text(const struct http_resp *resp, const char *inner,
+    struct buf *code, struct buf *msg);
 
 /* ---- pieces of the policy, exported for tests and other loops ---- */
 

@@ -756,35 +756,7 @@ rec_begin(struct rec *r)
 static void
 adt_error(const struct http_resp *resp, struct buf *code, struct buf *msg)
 {
-	jv v = jv_invalid(), e = jv_invalid();
-	struct json_err je;
-	const char *c, *m;
-
-	if (resp->body_len > 0 && json_parse(resp->body, resp->body_len, &v,
-	    NULL, &je) == 0) {
-		e = json_get(v, "error");
-		c = json_get_str(e, "code");
-		m = json_get_str(e, "message");
-		if (c != NULL)
-			buf_adds(code, c);
-		if (m != NULL)
-			buf_adds(msg, m);
-	}
-	jv_free(e);
-	jv_free(v);
-	if (code->len == 0)
-		buf_printf(code, "http_%ld", resp->status);
-	/* resp->why adds what ADT's message lacks: retries, transport */
-	if (resp->why != NULL && (msg->len == 0 ||
-	    strncmp(resp->why, "HTTP ", 5) != 0)) {
-		if (msg->len > 0)
-			buf_adds(msg, " (");
-		buf_adds(msg, resp->why);
-		if (msg->len > strlen(resp->why))
-			buf_addc(msg, ')');
-	} else if (msg->len == 0) {
-		buf_printf(msg, "HTTP %ld", resp->status);
-	}
+	http_error_text(resp, "error", code, msg);
 }
 
 /* Take the relationships of a list answer into r's delete list. */

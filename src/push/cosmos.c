@@ -644,32 +644,7 @@ rec_begin(struct rec *r)
 static void
 cosmos_error(const struct http_resp *resp, struct buf *code, struct buf *msg)
 {
-	jv v = jv_invalid();
-	struct json_err je;
-	const char *c, *m;
-
-	if (resp->body_len > 0 && json_parse(resp->body, resp->body_len, &v,
-	    NULL, &je) == 0) {
-		c = json_get_str(v, "code");
-		m = json_get_str(v, "message");
-		if (c != NULL)
-			buf_adds(code, c);
-		if (m != NULL)
-			buf_adds(msg, m);
-	}
-	jv_free(v);
-	if (code->len == 0)
-		buf_printf(code, "http_%ld", resp->status);
-	if (resp->why != NULL && (msg->len == 0 ||
-	    strncmp(resp->why, "HTTP ", 5) != 0)) {
-		if (msg->len > 0)
-			buf_adds(msg, " (");
-		buf_adds(msg, resp->why);
-		if (msg->len > strlen(resp->why))
-			buf_addc(msg, ')');
-	} else if (msg->len == 0) {
-		buf_printf(msg, "HTTP %ld", resp->status);
-	}
+	http_error_text(resp, NULL, code, msg);
 }
 
 /* Lost a race (409, 412, 404 after a read): read again. */
