@@ -15,7 +15,7 @@
  *	if (ratectl_note(&rc, resp->status, now_ms))
  *		http_set_rate(e, ratectl_rate(&rc), ratectl_rate(&rc) / 20 + 1);
  *
- * (The same controller as push-adt's rate_adapt(), as a shared module.)
+ * (push-adt and push-cosmos both use it.)
  */
 #ifndef TP_RATECTL_H
 #define TP_RATECTL_H

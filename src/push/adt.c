@@ -30,6 +30,7 @@
 #include "http.h"
 #include "keyq.h"
 #include "log.h"
+#include "ratectl.h"
 #include "ndjson.h"
 #include "result.h"
 #include "stats.h"
@@ -500,56 +501,17 @@ prepare(struct http_req *req, void *user)
 }
 
 /*
- * The request-rate budget adapts to 429s (AIMD on the rate, on top of the
- * engine's AIMD on the window): a 429 (at most one every 250 ms) sets the
- * rate to 90% of the answers that got through in the last second; every
- * second without a 429 adds 5%. --rate is the ceiling (0: none, and no
- * limit at all until the first 429). Without this, an instance throttled
- * below what the window sends answers most requests with 429.
+ * The request-rate budget adapts to 429s (ratectl.h: AIMD on the rate, on
+ * top of the engine's AIMD on the window); --rate is the ceiling.
  */
-#define RA_SLOTS 10		/* 100 ms slots: the last second */
-static struct {
-	double cur;		/* requests/s now, 0 = unlimited */
-	unsigned ok[RA_SLOTS];	/* answers other than 429 per slot */
-	int64_t stamp[RA_SLOTS]; /* the 100 ms tick a slot counts */
-	int64_t last_cut, last_inc;
-} ra;
+static struct ratectl ra;
 
 static void
 rate_adapt(long status)
 {
-	int64_t now = now_ms(), tick = now / 100;
-	int slot = (int)(tick % RA_SLOTS), i;
-	double old = ra.cur;
-
-	if (ra.stamp[slot] != tick) {
-		ra.stamp[slot] = tick;
-		ra.ok[slot] = 0;
-	}
-	if (status != 429) {
-		if (status != 0)
-			ra.ok[slot]++;
-		if (ra.cur > 0 && now - ra.last_cut >= 1000 &&
-		    now - ra.last_inc >= 1000) {
-			ra.cur = ra.cur * 1.05 + 1;
-			if (op.rate > 0 && ra.cur > (double)op.rate)
-				ra.cur = (double)op.rate;
-			ra.last_inc = now;
-		}
-	} else if (now - ra.last_cut >= 250) {
-		double got = 0;
-
-		for (i = 0; i < RA_SLOTS; i++)
-			if (tick - ra.stamp[i] < RA_SLOTS)
-				got += ra.ok[i];
-		if (ra.cur > 0 && ra.cur < got)
-			got = ra.cur;
-		ra.cur = got * 0.9 > 1 ? got * 0.9 : 1;
-		ra.last_cut = ra.last_inc = now;
-	}
-	if (ra.cur != old) {
-		http_set_rate(g.e, ra.cur, ra.cur / 20 + 1);
-		log_debug("request rate now %.0f/s", ra.cur);
+	if (ratectl_note(&ra, status, now_ms())) {
+		http_set_rate(g.e, ratectl_rate(&ra), ratectl_rate(&ra) / 20 + 1);
+		log_debug("request rate now %.0f/s", ratectl_rate(&ra));
 	}
 }
 
@@ -1518,7 +1480,7 @@ main(int argc, char **argv)
 	}
 	g.q = keyq_new();
 	g.twins = adt_twins_new();
-	ra.cur = (double)op.rate;
+	ratectl_init(&ra, (double)op.rate);
 
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
