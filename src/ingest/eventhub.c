@@ -1088,7 +1088,7 @@ main(int argc, char **argv)
 			break;
 		}
 		if (t - last_commit >= op.commit_interval) {
-			commit_acked(&cx, 0);
+			commit_acked(&cx, 1);	/* sync: a failure is retried */
 			last_commit = t;
 		}
 		if (!reading && (ch.eof || t >= drain_end)) {
