@@ -221,8 +221,27 @@ static struct {
 	double ru_win, gain;	/* --max-ru: RU this second, correction */
 	int64_t win_start;
 	struct ratectl rc;	/* rate under 429s; --max-ru is its ceiling */
+	struct buf controls;	/* control records waiting for the records
+				 * read before them to finish */
+	uint64_t *c_control;
 	int fatal;
 } g;
+
+/*
+ * Control records pass through untouched, after the results of the records
+ * read before them (ingest-eventhub's acknowledgements and cdc-filter
+ * --commit rely on that): they wait until no record is in flight.
+ */
+static void
+flush_controls(void)
+{
+	if (g.live != 0 || g.controls.len == 0)
+		return;
+	buf_add(&g.w.b, g.controls.p, g.controls.len);
+	g.controls.len = 0;
+	if (g.w.b.len >= g.w.flush_at)
+		(void)ndjson_writer_flush(&g.w);
+}
 
 static void
 on_signal(int sig)
@@ -465,6 +484,7 @@ rec_finish(struct rec *r, int ok, const char *code, const char *msg)
 		ready_push(next);
 	g.live--;
 	rec_free(r);
+	flush_controls();
 }
 
 static void
@@ -991,6 +1011,15 @@ handle_line(const struct ndjson_line *l)
 		    "object", NULL, NULL, NULL);
 		goto out;
 	}
+	if (json_is_control(v)) {
+		jv_free(v);
+		(*g.c_in)--;
+		(*g.c_control)++;
+		buf_add(&g.controls, l->p, l->len);
+		buf_addc(&g.controls, '\n');
+		flush_controls();
+		goto out;
+	}
 	r = xcalloc(1, sizeof(*r));
 	r->body = jv_invalid();
 	cosmos_lits_add(&r->lits, &g.lits);
@@ -1318,6 +1347,7 @@ main(int argc, char **argv)
 	g.c_failed = stats_counter("failed");
 	g.c_stale = stats_counter("stale");
 	g.c_restarts = stats_counter("conflicts");
+	g.c_control = stats_counter("control");
 	if (g.key == NULL) {
 		struct auth_opts ao;
 
@@ -1407,6 +1437,8 @@ main(int argc, char **argv)
 		stats_tick();
 	}
 	finish_run();
+	flush_controls();
+	buf_release(&g.controls);
 	if (ndjson_writer_release(&g.w) < 0 || g.w.err) {
 		log_error("write error on standard output: %s",
 		    strerror(g.w.err ? g.w.err : errno));

@@ -119,4 +119,12 @@ test_expect_success 'connection string from the environment or a file; a wrong k
 	test_expect_code 1 pcos --key-file bad.key --max-attempts 1 <in >out 2>err &&
 	jq -e ".status == 401" out && test_must_fail grep -q "$EMU_KEY" err
 '
+test_expect_success 'control records pass through untouched, after the results before them' '
+	{ for i in 1 2 3; do echo "{\"\$op\":\"upsert\",\"id\":\"ctl$i\",\"deviceId\":\"ctl$i\",\"n\":$i}"; done
+	  echo "{\"_meta\":{\"control\":\"snapshot-complete\",\"records\":3}}"; } >in &&
+	pcos --create-container <in >out 2>err &&
+	test_lines 4 out && tail -1 out >got && tail -1 in >expect && test_cmp expect got &&
+	test "$(head -3 out | jq -s "map(select(.ok)) | length")" = 3 &&
+	test_grep "control=1" err
+'
 test_done
