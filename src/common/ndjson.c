@@ -200,6 +200,40 @@ ndjson_blank(const char *p, size_t n)
 	return 1;
 }
 
+int
+ndjson_record(const struct ndjson_line *l, jv *out,
+    struct json_numlits *lits, const char **code, struct buf *msg,
+    int *is_json)
+{
+	struct json_err je;
+
+	*out = jv_invalid();
+	*is_json = 0;
+	if (l->too_long) {
+		*code = "line_too_long";
+		buf_printf(msg, "line longer than --max-line (%zu bytes)",
+		    l->len);
+		return -1;
+	}
+	if (ndjson_blank(l->p, l->len))
+		return 0;
+	if (json_parse(l->p, l->len, out, lits, &je) < 0) {
+		*code = "invalid_json";
+		buf_printf(msg, "invalid JSON at column %zu: %s", je.off + 1,
+		    je.msg);
+		return -1;
+	}
+	if (jv_get_kind(*out) != JV_KIND_OBJECT) {
+		jv_free(*out);
+		*out = jv_invalid();
+		*is_json = 1;
+		*code = "not_an_object";
+		buf_adds(msg, "record is not a JSON object");
+		return -1;
+	}
+	return 1;
+}
+
 /* ---- writer ---- */
 
 void

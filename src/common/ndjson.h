@@ -56,6 +56,19 @@ int ndjson_reader_buffered(const struct ndjson_reader *r);
 /* Was the input ended by *stop rather than by end of file? */
 int ndjson_reader_stopped(const struct ndjson_reader *r);
 
+struct json_numlits;
+/*
+ * The checks every program makes of an input line before it is a record.
+ * Returns 1 with an owned JSON object in *out (lits, may be NULL, filled as
+ * json_parse() does); 0 for a blank line; -1 when the line is no record,
+ * with *code ("line_too_long", "invalid_json", "not_an_object"), the
+ * message appended to msg and *is_json saying whether the line is JSON
+ * (for dlq_write()). Can't fail otherwise.
+ */
+int ndjson_record(const struct ndjson_line *l, jv *out,
+    struct json_numlits *lits, const char **code, struct buf *msg,
+    int *is_json);
+
 /* Is the line empty or only JSON whitespace? */
 int ndjson_blank(const char *p, size_t n);
 

@@ -1065,34 +1065,19 @@ input_error(const struct ndjson_line *l, int is_json, const char *code,
 static void
 handle_line(const struct ndjson_line *l)
 {
-	struct json_err je;
 	struct buf msg = BUF_INIT;
 	const char *code = NULL;
 	struct rec *r, *last;
 	char *id = NULL, *opn = NULL;
 	jv v;
+	int rc, is_json;
 
-	if (ndjson_blank(l->p, l->len))
+	if ((rc = ndjson_record(l, &v, &g.lits, &code, &msg, &is_json)) == 0)
 		return;
 	(*g.c_in)++;
-	if (l->too_long) {
-		buf_printf(&msg, "line longer than --max-line (%zu bytes)",
-		    l->len);
-		input_error(l, 0, "line_too_long", buf_cstr(&msg), NULL,
-		    NULL, NULL);
-		goto out;
-	}
-	if (json_parse(l->p, l->len, &v, &g.lits, &je) < 0) {
-		buf_printf(&msg, "invalid JSON at column %zu: %s",
-		    je.off + 1, je.msg);
-		input_error(l, 0, "invalid_json", buf_cstr(&msg), NULL,
-		    NULL, NULL);
-		goto out;
-	}
-	if (jv_get_kind(v) != JV_KIND_OBJECT) {
-		jv_free(v);
-		input_error(l, 1, "not_an_object", "record is not a JSON "
-		    "object", NULL, NULL, NULL);
+	if (rc < 0) {
+		input_error(l, is_json, code, buf_cstr(&msg), NULL, NULL,
+		    NULL);
 		goto out;
 	}
 	if (json_is_control(v)) {
