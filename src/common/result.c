@@ -40,5 +40,7 @@ result_write(struct buf *b, const struct result *r)
 		buf_adds(b, ",\"_meta\":");
 		buf_adds(b, r->meta);
 	}
+	if (r->stale)
+		buf_adds(b, ",\"stale\":true");
 	buf_addc(b, '}');
 }

@@ -2,7 +2,8 @@
  * result.h - the result line of the push programs (DESIGN.md):
  *
  *   {"ok":true|false,"op":OP,"id":ID,["source":SRC,]"status":N,
- *    "attempts":N[,"error":{"code":..,"message":..}][,"_meta":{...}]}
+ *    "attempts":N[,"error":{"code":..,"message":..}][,"_meta":{...}]
+ *    [,"stale":true]}
  *
  * One line per input record, written by push-adt and push-cosmos.
  */
@@ -22,6 +23,8 @@ struct result {
 	const char *err_code;	/* NULL on success */
 	const char *err_msg;
 	const char *meta;	/* the input's _meta as JSON text, or NULL */
+	int stale;		/* acknowledged, but older than the stored
+				   state: adds "stale":true (push-cosmos) */
 };
 
 /*

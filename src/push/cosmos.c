@@ -437,15 +437,11 @@ ready_push(struct rec *r)
 	g.ready_tail = &r->next;
 }
 
-/* Write a result line; stale adds "stale":true. */
+/* Write a result line. */
 static void
-write_result(const struct result *res, int stale)
+write_result(const struct result *res)
 {
 	result_write(&g.w.b, res);
-	if (stale && g.w.b.len > 0 && g.w.b.p[g.w.b.len - 1] == '}') {
-		g.w.b.len--;
-		buf_adds(&g.w.b, ",\"stale\":true}");
-	}
 	if (ndjson_writer_commit(&g.w) < 0)
 		g.fatal = 1;
 }
@@ -464,7 +460,8 @@ rec_finish(struct rec *r, int ok, const char *code, const char *msg)
 	res.err_code = ok ? NULL : code;
 	res.err_msg = ok ? NULL : msg;
 	res.meta = r->meta;
-	write_result(&res, ok && r->stale);
+	res.stale = ok && r->stale;
+	write_result(&res);
 	if (ok) {
 		(*g.c_ok)++;
 		if (r->stale)
@@ -575,24 +572,52 @@ doc_final(const struct rec *r, jv d)
 	return d;
 }
 
+/* The partition key's key when it is a top-level one other than id. */
+static const char *
+pk_key(void)
+{
+	const char *k = op.pk_path + 1;
+
+	if (strcmp(k, "id") == 0 || strchr(k, '/') != NULL ||
+	    strchr(k, '~') != NULL)
+		return NULL;
+	return k;
+}
+
+/* d (consumed) with r's id and, when it is a top-level key, partition
+ * key (nested paths are rare for twins). */
+static jv
+doc_ident(const struct rec *r, jv d)
+{
+	jv pk = cosmos_pk_get(r->body, op.pk_path);
+
+	d = jv_object_set(d, jv_string("id"), jv_string(r->id));
+	if (jv_is_valid(pk) && pk_key() != NULL)
+		d = jv_object_set(d, jv_string(pk_key()), pk);
+	else
+		jv_free(pk);
+	return d;
+}
+
+/* The document of a versioned write of r, applied leaf by leaf to the
+ * stored one, doc (consumed; jv_null() if none). */
+static jv
+doc_leafwise(const struct rec *r, jv doc, int *stale)
+{
+	jv x = jv_object_delete(jv_copy(r->body), jv_string("id"));
+
+	/* the identity is not versioned: every write has it */
+	if (pk_key() != NULL)
+		x = jv_object_delete(x, jv_string(pk_key()));
+	doc = cosmos_doc_apply(doc, x, r->op == OP_UPSERT, r->version, stale);
+	return doc_ident(r, doc);
+}
+
 static jv
 tombstone(const struct rec *r)
 {
-	jv pk = cosmos_pk_get(r->body, op.pk_path), d = jv_object();
+	jv d = doc_ident(r, jv_object());
 
-	d = jv_object_set(d, jv_string("id"), jv_string(r->id));
-	if (jv_is_valid(pk) && strcmp(op.pk_path, "/id") != 0) {
-		/* a top-level partition key only: nested paths are rare
-		   for twins and the tombstone needs it to be found */
-		const char *k = op.pk_path + 1;
-
-		if (strchr(k, '/') == NULL && strchr(k, '~') == NULL)
-			d = jv_object_set(d, jv_string(k), pk);
-		else
-			jv_free(pk);
-	} else {
-		jv_free(pk);
-	}
 	d = jv_object_set(d, jv_string(COSMOS_VERSION_KEY),
 	    jv_number(r->version));
 	d = jv_object_set(d, jv_string(COSMOS_DELETED_KEY), jv_true());
@@ -709,7 +734,8 @@ after_read(struct rec *r, const struct http_resp *resp)
 		free(r->etag);
 		r->etag = et != NULL ? xstrdup(et) : NULL;
 		sv = json_get(doc, COSMOS_VERSION_KEY);
-		if (r->has_version && jv_get_kind(sv) == JV_KIND_NUMBER &&
+		if (r->has_version && r->op == OP_DELETE &&
+		    jv_get_kind(sv) == JV_KIND_NUMBER &&
 		    jv_number_value(sv) >= r->version) {
 			jv_free(sv);
 			jv_free(doc);
@@ -724,9 +750,26 @@ after_read(struct rec *r, const struct http_resp *resp)
 	}
 	switch (r->op) {
 	case OP_UPSERT:
-		set_send(r, doc_final(r, jv_copy(r->body)));
-		break;
 	case OP_MERGE:
+		if (r->has_version) {
+			int stale;
+			jv d = doc_leafwise(r, found ? doc : jv_null(),
+			    &stale);
+
+			doc = jv_invalid();
+			if (stale) {
+				jv_free(d);
+				r->stale = 1;
+				rec_finish(r, 1, NULL, NULL);
+				return;
+			}
+			set_send(r, d);
+			break;
+		}
+		if (r->op == OP_UPSERT) {
+			set_send(r, doc_final(r, jv_copy(r->body)));
+			break;
+		}
 		base = found && !tomb ? jv_copy(doc) : jv_object();
 		set_send(r, doc_final(r, cosmos_merge_patch(base,
 		    cosmos_doc_clean(jv_copy(r->body), 0))));
@@ -837,7 +880,7 @@ input_error(const struct ndjson_line *l, int is_json, const char *code,
 	res.meta = meta;
 	res.err_code = code;
 	res.err_msg = msg;
-	write_result(&res, 0);
+	write_result(&res);
 	log_at(LV_ERROR, "<stdin>", l->lineno, "%s", msg);
 	if (dlq_write(g.dlq, "<stdin>", l->lineno, l->p, l->len, is_json,
 	    code, msg, l->too_long ? jv_object_set(jv_object(),

@@ -263,3 +263,384 @@ cosmos_lits_add(struct json_numlits *dst, const struct json_numlits *src)
 		buf_add(&dst->text, t, e->len);
 	}
 }
+
+/* ---- leaf versions ---- */
+
+/* One entry of the leaf map: a path (a JSON Pointer as stored) and the
+ * version that last set or removed the value there. */
+struct lv_ent {
+	char *p;
+	size_t n;
+	double v;
+};
+
+/* A versioned write in progress: the leaf map sorted by path (so that the
+ * paths under a path are one run), the write's version, the path of the
+ * value being written, how many paths it set or removed. */
+struct lv_apply {
+	struct lv_ent *e;
+	size_t n, cap;
+	double v;
+	struct buf path;
+	unsigned applied;
+};
+
+/* Member k of o, both borrowed, owned; jv_invalid() when o is not an
+ * object or has no k. */
+static jv
+member(jv o, jv k)
+{
+	if (jv_get_kind(o) != JV_KIND_OBJECT ||
+	    !jv_object_has(jv_copy(o), jv_copy(k)))
+		return jv_invalid();
+	return jv_object_get(jv_copy(o), jv_copy(k));
+}
+
+static int
+lv_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+	size_t m = an < bn ? an : bn;
+	int c = m > 0 ? memcmp(a, b, m) : 0;
+
+	if (c != 0)
+		return c;
+	return an < bn ? -1 : an > bn;
+}
+
+/* The first entry not before path (p, n). */
+static size_t
+lv_lower(const struct lv_apply *a, const char *p, size_t n)
+{
+	size_t lo = 0, hi = a->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (lv_cmp(a->e[mid].p, a->e[mid].n, p, n) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The version recorded at the current path, or -inf. */
+static double
+lv_here(const struct lv_apply *a)
+{
+	size_t i = lv_lower(a, a->path.p, a->path.len);
+
+	if (i < a->n && lv_cmp(a->e[i].p, a->e[i].n, a->path.p,
+	    a->path.len) == 0)
+		return a->e[i].v;
+	return -INFINITY;
+}
+
+/* Record version v at path (p, n). */
+static void
+lv_put(struct lv_apply *a, const char *p, size_t n, double v)
+{
+	size_t i = lv_lower(a, p, n);
+
+	if (i < a->n && lv_cmp(a->e[i].p, a->e[i].n, p, n) == 0) {
+		a->e[i].v = v;
+		return;
+	}
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 16;
+		a->e = xrealloc(a->e, a->cap * sizeof(*a->e));
+	}
+	memmove(a->e + i + 1, a->e + i, (a->n - i) * sizeof(*a->e));
+	a->e[i].p = xmalloc(n + 1);
+	if (n > 0)
+		memcpy(a->e[i].p, p, n);
+	a->e[i].p[n] = '\0';
+	a->e[i].n = n;
+	a->e[i].v = v;
+	a->n++;
+}
+
+/* The entries strictly under the current path: [*lo, *hi), the paths
+ * that start with path + "/" (those sort between path "/" and path "0"). */
+static void
+lv_under(struct lv_apply *a, size_t *lo, size_t *hi)
+{
+	size_t mark = a->path.len;
+
+	buf_addc(&a->path, '/');
+	*lo = lv_lower(a, a->path.p, a->path.len);
+	a->path.p[mark] = '0';
+	*hi = lv_lower(a, a->path.p, a->path.len);
+	a->path.len = mark;
+}
+
+/* Descend into key k (a JSON string); returns the length to go back to. */
+static size_t
+lv_push(struct lv_apply *a, jv k)
+{
+	size_t mark = a->path.len;
+	const char *s = jv_string_value(k);
+	int i, n = jv_string_length_bytes(jv_copy(k));
+
+	buf_addc(&a->path, '/');
+	for (i = 0; i < n; i++) {
+		if (s[i] == '~')
+			buf_adds(&a->path, "~0");
+		else if (s[i] == '/')
+			buf_adds(&a->path, "~1");
+		else
+			buf_addc(&a->path, s[i]);
+	}
+	return mark;
+}
+
+/*
+ * The value at the current path after a write at a->v that left x there
+ * (invalid: nothing) and after the later writes recorded at or under the
+ * path (versions >= a->v), whose results the stored value cur holds
+ * (invalid: absent). x and cur consumed.
+ */
+static jv
+lv_overlay(struct lv_apply *a, jv x, jv cur)
+{
+	size_t lo, hi, i;
+	int later = 0, it;
+	jv res, keys;
+
+	if (lv_here(a) >= a->v) {
+		jv_free(x);
+		return cur;
+	}
+	lv_under(a, &lo, &hi);
+	for (i = lo; i < hi && !later; i++)
+		later = a->e[i].v >= a->v;
+	if (!later) {
+		jv_free(cur);
+		return x;
+	}
+	/* a later merge below made an object of whatever x was */
+	if (jv_get_kind(x) == JV_KIND_OBJECT) {
+		res = x;
+	} else {
+		jv_free(x);
+		res = jv_object();
+	}
+	keys = jv_array();
+	for (it = jv_object_iter(res); jv_object_iter_valid(res, it);
+	    it = jv_object_iter_next(res, it))
+		keys = jv_array_append(keys, jv_object_iter_key(res, it));
+	if (jv_get_kind(cur) == JV_KIND_OBJECT)
+		for (it = jv_object_iter(cur); jv_object_iter_valid(cur, it);
+		    it = jv_object_iter_next(cur, it)) {
+			jv k = jv_object_iter_key(cur, it);
+
+			if (jv_object_has(jv_copy(res), jv_copy(k)))
+				jv_free(k);
+			else
+				keys = jv_array_append(keys, k);
+		}
+	jv_array_foreach(keys, j, k) {
+		size_t mark = lv_push(a, k);
+		jv xc = lv_overlay(a, member(res, k), member(cur, k));
+
+		res = jv_is_valid(xc) ? jv_object_set(res, k, xc) :
+		    jv_object_delete(res, k);
+		a->path.len = mark;
+	}
+	jv_free(keys);
+	jv_free(cur);
+	return res;
+}
+
+/*
+ * Set (x) or remove (x null) the value at the current path, cur (both
+ * consumed), keeping what later writes did below it; record a->v there
+ * in place of the older versions below.
+ */
+static jv
+lv_set(struct lv_apply *a, jv cur, jv x)
+{
+	size_t lo, hi, i, j;
+	jv res;
+
+	if (jv_get_kind(x) == JV_KIND_NULL) {
+		jv_free(x);
+		x = jv_invalid();
+	}
+	res = lv_overlay(a, x, cur);
+	lv_under(a, &lo, &hi);
+	for (i = j = lo; i < hi; i++) {
+		if (a->e[i].v >= a->v)
+			a->e[j++] = a->e[i];
+		else
+			free(a->e[i].p);
+	}
+	memmove(a->e + j, a->e + hi, (a->n - hi) * sizeof(*a->e));
+	a->n -= hi - j;
+	lv_put(a, a->path.p, a->path.len, a->v);
+	a->applied++;
+	return res;
+}
+
+/*
+ * RFC 7396 at the current path, leaf by leaf: cur (the stored value,
+ * invalid when absent) and the patch value x, both consumed. Returns the
+ * new value (invalid: absent). A newer version recorded at an ancestor
+ * stopped the descent there.
+ */
+static jv
+lv_merge(struct lv_apply *a, jv cur, jv x)
+{
+	jv res;
+	int conv, it;
+	unsigned before = a->applied;
+
+	if (lv_here(a) >= a->v) {
+		jv_free(x);
+		return cur;
+	}
+	if (jv_get_kind(x) != JV_KIND_OBJECT)
+		return lv_set(a, cur, x);
+	if (jv_object_length(jv_copy(x)) == 0) {
+		/* {} changes an absent value or one that is not an object */
+		jv_free(x);
+		if (jv_get_kind(cur) == JV_KIND_OBJECT)
+			return cur;
+		if (!jv_is_valid(cur)) {
+			a->applied++;
+			return jv_object();
+		}
+		return lv_set(a, cur, jv_object());
+	}
+	conv = jv_get_kind(cur) != JV_KIND_OBJECT;
+	if (conv) {
+		res = jv_object();
+	} else {
+		res = cur;
+		cur = jv_invalid();
+	}
+	for (it = jv_object_iter(x); jv_object_iter_valid(x, it);
+	    it = jv_object_iter_next(x, it)) {
+		jv k = jv_object_iter_key(x, it);
+		size_t mark = lv_push(a, k);
+		jv c = lv_merge(a, member(res, k),
+		    jv_object_iter_value(x, it));
+
+		res = jv_is_valid(c) ? jv_object_set(res, k, c) :
+		    jv_object_delete(res, k);
+		a->path.len = mark;
+	}
+	jv_free(x);
+	if (conv && a->applied == before) {
+		jv_free(res);
+		return cur;
+	}
+	jv_free(cur);
+	return res;
+}
+
+static int
+lv_ent_cmp(const void *x, const void *y)
+{
+	const struct lv_ent *a = x, *b = y;
+
+	return lv_cmp(a->p, a->n, b->p, b->n);
+}
+
+/* v (consumed) without what Cosmos DB and push-cosmos keep for themselves. */
+static jv
+doc_content(jv v)
+{
+	v = cosmos_doc_clean(v, 1);
+	if (jv_get_kind(v) != JV_KIND_OBJECT)
+		return v;
+	v = jv_object_delete(v, jv_string(COSMOS_VERSION_KEY));
+	v = jv_object_delete(v, jv_string(COSMOS_LEAVES_KEY));
+	return jv_object_delete(v, jv_string(COSMOS_GEN_KEY));
+}
+
+jv
+cosmos_doc_apply(jv doc, jv x, int whole, double v, int *stale)
+{
+	struct lv_apply a = { NULL, 0, 0, v, BUF_INIT, 0 };
+	double old = -INFINITY;
+	jv t, lv = jv_invalid();
+	int tomb, it;
+	size_t i;
+
+	if (jv_get_kind(doc) != JV_KIND_OBJECT) {
+		jv_free(doc);
+		doc = jv_object();
+	}
+	t = json_get(doc, COSMOS_VERSION_KEY);
+	if (jv_get_kind(t) == JV_KIND_NUMBER && isfinite(jv_number_value(t)))
+		old = jv_number_value(t);
+	jv_free(t);
+	t = json_get(doc, COSMOS_DELETED_KEY);
+	tomb = jv_get_kind(t) == JV_KIND_TRUE;
+	jv_free(t);
+	if (!tomb)
+		lv = json_get(doc, COSMOS_LEAVES_KEY);
+	if (jv_get_kind(lv) == JV_KIND_OBJECT) {
+		for (it = jv_object_iter(lv); jv_object_iter_valid(lv, it);
+		    it = jv_object_iter_next(lv, it)) {
+			jv k = jv_object_iter_key(lv, it);
+			jv n = jv_object_iter_value(lv, it);
+
+			if (jv_get_kind(n) == JV_KIND_NUMBER &&
+			    isfinite(jv_number_value(n))) {
+				if (a.n == a.cap) {
+					a.cap = a.cap ? a.cap * 2 : 16;
+					a.e = xrealloc(a.e, a.cap *
+					    sizeof(*a.e));
+				}
+				a.e[a.n].n = (size_t)
+				    jv_string_length_bytes(jv_copy(k));
+				a.e[a.n].p = xmalloc(a.e[a.n].n + 1);
+				memcpy(a.e[a.n].p, jv_string_value(k),
+				    a.e[a.n].n + 1);
+				a.e[a.n].v = jv_number_value(n);
+				a.n++;
+			}
+			jv_free(k);
+			jv_free(n);
+		}
+		qsort(a.e, a.n, sizeof(*a.e), lv_ent_cmp);
+	} else if (isfinite(old)) {
+		/* no map: written whole at _v (an upsert, a tombstone) */
+		lv_put(&a, "", 0, old);
+	}
+	jv_free(lv);
+	if (tomb) {
+		jv_free(doc);
+		doc = jv_object();
+	} else {
+		doc = doc_content(doc);
+	}
+	x = doc_content(x);
+	if (!whole)
+		doc = lv_merge(&a, doc, x);
+	else if (lv_here(&a) < v)
+		doc = lv_set(&a, doc, x);
+	else
+		jv_free(x);
+	*stale = a.applied == 0 && !(v > old);
+	if (v > old)
+		old = v;
+	if (isfinite(old))
+		doc = jv_object_set(doc, jv_string(COSMOS_VERSION_KEY),
+		    jv_number(old));
+	if (!(a.n == 1 && a.e[0].n == 0 && a.e[0].v == old) &&
+	    (a.n > 0 || isfinite(old))) {
+		lv = jv_object();
+		for (i = 0; i < a.n; i++)
+			lv = jv_object_set(lv, jv_string_sized(a.e[i].p,
+			    (int)a.e[i].n), jv_number(a.e[i].v));
+		doc = jv_object_set(doc, jv_string(COSMOS_LEAVES_KEY), lv);
+	}
+	for (i = 0; i < a.n; i++)
+		free(a.e[i].p);
+	free(a.e);
+	buf_release(&a.path);
+	return doc;
+}

@@ -3,7 +3,10 @@
  * merge patches, partition keys, ids, the document bodies written.
  *
  * Documents carry their source version in "_v" and, when --tombstones
- * keeps deleted documents as tombstones, "_deleted": true.
+ * keeps deleted documents as tombstones, "_deleted": true. Versioned
+ * merges keep the version of each path they set or removed in "_lv" (the
+ * leaf map: {JSON Pointer: version}; "" is the whole document), so that a
+ * late event still applies the leaves no newer event has touched.
  */
 #ifndef TP_COSMOS_DOC_H
 #define TP_COSMOS_DOC_H
@@ -17,6 +20,8 @@
 
 #define COSMOS_VERSION_KEY "_v"
 #define COSMOS_DELETED_KEY "_deleted"
+#define COSMOS_LEAVES_KEY "_lv"
+#define COSMOS_GEN_KEY "_gen"
 #define COSMOS_ID_MAX 1023
 
 /*
@@ -32,6 +37,28 @@ int cosmos_conn_parse(const char *s, char **endpoint, char **key);
  * This function can't fail.
  */
 jv cosmos_merge_patch(jv target, jv patch);
+
+/*
+ * A write at version v applied leaf by leaf to a stored document. doc
+ * (consumed) is the stored document (a tombstone, or jv_null() when there
+ * is none); x (consumed) the RFC 7396 merge patch or, with whole, the new
+ * document. The keys of x's top level that are reserved or kept by Cosmos
+ * DB or push-cosmos ($op, _v, _lv, _gen, _rid, ...) are ignored.
+ *
+ * A path of x (a leaf of the patch; with whole, the document itself) is
+ * applied unless the leaf map holds a version >= v at the path or one of
+ * its ancestors; a value set or removed there keeps what writes newer
+ * than v did below it (recorded at versions >= v). A stored document
+ * without a leaf map counts as written whole at its _v; a tombstone as an
+ * empty document written whole at its _v.
+ *
+ * Returns the document to store: its content (no system properties, no
+ * _gen), "_v" the highest version applied and "_lv" the leaf map unless
+ * it is just {"": _v}.
+ * *stale is set when v is not newer than _v and no path was applied (the
+ * result then equals the stored content). This function can't fail.
+ */
+jv cosmos_doc_apply(jv doc, jv x, int whole, double v, int *stale);
 
 /*
  * The value at the partition key path ("/a/b", JSON Pointer escapes ~0 ~1)

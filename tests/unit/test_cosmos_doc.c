@@ -1,7 +1,8 @@
 /*
  * test_cosmos_doc.c - push-cosmos's pure parts: connection strings, RFC 7396
- * merge patches (the RFC's appendix A), partition keys, ids; the shared
- * rate controller it uses.
+ * merge patches (the RFC's appendix A), versioned writes applied leaf by
+ * leaf (against the in-order fold, also for random orders), partition keys,
+ * ids; the shared rate controller it uses.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -72,10 +73,184 @@ pk_case(const char *doc, const char *path, const char *want)
 	buf_release(&b);
 }
 
+
+/*
+ * Versioned writes: apply "v:PATCH" (merge) or "v=DOC" (upsert) steps in
+ * turn to no document, then compare the document stored (sorted keys, with
+ * _v and _lv) and which steps were stale ('s') or applied ('.').
+ */
+static jv
+apply_steps(const char *const *steps, size_t n, struct buf *stale)
+{
+	jv doc = jv_null();
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char *end;
+		double v = strtod(steps[i], &end);
+		int st = -1;
+
+		doc = cosmos_doc_apply(doc, parse(end + 1), *end == '=', v,
+		    &st);
+		buf_addc(stale, st == 1 ? 's' : st == 0 ? '.' : '?');
+	}
+	return doc;
+}
+
+static void
+apply_case(const char *name, const char *const *steps, size_t n,
+    const char *want, const char *want_stale)
+{
+	struct buf st = BUF_INIT;
+	jv d = apply_steps(steps, n, &st), w = parse(want);
+	char *got = json_dump(d, JSON_SORTED), *exp = json_dump(w,
+	    JSON_SORTED);
+
+	is_str(got, exp, "%s: document", name);
+	is_str(buf_cstr(&st), want_stale, "%s: stale steps", name);
+	free(got);
+	free(exp);
+	jv_free(d);
+	jv_free(w);
+	buf_release(&st);
+}
+
+#define APPLY(name, want, stale, ...) do { \
+	static const char *const s_[] = { __VA_ARGS__ }; \
+	apply_case(name, s_, sizeof(s_) / sizeof(s_[0]), want, stale); \
+} while (0)
+
+/* A tiny deterministic generator (for the random orders). */
+static unsigned long rnd_state = 7;
+
+static unsigned
+rnd(unsigned n)
+{
+	rnd_state = rnd_state * 6364136223846793005UL + 1442695040888963407UL;
+	return (unsigned)(rnd_state >> 33) % n;
+}
+
+/* A patch value at depth d: a number, an array, null or an object of
+ * keys a..c (never empty: {} is the documented inexact case). */
+static jv
+rnd_value(int d, int nulls)
+{
+	unsigned k = rnd(d >= 3 ? 6 : 10);
+	jv o;
+	int i, any = 0;
+
+	if (k < 3)
+		return jv_number(rnd(100));
+	if (k == 3)
+		return JV_ARRAY(jv_number(rnd(10)));
+	if (k < 6)
+		return nulls ? jv_null() : jv_number(rnd(100));
+	o = jv_object();
+	while (!any)
+		for (i = 0; i < 3; i++)
+			if (rnd(2)) {
+				char key[2] = { (char)('a' + i), 0 };
+
+				o = jv_object_set(o, jv_string(key),
+				    rnd_value(d + 1, nulls));
+				any = 1;
+			}
+	return o;
+}
+
+/* Events 1..n (the first one maybe an upsert, another maybe too) applied
+ * in order and in a shuffled order with replays: the same content. */
+static int
+order_trial(int n, char **why)
+{
+	jv ev[8], fold = jv_object(), doc = jv_null(), c;
+	int whole[8], order[24], m = 0, i, j, rc = 0;
+	char *a, *b;
+
+	for (i = 0; i < n; i++) {
+		whole[i] = (i == 0 && rnd(2)) || rnd(8) == 0;
+		ev[i] = rnd_value(0, !whole[i]);
+		while (jv_get_kind(ev[i]) != JV_KIND_OBJECT) {
+			jv_free(ev[i]);
+			ev[i] = rnd_value(0, !whole[i]);
+		}
+		if (whole[i]) {
+			jv_free(fold);
+			fold = jv_copy(ev[i]);
+		} else {
+			fold = cosmos_merge_patch(fold, jv_copy(ev[i]));
+		}
+	}
+	for (i = 0; i < n; i++)
+		order[m++] = i;
+	for (i = m - 1; i > 0; i--) {
+		int t;
+
+		j = (int)rnd((unsigned)i + 1);
+		t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (i = rnd(4); i > 0; i--) {	/* replays anywhere after the event */
+		int at = (int)rnd((unsigned)m), e = order[at], k;
+
+		at += 1 + (int)rnd((unsigned)(m - at));
+		for (k = m; k > at; k--)
+			order[k] = order[k - 1];
+		order[at] = e;
+		m++;
+	}
+	for (i = 0; i < m; i++) {
+		int st;
+
+		doc = cosmos_doc_apply(doc, jv_copy(ev[order[i]]),
+		    whole[order[i]], order[i] + 1, &st);
+	}
+	c = jv_object_delete(jv_object_delete(jv_copy(doc),
+	    jv_string("_v")), jv_string("_lv"));
+	a = json_dump(c, JSON_SORTED);
+	b = json_dump(fold, JSON_SORTED);
+	if (strcmp(a, b) != 0) {
+		struct buf w = BUF_INIT;
+		char *d = json_dump(doc, JSON_SORTED);
+
+		for (i = 0; i < n; i++) {
+			char *e = json_dump(ev[i], JSON_SORTED);
+
+			buf_printf(&w, "%d%c%s ", i + 1, whole[i] ? '=' : ':',
+			    e);
+			free(e);
+		}
+		buf_adds(&w, "order");
+		for (i = 0; i < m; i++)
+			buf_printf(&w, " %d", order[i] + 1);
+		buf_printf(&w, ": got %s, want %s", d, b);
+		*why = buf_cstr(&w);
+		free(d);
+		rc = -1;
+	} else {
+		jv v = json_get(doc, "_v");
+
+		if (jv_number_value(v) != n) {
+			*why = xstrdup("_v is not the highest version");
+			rc = -1;
+		}
+		jv_free(v);
+	}
+	free(a);
+	free(b);
+	jv_free(c);
+	jv_free(doc);
+	jv_free(fold);
+	for (i = 0; i < n; i++)
+		jv_free(ev[i]);
+	return rc;
+}
+
 int
 main(void)
 {
-	char *ep, *key, *big;
+	char *ep, *key, *big, *got;
 	struct buf b = BUF_INIT;
 	struct ratectl rc;
 	int64_t t;
@@ -119,6 +294,112 @@ main(void)
 	    "{\"properties\":{\"reported\":{\"t\":null,\"n\":{\"a\":1}}}}",
 	    "{\"properties\":{\"reported\":{\"h\":2,\"n\":{\"a\":1}},"
 	    "\"desired\":{\"x\":1}}}");
+
+	/* versioned writes, leaf by leaf */
+	APPLY("in order", "{\"a\":3,\"b\":1,\"_v\":3,\"_lv\":{\"/a\":3,"
+	    "\"/b\":1}}", "..", "1:{\"a\":1,\"b\":1}", "3:{\"a\":3}");
+	APPLY("late leaf applied", "{\"a\":3,\"b\":2,\"_v\":3,\"_lv\":"
+	    "{\"/a\":3,\"/b\":2}}", "...", "1:{\"a\":1,\"b\":1}",
+	    "3:{\"a\":3}", "2:{\"b\":2}");
+	APPLY("late leaf shadowed by a newer one", "{\"a\":3,\"_v\":3,"
+	    "\"_lv\":{\"/a\":3}}", "..s", "1:{\"a\":1}", "3:{\"a\":3}",
+	    "2:{\"a\":2}");
+	APPLY("only the leaves not shadowed", "{\"p\":{\"x\":3,\"y\":2,"
+	    "\"z\":1},\"_v\":3,\"_lv\":{\"/p/x\":3,\"/p/y\":2,\"/p/z\":1}}",
+	    "...", "1:{\"p\":{\"x\":1,\"y\":1,\"z\":1}}", "3:{\"p\":{\"x\":3}}",
+	    "2:{\"p\":{\"x\":2,\"y\":2}}");
+	APPLY("shadowed by a newer ancestor", "{\"p\":\"s\",\"_v\":3,"
+	    "\"_lv\":{\"/p\":3}}", "..s", "1:{\"p\":{\"x\":1}}",
+	    "3:{\"p\":\"s\"}", "2:{\"p\":{\"y\":2}}");
+	APPLY("shadowed by a newer removed ancestor", "{\"q\":1,\"_v\":3,"
+	    "\"_lv\":{\"/p\":3,\"/q\":1}}", "..s",
+	    "1:{\"p\":{\"x\":1},\"q\":1}", "3:{\"p\":null}",
+	    "2:{\"p\":{\"x\":2,\"y\":{\"z\":2}}}");
+	APPLY("a removal marker keeps an older set out", "{\"b\":1,\"_v\":3,"
+	    "\"_lv\":{\"/a\":3,\"/b\":1}}", "..s", "1:{\"a\":1,\"b\":1}",
+	    "3:{\"a\":null}", "2:{\"a\":2}");
+	APPLY("a late removal of a leaf no newer event set",
+	    "{\"a\":3,\"_v\":3,\"_lv\":{\"/a\":3,\"/b\":2}}", "...",
+	    "1:{\"a\":1,\"b\":1}", "3:{\"a\":3}", "2:{\"b\":null}");
+	APPLY("a late removal records its marker", "{\"_v\":3,\"_lv\":"
+	    "{\"/a\":2,\"/c\":3}}", "..s", "3:{\"c\":null}", "2:{\"a\":null}",
+	    "1:{\"a\":1}");
+	APPLY("replays are stale", "{\"a\":3,\"b\":2,\"_v\":3,\"_lv\":"
+	    "{\"/a\":3,\"/b\":2}}", "...sss", "1:{\"a\":1,\"b\":1}",
+	    "3:{\"a\":3}", "2:{\"b\":2,\"a\":2}", "1:{\"a\":1,\"b\":1}",
+	    "3:{\"a\":3}", "2:{\"b\":2,\"a\":2}");
+	APPLY("a late value replacing an object keeps its newer members",
+	    "{\"p\":{\"x\":3},\"_v\":3,\"_lv\":{\"/p\":2,\"/p/x\":3}}",
+	    "...", "1:{\"p\":{\"x\":1,\"y\":1}}", "3:{\"p\":{\"x\":3}}",
+	    "2:{\"p\":\"s\"}");
+	APPLY("a late removal of an object keeps its newer removals",
+	    "{\"p\":{\"q\":{}},\"_v\":3,\"_lv\":{\"/p\":2,\"/p/q/x\":3}}",
+	    "...", "1:{\"p\":{\"y\":1,\"q\":{\"x\":1,\"z\":1}}}",
+	    "3:{\"p\":{\"q\":{\"x\":null}}}", "2:{\"p\":null}");
+	APPLY("an object replacing a value converts it", "{\"p\":{\"x\":3,"
+	    "\"y\":2},\"_v\":3,\"_lv\":{\"/p\":1,\"/p/x\":3,\"/p/y\":2}}",
+	    "...", "1:{\"p\":\"s\"}", "3:{\"p\":{\"x\":3}}",
+	    "2:{\"p\":{\"y\":2}}");
+	APPLY("upsert resets the map", "{\"a\":5,\"_v\":5}", "..s",
+	    "1:{\"a\":1,\"b\":{\"c\":1}}", "5={\"a\":5}", "4:{\"b\":4}");
+	APPLY("merges after an upsert", "{\"a\":5,\"b\":7,\"c\":6,\"_v\":7,"
+	    "\"_lv\":{\"\":5,\"/b\":7,\"/c\":6}}", "...ss", "5={\"a\":5}",
+	    "7:{\"b\":7}", "6:{\"b\":6,\"c\":6}", "4:{\"a\":4}",
+	    "6:{\"c\":6}");
+	APPLY("a late upsert under newer merges", "{\"a\":2,\"b\":3,\"c\":1,"
+	    "\"_v\":3,\"_lv\":{\"\":1,\"/a\":2,\"/b\":3,\"/d\":3}}",
+	    "...s",
+	    "2:{\"a\":2}", "3:{\"b\":3,\"d\":null}", "1={\"a\":1,\"b\":1,"
+	    "\"c\":1,\"d\":1}", "1={\"a\":1}");
+	APPLY("system keys of a patch are not data", "{\"a\":1,\"_v\":1,"
+	    "\"_lv\":{\"/a\":1}}", ".", "1:{\"a\":1,\"_v\":9,\"_lv\":{},"
+	    "\"_rid\":\"r\",\"$op\":\"merge\",\"_meta\":{}}");
+	APPLY("a stored document without a map counts as whole at _v",
+	    "{\"a\":1,\"_v\":3}", ".s", "3={\"a\":1}", "2:{\"b\":2}");
+	{
+		int st;
+		jv d = cosmos_doc_apply(parse("{\"id\":\"x\",\"k\":\"x\","
+		    "\"_v\":5,\"_deleted\":true,\"_etag\":\"e\"}"),
+		    parse("{\"a\":4}"), 0, 4, &st);
+
+		ok(st == 1, "a tombstone shadows older merges");
+		jv_free(d);
+		d = cosmos_doc_apply(parse("{\"id\":\"x\",\"_v\":5,"
+		    "\"_deleted\":true}"), parse("{\"a\":6}"), 0, 6, &st);
+		got = json_dump(d, JSON_SORTED);
+		is_str(got, "{\"_lv\":{\"\":5,\"/a\":6},\"_v\":6,\"a\":6}",
+		    "a newer merge on a tombstone starts from nothing");
+		free(got);
+		jv_free(d);
+		d = cosmos_doc_apply(jv_null(), parse("{\"a~/b\":{\"c\":1}}"),
+		    0, 1, &st);
+		got = json_dump(d, JSON_SORTED);
+		is_str(got, "{\"_lv\":{\"/a~0~1b/c\":1},\"_v\":1,"
+		    "\"a~/b\":{\"c\":1}}", "paths are JSON Pointers");
+		free(got);
+		jv_free(d);
+	}
+	{
+		int fails = 0, tr;
+		char *why = NULL;
+
+		for (tr = 0; tr < 4000; tr++) {
+			char *w = NULL;
+
+			if (order_trial(2 + (int)rnd(6), &w) < 0) {
+				if (why == NULL)
+					why = w;
+				else
+					free(w);
+				fails++;
+			}
+		}
+		ok(fails == 0, "random orders with replays end in the in-order "
+		    "fold (%d of 4000 did not)", fails);
+		if (why != NULL)
+			printf("#   %s\n", why);
+		free(why);
+	}
 
 	/* partition keys */
 	pk_case("{\"deviceId\":\"d1\"}", "/deviceId", "[\"d1\"]");
