@@ -17,26 +17,32 @@
 # does not see it acknowledged (its partition is committed no further until
 # it is re-driven; run such events to another route).
 #
-# Caveat: a device deleted and created again starts at twin version 1; with
-# --tombstones the new create is stale until the tombstone is removed.
+# Every operation carries the event's operationTimestamp as "$time" (when
+# it has one): a device deleted and created again starts at twin version 1,
+# and push-cosmos tells its generations apart by these times (a tombstone
+# keeps the time of the delete, a document the start of its generation).
 
 def dev: .properties.deviceId // .body.deviceId;
 def mod: .properties.moduleId // .body.moduleId;
 def docid: if mod then "\(dev)/\(mod)" else dev end;
 def keys_: {id: docid, deviceId: dev} + (if mod then {moduleId: mod} else {} end);
+def time_: if .properties.operationTimestamp then
+    {"$time": .properties.operationTimestamp} else {} end;
 
 .properties.opType as $op
+| time_ as $time
 | if dev == null then error("event without a device id")
   elif $op == "updateTwin" then
-    {"$op": "merge"} + keys_ + {"$version": .body.version} + .body
+    {"$op": "merge"} + keys_ + {"$version": .body.version} + $time + .body
   elif $op == "replaceTwin" or $op == "createDeviceIdentity" or
        $op == "createModuleIdentity" then
-    {"$op": "upsert"} + keys_ + {"$version": .body.version} + (.body | del(.id))
+    {"$op": "upsert"} + keys_ + {"$version": .body.version} + $time +
+      (.body | del(.id))
   elif $op == "deleteDeviceIdentity" or $op == "deleteModuleIdentity" then
-    {"$op": "delete"} + keys_ +
+    {"$op": "delete"} + keys_ + $time +
       (if .body.version then {"$version": .body.version} else {} end)
   elif $op == "deviceConnected" or $op == "deviceDisconnected" then
-    {"$op": "merge"} + keys_ +
+    {"$op": "merge"} + keys_ + $time +
       {connectionState: (if $op == "deviceConnected" then "Connected"
                          else "Disconnected" end),
        lastConnectionEvent: .properties.operationTimestamp}

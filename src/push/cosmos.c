@@ -191,6 +191,8 @@ struct rec {
 				   patch: the operations */
 	int has_version;
 	double version;
+	char *time;		/* "$time", or NULL */
+	int64_t time_ns;
 	struct json_numlits lits; /* number literals of record and read */
 	char *etag;		/* from the read, for If-Match */
 	char *send;		/* body of the coming request */
@@ -418,6 +420,7 @@ rec_free(struct rec *r)
 	free(r->line);
 	free(r->etag);
 	free(r->send);
+	free(r->time);
 	jv_free(r->body);
 	json_numlits_release(&r->lits);
 	free(r);
@@ -599,10 +602,14 @@ doc_ident(const struct rec *r, jv d)
 	return d;
 }
 
-/* The document of a versioned write of r, applied leaf by leaf to the
- * stored one, doc (consumed; jv_null() if none). */
+/*
+ * The document of a versioned write of r, applied leaf by leaf to the
+ * stored one, doc (consumed; jv_null() if none), with the start of its
+ * generation gen (borrowed; a string or invalid): the one stored, else
+ * an upsert's $time.
+ */
 static jv
-doc_leafwise(const struct rec *r, jv doc, int *stale)
+doc_leafwise(const struct rec *r, jv doc, jv gen, int *stale)
 {
 	jv x = jv_object_delete(jv_copy(r->body), jv_string("id"));
 
@@ -610,6 +617,12 @@ doc_leafwise(const struct rec *r, jv doc, int *stale)
 	if (pk_key() != NULL)
 		x = jv_object_delete(x, jv_string(pk_key()));
 	doc = cosmos_doc_apply(doc, x, r->op == OP_UPSERT, r->version, stale);
+	if (jv_get_kind(gen) == JV_KIND_STRING)
+		doc = jv_object_set(doc, jv_string(COSMOS_GEN_KEY),
+		    jv_copy(gen));
+	else if (r->time != NULL && r->op == OP_UPSERT)
+		doc = jv_object_set(doc, jv_string(COSMOS_GEN_KEY),
+		    jv_string(r->time));
 	return doc_ident(r, doc);
 }
 
@@ -621,6 +634,9 @@ tombstone(const struct rec *r)
 	d = jv_object_set(d, jv_string(COSMOS_VERSION_KEY),
 	    jv_number(r->version));
 	d = jv_object_set(d, jv_string(COSMOS_DELETED_KEY), jv_true());
+	if (r->time != NULL)
+		d = jv_object_set(d, jv_string(COSMOS_DELETED_AT_KEY),
+		    jv_string(r->time));
 	return d;
 }
 
@@ -713,9 +729,9 @@ static void
 after_read(struct rec *r, const struct http_resp *resp)
 {
 	struct json_numlits lits = JSON_NUMLITS_INIT;
-	jv doc = jv_invalid(), base;
+	jv doc = jv_invalid(), base, gen = jv_invalid();
 	struct json_err je;
-	int found = resp->status == 200, tomb = 0;
+	int found = resp->status == 200, tomb = 0, newgen = 0, stale = 0;
 
 	if (found) {
 		const char *et = http_resp_header(resp, "etag");
@@ -733,35 +749,59 @@ after_read(struct rec *r, const struct http_resp *resp)
 		json_numlits_release(&lits);
 		free(r->etag);
 		r->etag = et != NULL ? xstrdup(et) : NULL;
-		sv = json_get(doc, COSMOS_VERSION_KEY);
-		if (r->has_version && r->op == OP_DELETE &&
-		    jv_get_kind(sv) == JV_KIND_NUMBER &&
-		    jv_number_value(sv) >= r->version) {
-			jv_free(sv);
-			jv_free(doc);
-			r->stale = 1;
-			rec_finish(r, 1, NULL, NULL);
-			return;
-		}
-		jv_free(sv);
 		sv = json_get(doc, COSMOS_DELETED_KEY);
 		tomb = jv_get_kind(sv) == JV_KIND_TRUE;
 		jv_free(sv);
+		if (r->time != NULL) {
+			switch (cosmos_doc_gen(doc, r->time_ns)) {
+			case COSMOS_GEN_STALE:
+				stale = 1;
+				break;
+			case COSMOS_GEN_NEW:
+				/* the device was created again: versions
+				   start anew; an upsert (the create) starts
+				   the generation, else it began after the
+				   delete */
+				newgen = 1;
+				if (r->op != OP_UPSERT)
+					gen = json_get(doc,
+					    COSMOS_DELETED_AT_KEY);
+				break;
+			default:
+				break;
+			}
+		}
+		if (!newgen && !tomb)
+			gen = json_get(doc, COSMOS_GEN_KEY);
+		/* a delete comes after the twin version it carries (IoT Hub
+		   sends the twin as it was): stale when a newer one is
+		   stored, or a tombstone of it */
+		sv = json_get(doc, COSMOS_VERSION_KEY);
+		if (r->has_version && r->op == OP_DELETE && !newgen &&
+		    jv_get_kind(sv) == JV_KIND_NUMBER &&
+		    (jv_number_value(sv) > r->version ||
+		    (tomb && jv_number_value(sv) == r->version)))
+			stale = 1;
+		jv_free(sv);
+		if (stale)
+			goto stale;
+		if (newgen) {
+			jv_free(doc);
+			doc = jv_null();
+			tomb = 0;
+		}
 	}
 	switch (r->op) {
 	case OP_UPSERT:
 	case OP_MERGE:
 		if (r->has_version) {
-			int stale;
-			jv d = doc_leafwise(r, found ? doc : jv_null(),
+			jv d = doc_leafwise(r, found ? doc : jv_null(), gen,
 			    &stale);
 
 			doc = jv_invalid();
 			if (stale) {
 				jv_free(d);
-				r->stale = 1;
-				rec_finish(r, 1, NULL, NULL);
-				return;
+				goto stale;
 			}
 			set_send(r, d);
 			break;
@@ -770,7 +810,10 @@ after_read(struct rec *r, const struct http_resp *resp)
 			set_send(r, doc_final(r, jv_copy(r->body)));
 			break;
 		}
-		base = found && !tomb ? jv_copy(doc) : jv_object();
+		base = found && !tomb && !newgen ? jv_copy(doc) : jv_object();
+		if (newgen && jv_get_kind(gen) == JV_KIND_STRING)
+			base = jv_object_set(base, jv_string(COSMOS_GEN_KEY),
+			    jv_copy(gen));
 		set_send(r, doc_final(r, cosmos_merge_patch(base,
 		    cosmos_doc_clean(jv_copy(r->body), 0))));
 		break;
@@ -779,6 +822,7 @@ after_read(struct rec *r, const struct http_resp *resp)
 			/* nothing to delete; with --tombstones, leave one */
 			if (!op.tombstones) {
 				jv_free(doc);
+				jv_free(gen);
 				rec_finish(r, 1, NULL, NULL);
 				return;
 			}
@@ -790,6 +834,7 @@ after_read(struct rec *r, const struct http_resp *resp)
 		break;
 	}
 	jv_free(doc);
+	jv_free(gen);
 	if (!found)
 		r->step = S_CREATE;
 	else if (r->op == OP_DELETE && !op.tombstones)
@@ -797,6 +842,12 @@ after_read(struct rec *r, const struct http_resp *resp)
 	else
 		r->step = S_REPLACE;
 	rec_send(r);
+	return;
+stale:
+	jv_free(doc);
+	jv_free(gen);
+	r->stale = 1;
+	rec_finish(r, 1, NULL, NULL);
 }
 
 static void
@@ -931,6 +982,18 @@ rec_parse(struct rec *r, jv v, const char **code, struct buf *msg)
 		}
 		r->has_version = 1;
 		r->version = jv_number_value(x);
+	}
+	jv_free(x);
+	x = json_get(v, "$time");
+	if (jv_is_valid(x)) {
+		if (jv_get_kind(x) != JV_KIND_STRING ||
+		    cosmos_time_parse(jv_string_value(x), &r->time_ns) < 0) {
+			*code = "bad_time";
+			buf_adds(msg, "\"$time\" is not an RFC 3339 time "
+			    "(YYYY-MM-DDTHH:MM:SS[.F]Z)");
+			goto out;
+		}
+		r->time = xstrdup(jv_string_value(x));
 	}
 	jv_free(x);
 	x = jv_invalid();

@@ -208,7 +208,7 @@ jv
 cosmos_doc_clean(jv doc, int sys)
 {
 	static const char *const reserved[] = { "$op", "$version", "$patch",
-	    "_meta" };
+	    "$time", "_meta" };
 	static const char *const system[] = { "_rid", "_self", "_etag",
 	    "_attachments", "_ts", "_lsn", COSMOS_DELETED_KEY };
 	size_t i;
@@ -556,6 +556,7 @@ doc_content(jv v)
 		return v;
 	v = jv_object_delete(v, jv_string(COSMOS_VERSION_KEY));
 	v = jv_object_delete(v, jv_string(COSMOS_LEAVES_KEY));
+	v = jv_object_delete(v, jv_string(COSMOS_DELETED_AT_KEY));
 	return jv_object_delete(v, jv_string(COSMOS_GEN_KEY));
 }
 
@@ -643,4 +644,98 @@ cosmos_doc_apply(jv doc, jv x, int whole, double v, int *stale)
 	free(a.e);
 	buf_release(&a.path);
 	return doc;
+}
+
+/* ---- times and generations ---- */
+
+/* The k-digit number at p, or -1. */
+static int
+digits(const char *p, int k)
+{
+	int v = 0;
+
+	while (k-- > 0) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		v = v * 10 + (*p++ - '0');
+	}
+	return v;
+}
+
+int
+cosmos_time_parse(const char *s, int64_t *ns)
+{
+	int y, mo, d, h, mi, sec, k;
+	int64_t days, frac = 0, scale = 100000000, off = 0;
+
+	if ((y = digits(s, 4)) < 1900 || y > 2200 || s[4] != '-' ||
+	    (mo = digits(s + 5, 2)) < 1 || mo > 12 || s[7] != '-' ||
+	    (d = digits(s + 8, 2)) < 1 || d > 31 ||
+	    (s[10] != 'T' && s[10] != 't') ||
+	    (h = digits(s + 11, 2)) < 0 || h > 23 || s[13] != ':' ||
+	    (mi = digits(s + 14, 2)) < 0 || mi > 59 || s[16] != ':' ||
+	    (sec = digits(s + 17, 2)) < 0 || sec > 60)
+		return -1;
+	s += 19;
+	if (*s == '.') {
+		for (k = 0, s++; *s >= '0' && *s <= '9'; s++, k++)
+			if (scale > 0) {
+				frac += (*s - '0') * scale;
+				scale /= 10;
+			}
+		if (k == 0)
+			return -1;
+	}
+	if (*s == 'Z' || *s == 'z') {
+		s++;
+	} else if (*s == '+' || *s == '-') {
+		int oh = digits(s + 1, 2), om = s[3] == ':' ?
+		    digits(s + 4, 2) : -1;
+
+		if (oh < 0 || oh > 23 || om < 0 || om > 59)
+			return -1;
+		off = (*s == '-' ? -1 : 1) * (int64_t)(oh * 60 + om) * 60;
+		s += 6;
+	} else {
+		return -1;
+	}
+	if (*s != '\0')
+		return -1;
+	/* days from 1970-01-01 (Howard Hinnant's days_from_civil) */
+	{
+		int yy = y - (mo <= 2), era = yy / 400, yoe = yy - era * 400;
+		int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+		int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+		days = (int64_t)era * 146097 + doe - 719468;
+	}
+	*ns = ((days * 86400 + h * 3600 + mi * 60 + sec) - off) *
+	    1000000000 + frac;
+	return 0;
+}
+
+/* The time at key k of doc (borrowed) into *ns; -1 if none or bad. */
+static int
+doc_time(jv doc, const char *k, int64_t *ns)
+{
+	const char *s = json_get_str(doc, k);
+
+	return s != NULL ? cosmos_time_parse(s, ns) : -1;
+}
+
+enum cosmos_gen
+cosmos_doc_gen(jv doc, int64_t t)
+{
+	jv x = json_get(doc, COSMOS_DELETED_KEY);
+	int tomb = jv_get_kind(x) == JV_KIND_TRUE;
+	int64_t at;
+
+	jv_free(x);
+	if (tomb)
+		return doc_time(doc, COSMOS_DELETED_AT_KEY, &at) < 0 ?
+		    COSMOS_GEN_SAME : t > at ? COSMOS_GEN_NEW :
+		    COSMOS_GEN_STALE;
+	if (doc_time(doc, COSMOS_GEN_KEY, &at) == 0 && t <= at)
+		return COSMOS_GEN_STALE;
+	return COSMOS_GEN_SAME;
 }

@@ -12,6 +12,7 @@
 #define TP_COSMOS_DOC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jv.h>
 
@@ -22,6 +23,7 @@
 #define COSMOS_DELETED_KEY "_deleted"
 #define COSMOS_LEAVES_KEY "_lv"
 #define COSMOS_GEN_KEY "_gen"
+#define COSMOS_DELETED_AT_KEY "_deleted_at"
 #define COSMOS_ID_MAX 1023
 
 /*
@@ -61,6 +63,31 @@ jv cosmos_merge_patch(jv target, jv patch);
 jv cosmos_doc_apply(jv doc, jv x, int whole, double v, int *stale);
 
 /*
+ * Parse an RFC 3339 time "YYYY-MM-DDTHH:MM:SS[.F...](Z|+HH:MM|-HH:MM)"
+ * (years 1900 to 2200) into nanoseconds since the epoch. Returns 0, or -1
+ * when s is not one.
+ */
+int cosmos_time_parse(const char *s, int64_t *ns);
+
+/*
+ * Generations: a device deleted and created again starts its twin
+ * versions anew, so versions only compare within a generation. A
+ * tombstone keeps the time of the delete ("_deleted_at"), a document the
+ * time its generation started ("_gen": the time of the upsert that
+ * created it, or of the delete before it). For a write at time t of the
+ * stored document doc (borrowed):
+ *   COSMOS_GEN_NEW    doc is a tombstone deleted before t: the write
+ *                     starts a new generation, whatever its version;
+ *   COSMOS_GEN_STALE  doc is a tombstone deleted at or after t, or its
+ *                     generation started at or after t (the create
+ *                     itself was applied already);
+ *   COSMOS_GEN_SAME   otherwise (also when doc has no such times).
+ */
+enum cosmos_gen { COSMOS_GEN_SAME, COSMOS_GEN_NEW, COSMOS_GEN_STALE };
+
+enum cosmos_gen cosmos_doc_gen(jv doc, int64_t t);
+
+/*
  * The value at the partition key path ("/a/b", JSON Pointer escapes ~0 ~1)
  * of doc (borrowed), owned; jv_invalid() when absent or not a string,
  * number, boolean or null.
@@ -82,7 +109,7 @@ int cosmos_id_check(const char *id, size_t n, int encode, struct buf *out,
 
 /*
  * doc (consumed) without the pipeline's reserved keys ($op, $version,
- * $patch, _meta) and, with sys, Cosmos DB's system properties (_rid, _self,
+ * $patch, $time, _meta) and, with sys, Cosmos DB's system properties (_rid, _self,
  * _etag, _attachments, _ts, _lsn) and our _deleted. Can't fail.
  */
 jv cosmos_doc_clean(jv doc, int sys);

@@ -3,7 +3,9 @@
 # the order the events arrive in (shuffled, replayed, two writers racing),
 # the documents end as the events folded in version order would, computed
 # here independently with jq (RFC 7396, nulls remove). A tombstone keeps
-# the late updates of a deleted device out.
+# the late updates of a deleted device out; with "$time" a device created
+# again starts a new generation, and the late events of the old one stay
+# out whatever their versions.
 . "$(dirname "$0")/../lib.sh"
 . "$TP_TOP/tests/e2e/lib-emulator.sh"
 . "$TP_TOP/tests/e2e/lib-push-cosmos.sh"
@@ -116,5 +118,38 @@ test_expect_success 'with --tombstones a late update of a deleted device stays o
 	pcos --tombstones <tin >tout &&
 	jq -se "[.[] | .stale // false] == [false,false,false,true,false,true,true]" tout &&
 	cos_doc t1 | jq -e ". == {id:\"t1\",deviceId:\"t1\",n:{y:5},_v:5,_lv:{\"\":4,\"/n/y\":5}}"
+'
+# ev ID OP VERSION TIME [JSON-MEMBERS]: one record with "$time"
+ev() {
+	echo "{\"\$op\":\"$2\",\"id\":\"$1\",\"deviceId\":\"$1\",\"\$version\":$3,\"\$time\":\"2026-01-01T$4Z\"${5:+,$5}}"
+}
+test_expect_success 'with --tombstones and $time a device created again starts a generation; without, it stays deleted' '
+	{ ev g1 upsert 1 10:00:00 "\"a\":1" && ev g1 merge 2 10:01:00 "\"b\":2" &&
+	  ev g1 merge 7 10:02:00 "\"c\":7" && ev g1 delete 8 10:03:00.5 &&
+	  ev g1 merge 2 11:01:00 "\"b\":\"new\"" && ev g1 merge 7 10:02:00 "\"c\":7" &&
+	  ev g1 upsert 1 11:00:00 "\"a\":\"new\",\"b\":0" &&
+	  ev g1 merge 5 10:02:30 "\"d\":5" && ev g1 delete 8 10:03:00.5; } >gin &&
+	pcos --tombstones <gin >gout &&
+	jq -se "[.[] | .stale // false] == [false,false,false,false,false,true,false,true,true]" gout &&
+	cos_doc g1 | jq -e "del(._lv) == {id:\"g1\",deviceId:\"g1\",a:\"new\",b:\"new\",_v:2,
+		_gen:\"2026-01-01T10:03:00.5Z\"}" &&
+	ev g1 delete 3 12:00:00 | pcos --tombstones >gout2 &&
+	cos_doc g1 | jq -e ". == {id:\"g1\",deviceId:\"g1\",_v:3,_deleted:true,
+		_deleted_at:\"2026-01-01T12:00:00Z\"}" &&
+	jq -c "del(.[\"\$time\"]) | .id = \"g3\" | .deviceId = \"g3\"" gin |
+		pcos --tombstones >gout3 &&
+	jq -se "[.[] | .stale // false] == [false,false,false,false,true,true,true,true,true]" gout3 &&
+	cos_doc g3 | jq -e ". == {id:\"g3\",deviceId:\"g3\",_v:8,_deleted:true}"
+'
+test_expect_success 'without tombstones, $time keeps the old generation out of the new' '
+	{ ev g2 upsert 1 10:00:00 "\"a\":1" && ev g2 delete 3 10:03:00 &&
+	  ev g2 upsert 1 11:00:00 "\"a\":\"new\"" && ev g2 merge 7 10:02:00 "\"c\":7" &&
+	  ev g2 merge 2 11:00:01 "\"b\":2"; } >hin &&
+	pcos <hin >hout &&
+	jq -se "[.[] | .stale // false] == [false,false,false,true,false]" hout &&
+	cos_doc g2 | jq -e "del(._lv) == {id:\"g2\",deviceId:\"g2\",a:\"new\",b:2,_v:2,
+		_gen:\"2026-01-01T11:00:00Z\"}" &&
+	ev g2 merge 3 junk | test_expect_code 1 pcos >hout2 &&
+	jq -e ".error.code == \"bad_time\"" hout2
 '
 test_done

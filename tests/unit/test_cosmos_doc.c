@@ -401,6 +401,57 @@ main(void)
 		free(why);
 	}
 
+	/* times and generations */
+	{
+		int64_t t1 = 0, t2 = 0;
+
+		ok(cosmos_time_parse("1970-01-01T00:00:00Z", &t1) == 0 &&
+		    t1 == 0, "epoch");
+		ok(cosmos_time_parse("2026-12-06T14:08:39.1234567Z", &t1) == 0 &&
+		    t1 == 1796566119123456700LL, "IoT Hub's 7 digits: %lld",
+		    (long long)t1);
+		ok(cosmos_time_parse("2026-12-06T15:08:39.1234567+01:00",
+		    &t2) == 0 && t2 == t1, "offsets");
+		ok(cosmos_time_parse("2024-02-29T23:59:59.999999999999z",
+		    &t1) == 0 && cosmos_time_parse("2024-03-01T00:00:00Z",
+		    &t2) == 0 && t2 - t1 == 1, "leap day, nanoseconds");
+		ok(cosmos_time_parse("2026-12-06 14:08:39Z", &t1) < 0 &&
+		    cosmos_time_parse("2026-12-06T14:08:39", &t1) < 0 &&
+		    cosmos_time_parse("2026-13-06T14:08:39Z", &t1) < 0 &&
+		    cosmos_time_parse("2026-12-06T14:08:39.Z", &t1) < 0 &&
+		    cosmos_time_parse("2026-12-06T14:08:39Zx", &t1) < 0 &&
+		    cosmos_time_parse("+026-12-06T14:08:39Z", &t1) < 0 &&
+		    cosmos_time_parse("", &t1) < 0, "not times");
+	}
+	{
+		jv tomb = parse("{\"id\":\"d\",\"_v\":5,\"_deleted\":true,"
+		    "\"_deleted_at\":\"2026-01-01T10:00:00Z\"}");
+		jv old = parse("{\"id\":\"d\",\"_v\":5,\"_deleted\":true}");
+		jv live = parse("{\"id\":\"d\",\"_v\":2,"
+		    "\"_gen\":\"2026-01-01T11:00:00Z\"}");
+		int64_t t9, t10, t11, t12;
+
+		cosmos_time_parse("2026-01-01T09:00:00Z", &t9);
+		cosmos_time_parse("2026-01-01T10:00:00Z", &t10);
+		cosmos_time_parse("2026-01-01T11:00:00Z", &t11);
+		cosmos_time_parse("2026-01-01T12:00:00Z", &t12);
+		ok(cosmos_doc_gen(tomb, t12) == COSMOS_GEN_NEW &&
+		    cosmos_doc_gen(tomb, t10) == COSMOS_GEN_STALE &&
+		    cosmos_doc_gen(tomb, t9) == COSMOS_GEN_STALE,
+		    "a tombstone: newer starts a generation, older is stale");
+		ok(cosmos_doc_gen(old, t12) == COSMOS_GEN_SAME,
+		    "a tombstone without a time: versions decide");
+		ok(cosmos_doc_gen(live, t9) == COSMOS_GEN_STALE &&
+		    cosmos_doc_gen(live, t11) == COSMOS_GEN_STALE &&
+		    cosmos_doc_gen(live, t11 + 1) == COSMOS_GEN_SAME &&
+		    cosmos_doc_gen(live, t12) == COSMOS_GEN_SAME,
+		    "a document: writes until its generation began are "
+		    "stale");
+		jv_free(tomb);
+		jv_free(old);
+		jv_free(live);
+	}
+
 	/* partition keys */
 	pk_case("{\"deviceId\":\"d1\"}", "/deviceId", "[\"d1\"]");
 	pk_case("{\"a\":{\"b/c\":\"x\",\"t~\":7}}", "/a/b~1c", "[\"x\"]");
