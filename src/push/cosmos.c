@@ -753,7 +753,10 @@ after_read(struct rec *r, const struct http_resp *resp)
 		tomb = jv_get_kind(sv) == JV_KIND_TRUE;
 		jv_free(sv);
 		if (r->time != NULL) {
-			switch (cosmos_doc_gen(doc, r->time_ns)) {
+			int64_t start = 0;
+			struct buf t = BUF_INIT;
+
+			switch (cosmos_doc_gen(doc, r->time_ns, &start)) {
 			case COSMOS_GEN_STALE:
 				stale = 1;
 				break;
@@ -763,9 +766,11 @@ after_read(struct rec *r, const struct http_resp *resp)
 				   the generation, else it began after the
 				   delete */
 				newgen = 1;
-				if (r->op != OP_UPSERT)
-					gen = json_get(doc,
-					    COSMOS_DELETED_AT_KEY);
+				if (r->op != OP_UPSERT) {
+					cosmos_time_format(&t, start);
+					gen = jv_string(buf_cstr(&t));
+					buf_release(&t);
+				}
 				break;
 			default:
 				break;

@@ -723,19 +723,54 @@ doc_time(jv doc, const char *k, int64_t *ns)
 	return s != NULL ? cosmos_time_parse(s, ns) : -1;
 }
 
+void
+cosmos_time_format(struct buf *b, int64_t ns)
+{
+	int64_t s = ns / 1000000000, f = ns % 1000000000, days, sod;
+	int y, mo, d;
+
+	if (f < 0) {
+		f += 1000000000;
+		s--;
+	}
+	days = s / 86400;
+	sod = s % 86400;
+	if (sod < 0) {
+		sod += 86400;
+		days--;
+	}
+	/* Howard Hinnant's civil_from_days */
+	{
+		int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) /
+		    146097, doe = z - era * 146097, yoe = (doe - doe / 1460 +
+		    doe / 36524 - doe / 146096) / 365, doy = doe - (365 * yoe +
+		    yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+
+		d = (int)(doy - (153 * mp + 2) / 5 + 1);
+		mo = (int)(mp < 10 ? mp + 3 : mp - 9);
+		y = (int)(yoe + era * 400 + (mo <= 2));
+	}
+	buf_printf(b, "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", y, mo, d,
+	    (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)f);
+}
+
 enum cosmos_gen
-cosmos_doc_gen(jv doc, int64_t t)
+cosmos_doc_gen(jv doc, int64_t t, int64_t *start)
 {
 	jv x = json_get(doc, COSMOS_DELETED_KEY);
 	int tomb = jv_get_kind(x) == JV_KIND_TRUE;
 	int64_t at;
 
 	jv_free(x);
-	if (tomb)
-		return doc_time(doc, COSMOS_DELETED_AT_KEY, &at) < 0 ?
-		    COSMOS_GEN_SAME : t > at ? COSMOS_GEN_NEW :
-		    COSMOS_GEN_STALE;
-	if (doc_time(doc, COSMOS_GEN_KEY, &at) == 0 && t <= at)
+	if (tomb) {
+		if (doc_time(doc, COSMOS_DELETED_AT_KEY, &at) < 0)
+			return COSMOS_GEN_SAME;
+		if (t <= at)
+			return COSMOS_GEN_STALE;
+		*start = at + 1;
+		return COSMOS_GEN_NEW;
+	}
+	if (doc_time(doc, COSMOS_GEN_KEY, &at) == 0 && t < at)
 		return COSMOS_GEN_STALE;
 	return COSMOS_GEN_SAME;
 }

@@ -74,18 +74,22 @@ int cosmos_time_parse(const char *s, int64_t *ns);
  * versions anew, so versions only compare within a generation. A
  * tombstone keeps the time of the delete ("_deleted_at"), a document the
  * time its generation started ("_gen": the time of the upsert that
- * created it, or of the delete before it). For a write at time t of the
- * stored document doc (borrowed):
+ * created it, or just after the delete before it). For a write at time t
+ * of the stored document doc (borrowed):
  *   COSMOS_GEN_NEW    doc is a tombstone deleted before t: the write
  *                     starts a new generation, whatever its version;
+ *                     *start is set to the delete's time + 1 ns;
  *   COSMOS_GEN_STALE  doc is a tombstone deleted at or after t, or its
- *                     generation started at or after t (the create
- *                     itself was applied already);
+ *                     generation started after t;
  *   COSMOS_GEN_SAME   otherwise (also when doc has no such times).
  */
 enum cosmos_gen { COSMOS_GEN_SAME, COSMOS_GEN_NEW, COSMOS_GEN_STALE };
 
-enum cosmos_gen cosmos_doc_gen(jv doc, int64_t t);
+enum cosmos_gen cosmos_doc_gen(jv doc, int64_t t, int64_t *start);
+
+/* Append ns (cosmos_time_parse) as "YYYY-MM-DDTHH:MM:SS.NNNNNNNNNZ".
+ * Can't fail. */
+void cosmos_time_format(struct buf *b, int64_t ns);
 
 /*
  * The value at the partition key path ("/a/b", JSON Pointer escapes ~0 ~1)

@@ -33,6 +33,6 @@ test_expect_success 'a device deleted and created again: the new generation wins
 	cos_doc valve-3 | jq -e "del(._lv) == {id:\"valve-3\",deviceId:\"valve-3\",version:2,
 		status:\"enabled\",tags:{gen:2},properties:{desired:{},reported:{pos:55}},
 		connectionState:\"Connected\",lastConnectionEvent:\"2026-03-01T11:00:02.0000000Z\",
-		_v:2,_gen:\"2026-03-01T10:05:00.0000000Z\"}"
+		_v:2,_gen:\"2026-03-01T10:05:00.000000001Z\"}"
 '
 test_done

@@ -429,24 +429,38 @@ main(void)
 		jv old = parse("{\"id\":\"d\",\"_v\":5,\"_deleted\":true}");
 		jv live = parse("{\"id\":\"d\",\"_v\":2,"
 		    "\"_gen\":\"2026-01-01T11:00:00Z\"}");
-		int64_t t9, t10, t11, t12;
+		int64_t t9, t10, t11, t12, start = 0;
 
 		cosmos_time_parse("2026-01-01T09:00:00Z", &t9);
 		cosmos_time_parse("2026-01-01T10:00:00Z", &t10);
 		cosmos_time_parse("2026-01-01T11:00:00Z", &t11);
 		cosmos_time_parse("2026-01-01T12:00:00Z", &t12);
-		ok(cosmos_doc_gen(tomb, t12) == COSMOS_GEN_NEW &&
-		    cosmos_doc_gen(tomb, t10) == COSMOS_GEN_STALE &&
-		    cosmos_doc_gen(tomb, t9) == COSMOS_GEN_STALE,
+		ok(cosmos_doc_gen(tomb, t12, &start) == COSMOS_GEN_NEW &&
+		    start == t10 + 1 &&
+		    cosmos_doc_gen(tomb, t10, &start) == COSMOS_GEN_STALE &&
+		    cosmos_doc_gen(tomb, t9, &start) == COSMOS_GEN_STALE,
 		    "a tombstone: newer starts a generation, older is stale");
-		ok(cosmos_doc_gen(old, t12) == COSMOS_GEN_SAME,
+		ok(cosmos_doc_gen(old, t12, &start) == COSMOS_GEN_SAME,
 		    "a tombstone without a time: versions decide");
-		ok(cosmos_doc_gen(live, t9) == COSMOS_GEN_STALE &&
-		    cosmos_doc_gen(live, t11) == COSMOS_GEN_STALE &&
-		    cosmos_doc_gen(live, t11 + 1) == COSMOS_GEN_SAME &&
-		    cosmos_doc_gen(live, t12) == COSMOS_GEN_SAME,
-		    "a document: writes until its generation began are "
-		    "stale");
+		ok(cosmos_doc_gen(live, t9, &start) == COSMOS_GEN_STALE &&
+		    cosmos_doc_gen(live, t11 - 1, &start) ==
+		    COSMOS_GEN_STALE &&
+		    cosmos_doc_gen(live, t11, &start) == COSMOS_GEN_SAME &&
+		    cosmos_doc_gen(live, t12, &start) == COSMOS_GEN_SAME,
+		    "a document: writes before its generation are stale");
+		{
+			struct buf tb = BUF_INIT;
+
+			cosmos_time_format(&tb, t10 + 1);
+			buf_addc(&tb, ' ');
+			cosmos_time_format(&tb, -1);
+			buf_addc(&tb, ' ');
+			cosmos_time_format(&tb, 951782400LL * 1000000000);
+			is_str(buf_cstr(&tb), "2026-01-01T10:00:00.000000001Z "
+			    "1969-12-31T23:59:59.999999999Z "
+			    "2000-02-29T00:00:00.000000000Z", "time format");
+			buf_release(&tb);
+		}
 		jv_free(tomb);
 		jv_free(old);
 		jv_free(live);
