@@ -7,14 +7,17 @@
  * engine (http.h); operations on one document run one at a time in input
  * order (keyq.h), different documents concurrently.
  *
- * Versions live in the document as "_v". A versioned upsert or merge reads
- * the document, drops the event as stale when the stored _v is not older,
- * and writes the new state with PUT If-Match (412: read again), or creates
- * it with POST (409: read again), so every write is atomic per event and a
- * merge never loses a concurrent writer's change. A patch is one Cosmos
- * PATCH with the condition "from c where _v < N". A delete removes the
- * document (If-Match) or, with --tombstones, leaves {"id","_v","_deleted"}
- * so that a late, older event cannot bring the document back.
+ * Versions live in the document as "_v", and the version of every path a
+ * merge set or removed in "_lv" (cosmos_doc.h). A versioned upsert or
+ * merge reads the document, applies the paths no newer write has touched
+ * (none: stale) and writes the new state with PUT If-Match (412: read
+ * again), or creates it with POST (409: read again), so every write is
+ * atomic per event and a merge never loses a concurrent writer's change.
+ * A patch is one Cosmos PATCH with the condition "from c where _v < N". A
+ * delete removes the document (If-Match) or, with --tombstones, leaves
+ * {"id","_v","_deleted"} so that a late, older event cannot bring the
+ * document back. "$time" separates the generations of a device deleted and
+ * created again ("_deleted_at" on tombstones, "_gen" on documents).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -131,8 +134,9 @@ static const struct cli_opt options[] = {
 	    "COSMOS_TOKEN_FILE", "send the Entra ID token in FILE instead "
 	    "of using a key or the credential chain", 0, NULL },
 	{ "tombstones", 0, CLI_FLAG, &op.tombstones, NULL, NULL,
-	    "a versioned delete keeps {id,_v,_deleted:true} so that older "
-	    "events cannot bring the document back (default: remove it)",
+	    "a versioned delete keeps {id,_v,_deleted:true[,_deleted_at]} "
+	    "so that older events cannot bring the document back (default: "
+	    "remove it)",
 	    0, NULL },
 };
 
@@ -145,9 +149,11 @@ static const struct cli_prog prog = {
 	"with OP upsert (default: the whole document), merge (an RFC 7396\n"
 	"merge patch: null removes), patch (\"$patch\": Cosmos patch\n"
 	"operations) or delete, and an optional \"$version\" (a growing\n"
-	"number): a write whose version is not newer than the stored one\n"
-	"is acknowledged as stale and changes nothing. Failed records go to\n"
-	"the dead-letter file with their error.",
+	"number): a late merge applies only the leaves no newer write\n"
+	"changed (the document keeps their versions in _lv), a write left\n"
+	"with nothing to change is acknowledged as stale. \"$time\" (RFC\n"
+	"3339) tells a device deleted and created again from the old one.\n"
+	"Failed records go to the dead-letter file with their error.",
 	options, sizeof(options) / sizeof(options[0]),
 	"Credentials: COSMOS_CONNECTION_STRING or --connection-string-file,\n"
 	"COSMOS_KEY or --key-file (master key), --token-file, else the Entra\n"
