@@ -475,8 +475,10 @@ lv_set(struct lv_apply *a, jv cur, jv x)
 		else
 			free(a->e[i].p);
 	}
-	memmove(a->e + j, a->e + hi, (a->n - hi) * sizeof(*a->e));
-	a->n -= hi - j;
+	if (j < hi) {
+		memmove(a->e + j, a->e + hi, (a->n - hi) * sizeof(*a->e));
+		a->n -= hi - j;
+	}
 	lv_put(a, a->path.p, a->path.len, a->v);
 	a->applied++;
 	return res;
