@@ -76,8 +76,8 @@ fi
 ru=${PARTITION_RU:-200} hot=20 m=${HOT_EVENTS:-3000}
 echo
 echo "# throttled: emulator --partition-ru $ru on each of $hot devices (budget $((ru * hot)) RU/s), $m merge events, concurrency $conc, push-cosmos $(git -C "$top" rev-parse --short HEAD)"
-echo "| run | wall | goodput (events/s) | requests | 429s | failed | RU/s consumed | % of budget |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| run | wall | goodput (events/s) | requests | 429s | % 429 | failed | RU/s consumed | % of budget |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 awk -v n="$m" -v d="$hot" 'BEGIN {
 	for (k = 0; k < n; k++)
 		printf "{\"$op\":\"merge\",\"id\":\"hot-%d\",\"deviceId\":\"hot-%d\",\"$version\":%d,\"properties\":{\"reported\":{\"temp\":%d,\"k%d\":%d}}}\n",
@@ -94,5 +94,5 @@ for budget in ${BUDGETS:-0 $((ru * hot))}; do
 	awk -v l="push-cosmos --max-ru $budget" -v w="$wall" -v ok="$(jq .ok <<<"$s")" \
 		-v req="$(jq .requests <<<"$s")" -v t="$(jq .throttled <<<"$s")" -v f="$(jq .failed <<<"$s")" \
 		-v ru="$(jq .ru <<<"$s")" -v b="$((ru * hot))" 'BEGIN {
-		printf "| %s | %.2f s | %.0f | %d | %d | %d | %.0f | %.0f%% |\n", l, w, ok / w, req, t, f, ru / w, 100 * ru / w / b }'
+		printf "| %s | %.2f s | %.0f | %d | %d | %.1f%% | %d | %.0f | %.0f%% |\n", l, w, ok / w, req, t, 100 * t / req, f, ru / w, 100 * ru / w / b }'
 done
