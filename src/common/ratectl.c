@@ -11,7 +11,7 @@ ratectl_init(struct ratectl *rc, double ceiling)
 	memset(rc, 0, sizeof(*rc));
 	rc->ceiling = ceiling > 0 ? ceiling : 0;
 	rc->cur = rc->ceiling;
-	rc->last_cut = rc->last_inc = INT64_MIN / 2;
+	rc->last_cut = rc->last_inc = rc->t_first = INT64_MIN / 2;
 }
 
 void
@@ -69,6 +69,8 @@ ratectl_note(struct ratectl *rc, long status, int64_t now_ms)
 	double old = rc->cur, got = 0;
 	unsigned thr = 0;
 
+	if (rc->t_first == INT64_MIN / 2)
+		rc->t_first = now_ms;
 	if (rc->stamp[slot] != tick) {
 		rc->stamp[slot] = tick;
 		rc->ok[slot] = 0;
@@ -92,6 +94,11 @@ ratectl_note(struct ratectl *rc, long status, int64_t now_ms)
 	if (rc->share > 0 && (thr < RATECTL_MIN_429 ||
 	    thr < rc->share * (got + thr)))
 		return 0;
+	/* in the first second, what got through is not yet a second's
+	   worth: a cut at 300 ms would be to a third of the rate */
+	if (rc->share > 0 && now_ms - rc->t_first < 1000)
+		got = got * 1000 / (double)(now_ms - rc->t_first < 100 ? 100 :
+		    now_ms - rc->t_first);
 	if (rc->cur > 0 && rc->cur < got)
 		got = rc->cur;
 	rc->good = got;

@@ -24,7 +24,8 @@
  * the controller cut only when 429s are widespread: at least a given share
  * of the last second's answers (and at least RATECTL_MIN_429 of them since
  * the last cut), at most once every 250 ms; the cut is the same (90% of
- * what got through in the last second, which becomes the "good" rate).
+ * what got through in the last second, or per second in the first second,
+ * which becomes the "good" rate).
  * The rate then grows 25% every 250 ms back up to that good rate, and 25%
  * a second beyond it (the ceiling still bounds it), so that a cut taken
  * while few partitions had work does not keep the rate low for long.
@@ -46,6 +47,7 @@ struct ratectl {
 	unsigned thr[RATECTL_SLOTS];	/* 429s per slot (since the cut) */
 	int64_t stamp[RATECTL_SLOTS];	/* the 100 ms tick a slot counts */
 	int64_t last_cut, last_inc;
+	int64_t t_first;	/* the first answer */
 };
 
 /* Start unlimited (or at the ceiling when one is set). Can't fail. */

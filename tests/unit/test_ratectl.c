@@ -83,13 +83,16 @@ test_tolerant(void)
 
 	ratectl_init(&rc, 0);
 	ratectl_tolerate(&rc, 0.05);
-	feed(&rc, 200, 1, 0, 1);
-	ok(!feed(&rc, 429, 4, 10, 10), "4 429s of 5 answers: too few to cut");
-	ok(feed(&rc, 429, 1, 30, 1), "the fifth cuts");
+	ratectl_note(&rc, 0, 0);	/* started a second ago */
+	feed(&rc, 200, 1, 1000, 1);
+	ok(!feed(&rc, 429, 4, 1010, 10), "4 429s of 5 answers: too few to "
+	    "cut");
+	ok(feed(&rc, 429, 1, 1030, 1), "the fifth cuts");
 	ok(ratectl_rate(&rc) == 1, "to 90%% of one answer: 1/s");
 
 	ratectl_init(&rc, 0);
 	ratectl_tolerate(&rc, 0.05);
+	ratectl_note(&rc, 0, 0);
 	feed(&rc, 200, 900, 100, 900);
 	ok(!feed(&rc, 429, 40, 900, 100), "40 of 940 (4%%): no cut");
 	ok(feed(&rc, 429, 10, 1000, 10), "50 of 950: cut");
@@ -112,6 +115,7 @@ test_tolerant(void)
 	/* a cut taken while few partitions had work: 20/s got through */
 	ratectl_init(&rc, 0);
 	ratectl_tolerate(&rc, 0.05);
+	ratectl_note(&rc, 0, 0);
 	feed(&rc, 200, 20, 100, 900);
 	feed(&rc, 429, 5, 1000, 5);
 	ok(ratectl_rate(&rc) == 18, "cut to 18/s");
@@ -119,6 +123,20 @@ test_tolerant(void)
 		feed(&rc, 200, 1, t, 1);
 	ok(ratectl_rate(&rc) > 150, "10 s later: %.0f/s (+5%%/s: 30/s)",
 	    ratectl_rate(&rc));
+
+	/* every partition out of budget at once, 300 ms after the start */
+	ratectl_init(&rc, 0);
+	ratectl_tolerate(&rc, 0.05);
+	feed(&rc, 200, 360, 0, 300);
+	feed(&rc, 429, 20, 300, 5);
+	ok(ratectl_rate(&rc) > 1050 && ratectl_rate(&rc) < 1090,
+	    "a cut in the first second: 90%% of the rate per second (%.0f), "
+	    "not of the 360 answers so far", ratectl_rate(&rc));
+	ratectl_init(&rc, 0);
+	feed(&rc, 200, 360, 0, 300);
+	feed(&rc, 429, 20, 300, 5);
+	is_int((long)ratectl_rate(&rc), 324, "(cutting on every 429: still "
+	    "of the answers so far)");
 
 	ratectl_init(&rc, 500);
 	ratectl_tolerate(&rc, 0.05);
