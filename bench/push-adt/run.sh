@@ -6,6 +6,8 @@
 #
 #   bench/push-adt/run.sh [TWINS [CONCURRENCY [THROTTLE_N]]]
 #
+# ONLY=throttled runs the throttled part alone.
+#
 # Needs bin/push-adt, bin/twin-emulator, node and the SDK in tests/.node
 # (installed by tests/fidelity/install.sh, as the emulator tests do).
 set -eu
@@ -15,7 +17,8 @@ work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 export TP_NODE_MODULES=$top/tests/.node/node_modules
-[ -d "$TP_NODE_MODULES/@azure/digital-twins-core" ] || "$top/tests/fidelity/install.sh"
+[ "${ONLY:-}" = throttled ] || [ -d "$TP_NODE_MODULES/@azure/digital-twins-core" ] ||
+	"$top/tests/fidelity/install.sh"
 
 start_emu() {
 	[ -n "$pid" ] && { kill "$pid"; wait "$pid" 2>/dev/null || true; }
@@ -47,6 +50,7 @@ done >"$work/twins.ndjson"
 sed 's/^{/{"$op":"replace",/' "$work/twins.ndjson" >"$work/replace.ndjson"
 P=(--cacert "$work/cert.pem" --concurrency "$conc" --rate 0 --create-rate 0 --twin-rate 0)
 
+if [ "${ONLY:-}" != throttled ]; then
 echo "# $n twins, concurrency $conc, $(nproc) CPUs, push-adt $(git -C "$top" rev-parse --short HEAD), node $(node --version)"
 echo "| run | wall | CPU (user+sys) | ops/s | CPU s / 1000 ops |"
 echo "|---|---:|---:|---:|---:|"
@@ -65,9 +69,10 @@ cat "$work/out" >&2
 timed "SDK upsertDigitalTwin, existing twins ($conc in flight)" "$n" \
 	node "$top/bench/push-adt/sdk-upsert.js" "$url" "$work/twins.ndjson" "$conc"
 cat "$work/out" >&2
+fi
 
 echo
-echo "# throttled: emulator --rate $thr, $n new twins"
+echo "# throttled: emulator --rate $thr, $n new twins, concurrency $conc, push-adt $(git -C "$top" rev-parse --short HEAD)"
 echo "| run | wall | goodput (ops/s) | % of N | requests | 429s | % 429 | failed |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for r in 0 "$thr"; do

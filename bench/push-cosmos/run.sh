@@ -7,6 +7,12 @@
 #
 #   bench/push-cosmos/run.sh [EVENTS [DEVICES [CONCURRENCY]]]
 #
+# ONLY=throttled runs the throttled part alone (EVENTS and DEVICES then do
+# not matter); PARTITION_RU (200) and HOT_EVENTS (3000) size it, BUDGETS
+# ("0 4000": the --max-ru values, 4000 standing for the whole budget) picks
+# its runs; PUSH_ARGS adds arguments to those push-cosmos runs (e.g.
+# "--log-level debug") and LOGDIR keeps their standard error there.
+#
 # Needs bin/push-cosmos, bin/twin-emulator, node and the SDK in tests/.node
 # (installed by tests/fidelity/install.sh, as the emulator tests do).
 set -eu
@@ -16,7 +22,8 @@ work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 export TP_NODE_MODULES=$top/tests/.node/node_modules
-[ -d "$TP_NODE_MODULES/@azure/cosmos" ] || "$top/tests/fidelity/install.sh"
+[ "${ONLY:-}" = throttled ] || [ -d "$TP_NODE_MODULES/@azure/cosmos" ] ||
+	"$top/tests/fidelity/install.sh"
 export COSMOS_KEY='C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=='
 
 start_emu() {
@@ -38,6 +45,7 @@ timed() {
 	awk -v l="$label" -v w="$wall" -v u="$usr" -v s="$sys" -v n="$ops" 'BEGIN {
 		printf "| %s | %.2f s | %.2f s | %.0f | %.3f |\n", l, w, u + s, n / w, (u + s) * 1000 / n }'
 }
+if [ "${ONLY:-}" != throttled ]; then
 # event k: device k % D, version k / D + 1 (versions grow per device)
 awk -v n="$n" -v d="$devs" 'BEGIN {
 	for (k = 0; k < n; k++) {
@@ -63,26 +71,28 @@ start_emu
 timed "@azure/cosmos 4.9 reference read-then-upsert (not correct)" "$n" \
 	node "$top/bench/push-cosmos/sdk-merge.js" "$url" "$work/events.ndjson" "$conc" reference
 cat "$work/out" >&2
+fi
 
 ru=${PARTITION_RU:-200} hot=20 m=${HOT_EVENTS:-3000}
 echo
-echo "# throttled: emulator --partition-ru $ru on each of $hot devices (budget $((ru * hot)) RU/s), $m merge events"
-echo "| run | wall | goodput (events/s) | requests | 429s | failed | RU/s consumed | % of budget |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "# throttled: emulator --partition-ru $ru on each of $hot devices (budget $((ru * hot)) RU/s), $m merge events, concurrency $conc, push-cosmos $(git -C "$top" rev-parse --short HEAD)"
+echo "| run | wall | goodput (events/s) | requests | 429s | % 429 | failed | RU/s consumed | % of budget |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 awk -v n="$m" -v d="$hot" 'BEGIN {
 	for (k = 0; k < n; k++)
 		printf "{\"$op\":\"merge\",\"id\":\"hot-%d\",\"deviceId\":\"hot-%d\",\"$version\":%d,\"properties\":{\"reported\":{\"temp\":%d,\"k%d\":%d}}}\n",
 			k % d, k % d, int(k / d) + 1, k % 40, k % 7, k
 }' >"$work/hot.ndjson"
-for budget in 0 $((ru * hot)); do
+for budget in ${BUDGETS:-0 $((ru * hot))}; do
 	start_emu --partition-ru "$ru"
 	/usr/bin/time -f "%e" -o "$work/time" "$top/bin/push-cosmos" -e "$url" -d bench \
 		--container c -p /deviceId --concurrency "$conc" --max-ru "$budget" \
-		--stats json "$work/hot.ndjson" >"$work/out" 2>"$work/err" || true
+		--stats json ${PUSH_ARGS:-} "$work/hot.ndjson" >"$work/out" 2>"$work/err" || true
+	[ -z "${LOGDIR:-}" ] || cp "$work/err" "$LOGDIR/throttled-$budget.err"
 	wall=$(tail -n 1 "$work/time")
 	s=$(grep '^{"prog"' "$work/err" | jq -c .summary)
 	awk -v l="push-cosmos --max-ru $budget" -v w="$wall" -v ok="$(jq .ok <<<"$s")" \
 		-v req="$(jq .requests <<<"$s")" -v t="$(jq .throttled <<<"$s")" -v f="$(jq .failed <<<"$s")" \
 		-v ru="$(jq .ru <<<"$s")" -v b="$((ru * hot))" 'BEGIN {
-		printf "| %s | %.2f s | %.0f | %d | %d | %d | %.0f | %.0f%% |\n", l, w, ok / w, req, t, f, ru / w, 100 * ru / w / b }'
+		printf "| %s | %.2f s | %.0f | %d | %d | %.1f%% | %d | %.0f | %.0f%% |\n", l, w, ok / w, req, t, 100 * t / req, f, ru / w, 100 * ru / w / b }'
 done

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,6 +47,7 @@ struct http_req {
 	unsigned attempts;
 	int64_t t_first;		/* ms, monotonic */
 	int64_t due;			/* retry time, ms */
+	long delay;			/* http_req_delay(), ms */
 	uint64_t epoch;			/* AIMD epoch of the attempt */
 	CURL *easy;
 	struct buf rbody;
@@ -71,8 +73,7 @@ struct http_engine {
 	unsigned window;
 	unsigned successes;		/* since the last window change */
 	uint64_t epoch;
-	double tokens;
-	int64_t t_tokens;
+	struct http_bucket bucket;	/* the rate limit */
 	uint64_t rng;
 	CURL **pool;
 	size_t npool, pool_cap;
@@ -89,6 +90,15 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* ---- lists and the heap ---- */
@@ -496,6 +506,12 @@ http_req_limits(struct http_req *r, unsigned max_attempts, long max_total_ms)
 }
 
 void
+http_req_delay(struct http_req *r, long ms)
+{
+	r->delay = ms > 0 ? ms : 0;
+}
+
+void
 http_req_error(struct http_req *r, const char *fmt, ...)
 {
 	struct buf b = BUF_INIT;
@@ -637,8 +653,7 @@ http_engine_new(const struct http_opts *o)
 	    (long)e->o.max_inflight + 4);
 	e->window = e->o.max_inflight;
 	e->st.window = e->window;
-	e->tokens = e->o.burst;
-	e->t_tokens = now_ms();
+	http_bucket_init(&e->bucket, e->o.rate, e->o.burst, now_us());
 	e->rng = o->seed ? o->seed :
 	    ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^
 	    (uint64_t)now_ms();
@@ -746,7 +761,11 @@ http_submit(struct http_engine *e, struct http_req *r)
 		r->max_total_ms = e->o.max_total_ms;
 	e->pending++;
 	e->st.submitted++;
-	list_push(&e->ready, r, 0);
+	if (r->delay > 0) {
+		r->due = now_ms() + r->delay;
+		heap_push(e, r);
+	} else
+		list_push(&e->ready, r, 0);
 }
 
 static void
@@ -930,21 +949,75 @@ start(struct http_engine *e, struct http_req *r, int64_t now)
 	count(e->c_requests);
 }
 
-/* Take a rate token; 0 and *wait_ms (time to the next token) if none. */
-static int
-bucket_take(struct http_engine *e, int64_t now, long *wait_ms)
+/*
+ * The token bucket (http.h). The depth alone would cap the tokens while a
+ * start waits too, and every wake-up that comes late (poll(2) counts whole
+ * milliseconds) would lose what accrued past it: at depth 1 and 500/s,
+ * waiting 3 ms a token delivered 64% of the rate asked. So the wait is
+ * exact (rounded up) and a start that waited keeps up to BUCKET_CATCHUP
+ * of lateness.
+ */
+#define BUCKET_CATCHUP 0.05	/* s of rate made up after a late wake-up */
+
+static void
+bucket_refill(struct http_bucket *b, int64_t now_us)
 {
-	if (e->o.rate <= 0)
+	double cap = b->burst;
+
+	if (now_us > b->t_us && b->rate > 0) {
+		b->tokens += (double)(now_us - b->t_us) * b->rate / 1e6;
+		if (b->starved)
+			cap += b->rate * BUCKET_CATCHUP;
+		if (b->tokens > cap)
+			b->tokens = cap;
+	}
+	if (now_us > b->t_us)
+		b->t_us = now_us;
+}
+
+void
+http_bucket_init(struct http_bucket *b, double rate, double burst,
+    int64_t now_us)
+{
+	b->rate = rate > 0 ? rate : 0;
+	b->burst = burst >= 1 ? burst : 1;
+	b->tokens = b->burst;
+	b->t_us = now_us;
+	b->starved = 0;
+}
+
+void
+http_bucket_set(struct http_bucket *b, double rate, double burst,
+    int64_t now_us)
+{
+	if (b->rate > 0)
+		bucket_refill(b, now_us);
+	else {
+		b->tokens = burst;
+		b->starved = 0;
+	}
+	b->t_us = now_us;
+	b->rate = rate > 0 ? rate : 0;
+	b->burst = burst >= 1 ? burst : 1;
+	if (b->tokens > b->burst)
+		b->tokens = b->burst;
+}
+
+int
+http_bucket_take(struct http_bucket *b, int64_t now_us, int64_t *wait_us)
+{
+	if (b->rate <= 0)
 		return 1;
-	e->tokens += (double)(now - e->t_tokens) * e->o.rate / 1000.0;
-	e->t_tokens = now;
-	if (e->tokens > e->o.burst)
-		e->tokens = e->o.burst;
-	if (e->tokens >= 1) {
-		e->tokens -= 1;
+	bucket_refill(b, now_us);
+	if (b->tokens >= 1) {
+		b->tokens -= 1;
+		b->starved = 0;
 		return 1;
 	}
-	*wait_ms = (long)((1 - e->tokens) * 1000.0 / e->o.rate) + 1;
+	b->starved = 1;
+	*wait_us = (int64_t)ceil((1 - b->tokens) * 1e6 / b->rate);
+	if (*wait_us < 1)
+		*wait_us = 1;
 	return 0;
 }
 
@@ -952,18 +1025,25 @@ bucket_take(struct http_engine *e, int64_t now, long *wait_ms)
 static long
 dispatch(struct http_engine *e)
 {
-	int64_t now = now_ms();
+	int64_t now = now_ms(), t_us = now_us(), w_us;
 	struct http_req *r;
 	long wait = -1;
 
 	while (e->ndelayed > 0 && e->delayed[0]->due <= now)
 		list_push(&e->ready, heap_pop(e), 1);
 	while (e->ready.head != NULL && e->inflight.n < e->window) {
-		if (!bucket_take(e, now, &wait))
+		if (!http_bucket_take(&e->bucket, t_us, &w_us)) {
+			wait = (long)((w_us + 999) / 1000);
 			break;
+		}
 		r = e->ready.head;
 		list_remove(&e->ready, r);
 		start(e, r, now);
+	}
+	if (wait < 0 && e->bucket.starved) {
+		/* nothing waits for a token any more (window, empty queue) */
+		bucket_refill(&e->bucket, t_us);
+		e->bucket.starved = 0;
 	}
 	if (e->ndelayed > 0) {
 		long d = (long)(e->delayed[0]->due - now);
@@ -1072,6 +1152,7 @@ size_t
 http_poll(struct http_engine *e, long timeout_ms, int fd, int *fd_ready)
 {
 	struct curl_waitfd wfd;
+	uint64_t finished = e->st.ok + e->st.failed;
 	long wait;
 
 	if (fd_ready != NULL)
@@ -1079,6 +1160,11 @@ http_poll(struct http_engine *e, long timeout_ms, int fd, int *fd_ready)
 	wait = work(e);
 	if (e->pending == 0 && fd < 0)
 		return 0;
+	/* done callbacks ran: the caller may have work they made (a key's
+	   next operation); waiting here would hold it until the next
+	   answer or timer, when throttled up to a Retry-After later */
+	if (e->st.ok + e->st.failed != finished)
+		timeout_ms = 0;
 	if (timeout_ms < 0 || timeout_ms > INT_MAX)
 		timeout_ms = INT_MAX;
 	if (wait >= 0 && wait < timeout_ms)
@@ -1159,8 +1245,7 @@ http_set_rate(struct http_engine *e, double rate, double burst)
 {
 	e->o.rate = rate > 0 ? rate : 0;
 	e->o.burst = burst >= 1 ? burst : 1;
-	if (e->tokens > e->o.burst)
-		e->tokens = e->o.burst;
+	http_bucket_set(&e->bucket, e->o.rate, e->o.burst, now_us());
 }
 
 size_t

@@ -208,6 +208,12 @@ void http_req_callbacks(struct http_req *r, http_prepare_fn prepare,
  * (0 keeps the engine's value). */
 void http_req_limits(struct http_req *r, unsigned max_attempts,
     long max_total_ms);
+/*
+ * Let the first attempt start no earlier than ms after http_submit() (e.g.
+ * when the service said that the resource is busy until then); the time
+ * budget counts from that attempt. 0: at once (the default).
+ */
+void http_req_delay(struct http_req *r, long ms);
 /* Record why a prepare callback fails the request (printf style). */
 void http_req_error(struct http_req *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -226,7 +232,10 @@ void http_submit(struct http_engine *e, struct http_req *r);
  * Do all work that is due, then wait at most timeout_ms (-1: until
  * something happens) for network activity, a retry timer, or fd becoming
  * readable (fd < 0: none); then do the work that became due. Callbacks run
- * inside. *fd_ready (may be NULL) is set to 1 if fd is readable.
+ * inside. When that first round finished requests (done callbacks ran),
+ * it does not wait, so that the caller acts at once on what they left it
+ * (a key's next operation). *fd_ready (may be NULL) is set to 1 if fd is
+ * readable.
  * Returns the number of unfinished requests (queued, waiting for a retry
  * or in flight). With nothing unfinished and no fd, returns 0 at once.
  */
@@ -293,6 +302,36 @@ long http_backoff_ms(long base_ms, long cap_ms, unsigned n, uint64_t *rng);
 long http_retry_after_ms(const struct http_resp *resp, time_t now);
 /* Parse one Retry-After value; ms, or -1. */
 long http_parse_retry_after(const char *v, time_t now);
+
+/*
+ * The token bucket behind the rate limit (times in microseconds,
+ * monotonic). Tokens accrue at rate per second up to burst; a start takes
+ * one. While a start is waiting for a token (the last take failed), the
+ * tokens that accrue past the depth are kept, up to 50 ms of rate more:
+ * a late wake-up (poll(2) counts milliseconds, the CPU may be busy) is
+ * made up for instead of lost, so the rate asked for is the rate got even
+ * at depth 1.
+ */
+struct http_bucket {
+	double rate;		/* tokens/s, 0 = no limit */
+	double burst;		/* depth, >= 1 */
+	double tokens;
+	int64_t t_us;		/* last refill */
+	int starved;		/* the last take failed: a start waits */
+};
+
+/* A full bucket. This function can't fail. */
+void http_bucket_init(struct http_bucket *b, double rate, double burst,
+    int64_t now_us);
+/* Change rate (0: none) and depth; what accrued so far counts at the old
+ * rate. This function can't fail. */
+void http_bucket_set(struct http_bucket *b, double rate, double burst,
+    int64_t now_us);
+/*
+ * Take a token: 1 if there was one (or no limit); else 0 and *wait_us, the
+ * time until there is one. This function can't fail.
+ */
+int http_bucket_take(struct http_bucket *b, int64_t now_us, int64_t *wait_us);
 /*
  * Append "Name: value" to b, with the value replaced by "***" for
  * Authorization, Proxy-Authorization, X-IDENTITY-HEADER, Cookie and names

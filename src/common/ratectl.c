@@ -11,7 +11,13 @@ ratectl_init(struct ratectl *rc, double ceiling)
 	memset(rc, 0, sizeof(*rc));
 	rc->ceiling = ceiling > 0 ? ceiling : 0;
 	rc->cur = rc->ceiling;
-	rc->last_cut = rc->last_inc = INT64_MIN / 2;
+	rc->last_cut = rc->last_inc = rc->t_first = INT64_MIN / 2;
+}
+
+void
+ratectl_tolerate(struct ratectl *rc, double share)
+{
+	rc->share = share > 0 ? (share > 1 ? 1 : share) : 0;
 }
 
 int
@@ -25,38 +31,81 @@ ratectl_set_ceiling(struct ratectl *rc, double ceiling)
 	return rc->cur != old;
 }
 
+/* The rate after a quiet spell, or cur if it is not time yet. */
+static double
+grown(const struct ratectl *rc, int64_t now_ms, int64_t *stamp)
+{
+	double r = rc->cur;
+
+	if (rc->share == 0) {
+		if (now_ms - rc->last_cut >= 1000 &&
+		    now_ms - rc->last_inc >= 1000) {
+			r = r * 1.05 + 1;
+			*stamp = now_ms;
+		}
+	} else if (r < rc->good) {
+		if (now_ms - rc->last_cut >= 250 &&
+		    now_ms - rc->last_inc >= 250) {
+			r = r * 1.25 + 1;
+			if (r > rc->good)
+				r = rc->good;
+			*stamp = now_ms;
+		}
+	} else if (now_ms - rc->last_cut >= 1000 &&
+	    now_ms - rc->last_inc >= 1000) {
+		r = r * 1.25 + 1;
+		*stamp = now_ms;
+	}
+	if (rc->ceiling > 0 && r > rc->ceiling)
+		r = rc->ceiling;
+	return r;
+}
+
 int
 ratectl_note(struct ratectl *rc, long status, int64_t now_ms)
 {
 	int64_t tick = now_ms / 100;
 	int slot = (int)(tick % RATECTL_SLOTS), i;
-	double old = rc->cur;
+	double old = rc->cur, got = 0;
+	unsigned thr = 0;
 
+	if (rc->t_first == INT64_MIN / 2)
+		rc->t_first = now_ms;
 	if (rc->stamp[slot] != tick) {
 		rc->stamp[slot] = tick;
 		rc->ok[slot] = 0;
+		rc->thr[slot] = 0;
 	}
 	if (status != 429) {
 		if (status != 0)
 			rc->ok[slot]++;
-		if (rc->cur > 0 && now_ms - rc->last_cut >= 1000 &&
-		    now_ms - rc->last_inc >= 1000) {
-			rc->cur = rc->cur * 1.05 + 1;
-			if (rc->ceiling > 0 && rc->cur > rc->ceiling)
-				rc->cur = rc->ceiling;
-			rc->last_inc = now_ms;
-		}
-	} else if (now_ms - rc->last_cut >= 250) {
-		double got = 0;
-
-		for (i = 0; i < RATECTL_SLOTS; i++)
-			if (tick - rc->stamp[i] < RATECTL_SLOTS)
-				got += rc->ok[i];
-		if (rc->cur > 0 && rc->cur < got)
-			got = rc->cur;
-		rc->cur = got * 0.9 > 1 ? got * 0.9 : 1;
-		rc->last_cut = rc->last_inc = now_ms;
+		if (rc->cur > 0)
+			rc->cur = grown(rc, now_ms, &rc->last_inc);
+		return rc->cur != old;
 	}
+	rc->thr[slot]++;
+	if (now_ms - rc->last_cut < 250)
+		return 0;
+	for (i = 0; i < RATECTL_SLOTS; i++)
+		if (tick - rc->stamp[i] < RATECTL_SLOTS) {
+			got += rc->ok[i];
+			thr += rc->thr[i];
+		}
+	if (rc->share > 0 && (thr < RATECTL_MIN_429 ||
+	    thr < rc->share * (got + thr)))
+		return 0;
+	/* in the first second, what got through is not yet a second's
+	   worth: a cut at 300 ms would be to a third of the rate */
+	if (rc->share > 0 && now_ms - rc->t_first < 1000)
+		got = got * 1000 / (double)(now_ms - rc->t_first < 100 ? 100 :
+		    now_ms - rc->t_first);
+	if (rc->cur > 0 && rc->cur < got)
+		got = rc->cur;
+	rc->good = got;
+	rc->cur = got * 0.9 > 1 ? got * 0.9 : 1;
+	rc->last_cut = rc->last_inc = now_ms;
+	if (rc->share > 0)
+		memset(rc->thr, 0, sizeof(rc->thr));
 	return rc->cur != old;
 }
 

@@ -15,7 +15,20 @@
  *	if (ratectl_note(&rc, resp->status, now_ms))
  *		http_set_rate(e, ratectl_rate(&rc), ratectl_rate(&rc) / 20 + 1);
  *
- * (push-adt and push-cosmos both use it.)
+ * That suits a service with one limit for the whole client (push-adt: an
+ * Azure Digital Twins instance). A service that throttles each partition on
+ * its own (Cosmos DB: a 429 means that one partition key is over its share
+ * of the RU/s until x-ms-retry-after-ms) is different: the caller holds
+ * that partition's requests until then, and a global cut for it would only
+ * starve the partitions that still have budget. ratectl_tolerate() makes
+ * the controller cut only when 429s are widespread: at least a given share
+ * of the last second's answers (and at least RATECTL_MIN_429 of them since
+ * the last cut), at most once every 250 ms; the cut is the same (90% of
+ * what got through in the last second, or per second in the first second,
+ * which becomes the "good" rate).
+ * The rate then grows 25% every 250 ms back up to that good rate, and 25%
+ * a second beyond it (the ceiling still bounds it), so that a cut taken
+ * while few partitions had work does not keep the rate low for long.
  */
 #ifndef TP_RATECTL_H
 #define TP_RATECTL_H
@@ -23,17 +36,28 @@
 #include <stdint.h>
 
 #define RATECTL_SLOTS 10	/* 100 ms slots: the last second */
+#define RATECTL_MIN_429 5	/* tolerant: fewer 429s never cut */
 
 struct ratectl {
 	double cur;		/* requests/s now, 0 = unlimited */
 	double ceiling;		/* 0 = none */
+	double share;		/* tolerant: 429 share that cuts; 0 = any 429 */
+	double good;		/* tolerant: what got through at the last cut */
 	unsigned ok[RATECTL_SLOTS];	/* answers other than 429 per slot */
+	unsigned thr[RATECTL_SLOTS];	/* 429s per slot (since the cut) */
 	int64_t stamp[RATECTL_SLOTS];	/* the 100 ms tick a slot counts */
 	int64_t last_cut, last_inc;
+	int64_t t_first;	/* the first answer */
 };
 
 /* Start unlimited (or at the ceiling when one is set). Can't fail. */
 void ratectl_init(struct ratectl *rc, double ceiling);
+/*
+ * Cut only when at least share (0 < share <= 1) of the answers of the last
+ * second were 429s, and recover faster (see above); share <= 0 goes back
+ * to cutting on every 429. Call after ratectl_init(). Can't fail.
+ */
+void ratectl_tolerate(struct ratectl *rc, double share);
 /* Change the ceiling (0: none); the rate is clamped at once. Returns 1 if
  * the rate changed. */
 int ratectl_set_ceiling(struct ratectl *rc, double ceiling);

@@ -48,6 +48,9 @@
 #define COSMOS_API_VERSION "2020-07-15"
 #define RESTARTS_MAX 50		/* 409/412 races per record */
 #define PATCH_OPS_MAX 10
+#define HOLD_SLOTS 4096		/* partitions held after a 429 (hash) */
+#define HOLD_MAX_MS 60000	/* the engine's Retry-After clamp */
+#define CUT_SHARE 0.05		/* 429 share of answers that cuts the rate */
 
 static volatile sig_atomic_t stop_flag;
 
@@ -229,6 +232,10 @@ static struct {
 	double ru_win, gain;	/* --max-ru: RU this second, correction */
 	int64_t win_start;
 	struct ratectl rc;	/* rate under 429s; --max-ru is its ceiling */
+	struct hold {		/* a partition key throttled until */
+		uint64_t h;
+		int64_t until;
+	} holds[HOLD_SLOTS];
 	struct buf controls;	/* control records waiting for the records
 				 * read before them to finish */
 	uint64_t *c_control;
@@ -325,12 +332,70 @@ now_ms(void)
 }
 
 /*
- * Request units and the request rate: the rate adapts to 429s (ratectl.h);
- * with --max-ru its ceiling is the budget over the RU per request (a
- * moving average of x-ms-request-charge), times a gain that every second
- * moves (within 0.5..2) by what was actually spent against the budget, so
- * that latency and timer slack do not leave part of the budget unused.
+ * Throttling. Cosmos DB gives each physical partition its share of the
+ * provisioned RU/s; a 429 says that one partition key is out of budget
+ * until x-ms-retry-after-ms. So a 429 is first local: the engine retries
+ * that request after the wait, and every request of the same partition
+ * key value sent before then is submitted with the rest of the wait as a
+ * delay (http_req_delay()) instead of being sent only to meet its own
+ * 429. The hold table is a fixed array indexed by a hash of the partition
+ * key header; two keys in one slot only lose one's hold (its next request
+ * then meets the 429 itself), so memory stays bounded whatever the key
+ * count. The in-flight window is not halved on 429s (aimd_increase 0):
+ * one hot partition would shrink it for all the others.
+ *
+ * The request rate then only reacts to widespread throttling (ratectl.h,
+ * ratectl_tolerate()): when at least CUT_SHARE of the answers of the last
+ * second are 429s it is cut to 90% of what got through, and grows back
+ * quickly after. A cut for every 429, as push-adt does against one
+ * instance-wide limit, starved the partitions that still had budget: with
+ * 20 hot partitions of 200 RU/s the run used 54% of the budget, or less
+ * when a cut came while most partitions waited out their second.
+ *
+ * With --max-ru the rate's ceiling is the budget over the RU per request
+ * (a moving average of x-ms-request-charge), times a gain that every
+ * second moves (within 0.5..2) by what was actually spent against the
+ * budget, so that latency and timer slack do not leave part of the budget
+ * unused.
  */
+static uint64_t
+hold_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h | 1;
+}
+
+/* A 429 for partition key header pkh: hold the key for its Retry-After. */
+static void
+hold_note(const char *pkh, const struct http_resp *resp, int64_t now)
+{
+	uint64_t h = hold_hash(pkh);
+	struct hold *s = &g.holds[h % HOLD_SLOTS];
+	long ra = http_retry_after_ms(resp, time(NULL));
+
+	if (ra <= 0)
+		return;
+	if (ra > HOLD_MAX_MS)
+		ra = HOLD_MAX_MS;
+	if (s->h != h || s->until < now + ra) {
+		s->h = h;
+		s->until = now + ra;
+	}
+}
+
+/* How long requests for pkh must still wait, ms (0: none). */
+static long
+hold_left(const char *pkh, int64_t now)
+{
+	uint64_t h = hold_hash(pkh);
+	const struct hold *s = &g.holds[h % HOLD_SLOTS];
+
+	return s->h == h && s->until > now ? (long)(s->until - now) : 0;
+}
+
 static void
 ru_account(const struct http_resp *resp)
 {
@@ -369,10 +434,7 @@ ru_account(const struct http_resp *resp)
 				    ratectl_rate(&g.rc) / 20 + 1);
 		}
 	}
-	/* with a budget, a 429 (a partition over its share for the rest of
-	   its second) only delays its own request: the budget holds */
-	if ((op.max_ru == 0 || resp->status != 429) &&
-	    ratectl_note(&g.rc, resp->status, now)) {
+	if (ratectl_note(&g.rc, resp->status, now)) {
 		http_set_rate(g.e, ratectl_rate(&g.rc),
 		    ratectl_rate(&g.rc) / 20 + 1);
 		log_debug("request rate now %.0f/s", ratectl_rate(&g.rc));
@@ -391,6 +453,17 @@ classify(const struct http_resp *resp, void *user)
 	if (resp->status == 449)
 		return HTTP_RETRY;
 	return http_classify_default(resp, NULL);
+}
+
+/* A record's request: a 429 holds its partition key too. */
+static enum http_verdict
+classify_rec(const struct http_resp *resp, void *user)
+{
+	const struct rec *r = user;
+
+	if (resp->status == 429)
+		hold_note(r->pkh, resp, now_ms());
+	return classify(resp, user);
 }
 
 /* Build a request on path (encoded) for the resource link sc. */
@@ -521,6 +594,7 @@ rec_send(struct rec *r)
 	struct buf path = BUF_INIT, link = BUF_INIT;
 	struct http_req *req;
 	int feed = r->step == S_CREATE || r->step == S_UPSERT;
+	long held;
 
 	/* interrupted: start nothing new, but let an operation that has
 	   read its document write it */
@@ -545,6 +619,8 @@ rec_send(struct rec *r)
 	req = req_new(&r->sc, methods[r->step], buf_cstr(&path));
 	buf_release(&path);
 	http_req_header(req, "x-ms-documentdb-partitionkey", r->pkh);
+	if ((held = hold_left(r->pkh, now_ms())) > 0)
+		http_req_delay(req, held);
 	if (r->step == S_UPSERT)
 		http_req_header(req, "x-ms-documentdb-is-upsert", "true");
 	if ((r->step == S_REPLACE || r->step == S_DELETE) && r->etag != NULL)
@@ -554,7 +630,7 @@ rec_send(struct rec *r)
 		    "application/json_patch+json" : "application/json");
 		http_req_body(req, r->send, strlen(r->send));
 	}
-	http_req_callbacks(req, prepare, classify, on_done, r);
+	http_req_callbacks(req, prepare, classify_rec, on_done, r);
 	http_submit(g.e, req);
 }
 
@@ -1500,6 +1576,7 @@ main(int argc, char **argv)
 	ho.cacert = op.cacert;
 	ho.insecure = op.insecure;
 	ho.http1 = op.http1;
+	ho.aimd_increase = 0;	/* 429s are per partition (see "Throttling") */
 	g.e = http_engine_new(&ho);
 	if (g.e == NULL) {
 		status = EXIT_FATAL;
@@ -1507,6 +1584,7 @@ main(int argc, char **argv)
 	}
 	g.q = keyq_new();
 	ratectl_init(&g.rc, 0);
+	ratectl_tolerate(&g.rc, CUT_SHARE);
 
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));

@@ -66,4 +66,16 @@ test_expect_success '--max-ru keeps a per-partition RU budget: no 429 storm, not
 	jq -se "all(.[]; .ok)" out3 >/dev/null &&
 	cos_doc hot | jq -e ".x == 60 and ._v == 60"
 '
+test_expect_success 'no --max-ru, 20 hot partitions: each 429 holds its partition, few 429s, nothing lost' '
+	for i in $(seq 1 600); do d=$((i % 20)); echo "{\"\$op\":\"merge\",\"id\":\"p$d\",\"deviceId\":\"p$d\",\"\$version\":$i,\"x\":$i}"; done >hot20 &&
+	faults "{\"partition_ru\":100}" &&
+	pcos --stats json <hot20 >out4 2>err4 &&
+	faults "{\"partition_ru\":0}" &&
+	test_lines 600 out4 && jq -se "all(.[]; .ok)" out4 >/dev/null &&
+	s=$(grep "^{\"prog\"" err4 | jq -c .summary) &&
+	t=$(jq .throttled <<<"$s") && r=$(jq .requests <<<"$s") &&
+	echo "requests $r, 429s $t" &&
+	test "$t" -gt 0 && test $((t * 100)) -le $((r * 10)) &&
+	cos_doc p0 | jq -e ".x == 600"
+'
 test_done

@@ -2,7 +2,8 @@
  * test_http.c - the HTTP engine (http.h) and keyq.h against an in-process
  * server: classification, retries and their budgets, Retry-After, dropped
  * connections, timeouts, the concurrency cap, AIMD, the rate limit, the
- * run loop with another fd, drain, redaction.
+ * run loop with another fd, drain, redaction; the token bucket on a
+ * simulated clock.
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -186,6 +187,79 @@ one(const struct http_opts *o, const char *method, const char *path,
 	http_run(e);
 	http_engine_free(e);
 	return ts_now_ms() - t0;
+}
+
+/*
+ * Drive a bucket like the engine does with an endless queue: at each
+ * wake-up take while there are tokens, then sleep the wait rounded up to
+ * the millisecond (poll(2)) plus late_us. Returns the starts in secs.
+ */
+static long
+bucket_sim(double rate, double burst, int64_t late_us, int secs)
+{
+	struct http_bucket b;
+	int64_t now = 0, wait = 0, end = (int64_t)secs * 1000000;
+	long n = 0;
+
+	http_bucket_init(&b, rate, burst, now);
+	b.tokens = 0;
+	while (now < end) {
+		while (http_bucket_take(&b, now, &wait))
+			n++;
+		now += (wait + 999) / 1000 * 1000 + late_us;
+	}
+	return n;
+}
+
+static void
+test_bucket(void)
+{
+	struct http_bucket b;
+	int64_t w = 0;
+	long n;
+	int i;
+
+	/* the old bucket capped at the depth while a start waited and
+	   waited floor(ms) + 1: 500/s at depth 1 gave 3333 in 10 s */
+	n = bucket_sim(500, 1, 0, 10);
+	ok(n >= 4990 && n <= 5001, "500/s, depth 1, exact wake-ups: %ld "
+	    "starts in 10 s", n);
+	n = bucket_sim(500, 1, 700, 10);
+	ok(n >= 4990 && n <= 5001, "500/s, depth 1, wake-ups 0.7 ms late: "
+	    "%ld in 10 s", n);
+	n = bucket_sim(1194, 1, 300, 10);
+	ok(n >= 11900 && n <= 11941, "1194/s, depth 1, 0.3 ms late: %ld in "
+	    "10 s", n);
+	n = bucket_sim(1194, 1194.0 / 20 + 1, 4000, 10);
+	ok(n >= 11900 && n <= 12001, "1194/s, depth 60, 4 ms late: %ld in "
+	    "10 s", n);
+	n = bucket_sim(50, 1, 0, 10);
+	ok(n >= 499 && n <= 501, "50/s: %ld in 10 s", n);
+
+	http_bucket_init(&b, 100, 5, 0);
+	for (i = 0; http_bucket_take(&b, 10000000, &w); i++)
+		;
+	is_int(i, 5, "idle for 10 s: a burst of the depth only");
+	ok(w > 0 && w <= 10000, "then the wait to the next token (%lld us)",
+	    (long long)w);
+	for (i = 0; http_bucket_take(&b, 11000000, &w); i++)
+		;
+	is_int(i, 5 + 5, "a start waited 1 s: the depth + 50 ms of rate");
+	for (i = 0; http_bucket_take(&b, 11010000, &w); i++)
+		;
+	is_int(i, 1, "10 ms later: one");
+
+	http_bucket_init(&b, 100, 1, 0);
+	b.tokens = 0;
+	http_bucket_set(&b, 1000, 1, 5000);	/* 0.5 token at 100/s */
+	ok(!http_bucket_take(&b, 5000, &w) && w == 500,
+	    "a new rate counts what accrued at the old one (wait %lld us)",
+	    (long long)w);
+	ok(http_bucket_take(&b, 5500, &w), "and goes on at the new rate");
+	http_bucket_set(&b, 0, 1, 6000);
+	for (i = 0; i < 1000 && http_bucket_take(&b, 6000, &w); i++)
+		;
+	is_int(i, 1000, "rate 0: no limit");
 }
 
 static void
@@ -590,6 +664,70 @@ test_rate(void)
 	http_engine_free(e);
 }
 
+/* 500/s at depth 1 was 3 ms a request (64% of the rate) */
+static void
+test_rate_exact(void)
+{
+	struct http_opts o;
+	struct http_engine *e;
+	struct out outs[100];
+	char url[128];
+	long long t0;
+	int i;
+
+	opts(&o);
+	e = http_engine_new(&o);
+	http_set_rate(e, 500, 1);
+	snprintf(url, sizeof(url), "%s/ok", srv.base);
+	t0 = ts_now_ms();
+	for (i = 0; i < 100; i++) {
+		struct http_req *r = http_req_new("GET", url);
+
+		http_req_callbacks(r, NULL, NULL, on_done, &outs[i]);
+		http_submit(e, r);
+	}
+	http_run(e);
+	t0 = ts_now_ms() - t0;
+	ok(t0 >= 190 && t0 < 280, "500 requests/s at depth 1: 100 take "
+	    "~200ms (%lldms)", t0);
+	http_engine_free(e);
+}
+
+static void
+test_delay(void)
+{
+	struct http_opts o;
+	struct http_engine *e;
+	struct http_req *r;
+	struct out out[2];
+	char url[128];
+	long long t0, t1 = -1;
+
+	opts(&o);
+	o.max_total_ms = 50;
+	e = http_engine_new(&o);
+	snprintf(url, sizeof(url), "%s/ok", srv.base);
+	memset(out, 0, sizeof(out));
+	t0 = ts_now_ms();
+	r = http_req_new("GET", url);
+	http_req_delay(r, 150);
+	http_req_callbacks(r, NULL, NULL, on_done, &out[0]);
+	http_submit(e, r);
+	r = http_req_new("GET", url);
+	http_req_callbacks(r, NULL, NULL, on_done, &out[1]);
+	http_submit(e, r);
+	while (http_poll(e, -1, -1, NULL) > 0)
+		if (t1 < 0 && out[1].done)
+			t1 = ts_now_ms() - t0;
+	t0 = ts_now_ms() - t0;
+	ok(out[1].done && t1 >= 0 && t1 < 100, "an undelayed request goes "
+	    "at once (%lldms)", t1);
+	ok(out[0].done && out[0].v == HTTP_OK && t0 >= 150 && t0 < 1000,
+	    "a delayed one after its delay, its time budget from its first "
+	    "attempt (%lldms)", t0);
+	http_engine_free(e);
+}
+
 static void
 test_poll_drain(void)
 {
@@ -873,12 +1011,15 @@ main(void)
 		return tap_done();
 	}
 	test_pure();
+	test_bucket();
 	test_keyq();
 	test_basic();
 	test_retries();
 	test_concurrency();
 	test_aimd();
 	test_rate();
+	test_rate_exact();
+	test_delay();
 	test_poll_drain();
 	test_order();
 	test_tls();
