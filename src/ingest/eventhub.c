@@ -11,6 +11,14 @@
  * with "ok": false too: the sink dead-lettered it). Per partition, the
  * offset committed is one past the highest offset below which everything
  * was acknowledged, at most once per --commit-interval.
+ *
+ * Barriers: a stage may drop an event without a result line (a filter, a
+ * dead letter). So every --barrier-interval, while events are in flight,
+ * the control record {"_meta":{"control":"barrier","seq":N}} goes into
+ * CMD after the events; the programs of a pipeline pass control records on
+ * after the results of the records before them, so when barrier N comes
+ * back every event written before it was handled: it is acknowledged,
+ * result or not. A stage that does not pass it on changes nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +58,7 @@ struct opts {
 	const char *dead_letter;
 	const char *exec;
 	const char *namespace;
+	double barrier_interval;
 	int binary_body;
 	int no_commit;
 	long max_events;
@@ -63,7 +72,7 @@ struct opts {
 
 static struct opts op = {
 	.group = "twinpipe", .start = "earliest", .max_in_flight = 100000,
-	.commit_interval = 1.0, .drain_timeout = 30.0
+	.commit_interval = 1.0, .drain_timeout = 30.0, .barrier_interval = 1.0
 };
 
 static int
@@ -85,6 +94,10 @@ opt_x(const struct cli_opt *o, char **a, void *ctx)
 }
 
 static const struct cli_opt options[] = {
+	{ "barrier-interval", 0, CLI_DURATION, &op.barrier_interval,
+	    "DURATION", NULL, "with --exec, send a barrier control record "
+	    "this often while events are in flight (default 1s; 0: never)",
+	    0, NULL },
 	{ "binary-body", 0, CLI_FLAG, &op.binary_body, NULL, NULL,
 	    "write every body as base64 instead of parsing it as JSON", 0,
 	    NULL },
@@ -193,6 +206,28 @@ cs_get(const char *cs, const char *k)
 
 /* ---- the consumer ---- */
 
+struct child {
+	pid_t pid;
+	int in, out;		/* its stdin (we write), its stdout (we read) */
+	struct buf wb, rb;	/* pending output, partial result line */
+	int eof;
+};
+
+/* A barrier in flight: where each partition stood when it was written. */
+struct barrier_mark {
+	int32_t partition;
+	uint64_t gen;
+	int64_t offset;
+};
+
+struct barrier {
+	uint64_t seq;
+	struct barrier_mark *m;
+	size_t n;
+};
+
+#define MAX_BARRIERS 64
+
 struct ctx {
 	rd_kafka_t *rk;
 	struct eh_ack ack;
@@ -204,12 +239,22 @@ struct ctx {
 	struct tape t;		/* the body, parsed */
 	struct json_numlits lits;
 	uint64_t in, out, failed, acked, sink_failed, commits;
+	uint64_t no_result;	/* acknowledged by a barrier, without result */
 	int fatal;
+	struct child *ch;	/* --exec */
+	struct barrier bq[MAX_BARRIERS];	/* barriers in flight, a ring */
+	size_t bq_head, bq_n;
+	uint64_t barrier_seq;
+	uint64_t out_at_barrier;	/* c->out when the last one was sent */
+	double last_barrier;
 	double assigned_at;	/* when partitions were last assigned */
 	struct auth *auth;	/* Entra ID (OAUTHBEARER), or NULL */
 };
 
 static struct ctx cx;
+
+static void revoke_wait(struct ctx *c,
+    const rd_kafka_topic_partition_list_t *parts);
 
 static void
 commit_acked(struct ctx *c, int sync)
@@ -299,7 +344,9 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		c->assigned_at = now_s();
 		return;
 	}
-	/* revoked: commit what is acknowledged, the rest is redelivered */
+	/* revoked: wait (bounded) for what is in flight, commit what is
+	 * acknowledged; the rest is delivered again */
+	revoke_wait(c, parts);
 	commit_acked(c, 1);
 	for (i = 0; i < parts->cnt; i++) {
 		log_info("revoked %s[%d]", parts->elems[i].topic,
@@ -571,13 +618,6 @@ build_event(struct ctx *c, const rd_kafka_message_t *m, const char **code,
 
 /* ---- the co-process ---- */
 
-struct child {
-	pid_t pid;
-	int in, out;		/* its stdin (we write), its stdout (we read) */
-	struct buf wb, rb;	/* pending output, partial result line */
-	int eof;
-};
-
 static int
 child_start(struct child *ch, const char *cmd)
 {
@@ -608,6 +648,106 @@ child_start(struct child *ch, const char *cmd)
 	return 0;
 }
 
+/*
+ * Send a barrier into CMD (after what ch->wb holds): remember where every
+ * partition with events in flight stands. Returns 1 if one was sent, 0 if
+ * nothing is in flight or too many barriers are still out.
+ */
+static int
+barrier_send(struct ctx *c, double now)
+{
+	struct barrier *b;
+	size_t i;
+
+	if (c->ack.in_flight == 0)
+		return 0;
+	if (c->bq_n == MAX_BARRIERS) {
+		if (c->out != c->out_at_barrier)
+			log_debug("--exec: %d barriers not back: sending no "
+			    "more", MAX_BARRIERS);
+		c->out_at_barrier = c->out;
+		return 0;
+	}
+	b = &c->bq[(c->bq_head + c->bq_n) % MAX_BARRIERS];
+	b->seq = ++c->barrier_seq;
+	b->m = xmalloc(c->ack.n * sizeof(*b->m));
+	b->n = 0;
+	for (i = 0; i < c->ack.n; i++) {
+		struct barrier_mark *k = &b->m[b->n];
+
+		k->partition = c->ack.p[i].partition;
+		if (eh_ack_last(&c->ack, k->partition, &k->offset,
+		    &k->gen) == 0)
+			b->n++;
+	}
+	c->bq_n++;
+	buf_printf(&c->ch->wb, "{\"_meta\":{\"control\":\"barrier\","
+	    "\"seq\":%llu}}\n", (unsigned long long)b->seq);
+	c->out_at_barrier = c->out;
+	c->last_barrier = now;
+	return 1;
+}
+
+/* Barrier seq came back: what was written before it is handled. */
+static void
+barrier_back(struct ctx *c, uint64_t seq)
+{
+	size_t i, k;
+
+	while (c->bq_n > 0 && c->bq[c->bq_head].seq <= seq) {
+		struct barrier *b = &c->bq[c->bq_head];
+
+		/* an earlier barrier is covered by a later one */
+		for (i = 0; b->seq == seq && i < b->n; i++) {
+			k = eh_ack_upto(&c->ack, b->m[i].partition,
+			    b->m[i].gen, b->m[i].offset);
+			c->acked += k;
+			c->no_result += k;
+			if (k > 0)
+				log_debug("barrier %llu: %zu events of %s[%d] "
+				    "handled without a result line",
+				    (unsigned long long)seq, k, op.topic,
+				    (int)b->m[i].partition);
+		}
+		free(b->m);
+		b->m = NULL;
+		c->bq_head = (c->bq_head + 1) % MAX_BARRIERS;
+		c->bq_n--;
+	}
+}
+
+static void
+barrier_release(struct ctx *c)
+{
+	for (; c->bq_n > 0; c->bq_n--) {
+		free(c->bq[c->bq_head].m);
+		c->bq_head = (c->bq_head + 1) % MAX_BARRIERS;
+	}
+}
+
+/*
+ * A control record came back: our barrier, or another kind (ignored).
+ * Returns 1 if meta marks the line as a control record at all.
+ */
+static int
+control_line(struct ctx *c, jv r, jv meta)
+{
+	const char *kind = json_get_str(meta, "control");
+	jv seq;
+
+	if (kind == NULL)
+		return 0;
+	if (!json_is_control(r) || strcmp(kind, "barrier") != 0) {
+		log_debug("--exec: a '%s' control line: ignored", kind);
+		return 1;
+	}
+	seq = json_get(meta, "seq");
+	if (jv_get_kind(seq) == JV_KIND_NUMBER && jv_number_value(seq) >= 1)
+		barrier_back(c, (uint64_t)jv_number_value(seq));
+	jv_free(seq);
+	return 1;
+}
+
 /* One result line: acknowledge its _meta.src. */
 static void
 result_line(struct ctx *c, const char *p, size_t n)
@@ -622,6 +762,11 @@ result_line(struct ctx *c, const char *p, size_t n)
 		return;
 	}
 	meta = json_get(r, "_meta");
+	if (control_line(c, r, meta)) {
+		jv_free(meta);
+		jv_free(r);
+		return;
+	}
 	src = json_get(meta, "src");
 	part = json_get(src, "partition");
 	off = json_get(src, "offset");
@@ -718,6 +863,49 @@ child_io(struct ctx *c, struct child *ch, int timeout_ms)
 	return 0;
 }
 
+/* In flight on the partitions of parts. */
+static uint64_t
+in_flight_of(struct ctx *c, const rd_kafka_topic_partition_list_t *parts)
+{
+	uint64_t n = 0;
+	int i;
+
+	for (i = 0; i < parts->cnt; i++) {
+		struct eh_ack_part *p = eh_ack_part(&c->ack,
+		    parts->elems[i].partition, 0);
+
+		if (p != NULL)
+			n += p->n;
+	}
+	return n;
+}
+
+/*
+ * Partitions are being revoked: with barriers, send one and move results
+ * until nothing of those partitions is in flight any more (at most
+ * --drain-timeout), so that the commit that follows covers what the
+ * pipeline handled.
+ */
+static void
+revoke_wait(struct ctx *c, const rd_kafka_topic_partition_list_t *parts)
+{
+	struct child *ch = c->ch;
+	double end;
+	uint64_t n;
+
+	if (ch == NULL || ch->in < 0 || ch->eof || op.barrier_interval <= 0 ||
+	    (n = in_flight_of(c, parts)) == 0)
+		return;
+	if (!barrier_send(c, now_s()))
+		return;
+	log_info("revoked: waiting for %llu events in flight",
+	    (unsigned long long)n);
+	end = now_s() + op.drain_timeout;
+	while (!ch->eof && in_flight_of(c, parts) > 0 && now_s() < end)
+		if (child_io(c, ch, 50) < 0)
+			break;
+}
+
 /* Handle one consumed message: into out (the stream) or the dead letters. */
 static int
 handle(struct ctx *c, const rd_kafka_message_t *m, struct buf *out)
@@ -762,6 +950,7 @@ refresh_counts(void *ctx)
 	*stats_counter("acked") = c->acked;
 	*stats_counter("sink_failed") = c->sink_failed;
 	*stats_counter("commits") = c->commits;
+	*stats_counter("no_result") = c->no_result;
 }
 
 static int
@@ -998,6 +1187,8 @@ main(int argc, char **argv)
 		status = EXIT_FATAL;
 		goto out;
 	}
+	if (op.exec != NULL)
+		cx.ch = &ch;
 	ndjson_writer_init(&w, 1);
 	wrote_init = 1;
 	refresh_counts(&cx);
@@ -1073,6 +1264,13 @@ main(int argc, char **argv)
 		}
 		if (!reading && drain_end == 0)
 			drain_end = t + op.drain_timeout;
+		/* a barrier every --barrier-interval while events are in
+		 * flight, at once when reading pauses or ends */
+		if (op.barrier_interval > 0 && ch.in >= 0 &&
+		    cx.out != cx.out_at_barrier &&
+		    (t - cx.last_barrier >= op.barrier_interval || !reading ||
+		    cx.ack.in_flight >= (uint64_t)op.max_in_flight))
+			(void)barrier_send(&cx, t);
 		if (child_io(&cx, &ch, got ? 0 : 50) < 0) {
 			status = EXIT_FATAL;
 			reading = 0;
@@ -1109,6 +1307,7 @@ main(int argc, char **argv)
 		if (ch.in >= 0)
 			close(ch.in);
 		ch.in = -1;
+		cx.ch = NULL;
 		if (!ch.eof)
 			kill(ch.pid, SIGTERM);
 		if (waitpid(ch.pid, &ws, 0) == ch.pid) {
@@ -1165,6 +1364,7 @@ out:
 	if (conf != NULL)
 		rd_kafka_conf_destroy(conf);
 	dlq_close(cx.dlq);
+	barrier_release(&cx);
 	eh_ack_release(&cx.ack);
 	auth_free(cx.auth);
 	buf_release(&cx.line);

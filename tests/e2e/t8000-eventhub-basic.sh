@@ -62,7 +62,8 @@ test_expect_success 'plain mode commits nothing: a second run reads everything a
 test_expect_success '--exec: a sink that fails acknowledges nothing: exit 3, nothing committed' '
 	test_expect_code 3 timeout 40 ingest-eventhub $K -g acked \
 		--exec "cat >sunk; exit 3" >o0 2>e0 &&
-	test_lines 21 sunk && test ! -s o0 &&
+	grep -v "\"control\":\"barrier\"" sunk >sunk.events &&
+	test_lines 21 sunk.events && test ! -s o0 &&
 	test_grep "exited with status 3" e0 &&
 	test_grep "23 events past the committed offsets" e0 || { cat e0; false; }
 '
