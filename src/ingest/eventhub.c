@@ -59,6 +59,7 @@ struct opts {
 	const char *exec;
 	const char *namespace;
 	double barrier_interval;
+	int assign;
 	int binary_body;
 	int no_commit;
 	long max_events;
@@ -94,6 +95,10 @@ opt_x(const struct cli_opt *o, char **a, void *ctx)
 }
 
 static const struct cli_opt options[] = {
+	{ "assign", 'a', CLI_FLAG, &op.assign, NULL, NULL,
+	    "read every partition of the topic directly, without joining "
+	    "a consumer group (like kcat -C; replay: commits nothing)", 0,
+	    NULL },
 	{ "barrier-interval", 0, CLI_DURATION, &op.barrier_interval,
 	    "DURATION", NULL, "with --exec, send a barrier control record "
 	    "this often while events are in flight (default 1s; 0: never)",
@@ -407,6 +412,65 @@ on_token_refresh(rd_kafka_t *rk, const char *cfg, void *opaque)
 		rd_kafka_oauthbearer_set_token_failure(rk, err);
 	}
 	buf_release(&e);
+}
+
+/*
+ * --assign: every partition of the topic, from --start, without a group
+ * (no join, no committed offsets). Returns 0, or -1 (reported).
+ */
+static int
+assign_all(struct ctx *c)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_partition_list_t *l;
+	rd_kafka_topic_t *t;
+	rd_kafka_resp_err_t err;
+	int64_t start;
+	int i, rc = -1;
+
+	t = rd_kafka_topic_new(c->rk, op.topic, NULL);
+	err = rd_kafka_metadata(c->rk, 0, t, &md, 30000);
+	if (err != 0 || md->topic_cnt != 1 || md->topics[0].err != 0 ||
+	    md->topics[0].partition_cnt == 0) {
+		log_error("--assign: no partitions of topic '%s': %s",
+		    op.topic, rd_kafka_err2str(err != 0 ? err : md->topic_cnt
+		    == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+		goto out;
+	}
+	start = strcmp(op.start, "latest") == 0 ? RD_KAFKA_OFFSET_END :
+	    RD_KAFKA_OFFSET_BEGINNING;
+	l = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+	for (i = 0; i < md->topics[0].partition_cnt; i++)
+		rd_kafka_topic_partition_list_add(l, op.topic,
+		    md->topics[0].partitions[i].id)->offset = c->start_ts >= 0 ?
+		    c->start_ts : start;
+	if (c->start_ts >= 0 && rd_kafka_offsets_for_times(c->rk, l,
+	    10000) != 0) {
+		log_error("--assign: cannot look up offsets for --start %s",
+		    op.start);
+		rd_kafka_topic_partition_list_destroy(l);
+		goto out;
+	}
+	for (i = 0; i < l->cnt; i++) {
+		if (l->elems[i].err != 0 || l->elems[i].offset < 0)
+			l->elems[i].offset = c->start_ts >= 0 ?
+			    RD_KAFKA_OFFSET_END : l->elems[i].offset;
+		log_info("assigned %s[%d]", op.topic,
+		    (int)l->elems[i].partition);
+	}
+	err = rd_kafka_assign(c->rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (err != 0) {
+		log_error("--assign: %s", rd_kafka_err2str(err));
+		goto out;
+	}
+	c->assigned_at = now_s();
+	rc = 0;
+out:
+	if (md != NULL)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(t);
+	return rc;
 }
 
 /* ---- events ---- */
@@ -1154,6 +1218,12 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (op.assign && op.exec != NULL && !op.no_commit) {
+		cli_usage_error(&prog, "--assign joins no group and commits "
+		    "nothing: with --exec, add --no-commit");
+		status = EXIT_USAGE;
+		goto out;
+	}
 	cx.track = op.exec != NULL;
 	cx.commit = cx.track && !op.no_commit;
 	rd_kafka_conf_set_opaque(conf, &cx);
@@ -1171,7 +1241,12 @@ main(int argc, char **argv)
 	subs = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(subs, op.topic,
 	    RD_KAFKA_PARTITION_UA);
-	if (rd_kafka_subscribe(cx.rk, subs) != 0) {
+	if (op.assign) {
+		if (assign_all(&cx) < 0) {
+			status = EXIT_FATAL;
+			goto out;
+		}
+	} else if (rd_kafka_subscribe(cx.rk, subs) != 0) {
 		log_error("cannot subscribe to '%s'", op.topic);
 		status = EXIT_FATAL;
 		goto out;

@@ -93,6 +93,17 @@ test_expect_success '--max-events stops after N events' '
 	test_lines 3 o5
 '
 
+test_expect_success '--assign: every partition without a group, committed offsets ignored' '
+	{ timeout 30 ingest-eventhub -b $BS -t iot -g acked -v --assign --idle-exit 1s \
+		>as1 2>ase1 || test $? = 1; } &&
+	sort out.ndjson >want.as && sort as1 >got.as && test_cmp want.as got.as &&
+	test_grep "assigned iot\[3\]" ase1 &&
+	timeout 30 ingest-eventhub -b $BS -t iot --assign --start latest --idle-exit 1s >as2 2>/dev/null &&
+	test_lines 0 as2 &&
+	test_expect_code 2 ingest-eventhub -b $BS -t iot --assign --exec cat 2>ase3 &&
+	test_grep "add --no-commit" ase3
+'
+
 test_expect_success 'usage errors exit 2' '
 	test_expect_code 2 ingest-eventhub 2>u1 &&
 	test_expect_code 2 ingest-eventhub -b x:1 2>u2 && test_grep "no topic" u2 &&
