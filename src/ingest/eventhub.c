@@ -254,6 +254,7 @@ struct ctx {
 	double last_barrier;
 	double assigned_at;	/* when partitions were last assigned */
 	struct auth *auth;	/* Entra ID (OAUTHBEARER), or NULL */
+	int token_set;		/* a token was handed to librdkafka */
 };
 
 static struct ctx cx;
@@ -390,7 +391,12 @@ on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 
 #define EH_SCOPE "https://eventhubs.azure.net/.default"
 
-/* librdkafka asks for a token (from rd_kafka_consumer_poll, this thread). */
+/*
+ * librdkafka asks for a token (from rd_kafka_consumer_poll, this thread),
+ * at start and before the one it has expires. Without a first token
+ * nothing can connect: that is fatal. A failed refresh is retried by
+ * librdkafka while the current token lasts.
+ */
 static void
 on_token_refresh(rd_kafka_t *rk, const char *cfg, void *opaque)
 {
@@ -402,14 +408,26 @@ on_token_refresh(rd_kafka_t *rk, const char *cfg, void *opaque)
 
 	(void)cfg;
 	tok = auth_get(c->auth, EH_SCOPE, &exp, &e);
-	if (tok == NULL) {
-		log_error("entra: %s", buf_cstr(&e));
-		rd_kafka_oauthbearer_set_token_failure(rk, buf_cstr(&e));
-	} else if (rd_kafka_oauthbearer_set_token(rk, tok, exp * 1000,
+	if (tok != NULL && rd_kafka_oauthbearer_set_token(rk, tok, exp * 1000,
 	    "twinpipe", NULL, 0, err, sizeof(err)) !=
 	    RD_KAFKA_RESP_ERR_NO_ERROR) {
-		log_error("entra: the token was refused: %s", err);
-		rd_kafka_oauthbearer_set_token_failure(rk, err);
+		buf_printf(&e, "librdkafka refused the token: %s", err);
+		tok = NULL;
+	}
+	if (tok == NULL) {
+		if (c->token_set) {
+			log_warn("entra: cannot refresh the token for %s "
+			    "(retried): %s", EH_SCOPE, buf_cstr(&e));
+		} else {
+			log_error("entra: %s", buf_cstr(&e));
+			c->fatal = 1;
+		}
+		rd_kafka_oauthbearer_set_token_failure(rk, buf_cstr(&e));
+	} else {
+		log_info("entra: token for %s from credential '%s', valid "
+		    "for %llds", EH_SCOPE, auth_provider_name(c->auth),
+		    (long long)(exp - (int64_t)time(NULL)));
+		c->token_set = 1;
 	}
 	buf_release(&e);
 }
