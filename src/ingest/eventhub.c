@@ -503,65 +503,127 @@ is_system(const char *name)
 	    strcmp(name, "iothub-message-schema") != 0;
 }
 
+/* The headers of the message being built, in order (see hdr_collect). */
+struct hdr {
+	const char *name;
+	const void *val;
+	size_t sz;
+	unsigned char sys;	/* a system property */
+	unsigned char dup;	/* an earlier header has the same name */
+};
+
+enum { HX_SCHEMA, HX_OPTYPE, HX_CTYPE, HX_DEVICE, HX_N };
+
+static struct hdr *hs;
+static size_t hs_cap;
+
+/*
+ * Read the headers of h into hs once: their kind, duplicates, and in ix
+ * the last of each header build_event looks up (-1 if absent). Returns
+ * how many.
+ */
+static size_t
+hdr_collect(rd_kafka_headers_t *h, int ix[HX_N])
+{
+	const char *name;
+	const void *val;
+	size_t sz, n = 0, j;
+
+	for (j = 0; j < HX_N; j++)
+		ix[j] = -1;
+	while (h != NULL &&
+	    rd_kafka_header_get_all(h, n, &name, &val, &sz) == 0) {
+		struct hdr *x;
+
+		if (n == hs_cap) {
+			hs_cap = hs_cap ? hs_cap * 2 : 16;
+			hs = xrealloc(hs, hs_cap * sizeof(*hs));
+		}
+		x = &hs[n];
+		x->name = name;
+		x->val = val;
+		x->sz = sz;
+		x->sys = (unsigned char)is_system(name);
+		x->dup = 0;
+		for (j = 0; j < n && !x->dup; j++)
+			x->dup = hs[j].name[0] == name[0] &&
+			    strcmp(hs[j].name, name) == 0;
+		if (strcmp(name, "iothub-message-schema") == 0)
+			ix[HX_SCHEMA] = (int)n;
+		else if (strcmp(name, "opType") == 0)
+			ix[HX_OPTYPE] = (int)n;
+		else if (strcmp(name, "content-type") == 0)
+			ix[HX_CTYPE] = (int)n;
+		else if (strcmp(name, "deviceId") == 0)
+			ix[HX_DEVICE] = (int)n;
+		n++;
+	}
+	return n;
+}
+
 /* Append the headers of one kind (system or not) as a JSON object. Sets
  * *bad to the name of a text property that does not decode as text. */
 static void
-write_props(struct buf *b, rd_kafka_headers_t *h, int system,
-    const char **bad)
+write_props(struct buf *b, size_t nh, int system, const char **bad)
 {
-	const char *name, *name2;
-	const void *val, *val2;
-	size_t sz, sz2, i, j;
+	size_t i;
 	int first = 1;
 
 	buf_addc(b, '{');
-	for (i = 0; h != NULL &&
-	    rd_kafka_header_get_all(h, i, &name, &val, &sz) == 0; i++) {
+	for (i = 0; i < nh; i++) {
+		const struct hdr *x = &hs[i];
 		struct eh_amqp_value v;
-		int dup = 0;
 
-		if (is_system(name) != system)
-			continue;
-		for (j = 0; j < i && !dup; j++)
-			if (rd_kafka_header_get_all(h, j, &name2, &val2,
-			    &sz2) == 0 && strcmp(name, name2) == 0)
-				dup = 1;
-		if (dup)
+		if (x->sys != system || x->dup)
 			continue;	/* the first one wins */
-		eh_amqp_decode(name, val ? val : "", val ? sz : 0, &v);
+		eh_amqp_decode(x->name, x->val ? x->val : "",
+		    x->val ? x->sz : 0, &v);
 		if (!eh_amqp_is_text(&v) && v.kind != EHA_NULL &&
-		    (strcmp(name, "deviceId") == 0 ||
-		    strcmp(name, "opType") == 0 ||
-		    strcmp(name, "moduleId") == 0 ||
-		    strcmp(name, "iothub-message-schema") == 0))
-			*bad = name;
+		    (strcmp(x->name, "deviceId") == 0 ||
+		    strcmp(x->name, "opType") == 0 ||
+		    strcmp(x->name, "moduleId") == 0 ||
+		    strcmp(x->name, "iothub-message-schema") == 0))
+			*bad = x->name;
 		if (!first)
 			buf_addc(b, ',');
 		first = 0;
-		json_write_string(b, name, strlen(name), 0);
+		json_write_string(b, x->name, strlen(x->name), 0);
 		buf_addc(b, ':');
 		eh_amqp_write_json(b, &v);
 	}
 	buf_addc(b, '}');
 }
 
-/* The decoded text of header name (valid until h changes), or NULL. */
+/* The decoded text of header hs[i] (valid until tmp changes), or NULL. */
 static const char *
-header_text(rd_kafka_headers_t *h, const char *name, struct buf *tmp)
+header_text(int i, struct buf *tmp)
 {
-	const void *val;
-	size_t sz;
 	struct eh_amqp_value v;
 
-	if (h == NULL || rd_kafka_header_get_last(h, name, &val, &sz) != 0 ||
-	    val == NULL)
+	if (i < 0 || hs[i].val == NULL)
 		return NULL;
-	eh_amqp_decode(name, val, sz, &v);
+	eh_amqp_decode(hs[i].name, hs[i].val, hs[i].sz, &v);
 	if (!eh_amqp_is_text(&v))
 		return NULL;
 	tmp->len = 0;
 	buf_add(tmp, v.p, v.n);
 	return buf_cstr(tmp);
+}
+
+/* Append the decimal text of v (buf_printf is slow for this). */
+static void
+add_int(struct buf *b, int64_t v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	do
+		d[--i] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		d[--i] = '-';
+	buf_add(b, d + i, sizeof(d) - i);
 }
 
 static void
@@ -573,8 +635,11 @@ write_src(struct buf *b, const rd_kafka_message_t *m)
 
 	buf_adds(b, "{\"src\":{\"topic\":");
 	json_write_string(b, t, strlen(t), 0);
-	buf_printf(b, ",\"partition\":%d,\"offset\":%lld,\"timestamp\":",
-	    (int)m->partition, (long long)m->offset);
+	buf_adds(b, ",\"partition\":");
+	add_int(b, m->partition);
+	buf_adds(b, ",\"offset\":");
+	add_int(b, m->offset);
+	buf_adds(b, ",\"timestamp\":");
 	if (ts >= 0) {
 		struct eh_amqp_value v = { .kind = EHA_TIMESTAMP };
 
@@ -624,17 +689,19 @@ build_event(struct ctx *c, const rd_kafka_message_t *m, const char **code,
 	const char *bad = NULL, *schema, *optype, *ctype;
 	const char *body = m->payload ? m->payload : "";
 	size_t blen = m->payload ? m->len : 0;
-	int iot, as_json, rc = 0, body_ok = 0;
+	int iot, as_json, rc = 0, body_ok = 0, ix[HX_N];
 	jv v = jv_invalid();
 	struct json_err je;
+	size_t nh;
 
 	(void)rd_kafka_message_headers(m, &h);
 	b->len = 0;
-	schema = header_text(h, "iothub-message-schema", &t1);
+	nh = hdr_collect(h, ix);
+	schema = header_text(ix[HX_SCHEMA], &t1);
 	iot = schema != NULL;
-	optype = header_text(h, "opType", &t2);
+	optype = header_text(ix[HX_OPTYPE], &t2);
 	iot |= optype != NULL;
-	ctype = header_text(h, "content-type", &t3);
+	ctype = header_text(ix[HX_CTYPE], &t3);
 	as_json = !op.binary_body && (iot || ctype == NULL ||
 	    strncmp(ctype, "application/json", 16) == 0);
 	buf_adds(b, "{\"body\":");
@@ -663,9 +730,9 @@ build_event(struct ctx *c, const rd_kafka_message_t *m, const char **code,
 			buf_adds(b, ",\"bodyEncoding\":\"base64\"");
 	}
 	buf_adds(b, ",\"properties\":");
-	write_props(b, h, 0, &bad);
+	write_props(b, nh, 0, &bad);
 	buf_adds(b, ",\"system\":");
-	write_props(b, h, 1, &bad);
+	write_props(b, nh, 1, &bad);
 	buf_adds(b, ",\"_meta\":");
 	write_src(b, m);
 	buf_addc(b, '}');
@@ -680,7 +747,7 @@ build_event(struct ctx *c, const rd_kafka_message_t *m, const char **code,
 		int twin = (optype != NULL) || (schema != NULL &&
 		    (strstr(schema, "twinChange") != NULL ||
 		    strstr(schema, "ifecycle") != NULL));
-		const char *dev = header_text(h, "deviceId", &tmp);
+		const char *dev = header_text(ix[HX_DEVICE], &tmp);
 
 		if (twin && (dev == NULL || *dev == '\0') &&
 		    !body_device_id(c, body_ok, body, blen)) {
@@ -1459,6 +1526,7 @@ out:
 	dlq_close(cx.dlq);
 	barrier_release(&cx);
 	eh_ack_release(&cx.ack);
+	free(hs);
 	auth_free(cx.auth);
 	buf_release(&cx.line);
 	tape_release(&cx.t);
