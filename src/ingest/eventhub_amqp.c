@@ -184,8 +184,8 @@ in_list(const char *name, const char *const *l, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (strcmp(name, l[i]) == 0)
+	for (i = 0; i < n; i++)	/* first bytes first: most differ */
+		if (name[0] == l[i][0] && strcmp(name, l[i]) == 0)
 			return 1;
 	return 0;
 }
