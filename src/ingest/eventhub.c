@@ -1354,7 +1354,7 @@ main(int argc, char **argv)
 	refresh_counts(&cx);
 	stats_set_refresh(refresh_counts, &cx);
 
-	last_event = last_commit = now_s();
+	last_event = last_commit = cx.last_barrier = now_s();
 	for (;;) {
 		int got = 0;
 		struct buf *ob = op.exec ? &ch.wb : &w.b;
