@@ -13,9 +13,10 @@
 #   delete*Identity        delete, guarded by $version
 #   deviceConnected /
 #   deviceDisconnected     merge of connectionState (no version)
-# Anything else is an error: transform dead-letters it, and ingest-eventhub
-# does not see it acknowledged (its partition is committed no further until
-# it is re-driven; run such events to another route).
+# Anything else is an error: transform dead-letters it (give it
+# --dead-letter FILE), and ingest-eventhub counts it as handled once the
+# next barrier control record comes back through the pipeline (re-drive it
+# from the dead-letter file, or run such events to another route).
 #
 # Every operation carries the event's operationTimestamp as "$time" (when
 # it has one): a device deleted and created again starts at twin version 1,

@@ -11,6 +11,14 @@
  * with "ok": false too: the sink dead-lettered it). Per partition, the
  * offset committed is one past the highest offset below which everything
  * was acknowledged, at most once per --commit-interval.
+ *
+ * Barriers: a stage may drop an event without a result line (a filter, a
+ * dead letter). So every --barrier-interval, while events are in flight,
+ * the control record {"_meta":{"control":"barrier","seq":N}} goes into
+ * CMD after the events; the programs of a pipeline pass control records on
+ * after the results of the records before them, so when barrier N comes
+ * back every event written before it was handled: it is acknowledged,
+ * result or not. A stage that does not pass it on changes nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +58,8 @@ struct opts {
 	const char *dead_letter;
 	const char *exec;
 	const char *namespace;
+	double barrier_interval;
+	int assign;
 	int binary_body;
 	int no_commit;
 	long max_events;
@@ -63,7 +73,7 @@ struct opts {
 
 static struct opts op = {
 	.group = "twinpipe", .start = "earliest", .max_in_flight = 100000,
-	.commit_interval = 1.0, .drain_timeout = 30.0
+	.commit_interval = 1.0, .drain_timeout = 30.0, .barrier_interval = 1.0
 };
 
 static int
@@ -85,6 +95,14 @@ opt_x(const struct cli_opt *o, char **a, void *ctx)
 }
 
 static const struct cli_opt options[] = {
+	{ "assign", 'a', CLI_FLAG, &op.assign, NULL, NULL,
+	    "read every partition of the topic directly, without joining "
+	    "a consumer group (like kcat -C; replay: commits nothing)", 0,
+	    NULL },
+	{ "barrier-interval", 0, CLI_DURATION, &op.barrier_interval,
+	    "DURATION", NULL, "with --exec, send a barrier control record "
+	    "this often while events are in flight (default 1s; 0: never)",
+	    0, NULL },
 	{ "binary-body", 0, CLI_FLAG, &op.binary_body, NULL, NULL,
 	    "write every body as base64 instead of parsing it as JSON", 0,
 	    NULL },
@@ -193,6 +211,28 @@ cs_get(const char *cs, const char *k)
 
 /* ---- the consumer ---- */
 
+struct child {
+	pid_t pid;
+	int in, out;		/* its stdin (we write), its stdout (we read) */
+	struct buf wb, rb;	/* pending output, partial result line */
+	int eof;
+};
+
+/* A barrier in flight: where each partition stood when it was written. */
+struct barrier_mark {
+	int32_t partition;
+	uint64_t gen;
+	int64_t offset;
+};
+
+struct barrier {
+	uint64_t seq;
+	struct barrier_mark *m;
+	size_t n;
+};
+
+#define MAX_BARRIERS 64
+
 struct ctx {
 	rd_kafka_t *rk;
 	struct eh_ack ack;
@@ -204,12 +244,23 @@ struct ctx {
 	struct tape t;		/* the body, parsed */
 	struct json_numlits lits;
 	uint64_t in, out, failed, acked, sink_failed, commits;
+	uint64_t no_result;	/* acknowledged by a barrier, without result */
 	int fatal;
+	struct child *ch;	/* --exec */
+	struct barrier bq[MAX_BARRIERS];	/* barriers in flight, a ring */
+	size_t bq_head, bq_n;
+	uint64_t barrier_seq;
+	uint64_t out_at_barrier;	/* c->out when the last one was sent */
+	double last_barrier;
 	double assigned_at;	/* when partitions were last assigned */
 	struct auth *auth;	/* Entra ID (OAUTHBEARER), or NULL */
+	int token_set;		/* a token was handed to librdkafka */
 };
 
 static struct ctx cx;
+
+static void revoke_wait(struct ctx *c,
+    const rd_kafka_topic_partition_list_t *parts);
 
 static void
 commit_acked(struct ctx *c, int sync)
@@ -299,7 +350,9 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		c->assigned_at = now_s();
 		return;
 	}
-	/* revoked: commit what is acknowledged, the rest is redelivered */
+	/* revoked: wait (bounded) for what is in flight, commit what is
+	 * acknowledged; the rest is delivered again */
+	revoke_wait(c, parts);
 	commit_acked(c, 1);
 	for (i = 0; i < parts->cnt; i++) {
 		log_info("revoked %s[%d]", parts->elems[i].topic,
@@ -338,7 +391,12 @@ on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 
 #define EH_SCOPE "https://eventhubs.azure.net/.default"
 
-/* librdkafka asks for a token (from rd_kafka_consumer_poll, this thread). */
+/*
+ * librdkafka asks for a token (from rd_kafka_consumer_poll, this thread),
+ * at start and before the one it has expires. Without a first token
+ * nothing can connect: that is fatal. A failed refresh is retried by
+ * librdkafka while the current token lasts.
+ */
 static void
 on_token_refresh(rd_kafka_t *rk, const char *cfg, void *opaque)
 {
@@ -350,16 +408,87 @@ on_token_refresh(rd_kafka_t *rk, const char *cfg, void *opaque)
 
 	(void)cfg;
 	tok = auth_get(c->auth, EH_SCOPE, &exp, &e);
-	if (tok == NULL) {
-		log_error("entra: %s", buf_cstr(&e));
-		rd_kafka_oauthbearer_set_token_failure(rk, buf_cstr(&e));
-	} else if (rd_kafka_oauthbearer_set_token(rk, tok, exp * 1000,
+	if (tok != NULL && rd_kafka_oauthbearer_set_token(rk, tok, exp * 1000,
 	    "twinpipe", NULL, 0, err, sizeof(err)) !=
 	    RD_KAFKA_RESP_ERR_NO_ERROR) {
-		log_error("entra: the token was refused: %s", err);
-		rd_kafka_oauthbearer_set_token_failure(rk, err);
+		buf_printf(&e, "librdkafka refused the token: %s", err);
+		tok = NULL;
+	}
+	if (tok == NULL) {
+		if (c->token_set) {
+			log_warn("entra: cannot refresh the token for %s "
+			    "(retried): %s", EH_SCOPE, buf_cstr(&e));
+		} else {
+			log_error("entra: %s", buf_cstr(&e));
+			c->fatal = 1;
+		}
+		rd_kafka_oauthbearer_set_token_failure(rk, buf_cstr(&e));
+	} else {
+		log_info("entra: token for %s from credential '%s', valid "
+		    "for %llds", EH_SCOPE, auth_provider_name(c->auth),
+		    (long long)(exp - (int64_t)time(NULL)));
+		c->token_set = 1;
 	}
 	buf_release(&e);
+}
+
+/*
+ * --assign: every partition of the topic, from --start, without a group
+ * (no join, no committed offsets). Returns 0, or -1 (reported).
+ */
+static int
+assign_all(struct ctx *c)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_partition_list_t *l;
+	rd_kafka_topic_t *t;
+	rd_kafka_resp_err_t err;
+	int64_t start;
+	int i, rc = -1;
+
+	t = rd_kafka_topic_new(c->rk, op.topic, NULL);
+	err = rd_kafka_metadata(c->rk, 0, t, &md, 30000);
+	if (err != 0 || md->topic_cnt != 1 || md->topics[0].err != 0 ||
+	    md->topics[0].partition_cnt == 0) {
+		log_error("--assign: no partitions of topic '%s': %s",
+		    op.topic, rd_kafka_err2str(err != 0 ? err : md->topic_cnt
+		    == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+		goto out;
+	}
+	start = strcmp(op.start, "latest") == 0 ? RD_KAFKA_OFFSET_END :
+	    RD_KAFKA_OFFSET_BEGINNING;
+	l = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+	for (i = 0; i < md->topics[0].partition_cnt; i++)
+		rd_kafka_topic_partition_list_add(l, op.topic,
+		    md->topics[0].partitions[i].id)->offset = c->start_ts >= 0 ?
+		    c->start_ts : start;
+	if (c->start_ts >= 0 && rd_kafka_offsets_for_times(c->rk, l,
+	    10000) != 0) {
+		log_error("--assign: cannot look up offsets for --start %s",
+		    op.start);
+		rd_kafka_topic_partition_list_destroy(l);
+		goto out;
+	}
+	for (i = 0; i < l->cnt; i++) {
+		if (l->elems[i].err != 0 || l->elems[i].offset < 0)
+			l->elems[i].offset = c->start_ts >= 0 ?
+			    RD_KAFKA_OFFSET_END : l->elems[i].offset;
+		log_info("assigned %s[%d]", op.topic,
+		    (int)l->elems[i].partition);
+	}
+	err = rd_kafka_assign(c->rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (err != 0) {
+		log_error("--assign: %s", rd_kafka_err2str(err));
+		goto out;
+	}
+	c->assigned_at = now_s();
+	rc = 0;
+out:
+	if (md != NULL)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(t);
+	return rc;
 }
 
 /* ---- events ---- */
@@ -374,65 +503,127 @@ is_system(const char *name)
 	    strcmp(name, "iothub-message-schema") != 0;
 }
 
+/* The headers of the message being built, in order (see hdr_collect). */
+struct hdr {
+	const char *name;
+	const void *val;
+	size_t sz;
+	unsigned char sys;	/* a system property */
+	unsigned char dup;	/* an earlier header has the same name */
+};
+
+enum { HX_SCHEMA, HX_OPTYPE, HX_CTYPE, HX_DEVICE, HX_N };
+
+static struct hdr *hs;
+static size_t hs_cap;
+
+/*
+ * Read the headers of h into hs once: their kind, duplicates, and in ix
+ * the last of each header build_event looks up (-1 if absent). Returns
+ * how many.
+ */
+static size_t
+hdr_collect(rd_kafka_headers_t *h, int ix[HX_N])
+{
+	const char *name;
+	const void *val;
+	size_t sz, n = 0, j;
+
+	for (j = 0; j < HX_N; j++)
+		ix[j] = -1;
+	while (h != NULL &&
+	    rd_kafka_header_get_all(h, n, &name, &val, &sz) == 0) {
+		struct hdr *x;
+
+		if (n == hs_cap) {
+			hs_cap = hs_cap ? hs_cap * 2 : 16;
+			hs = xrealloc(hs, hs_cap * sizeof(*hs));
+		}
+		x = &hs[n];
+		x->name = name;
+		x->val = val;
+		x->sz = sz;
+		x->sys = (unsigned char)is_system(name);
+		x->dup = 0;
+		for (j = 0; j < n && !x->dup; j++)
+			x->dup = hs[j].name[0] == name[0] &&
+			    strcmp(hs[j].name, name) == 0;
+		if (strcmp(name, "iothub-message-schema") == 0)
+			ix[HX_SCHEMA] = (int)n;
+		else if (strcmp(name, "opType") == 0)
+			ix[HX_OPTYPE] = (int)n;
+		else if (strcmp(name, "content-type") == 0)
+			ix[HX_CTYPE] = (int)n;
+		else if (strcmp(name, "deviceId") == 0)
+			ix[HX_DEVICE] = (int)n;
+		n++;
+	}
+	return n;
+}
+
 /* Append the headers of one kind (system or not) as a JSON object. Sets
  * *bad to the name of a text property that does not decode as text. */
 static void
-write_props(struct buf *b, rd_kafka_headers_t *h, int system,
-    const char **bad)
+write_props(struct buf *b, size_t nh, int system, const char **bad)
 {
-	const char *name, *name2;
-	const void *val, *val2;
-	size_t sz, sz2, i, j;
+	size_t i;
 	int first = 1;
 
 	buf_addc(b, '{');
-	for (i = 0; h != NULL &&
-	    rd_kafka_header_get_all(h, i, &name, &val, &sz) == 0; i++) {
+	for (i = 0; i < nh; i++) {
+		const struct hdr *x = &hs[i];
 		struct eh_amqp_value v;
-		int dup = 0;
 
-		if (is_system(name) != system)
-			continue;
-		for (j = 0; j < i && !dup; j++)
-			if (rd_kafka_header_get_all(h, j, &name2, &val2,
-			    &sz2) == 0 && strcmp(name, name2) == 0)
-				dup = 1;
-		if (dup)
+		if (x->sys != system || x->dup)
 			continue;	/* the first one wins */
-		eh_amqp_decode(name, val ? val : "", val ? sz : 0, &v);
+		eh_amqp_decode(x->name, x->val ? x->val : "",
+		    x->val ? x->sz : 0, &v);
 		if (!eh_amqp_is_text(&v) && v.kind != EHA_NULL &&
-		    (strcmp(name, "deviceId") == 0 ||
-		    strcmp(name, "opType") == 0 ||
-		    strcmp(name, "moduleId") == 0 ||
-		    strcmp(name, "iothub-message-schema") == 0))
-			*bad = name;
+		    (strcmp(x->name, "deviceId") == 0 ||
+		    strcmp(x->name, "opType") == 0 ||
+		    strcmp(x->name, "moduleId") == 0 ||
+		    strcmp(x->name, "iothub-message-schema") == 0))
+			*bad = x->name;
 		if (!first)
 			buf_addc(b, ',');
 		first = 0;
-		json_write_string(b, name, strlen(name), 0);
+		json_write_string(b, x->name, strlen(x->name), 0);
 		buf_addc(b, ':');
 		eh_amqp_write_json(b, &v);
 	}
 	buf_addc(b, '}');
 }
 
-/* The decoded text of header name (valid until h changes), or NULL. */
+/* The decoded text of header hs[i] (valid until tmp changes), or NULL. */
 static const char *
-header_text(rd_kafka_headers_t *h, const char *name, struct buf *tmp)
+header_text(int i, struct buf *tmp)
 {
-	const void *val;
-	size_t sz;
 	struct eh_amqp_value v;
 
-	if (h == NULL || rd_kafka_header_get_last(h, name, &val, &sz) != 0 ||
-	    val == NULL)
+	if (i < 0 || hs[i].val == NULL)
 		return NULL;
-	eh_amqp_decode(name, val, sz, &v);
+	eh_amqp_decode(hs[i].name, hs[i].val, hs[i].sz, &v);
 	if (!eh_amqp_is_text(&v))
 		return NULL;
 	tmp->len = 0;
 	buf_add(tmp, v.p, v.n);
 	return buf_cstr(tmp);
+}
+
+/* Append the decimal text of v (buf_printf is slow for this). */
+static void
+add_int(struct buf *b, int64_t v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	do
+		d[--i] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		d[--i] = '-';
+	buf_add(b, d + i, sizeof(d) - i);
 }
 
 static void
@@ -444,8 +635,11 @@ write_src(struct buf *b, const rd_kafka_message_t *m)
 
 	buf_adds(b, "{\"src\":{\"topic\":");
 	json_write_string(b, t, strlen(t), 0);
-	buf_printf(b, ",\"partition\":%d,\"offset\":%lld,\"timestamp\":",
-	    (int)m->partition, (long long)m->offset);
+	buf_adds(b, ",\"partition\":");
+	add_int(b, m->partition);
+	buf_adds(b, ",\"offset\":");
+	add_int(b, m->offset);
+	buf_adds(b, ",\"timestamp\":");
 	if (ts >= 0) {
 		struct eh_amqp_value v = { .kind = EHA_TIMESTAMP };
 
@@ -495,17 +689,19 @@ build_event(struct ctx *c, const rd_kafka_message_t *m, const char **code,
 	const char *bad = NULL, *schema, *optype, *ctype;
 	const char *body = m->payload ? m->payload : "";
 	size_t blen = m->payload ? m->len : 0;
-	int iot, as_json, rc = 0, body_ok = 0;
+	int iot, as_json, rc = 0, body_ok = 0, ix[HX_N];
 	jv v = jv_invalid();
 	struct json_err je;
+	size_t nh;
 
 	(void)rd_kafka_message_headers(m, &h);
 	b->len = 0;
-	schema = header_text(h, "iothub-message-schema", &t1);
+	nh = hdr_collect(h, ix);
+	schema = header_text(ix[HX_SCHEMA], &t1);
 	iot = schema != NULL;
-	optype = header_text(h, "opType", &t2);
+	optype = header_text(ix[HX_OPTYPE], &t2);
 	iot |= optype != NULL;
-	ctype = header_text(h, "content-type", &t3);
+	ctype = header_text(ix[HX_CTYPE], &t3);
 	as_json = !op.binary_body && (iot || ctype == NULL ||
 	    strncmp(ctype, "application/json", 16) == 0);
 	buf_adds(b, "{\"body\":");
@@ -534,9 +730,9 @@ build_event(struct ctx *c, const rd_kafka_message_t *m, const char **code,
 			buf_adds(b, ",\"bodyEncoding\":\"base64\"");
 	}
 	buf_adds(b, ",\"properties\":");
-	write_props(b, h, 0, &bad);
+	write_props(b, nh, 0, &bad);
 	buf_adds(b, ",\"system\":");
-	write_props(b, h, 1, &bad);
+	write_props(b, nh, 1, &bad);
 	buf_adds(b, ",\"_meta\":");
 	write_src(b, m);
 	buf_addc(b, '}');
@@ -551,7 +747,7 @@ build_event(struct ctx *c, const rd_kafka_message_t *m, const char **code,
 		int twin = (optype != NULL) || (schema != NULL &&
 		    (strstr(schema, "twinChange") != NULL ||
 		    strstr(schema, "ifecycle") != NULL));
-		const char *dev = header_text(h, "deviceId", &tmp);
+		const char *dev = header_text(ix[HX_DEVICE], &tmp);
 
 		if (twin && (dev == NULL || *dev == '\0') &&
 		    !body_device_id(c, body_ok, body, blen)) {
@@ -570,13 +766,6 @@ build_event(struct ctx *c, const rd_kafka_message_t *m, const char **code,
 }
 
 /* ---- the co-process ---- */
-
-struct child {
-	pid_t pid;
-	int in, out;		/* its stdin (we write), its stdout (we read) */
-	struct buf wb, rb;	/* pending output, partial result line */
-	int eof;
-};
 
 static int
 child_start(struct child *ch, const char *cmd)
@@ -608,6 +797,106 @@ child_start(struct child *ch, const char *cmd)
 	return 0;
 }
 
+/*
+ * Send a barrier into CMD (after what ch->wb holds): remember where every
+ * partition with events in flight stands. Returns 1 if one was sent, 0 if
+ * nothing is in flight or too many barriers are still out.
+ */
+static int
+barrier_send(struct ctx *c, double now)
+{
+	struct barrier *b;
+	size_t i;
+
+	if (c->ack.in_flight == 0)
+		return 0;
+	if (c->bq_n == MAX_BARRIERS) {	/* CMD does not pass them on? */
+		if (now - c->last_barrier >= op.barrier_interval)
+			log_debug("--exec: %d barriers not back: none sent",
+			    MAX_BARRIERS);
+		c->last_barrier = now;
+		return 0;
+	}
+	b = &c->bq[(c->bq_head + c->bq_n) % MAX_BARRIERS];
+	b->seq = ++c->barrier_seq;
+	b->m = xmalloc(c->ack.n * sizeof(*b->m));
+	b->n = 0;
+	for (i = 0; i < c->ack.n; i++) {
+		struct barrier_mark *k = &b->m[b->n];
+
+		k->partition = c->ack.p[i].partition;
+		if (eh_ack_last(&c->ack, k->partition, &k->offset,
+		    &k->gen) == 0)
+			b->n++;
+	}
+	c->bq_n++;
+	buf_printf(&c->ch->wb, "{\"_meta\":{\"control\":\"barrier\","
+	    "\"seq\":%llu}}\n", (unsigned long long)b->seq);
+	c->out_at_barrier = c->out;
+	c->last_barrier = now;
+	return 1;
+}
+
+/* Barrier seq came back: what was written before it is handled. */
+static void
+barrier_back(struct ctx *c, uint64_t seq)
+{
+	size_t i, k;
+
+	while (c->bq_n > 0 && c->bq[c->bq_head].seq <= seq) {
+		struct barrier *b = &c->bq[c->bq_head];
+
+		/* an earlier barrier is covered by a later one */
+		for (i = 0; b->seq == seq && i < b->n; i++) {
+			k = eh_ack_upto(&c->ack, b->m[i].partition,
+			    b->m[i].gen, b->m[i].offset);
+			c->acked += k;
+			c->no_result += k;
+			if (k > 0)
+				log_debug("barrier %llu: %zu events of %s[%d] "
+				    "handled without a result line",
+				    (unsigned long long)seq, k, op.topic,
+				    (int)b->m[i].partition);
+		}
+		free(b->m);
+		b->m = NULL;
+		c->bq_head = (c->bq_head + 1) % MAX_BARRIERS;
+		c->bq_n--;
+	}
+}
+
+static void
+barrier_release(struct ctx *c)
+{
+	for (; c->bq_n > 0; c->bq_n--) {
+		free(c->bq[c->bq_head].m);
+		c->bq_head = (c->bq_head + 1) % MAX_BARRIERS;
+	}
+}
+
+/*
+ * A control record came back: our barrier, or another kind (ignored).
+ * Returns 1 if meta marks the line as a control record at all.
+ */
+static int
+control_line(struct ctx *c, jv r, jv meta)
+{
+	const char *kind = json_get_str(meta, "control");
+	jv seq;
+
+	if (kind == NULL)
+		return 0;
+	if (!json_is_control(r) || strcmp(kind, "barrier") != 0) {
+		log_debug("--exec: a '%s' control line: ignored", kind);
+		return 1;
+	}
+	seq = json_get(meta, "seq");
+	if (jv_get_kind(seq) == JV_KIND_NUMBER && jv_number_value(seq) >= 1)
+		barrier_back(c, (uint64_t)jv_number_value(seq));
+	jv_free(seq);
+	return 1;
+}
+
 /* One result line: acknowledge its _meta.src. */
 static void
 result_line(struct ctx *c, const char *p, size_t n)
@@ -622,6 +911,11 @@ result_line(struct ctx *c, const char *p, size_t n)
 		return;
 	}
 	meta = json_get(r, "_meta");
+	if (control_line(c, r, meta)) {
+		jv_free(meta);
+		jv_free(r);
+		return;
+	}
 	src = json_get(meta, "src");
 	part = json_get(src, "partition");
 	off = json_get(src, "offset");
@@ -718,6 +1012,49 @@ child_io(struct ctx *c, struct child *ch, int timeout_ms)
 	return 0;
 }
 
+/* In flight on the partitions of parts. */
+static uint64_t
+in_flight_of(struct ctx *c, const rd_kafka_topic_partition_list_t *parts)
+{
+	uint64_t n = 0;
+	int i;
+
+	for (i = 0; i < parts->cnt; i++) {
+		struct eh_ack_part *p = eh_ack_part(&c->ack,
+		    parts->elems[i].partition, 0);
+
+		if (p != NULL)
+			n += p->n;
+	}
+	return n;
+}
+
+/*
+ * Partitions are being revoked: with barriers, send one and move results
+ * until nothing of those partitions is in flight any more (at most
+ * --drain-timeout), so that the commit that follows covers what the
+ * pipeline handled.
+ */
+static void
+revoke_wait(struct ctx *c, const rd_kafka_topic_partition_list_t *parts)
+{
+	struct child *ch = c->ch;
+	double end;
+	uint64_t n;
+
+	if (ch == NULL || ch->in < 0 || ch->eof || op.barrier_interval <= 0 ||
+	    (n = in_flight_of(c, parts)) == 0)
+		return;
+	if (!barrier_send(c, now_s()))
+		return;
+	log_info("revoked: waiting for %llu events in flight",
+	    (unsigned long long)n);
+	end = now_s() + op.drain_timeout;
+	while (!ch->eof && in_flight_of(c, parts) > 0 && now_s() < end)
+		if (child_io(c, ch, 50) < 0)
+			break;
+}
+
 /* Handle one consumed message: into out (the stream) or the dead letters. */
 static int
 handle(struct ctx *c, const rd_kafka_message_t *m, struct buf *out)
@@ -762,6 +1099,7 @@ refresh_counts(void *ctx)
 	*stats_counter("acked") = c->acked;
 	*stats_counter("sink_failed") = c->sink_failed;
 	*stats_counter("commits") = c->commits;
+	*stats_counter("no_result") = c->no_result;
 }
 
 static int
@@ -965,6 +1303,12 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (op.assign && op.exec != NULL && !op.no_commit) {
+		cli_usage_error(&prog, "--assign joins no group and commits "
+		    "nothing: with --exec, add --no-commit");
+		status = EXIT_USAGE;
+		goto out;
+	}
 	cx.track = op.exec != NULL;
 	cx.commit = cx.track && !op.no_commit;
 	rd_kafka_conf_set_opaque(conf, &cx);
@@ -982,7 +1326,12 @@ main(int argc, char **argv)
 	subs = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(subs, op.topic,
 	    RD_KAFKA_PARTITION_UA);
-	if (rd_kafka_subscribe(cx.rk, subs) != 0) {
+	if (op.assign) {
+		if (assign_all(&cx) < 0) {
+			status = EXIT_FATAL;
+			goto out;
+		}
+	} else if (rd_kafka_subscribe(cx.rk, subs) != 0) {
 		log_error("cannot subscribe to '%s'", op.topic);
 		status = EXIT_FATAL;
 		goto out;
@@ -998,12 +1347,14 @@ main(int argc, char **argv)
 		status = EXIT_FATAL;
 		goto out;
 	}
+	if (op.exec != NULL)
+		cx.ch = &ch;
 	ndjson_writer_init(&w, 1);
 	wrote_init = 1;
 	refresh_counts(&cx);
 	stats_set_refresh(refresh_counts, &cx);
 
-	last_event = last_commit = now_s();
+	last_event = last_commit = cx.last_barrier = now_s();
 	for (;;) {
 		int got = 0;
 		struct buf *ob = op.exec ? &ch.wb : &w.b;
@@ -1073,6 +1424,13 @@ main(int argc, char **argv)
 		}
 		if (!reading && drain_end == 0)
 			drain_end = t + op.drain_timeout;
+		/* a barrier every --barrier-interval while events are in
+		 * flight, at once when reading pauses or ends */
+		if (op.barrier_interval > 0 && ch.in >= 0 &&
+		    cx.out != cx.out_at_barrier &&
+		    (t - cx.last_barrier >= op.barrier_interval || !reading ||
+		    cx.ack.in_flight >= (uint64_t)op.max_in_flight))
+			(void)barrier_send(&cx, t);
 		if (child_io(&cx, &ch, got ? 0 : 50) < 0) {
 			status = EXIT_FATAL;
 			reading = 0;
@@ -1109,6 +1467,7 @@ main(int argc, char **argv)
 		if (ch.in >= 0)
 			close(ch.in);
 		ch.in = -1;
+		cx.ch = NULL;
 		if (!ch.eof)
 			kill(ch.pid, SIGTERM);
 		if (waitpid(ch.pid, &ws, 0) == ch.pid) {
@@ -1165,7 +1524,9 @@ out:
 	if (conf != NULL)
 		rd_kafka_conf_destroy(conf);
 	dlq_close(cx.dlq);
+	barrier_release(&cx);
 	eh_ack_release(&cx.ack);
+	free(hs);
 	auth_free(cx.auth);
 	buf_release(&cx.line);
 	tape_release(&cx.t);

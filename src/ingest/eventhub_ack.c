@@ -43,10 +43,23 @@ eh_ack_part(struct eh_ack *a, int32_t partition, int create)
 	p->partition = partition;
 	p->commit = -1;
 	p->committed = -1;
+	p->gen = ++a->gens;
 	return p;
 }
 
 #define AT(p, k) (((p)->head + (k)) % (p)->cap)
+
+/* Move the commit position past the acknowledged head of p. */
+static void
+pop_acked(struct eh_ack *a, struct eh_ack_part *p)
+{
+	while (p->n > 0 && p->acked[p->head]) {
+		p->commit = p->off[p->head] + 1;
+		p->head = (p->head + 1) % p->cap;
+		p->n--;
+		a->in_flight--;
+	}
+}
 
 void
 eh_ack_sent(struct eh_ack *a, int32_t partition, int64_t offset)
@@ -57,6 +70,7 @@ eh_ack_sent(struct eh_ack *a, int32_t partition, int64_t offset)
 		a->in_flight -= p->n;
 		p->n = 0;
 		p->head = 0;
+		p->gen = ++a->gens;
 	}
 	if (p->n == p->cap) {
 		size_t nc = p->cap ? p->cap * 2 : 64, k;
@@ -100,13 +114,47 @@ eh_ack_done(struct eh_ack *a, int32_t partition, int64_t offset)
 	    p->acked[AT(p, lo)])
 		return 0;
 	p->acked[AT(p, lo)] = 1;
-	while (p->n > 0 && p->acked[p->head]) {
-		p->commit = p->off[p->head] + 1;
-		p->head = (p->head + 1) % p->cap;
-		p->n--;
-		a->in_flight--;
-	}
+	pop_acked(a, p);
 	return 1;
+}
+
+int
+eh_ack_last(const struct eh_ack *a, int32_t partition, int64_t *offset,
+    uint64_t *gen)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++) {
+		const struct eh_ack_part *p = &a->p[i];
+
+		if (p->partition != partition)
+			continue;
+		if (p->n == 0)
+			return -1;
+		*offset = p->off[AT(p, p->n - 1)];
+		*gen = p->gen;
+		return 0;
+	}
+	return -1;
+}
+
+size_t
+eh_ack_upto(struct eh_ack *a, int32_t partition, uint64_t gen,
+    int64_t offset)
+{
+	struct eh_ack_part *p = eh_ack_part(a, partition, 0);
+	size_t k, done = 0;
+
+	if (p == NULL || p->gen != gen)
+		return 0;
+	for (k = 0; k < p->n && p->off[AT(p, k)] <= offset; k++) {
+		if (!p->acked[AT(p, k)]) {
+			p->acked[AT(p, k)] = 1;
+			done++;
+		}
+	}
+	pop_acked(a, p);
+	return done;
 }
 
 void

@@ -16,12 +16,14 @@ struct eh_ack_part {
 	size_t head, n, cap;
 	int64_t commit;		/* next offset to commit (last acked + 1), -1 none */
 	int64_t committed;	/* what was last committed, -1 none */
+	uint64_t gen;		/* changes when what is in flight is reset */
 };
 
 struct eh_ack {
 	struct eh_ack_part *p;
 	size_t n, cap;
 	uint64_t in_flight;	/* sum of n over partitions */
+	uint64_t gens;		/* the last generation handed out */
 };
 
 /* Free everything. eh_ack_release(NULL) is a no-op. */
@@ -43,6 +45,23 @@ void eh_ack_sent(struct eh_ack *a, int32_t partition, int64_t offset);
  * 0 if unknown (already acknowledged, or from before a reset).
  */
 int eh_ack_done(struct eh_ack *a, int32_t partition, int64_t offset);
+
+/*
+ * The last offset handed on for the partition and not yet acknowledged, in
+ * *offset, with the partition's generation in *gen. Returns 0, or -1 when
+ * nothing of the partition is in flight. This function can't fail.
+ */
+int eh_ack_last(const struct eh_ack *a, int32_t partition, int64_t *offset,
+    uint64_t *gen);
+
+/*
+ * Acknowledge every offset in flight at or below offset, if the partition
+ * is still at generation gen (a barrier that came back: everything handed
+ * on before it was handled). Returns how many were acknowledged by this
+ * call (0 for an unknown partition or an older generation).
+ */
+size_t eh_ack_upto(struct eh_ack *a, int32_t partition, uint64_t gen,
+    int64_t offset);
 
 /* Forget the partition (revoked). This function can't fail. */
 void eh_ack_drop(struct eh_ack *a, int32_t partition);

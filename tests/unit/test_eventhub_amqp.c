@@ -121,5 +121,30 @@ main(void)
 		is_int(a.in_flight, 1, "dropped partition 4");
 		eh_ack_release(&a);
 	}
+	{
+		struct eh_ack a = { 0 };
+		uint64_t g, g2;
+		int64_t last;
+
+		is_int(eh_ack_last(&a, 1, &last, &g), -1, "barrier: nothing");
+		for (int64_t o = 0; o < 10; o++)
+			eh_ack_sent(&a, 1, o);
+		is_int(eh_ack_last(&a, 1, &last, &g), 0, "barrier mark");
+		is_int(last, 9, "marks offset 9");
+		eh_ack_sent(&a, 1, 10);
+		is_int(eh_ack_done(&a, 1, 3), 1, "a result for 3");
+		is_int(eh_ack_upto(&a, 1, g, 9), 9, "barrier acks 0-9 but 3");
+		is_int(eh_ack_part(&a, 1, 0)->commit, 10, "commit 10");
+		is_int(a.in_flight, 1, "10 still in flight");
+		is_int(eh_ack_upto(&a, 1, g, 9), 0, "the same barrier again");
+		eh_ack_sent(&a, 1, 4);	/* redelivery: a new generation */
+		is_int(eh_ack_last(&a, 1, &last, &g2), 0, "mark again");
+		ok(g2 != g, "the generation changed");
+		is_int(eh_ack_upto(&a, 1, g, 9), 0, "an old barrier acks nothing");
+		is_int(eh_ack_upto(&a, 1, g2, 4), 1, "the new one does");
+		is_int(eh_ack_upto(&a, 2, g2, 4), 0, "unknown partition");
+		is_int(a.in_flight, 0, "nothing in flight");
+		eh_ack_release(&a);
+	}
 	return tap_done();
 }
