@@ -3,12 +3,9 @@
 # the key never printed), --start at a time, two instances in one group.
 . "$(dirname "$0")/../lib.sh"
 
-cc -o eh-produce "$TP_TOP/tests/tools/eh-produce.c" -lrdkafka ||
-	{ echo "not ok 1 - cannot build eh-produce"; exit 1; }
-test_bg ./eh-produce iot 4 5 3 >produce.out 2>produce.err </dev/null
-for i in $(seq 100); do grep -q '^produced' produce.out 2>/dev/null && break; sleep 0.1; done
-BS=$(head -n 1 produce.out)
-K="--idle-exit 2s -X session.timeout.ms=6000 -X heartbeat.interval.ms=500"
+. "$TP_TOP/tests/e2e/lib-eventhub.sh"
+eh_start 4 5 3 || exit 1
+K="--idle-exit 2s $EH_GROUP_OPTS"
 
 test_expect_success 'a connection string: EntityPath is the topic, the key is never printed' '
 	EVENTHUB_CONNECTION_STRING="Endpoint=sb://ns1.servicebus.windows.net/;SharedAccessKeyName=listen;SharedAccessKey=s3cr3tKEY=;EntityPath=iot" \

@@ -7,12 +7,9 @@
 . "$TP_TOP/tests/e2e/lib-emulator.sh"
 . "$TP_TOP/tests/e2e/lib-push-cosmos.sh"
 
-cc -o eh-produce "$TP_TOP/tests/tools/eh-produce.c" -lrdkafka ||
-	{ echo "not ok 1 - cannot build eh-produce"; exit 1; }
-test_bg ./eh-produce iot 8 200 50 >produce.out 2>produce.err </dev/null
-for i in $(seq 100); do grep -q '^produced' produce.out 2>/dev/null && break; sleep 0.1; done
-BS=$(head -n 1 produce.out)
-K="-b $BS -t iot -X session.timeout.ms=6000 -X heartbeat.interval.ms=500 --commit-interval 0.2s"
+. "$TP_TOP/tests/e2e/lib-eventhub.sh"
+eh_start 8 200 50 || exit 1
+K="-b $BS -t iot $EH_GROUP_OPTS --commit-interval 0.2s"
 pcos_start || exit 1
 JQ=$TP_TOP/pipelines/iothub-to-cosmos.jq
 SINK="transform -f $JQ | push-cosmos --endpoint $EMU_URL -d db --container c --partition-key-path /deviceId --create-container"
