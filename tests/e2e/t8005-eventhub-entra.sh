@@ -31,6 +31,9 @@ unset AZURE_FEDERATED_TOKEN_FILE IDENTITY_ENDPOINT IDENTITY_HEADER 2>/dev/null |
 cat >eh <<EOF
 #!/bin/sh
 p=\$1; shift
+# (under make SAN=1 the shim comes before ASan's runtime: allowed, it
+# only wraps connect)
+ASAN_OPTIONS="\${ASAN_OPTIONS:-}:verify_asan_link_order=0" \\
 LD_PRELOAD=$PWD/connect-redirect.so TP_CONNECT_REDIRECT=\$(head -n 1 "\$p") \\
 exec ingest-eventhub --namespace ns1 -t iot -X bootstrap.servers="$BS" \\
 	-X security.protocol=SASL_PLAINTEXT -X session.timeout.ms=6000 \\
