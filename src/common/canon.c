@@ -2,6 +2,7 @@
  * canon.c - canonical JSON over a tape, SHA-256, shards, JSON Patch diff.
  */
 #include "canon.h"
+#include "fnv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,14 +339,7 @@ canon_hash(struct canon *c, const void *p, size_t n,
 unsigned
 canon_shard(const char *key, size_t n, unsigned nshards)
 {
-	uint64_t h = UINT64_C(14695981039346656037);
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)key[i];
-		h *= UINT64_C(1099511628211);
-	}
-	return (unsigned)(h % nshards);
+	return (unsigned)(fnv1a64(key, n) % nshards);
 }
 
 void

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "emu.h"
+#include "fnv.h"
 #include "json.h"
 
 #define TWIN_SLOTS 4096
@@ -132,11 +133,7 @@ faults_before(struct req *r, struct resp *rs, int is_adt)
 static uint64_t
 fnv(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h | 1;
+	return fnv1a64(s, strlen(s)) | 1;
 }
 
 int

@@ -2,6 +2,7 @@
  * adt_twins.c - a chained hash table of twin ids (FNV-1a).
  */
 #include "adt_twins.h"
+#include "fnv.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +17,7 @@ struct adt_twins {
 static uint64_t
 adt_twins_hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return h;
+	return fnv1a64(s, strlen(s));
 }
 
 struct adt_twins *

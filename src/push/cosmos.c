@@ -36,6 +36,7 @@
 #include "cosmos_doc.h"
 #include "cosmos_sig.h"
 #include "exitcode.h"
+#include "fnv.h"
 #include "http.h"
 #include "json.h"
 #include "keyq.h"
@@ -361,11 +362,7 @@ now_ms(void)
 static uint64_t
 hold_hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h | 1;
+	return fnv1a64(s, strlen(s)) | 1;	/* 0 marks a free slot */
 }
 
 /* A 429 for partition key header pkh: hold the key for its Retry-After. */
