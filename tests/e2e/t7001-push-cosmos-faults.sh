@@ -39,13 +39,16 @@ FOLD='def mp($t; $p): if ($p | type) == "object" then
 test_expect_success 'create the container' '
 	pcos --create-container </dev/null 2>err
 '
+# (--max-attempts 200: since the per-partition throttling change an
+# instance-wide limit answers about half the requests with 429 and 40
+# attempts ran out now and then; open in issue 8)
 test_expect_success 'throttled, 10% 503s and 5% dropped connections: nothing lost, state as folded' '
 	gen >in && test_lines 560 in &&
 	jq -nr "$FOLD" in | jq -cS . >expect &&
 	faults "{\"rate\":400,\"error_rate\":0.1,\"drop_rate\":0.05}" &&
-	pcos --tombstones --max-attempts 40 --concurrency 16 --dead-letter dlq <in >out 2>err &&
+	rc=0; pcos --tombstones --max-attempts 200 --concurrency 16 --dead-letter dlq <in >out 2>err || rc=$?
 	faults "{\"rate\":0,\"error_rate\":0,\"drop_rate\":0}" &&
-	test_lines 560 out && test ! -s dlq &&
+	{ test $rc = 0 && test_lines 560 out && test ! -s dlq || { tail -n 3 err; head -n 3 dlq; false; }; } &&
 	jq -se "all(.[]; .ok)" out >/dev/null &&
 	for k in retried throttled transport_errors; do
 		n=$(sed -n "s/.* $k=\([0-9]*\).*/\1/p" err) && test "$n" -gt 0 || return 1
