@@ -45,6 +45,7 @@ struct http_req {
 	unsigned max_attempts;
 	long max_total_ms;
 	unsigned attempts;
+	unsigned throttled;		/* 429s not counted in max_attempts */
 	int64_t t_first;		/* ms, monotonic */
 	int64_t due;			/* retry time, ms */
 	long delay;			/* http_req_delay(), ms */
@@ -699,6 +700,7 @@ resp_fill(struct http_req *r, struct http_resp *resp, long status,
 	resp->body = r->rbody.p != NULL ? buf_cstr(&r->rbody) : "";
 	resp->body_len = r->rbody.len;
 	resp->attempts = r->attempts;
+	resp->throttled = r->throttled;
 	resp->elapsed_ms = r->attempts ? (long)(now - r->t_first) : 0;
 	resp->hdrs_ = r->rhdrs.p;
 	resp->nhdrs_ = r->nhdrs;
@@ -811,8 +813,15 @@ retry_or_fail(struct http_engine *e, struct http_req *r,
 	else
 		delay = http_backoff_ms(e->o.backoff_base_ms,
 		    e->o.backoff_cap_ms, r->attempts, &e->rng);
-	if (r->attempts >= r->max_attempts) {
-		buf_printf(&why, "gave up after %u attempts: ", r->attempts);
+	/* a 429 that says when to come back is not the request's fault:
+	   the time budget bounds those, not the attempt budget */
+	if (resp->status == 429 && ra >= 0 && r->max_total_ms > 0)
+		r->throttled++;
+	if (r->attempts - r->throttled >= r->max_attempts) {
+		buf_printf(&why, "gave up after %u attempts", r->attempts);
+		if (r->throttled > 0)
+			buf_printf(&why, " (%u of them 429s)", r->throttled);
+		buf_adds(&why, ": ");
 	} else if (r->max_total_ms > 0 &&
 	    now + delay - r->t_first >= r->max_total_ms) {
 		buf_printf(&why, "gave up after %u attempts (time limit "

@@ -97,7 +97,9 @@ struct http_opts {
 	unsigned max_inflight;		/* concurrency cap (default 16) */
 	long connect_timeout_ms;	/* default 10000 */
 	long timeout_ms;		/* whole attempt (default 60000) */
-	unsigned max_attempts;		/* per request (default 10) */
+	unsigned max_attempts;		/* per request (default 10); a 429
+					   with Retry-After does not count
+					   when max_total_ms bounds it */
 	long max_total_ms;		/* per request from its first attempt,
 					   0 = no limit (default 300000) */
 	long backoff_base_ms;		/* default 500 */
@@ -137,6 +139,8 @@ struct http_resp {
 	const char *body;	/* NUL-terminated (not counted in body_len) */
 	size_t body_len;
 	unsigned attempts;	/* attempts made so far, this one included */
+	unsigned throttled;	/* of the earlier ones, 429s that did not
+				   count against max_attempts */
 	long elapsed_ms;	/* since the first attempt started */
 	const char *why;	/* done only: NULL on success, else why the
 				   request failed ("HTTP 404", "gave up after

@@ -12,6 +12,7 @@ ratectl_init(struct ratectl *rc, double ceiling)
 	rc->ceiling = ceiling > 0 ? ceiling : 0;
 	rc->cur = rc->ceiling;
 	rc->last_cut = rc->last_inc = rc->t_first = INT64_MIN / 2;
+	rc->ep_t0 = INT64_MIN / 2;
 }
 
 void
@@ -61,6 +62,24 @@ grown(const struct ratectl *rc, int64_t now_ms, int64_t *stamp)
 	return r;
 }
 
+/* Tolerant: has the throttled spell gone on long enough to measure? */
+static int
+spell_measured(const struct ratectl *rc, int64_t now_ms)
+{
+	return rc->ep_t0 != INT64_MIN / 2 &&
+	    now_ms - rc->ep_t0 >= RATECTL_EP_MS &&
+	    rc->ep_ok >= RATECTL_EP_OK;
+}
+
+/* Tolerant: is a spell of widespread 429s going on (no growth then)? */
+static int
+spell_hot(const struct ratectl *rc, int64_t now_ms)
+{
+	return rc->share > 0 && rc->ep_t0 != INT64_MIN / 2 &&
+	    now_ms - rc->ep_t0 <= 1000 && rc->ep_thr >= RATECTL_MIN_429 &&
+	    rc->ep_thr >= rc->share * (rc->ep_ok + rc->ep_thr);
+}
+
 int
 ratectl_note(struct ratectl *rc, long status, int64_t now_ms)
 {
@@ -77,14 +96,24 @@ ratectl_note(struct ratectl *rc, long status, int64_t now_ms)
 		rc->thr[slot] = 0;
 	}
 	if (status != 429) {
-		if (status != 0)
+		if (status != 0) {
 			rc->ok[slot]++;
-		if (rc->cur > 0)
+			rc->ep_ok++;
+		}
+		if (rc->cur > 0 && !spell_hot(rc, now_ms))
 			rc->cur = grown(rc, now_ms, &rc->last_inc);
 		return rc->cur != old;
 	}
 	rc->thr[slot]++;
-	if (now_ms - rc->last_cut < 250)
+	if (rc->share > 0 && (rc->ep_t0 == INT64_MIN / 2 ||
+	    now_ms - rc->ep_t0 > 1000)) {
+		rc->ep_t0 = now_ms;	/* a throttled spell begins */
+		rc->ep_ok = rc->ep_thr = 0;
+	}
+	rc->ep_thr++;
+	/* after a guess, cut again as soon as the spell tells the rate */
+	if (now_ms - rc->last_cut < 250 && !(rc->guessed &&
+	    spell_measured(rc, now_ms)))
 		return 0;
 	for (i = 0; i < RATECTL_SLOTS; i++)
 		if (tick - rc->stamp[i] < RATECTL_SLOTS) {
@@ -101,11 +130,21 @@ ratectl_note(struct ratectl *rc, long status, int64_t now_ms)
 		    now_ms - rc->t_first);
 	if (rc->cur > 0 && rc->cur < got)
 		got = rc->cur;
+	if (rc->share > 0) {
+		double spell = got / 2;	/* too soon or too few to tell */
+
+		rc->guessed = !spell_measured(rc, now_ms);
+		if (!rc->guessed)
+			spell = rc->ep_ok * 1000.0 / (double)(now_ms -
+			    rc->ep_t0);
+		if (spell < got)
+			got = spell;
+		rc->ep_t0 = INT64_MIN / 2;
+		memset(rc->thr, 0, sizeof(rc->thr));
+	}
 	rc->good = got;
 	rc->cur = got * 0.9 > 1 ? got * 0.9 : 1;
 	rc->last_cut = rc->last_inc = now_ms;
-	if (rc->share > 0)
-		memset(rc->thr, 0, sizeof(rc->thr));
 	return rc->cur != old;
 }
 

@@ -23,9 +23,18 @@
  * starve the partitions that still have budget. ratectl_tolerate() makes
  * the controller cut only when 429s are widespread: at least a given share
  * of the last second's answers (and at least RATECTL_MIN_429 of them since
- * the last cut), at most once every 250 ms; the cut is the same (90% of
- * what got through in the last second, or per second in the first second,
- * which becomes the "good" rate).
+ * the last cut), at most once every 250 ms. What got through in the last
+ * second is a poor measure there: it includes the burst the service
+ * allowed before it began to throttle (an instance-wide limit of 400/s
+ * with a burst of 400 let 4,000/s through for 100 ms), and cutting to 90%
+ * of it left half the requests answered 429 for over a second. So the cut
+ * waits until 429s have gone on for RATECTL_EP_MS and takes what got
+ * through since the first of them, per second: while a service throttles,
+ * that is its rate. The cut is to 90% of that (the "good" rate), but never
+ * below half of what got through in the last second (per second in the
+ * first second), so that a throttled spell with almost nothing through
+ * (every partition out of its second's budget at once) does not cut the
+ * rate to nothing.
  * The rate then grows 25% every 250 ms back up to that good rate, and 25%
  * a second beyond it (the ceiling still bounds it), so that a cut taken
  * while few partitions had work does not keep the rate low for long.
@@ -37,6 +46,10 @@
 
 #define RATECTL_SLOTS 10	/* 100 ms slots: the last second */
 #define RATECTL_MIN_429 5	/* tolerant: fewer 429s never cut */
+#define RATECTL_EP_MS 50	/* tolerant: the shortest throttled span
+				   whose answers set the cut */
+#define RATECTL_EP_OK 10	/* tolerant: fewer answers than this in
+				   the span cut at most by half */
 
 struct ratectl {
 	double cur;		/* requests/s now, 0 = unlimited */
@@ -48,6 +61,10 @@ struct ratectl {
 	int64_t stamp[RATECTL_SLOTS];	/* the 100 ms tick a slot counts */
 	int64_t last_cut, last_inc;
 	int64_t t_first;	/* the first answer */
+	int64_t ep_t0;		/* tolerant: the first 429 since the cut */
+	unsigned ep_ok;		/* tolerant: answers other than 429 since */
+	unsigned ep_thr;	/* tolerant: 429s since */
+	int guessed;		/* tolerant: the last cut could not measure */
 };
 
 /* Start unlimited (or at the ceiling when one is set). Can't fail. */

@@ -120,7 +120,8 @@ static const struct cli_opt options[] = {
 	    "HTTP: the limit query parameter of --page-size (default limit)",
 	    0, NULL },
 	{ "max-attempts", 0, CLI_LONG, &op.max_attempts, "N", NULL,
-	    "HTTP: attempts per page (default 10)", 0, NULL },
+	    "HTTP: attempts per page, not counting 429s that give a "
+	    "retry time (default 10)", 0, NULL },
 	{ "max-pages", 0, CLI_LONG, &op.max_pages, "N", NULL,
 	    "HTTP: stop after N pages (default 0: all)", 0, NULL },
 	{ "max-record", 0, CLI_SIZE, &op.max_record, "SIZE",

@@ -100,7 +100,8 @@ static const struct cli_opt options[] = {
 	{ "insecure", 'k', CLI_FLAG, &op.insecure, NULL, NULL,
 	    "do not verify TLS certificates (tests only)", 0, NULL },
 	{ "max-attempts", 0, CLI_LONG, &op.max_attempts, "N", NULL,
-	    "HTTP attempts per record at most (default 10)", 0, NULL },
+	    "HTTP attempts per record at most, not counting 429s "
+	    "that give a retry time (default 10)", 0, NULL },
 	{ "max-line", 0, CLI_SIZE, &op.max_line, "SIZE",
 	    "TWINPIPE_MAX_LINE", "longest input line accepted "
 	    "(default 16M)", 0, NULL },
@@ -157,6 +158,7 @@ struct rec {
 	size_t len;
 	enum step step;
 	unsigned attempts;
+	unsigned throttled;	/* of those, 429s not counted (http.h) */
 	long status;
 	int64_t t0;		/* first request start, ms (0: none yet) */
 	int holds_key;		/* is the active item of its keyq key */
@@ -565,12 +567,13 @@ rec_send(struct rec *r)
 	if (r->t0 == 0)
 		r->t0 = now;
 	if (op.max_attempts > 0) {
-		if (r->attempts >= (unsigned)op.max_attempts) {
+		if (r->attempts - r->throttled >= (unsigned)op.max_attempts) {
 			rec_fail(r, "gave_up", "gave up after %u attempts "
 			    "(--max-attempts)", r->attempts);
 			return;
 		}
-		left_att = (unsigned)op.max_attempts - r->attempts;
+		left_att = (unsigned)op.max_attempts - (r->attempts -
+		    r->throttled);
 	}
 	if (op.max_time > 0) {
 		left_ms = (long)(op.max_time * 1000) - (long)(now - r->t0);
@@ -779,6 +782,7 @@ on_done(struct http_req *req, enum http_verdict v,
 
 	(void)req;
 	r->attempts += resp->attempts;
+	r->throttled += resp->throttled;
 	r->status = st;
 	if (v != HTTP_OK && st != 404 && st != 412 && !(st == 400 &&
 	    r->step == S_DELETE && r->op.kind == ADT_TWIN) && !(st == 400 &&

@@ -121,7 +121,8 @@ static const struct cli_opt options[] = {
 	{ "key-file", 0, CLI_STR, &op.key_file, "FILE", NULL,
 	    "read the account key from FILE (else COSMOS_KEY)", 0, NULL },
 	{ "max-attempts", 0, CLI_LONG, &op.max_attempts, "N", NULL,
-	    "HTTP attempts per request at most (default 10)", 0, NULL },
+	    "HTTP attempts per request at most, not counting 429s "
+	    "that give a retry time (default 10)", 0, NULL },
 	{ "max-line", 0, CLI_SIZE, &op.max_line, "SIZE",
 	    "TWINPIPE_MAX_LINE", "longest input line accepted "
 	    "(default 16M)", 0, NULL },
@@ -347,8 +348,9 @@ now_ms(void)
  *
  * The request rate then only reacts to widespread throttling (ratectl.h,
  * ratectl_tolerate()): when at least CUT_SHARE of the answers of the last
- * second are 429s it is cut to 90% of what got through, and grows back
- * quickly after. A cut for every 429, as push-adt does against one
+ * second are 429s it is cut to 90% of what got through while they went on,
+ * and grows back quickly after. A 429 with a retry time does not use up
+ * --max-attempts (http.h): --max-time bounds the wait. A cut for every 429, as push-adt does against one
  * instance-wide limit, starved the partitions that still had budget: with
  * 20 hot partitions of 200 RU/s the run used 54% of the budget, or less
  * when a cut came while most partitions waited out their second.

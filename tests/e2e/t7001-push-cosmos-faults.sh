@@ -39,20 +39,24 @@ FOLD='def mp($t; $p): if ($p | type) == "object" then
 test_expect_success 'create the container' '
 	pcos --create-container </dev/null 2>err
 '
-# (--max-attempts 200: since the per-partition throttling change an
-# instance-wide limit answers about half the requests with 429 and 40
-# attempts ran out now and then; open in issue 8)
+# An instance-wide limit (the emulator's "rate": a bucket of 400/s with a
+# burst of 400) and the default --max-attempts: 429s with a retry time do
+# not use it up, and the rate is cut to what gets through while they go
+# on. (Cut to 90% of the last second's answers, burst included, about half
+# of the requests were answered 429 and records ran out of attempts.)
 test_expect_success 'throttled, 10% 503s and 5% dropped connections: nothing lost, state as folded' '
 	gen >in && test_lines 560 in &&
 	jq -nr "$FOLD" in | jq -cS . >expect &&
 	faults "{\"rate\":400,\"error_rate\":0.1,\"drop_rate\":0.05}" &&
-	rc=0; pcos --tombstones --max-attempts 200 --concurrency 16 --dead-letter dlq <in >out 2>err || rc=$?
+	rc=0; pcos --tombstones --concurrency 16 --dead-letter dlq <in >out 2>err || rc=$?
 	faults "{\"rate\":0,\"error_rate\":0,\"drop_rate\":0}" &&
 	{ test $rc = 0 && test_lines 560 out && test ! -s dlq || { tail -n 3 err; head -n 3 dlq; false; }; } &&
 	jq -se "all(.[]; .ok)" out >/dev/null &&
-	for k in retried throttled transport_errors; do
-		n=$(sed -n "s/.* $k=\([0-9]*\).*/\1/p" err) && test "$n" -gt 0 || return 1
+	for k in retried throttled transport_errors requests; do
+		n=$(sed -n "s/.* $k=\([0-9]*\).*/\1/p" err) && test "$n" -gt 0 && eval "$k=\$n" || return 1
 	done &&
+	echo "requests $requests, 429s $throttled" &&
+	test $((throttled * 100)) -le $((requests * 30)) &&
 	cos_docs | jq -cS "del(._lv)" >actual &&
 	test_cmp expect actual
 '

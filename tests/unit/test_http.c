@@ -91,7 +91,7 @@ struct out {
 	enum http_verdict v;
 	long status;
 	enum http_terr terr;
-	unsigned attempts;
+	unsigned attempts, throttled;
 	int prepares;
 	char why[256];
 	char body[256];
@@ -110,6 +110,7 @@ on_done(struct http_req *r, enum http_verdict v, const struct http_resp *p,
 	o->status = p->status;
 	o->terr = p->terr;
 	o->attempts = p->attempts;
+	o->throttled = p->throttled;
 	snprintf(o->why, sizeof(o->why), "%s", p->why ? p->why : "");
 	snprintf(o->body, sizeof(o->body), "%s", p->body);
 	snprintf(o->echo, sizeof(o->echo), "%s", h ? h : "");
@@ -492,6 +493,41 @@ test_retries(void)
 	script(2, s429);
 	ms = one(&o, "GET", "/script", NULL, &out, NULL);
 	ok(out.v == HTTP_OK && ms < 500, "Retry-After clamped (%lldms)", ms);
+
+	/* 429s that say when to come back do not use up the attempts */
+	{
+		static const int s429x6[] = { 429, 429, 429, 429, 429, 429,
+		    503, 429, 503, 503 };
+
+		opts(&o);
+		o.max_attempts = 3;
+		cx.ra_ms = 1;
+		script(6, s429x6);
+		one(&o, "GET", "/script", NULL, &out, NULL);
+		ok(out.v == HTTP_OK && out.attempts == 7 &&
+		    out.throttled == 6, "six 429s with x-ms-retry-after-ms, "
+		    "then ok, within 3 attempts (%u attempts, %u throttled)",
+		    out.attempts, out.throttled);
+		script(10, s429x6);
+		one(&o, "GET", "/script", NULL, &out, NULL);
+		is_str(out.why, "gave up after 10 attempts (7 of them 429s): "
+		    "HTTP 503", "other answers still count: %s", out.why);
+		o.max_total_ms = 0;
+		script(6, s429x6);
+		one(&o, "GET", "/script", NULL, &out, NULL);
+		ok(out.v == HTTP_FAIL && out.attempts == 3, "without a time "
+		    "limit 429s count too (%u attempts)", out.attempts);
+		cx.ra_ms = -1;
+		cx.ra_s = 0;
+		opts(&o);
+		o.max_attempts = 3;
+		o.max_total_ms = 60000;
+		script(6, s429x6);
+		ms = one(&o, "GET", "/script", NULL, &out, NULL);
+		ok(out.v == HTTP_OK && out.attempts == 7, "Retry-After: 0 "
+		    "counts as saying when (%u attempts, %lldms)",
+		    out.attempts, ms);
+	}
 
 	opts(&o);
 	script(3, sdrop);
