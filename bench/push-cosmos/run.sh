@@ -3,7 +3,8 @@
 # versions) over D devices against twin-emulator's Cosmos DB side:
 # push-cosmos side by side with Microsoft's @azure/cosmos 4.9 (node) doing
 # the same atomic merges, and the reference Functions' read-then-upsert;
-# then push-cosmos against a throttled emulator (RU/s budget per partition).
+# then push-cosmos against a throttled emulator (RU/s budget per partition),
+# and against an instance-wide request limit (emulator --rate).
 #
 #   bench/push-cosmos/run.sh [EVENTS [DEVICES [CONCURRENCY]]]
 #
@@ -12,6 +13,9 @@
 # ("0 4000": the --max-ru values, 4000 standing for the whole budget) picks
 # its runs; PUSH_ARGS adds arguments to those push-cosmos runs (e.g.
 # "--log-level debug") and LOGDIR keeps their standard error there.
+# INSTANCE_RATE (400) and INSTANCE_EVENTS (4000, over 400 devices) size the
+# instance-wide part; PUSH_BINS lists the push-cosmos binaries it compares
+# (default bin/push-cosmos), e.g. an older build's.
 #
 # Needs bin/push-cosmos, bin/twin-emulator, node and the SDK in tests/.node
 # (installed by tests/fidelity/install.sh, as the emulator tests do).
@@ -95,4 +99,28 @@ for budget in ${BUDGETS:-0 $((ru * hot))}; do
 		-v req="$(jq .requests <<<"$s")" -v t="$(jq .throttled <<<"$s")" -v f="$(jq .failed <<<"$s")" \
 		-v ru="$(jq .ru <<<"$s")" -v b="$((ru * hot))" 'BEGIN {
 		printf "| %s | %.2f s | %.0f | %d | %d | %.1f%% | %d | %.0f | %.0f%% |\n", l, w, ok / w, req, t, 100 * t / req, f, ru / w, 100 * ru / w / b }'
+done
+
+r=${INSTANCE_RATE:-400} m=${INSTANCE_EVENTS:-4000}
+echo
+echo "# instance-wide limit: emulator --rate $r (requests/s, a burst of $r), $m merge events over 400 devices (a read and a write each), concurrency $conc"
+echo "| run | wall | goodput (events/s) | requests | 429s | % 429 | failed | answered (not 429) / s | % of the limit |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+awk -v n="$m" 'BEGIN {
+	for (k = 0; k < n; k++)
+		printf "{\"$op\":\"merge\",\"id\":\"d-%d\",\"deviceId\":\"d-%d\",\"$version\":%d,\"properties\":{\"reported\":{\"temp\":%d}}}\n",
+			k % 400, k % 400, int(k / 400) + 1, k % 40
+}' >"$work/inst.ndjson"
+for bin in ${PUSH_BINS:-$top/bin/push-cosmos}; do
+	start_emu --rate "$r"
+	/usr/bin/time -f "%e" -o "$work/time" "$bin" -e "$url" -d bench \
+		--container c -p /deviceId --concurrency "$conc" --max-attempts 1000 \
+		--stats json ${PUSH_ARGS:-} "$work/inst.ndjson" >"$work/out" 2>"$work/err" || true
+	wall=$(tail -n 1 "$work/time")
+	s=$(grep '^{"prog"' "$work/err" | jq -c .summary)
+	awk -v l="$(basename "$(dirname "$(dirname "$bin")")")/bin/push-cosmos" -v w="$wall" -v ok="$(jq .ok <<<"$s")" \
+		-v req="$(jq .requests <<<"$s")" -v t="$(jq .throttled <<<"$s")" -v f="$(jq .failed <<<"$s")" \
+		-v lim="$r" 'BEGIN {
+		a = (req - t) / w
+		printf "| %s | %.2f s | %.0f | %d | %d | %.1f%% | %d | %.0f | %.0f%% |\n", l, w, ok / w, req, t, 100 * t / req, f, a, 100 * a / lim }'
 done

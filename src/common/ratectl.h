@@ -24,20 +24,23 @@
  * the controller cut only when 429s are widespread: at least a given share
  * of the last second's answers (and at least RATECTL_MIN_429 of them since
  * the last cut), at most once every 250 ms. What got through in the last
- * second is a poor measure there: it includes the burst the service
- * allowed before it began to throttle (an instance-wide limit of 400/s
- * with a burst of 400 let 4,000/s through for 100 ms), and cutting to 90%
- * of it left half the requests answered 429 for over a second. So the cut
- * waits until 429s have gone on for RATECTL_EP_MS and takes what got
- * through since the first of them, per second: while a service throttles,
- * that is its rate. The cut is to 90% of that (the "good" rate), but never
- * below half of what got through in the last second (per second in the
- * first second), so that a throttled spell with almost nothing through
- * (every partition out of its second's budget at once) does not cut the
- * rate to nothing.
+ * second is a poor measure of the rate to cut to: it includes the burst
+ * the service allowed before it began to throttle (an instance-wide limit
+ * of 400/s with a burst of 400 let 4,000/s through for 100 ms), and
+ * cutting to 90% of it left half the requests answered 429 for over a
+ * second. So the cut takes what got through since the first 429 of the
+ * spell, per second: while a service throttles, that is its rate. It needs
+ * RATECTL_EP_MS of spell and RATECTL_EP_OK answers; until then (or when
+ * almost nothing gets through: every partition out of its second's budget
+ * at once) the cut is a guess, half of what got through in the last second
+ * (per second in the first second), and the next cut comes as soon as the
+ * spell can be measured instead of 250 ms later. The cut is to 90% of that
+ * rate, the "good" rate.
  * The rate then grows 25% every 250 ms back up to that good rate, and 25%
  * a second beyond it (the ceiling still bounds it), so that a cut taken
- * while few partitions had work does not keep the rate low for long.
+ * while few partitions had work does not keep the rate low for long; it
+ * does not grow while a spell of widespread 429s goes on. Against an
+ * instance-wide limit that probing costs about 5% of the requests in 429s.
  */
 #ifndef TP_RATECTL_H
 #define TP_RATECTL_H
