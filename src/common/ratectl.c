@@ -71,6 +71,18 @@ spell_measured(const struct ratectl *rc, int64_t now_ms)
 	    rc->ep_ok >= RATECTL_EP_OK;
 }
 
+/*
+ * Tolerant: do the spell's 429s tell a limit the requests share? A 429
+ * for one partition key comes with the time its budget is back, and
+ * the request waits that long (push-cosmos holds the key too): it meets
+ * a 429 again only if others took that budget first.
+ */
+static int
+spell_shared(const struct ratectl *rc)
+{
+	return rc->ep_again >= RATECTL_MIN_429;
+}
+
 /* Tolerant: is a spell of widespread 429s going on (no growth then)? */
 static int
 spell_hot(const struct ratectl *rc, int64_t now_ms)
@@ -80,8 +92,49 @@ spell_hot(const struct ratectl *rc, int64_t now_ms)
 	    rc->ep_thr >= rc->share * (rc->ep_ok + rc->ep_thr);
 }
 
+/*
+ * Tolerant: the rate to cut to 90% of, got being what got through in the
+ * last second; sets good, the rate to grow back to at once.
+ */
+static double
+cut_tolerant(struct ratectl *rc, double got, int64_t now_ms)
+{
+	double to = got;
+
+	if (spell_shared(rc)) {
+		rc->guessed = !spell_measured(rc, now_ms);
+		if (!rc->guessed)
+			to = rc->ep_ok * 1000.0 / (double)(now_ms -
+			    rc->ep_t0);
+		/* too soon or too few to tell, or less than half: halve */
+		if (rc->guessed || to < got / 2) {
+			to = got / 2;
+			rc->guessed = 1;
+		}
+		if (to > got)
+			to = got;
+		if (!rc->guessed)
+			rc->good = to;
+	} else {
+		/* first 429s only, a rate in force: a gentle cut */
+		rc->guessed = 0;
+		if (to < rc->cur / 0.9 * 0.75)
+			to = rc->cur / 0.9 * 0.75;
+	}
+	rc->ep_t0 = INT64_MIN / 2;
+	memset(rc->thr, 0, sizeof(rc->thr));
+	return to;
+}
+
 int
 ratectl_note(struct ratectl *rc, long status, int64_t now_ms)
+{
+	return ratectl_note_req(rc, status, 0, now_ms);
+}
+
+int
+ratectl_note_req(struct ratectl *rc, long status, unsigned prior_429,
+    int64_t now_ms)
 {
 	int64_t tick = now_ms / 100;
 	int slot = (int)(tick % RATECTL_SLOTS), i;
@@ -108,9 +161,11 @@ ratectl_note(struct ratectl *rc, long status, int64_t now_ms)
 	if (rc->share > 0 && (rc->ep_t0 == INT64_MIN / 2 ||
 	    now_ms - rc->ep_t0 > 1000)) {
 		rc->ep_t0 = now_ms;	/* a throttled spell begins */
-		rc->ep_ok = rc->ep_thr = 0;
+		rc->ep_ok = rc->ep_thr = rc->ep_again = 0;
 	}
 	rc->ep_thr++;
+	if (prior_429 > 0)
+		rc->ep_again++;
 	/* after a guess, cut again as soon as the spell tells the rate */
 	if (now_ms - rc->last_cut < 250 && !(rc->guessed &&
 	    spell_measured(rc, now_ms)))
@@ -121,7 +176,8 @@ ratectl_note(struct ratectl *rc, long status, int64_t now_ms)
 			thr += rc->thr[i];
 		}
 	if (rc->share > 0 && (thr < RATECTL_MIN_429 ||
-	    thr < rc->share * (got + thr)))
+	    thr < rc->share * (got + thr) ||
+	    (!spell_shared(rc) && rc->cur == 0)))
 		return 0;
 	/* in the first second, what got through is not yet a second's
 	   worth: a cut at 300 ms would be to a third of the rate */
@@ -130,19 +186,9 @@ ratectl_note(struct ratectl *rc, long status, int64_t now_ms)
 		    now_ms - rc->t_first);
 	if (rc->cur > 0 && rc->cur < got)
 		got = rc->cur;
-	if (rc->share > 0) {
-		double spell = got / 2;	/* too soon or too few to tell */
-
-		rc->guessed = !spell_measured(rc, now_ms);
-		if (!rc->guessed)
-			spell = rc->ep_ok * 1000.0 / (double)(now_ms -
-			    rc->ep_t0);
-		if (spell < got)
-			got = spell;
-		rc->ep_t0 = INT64_MIN / 2;
-		memset(rc->thr, 0, sizeof(rc->thr));
-	}
 	rc->good = got;
+	if (rc->share > 0)
+		got = cut_tolerant(rc, got, now_ms);
 	rc->cur = got * 0.9 > 1 ? got * 0.9 : 1;
 	rc->last_cut = rc->last_inc = now_ms;
 	return rc->cur != old;

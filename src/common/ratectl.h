@@ -21,26 +21,39 @@
  * of the RU/s until x-ms-retry-after-ms) is different: the caller holds
  * that partition's requests until then, and a global cut for it would only
  * starve the partitions that still have budget. ratectl_tolerate() makes
- * the controller cut only when 429s are widespread: at least a given share
- * of the last second's answers (and at least RATECTL_MIN_429 of them since
- * the last cut), at most once every 250 ms. What got through in the last
- * second is a poor measure of the rate to cut to: it includes the burst
- * the service allowed before it began to throttle (an instance-wide limit
- * of 400/s with a burst of 400 let 4,000/s through for 100 ms), and
- * cutting to 90% of it left half the requests answered 429 for over a
- * second. So the cut takes what got through since the first 429 of the
- * spell, per second: while a service throttles, that is its rate. It needs
- * RATECTL_EP_MS of spell and RATECTL_EP_OK answers; until then (or when
- * almost nothing gets through: every partition out of its second's budget
- * at once) the cut is a guess, half of what got through in the last second
- * (per second in the first second), and the next cut comes as soon as the
- * spell can be measured instead of 250 ms later. The cut is to 90% of that
- * rate, the "good" rate.
- * The rate then grows 25% every 250 ms back up to that good rate, and 25%
+ * the controller cut only for 429s that tell a limit the requests share:
+ * 429s to requests that had waited out an earlier one as told (at least
+ * RATECTL_MIN_429 in the spell: the second since the first 429 after the
+ * last cut; the caller says so through ratectl_note_req()), and that are
+ * at least a given share of the last second's answers (and at least
+ * RATECTL_MIN_429 of them since the last cut), at most once every 250 ms.
+ * A request's first 429 only holds its partition: cutting for those,
+ * push-cosmos' throttled bench fell to 26-60% of the budget in one run of
+ * four, when the first second's answers were few (holds, start-up).
+ *
+ * The cut is not to 90% of what got through in the last second either: it
+ * includes the burst the service allowed before it began to throttle (an
+ * instance-wide limit of 400/s with a burst of 400 let 4,000/s through for
+ * 100 ms), and cutting to 90% of it left half the requests answered 429
+ * for over a second. It takes what got through since the first 429 of the
+ * spell, per second: while a service throttles, that is its rate. That
+ * needs RATECTL_EP_MS of spell and RATECTL_EP_OK answers; until then (or
+ * when almost nothing gets through) the cut is a guess, half of what got
+ * through in the last second (per second in the first second), and the
+ * next cut comes as soon as the spell can be measured instead of 250 ms
+ * later. A cut at most halves the rate: a spell measured below half is a
+ * guess too (in push-cosmos' throttled bench, a spell of 429s at the
+ * partitions' one-second windows once measured 57/s of 4,000). The cut is
+ * to 90% of that rate, the "good" rate (after a guess, good stays what
+ * got through). Once a rate is in force, a share of first
+ * 429s cuts it too, gently: to 90% of what got through, at most by a
+ * quarter.
+ * The rate then grows 25% every 250 ms back up to the good rate, and 25%
  * a second beyond it (the ceiling still bounds it), so that a cut taken
  * while few partitions had work does not keep the rate low for long; it
  * does not grow while a spell of widespread 429s goes on. Against an
- * instance-wide limit that probing costs about 5% of the requests in 429s.
+ * instance-wide limit that probing costs a few percent of the requests in
+ * 429s.
  */
 #ifndef TP_RATECTL_H
 #define TP_RATECTL_H
@@ -67,7 +80,9 @@ struct ratectl {
 	int64_t ep_t0;		/* tolerant: the first 429 since the cut */
 	unsigned ep_ok;		/* tolerant: answers other than 429 since */
 	unsigned ep_thr;	/* tolerant: 429s since */
-	int guessed;		/* tolerant: the last cut could not measure */
+	unsigned ep_again;	/* tolerant: of those, to requests that had
+				   waited out an earlier 429 */
+	int guessed;		/* tolerant: the last cut did not measure */
 };
 
 /* Start unlimited (or at the ceiling when one is set). Can't fail. */
@@ -86,6 +101,13 @@ int ratectl_set_ceiling(struct ratectl *rc, double ceiling);
  * Returns 1 if the rate changed. Can't fail.
  */
 int ratectl_note(struct ratectl *rc, long status, int64_t now_ms);
+/*
+ * The same for an attempt of a request that earlier attempts had seen
+ * prior_429 429s for (http_resp.throttled): in tolerant mode, 429s to
+ * requests that waited as told tell a limit the requests share.
+ */
+int ratectl_note_req(struct ratectl *rc, long status, unsigned prior_429,
+    int64_t now_ms);
 /* The current rate, requests/s (0 = unlimited). */
 double ratectl_rate(const struct ratectl *rc);
 

@@ -346,10 +346,11 @@ now_ms(void)
  * count. The in-flight window is not halved on 429s (aimd_increase 0):
  * one hot partition would shrink it for all the others.
  *
- * The request rate then only reacts to widespread throttling (ratectl.h,
- * ratectl_tolerate()): when at least CUT_SHARE of the answers of the last
- * second are 429s it is cut to 90% of what got through while they went on,
- * and grows back quickly after. A 429 with a retry time does not use up
+ * The request rate then only reacts to throttling of a budget the requests
+ * share (ratectl.h, ratectl_tolerate()): when requests that waited as told
+ * meet 429s again and at least CUT_SHARE of the answers of the last second
+ * are 429s, it is cut to 90% of what got through while they went on, and
+ * grows back quickly after. A 429 with a retry time does not use up
  * --max-attempts (http.h): --max-time bounds the wait. A cut for every 429, as push-adt does against one
  * instance-wide limit, starved the partitions that still had budget: with
  * 20 hot partitions of 200 RU/s the run used 54% of the budget, or less
@@ -433,7 +434,7 @@ ru_account(const struct http_resp *resp)
 				    ratectl_rate(&g.rc) / 20 + 1);
 		}
 	}
-	if (ratectl_note(&g.rc, resp->status, now)) {
+	if (ratectl_note_req(&g.rc, resp->status, resp->throttled, now)) {
 		http_set_rate(g.e, ratectl_rate(&g.rc),
 		    ratectl_rate(&g.rc) / 20 + 1);
 		log_debug("request rate now %.0f/s", ratectl_rate(&g.rc));

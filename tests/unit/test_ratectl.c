@@ -20,6 +20,17 @@ feed(struct ratectl *rc, long status, int n, int64_t t, int64_t ms)
 	return changed;
 }
 
+/* the same for 429s to requests that had waited out an earlier 429 */
+static int
+feed_again(struct ratectl *rc, int n, int64_t t, int64_t ms)
+{
+	int i, changed = 0;
+
+	for (i = 0; i < n; i++)
+		changed |= ratectl_note_req(rc, 429, 1, t + ms * i / n);
+	return changed;
+}
+
 static void
 test_every_429(void)
 {
@@ -82,13 +93,25 @@ test_tolerant(void)
 	ok(cuts > 10 && ratectl_rate(&rc) > 0, "without ratectl_tolerate() "
 	    "the same answers cut %d times", cuts);
 
+	/* a request's first 429: its partition is held, no global cut */
+	ratectl_init(&rc, 0);
+	ratectl_tolerate(&rc, 0.05);
+	for (t = 0, cuts = 0; t < 5000; t += 1000) {
+		cuts += feed(&rc, 200, 100, t, 1000);
+		cuts += feed(&rc, 429, 100, t + 500, 20);
+		cuts += feed_again(&rc, 4, t + 520, 10);
+	}
+	is_int(cuts, 0, "half the answers first 429s, 4 repeated a second: "
+	    "no cut");
+	ok(feed_again(&rc, 5, 5520, 10), "5 repeated within a second: cut");
+
 	ratectl_init(&rc, 0);
 	ratectl_tolerate(&rc, 0.05);
 	ratectl_note(&rc, 0, 0);	/* started a second ago */
 	feed(&rc, 200, 1, 1000, 1);
-	ok(!feed(&rc, 429, 4, 1010, 10), "4 429s of 5 answers: too few to "
+	ok(!feed_again(&rc, 4, 1010, 10), "4 429s of 5 answers: too few to "
 	    "cut");
-	ok(feed(&rc, 429, 1, 1030, 1), "the fifth cuts");
+	ok(feed_again(&rc, 1, 1030, 1), "the fifth cuts");
 	ok(ratectl_rate(&rc) == 1, "to 90%% of one answer: 1/s");
 
 	/* 1000/s get through, then the service lets 400/s through */
@@ -97,8 +120,8 @@ test_tolerant(void)
 	feed(&rc, 200, 1000, 0, 1000);
 	for (t = 1000, cuts = 0; t < 1200 && (cuts == 0 ||
 	    ratectl_rate(&rc) > 380); t++) {
-		cuts += ratectl_note(&rc, t % 5 < 2 ? 200 : 429, t);
-		cuts += ratectl_note(&rc, 429, t);
+		cuts += ratectl_note_req(&rc, t % 5 < 2 ? 200 : 429, 1, t);
+		cuts += ratectl_note_req(&rc, 429, 1, t);
 		if (cuts == 1 && first == 0)
 			first = ratectl_rate(&rc), t_first = t;
 	}
@@ -110,7 +133,7 @@ test_tolerant(void)
 	ok(ratectl_rate(&rc) > 340 && ratectl_rate(&rc) < 380,
 	    "to 90%% of what got through while throttled, 400/s, not of the "
 	    "last second's 1000 (%.1f)", ratectl_rate(&rc));
-	is_int(feed(&rc, 429, 4, t, 10), 0, "429s since the cut count anew");
+	is_int(feed_again(&rc, 4, t, 10), 0, "429s since the cut count anew");
 	feed(&rc, 200, 1, t + 200, 1);
 	ok(ratectl_rate(&rc) < 380, "no increase within 250 ms");
 	feed(&rc, 200, 1, t + 260, 1);
@@ -128,12 +151,12 @@ test_tolerant(void)
 	ratectl_init(&rc, 0);
 	ratectl_tolerate(&rc, 0.05);
 	feed(&rc, 200, 360, 0, 300);
-	ok(feed(&rc, 429, 20, 300, 5), "20 429s in 5 ms cut at once");
+	ok(feed_again(&rc, 20, 300, 5), "20 429s in 5 ms cut at once");
 	ok(ratectl_rate(&rc) > 530 && ratectl_rate(&rc) < 550,
 	    "too soon to measure: to 90%% of half the rate per second so "
 	    "far, 1200/s (%.0f)", ratectl_rate(&rc));
 	for (t = 305, cuts = 0; t < 500 && !cuts; t++) {
-		cuts += ratectl_note(&rc, 429, t);
+		cuts += ratectl_note_req(&rc, 429, 1, t);
 		if (t % 5 < 2)
 			cuts += ratectl_note(&rc, 200, t);
 	}
@@ -150,17 +173,20 @@ test_tolerant(void)
 	ratectl_tolerate(&rc, 0.05);
 	ratectl_note(&rc, 0, 0);
 	feed(&rc, 200, 1000, 0, 1000);
-	feed(&rc, 429, 200, 1000, 200);
+	feed(&rc, 429, 20, 1000, 20);
+	ok(ratectl_rate(&rc) == 0, "each partition's first 429 at once, "
+	    "nothing through: no cut");
+	feed_again(&rc, 200, 1020, 200);
 	ok(ratectl_rate(&rc) >= 200 && ratectl_rate(&rc) < 460,
-	    "too few answers to measure: each cut at most halves (%.0f)",
-	    ratectl_rate(&rc));
+	    "429s again: too few answers to measure, each cut at most halves "
+	    "(%.0f)", ratectl_rate(&rc));
 
 	/* a cut taken while few partitions had work: 20/s got through */
 	ratectl_init(&rc, 0);
 	ratectl_tolerate(&rc, 0.05);
 	ratectl_note(&rc, 0, 0);
 	feed(&rc, 200, 20, 100, 900);
-	feed(&rc, 429, 5, 1000, 5);
+	feed_again(&rc, 5, 1000, 5);
 	ok(ratectl_rate(&rc) == 9, "cut to 9/s");
 	for (t = 1005; t < 11000; t += 50)
 		feed(&rc, 200, 1, t, 1);
@@ -170,7 +196,7 @@ test_tolerant(void)
 	ratectl_init(&rc, 500);
 	ratectl_tolerate(&rc, 0.05);
 	feed(&rc, 200, 100, 0, 1000);
-	feed(&rc, 429, 10, 1000, 10);
+	feed_again(&rc, 10, 1000, 10);
 	for (t = 1010; t < 20000; t += 50)
 		feed(&rc, 200, 1, t, 1);
 	is_int(ratectl_rate(&rc), 500, "the ceiling bounds the recovery");
@@ -180,7 +206,8 @@ test_tolerant(void)
  * An instance-wide limit: twin-emulator's "rate" 400/s (a token bucket
  * with a burst of 400, a 429 when it is empty), 16 requests in flight and
  * 2 ms a round trip, so up to 8000/s without a limit; the client's own
- * bucket set as push-cosmos sets it (the rate, a burst of rate/20 + 1).
+ * bucket set as push-cosmos sets it (the rate, a burst of rate/20 + 1);
+ * a request answered 429 is sent again after the 3 ms it is told.
  * Simulated for 5 s in steps of 0.1 ms. Cutting to 90% of the last
  * second's answers, which include the 400 of the burst, left about half
  * of the requests answered 429 for over a second.
@@ -190,13 +217,17 @@ test_instance_limit(void)
 {
 	struct ratectl rc;
 	double srv = 400, cli = 0, rate = 0;
-	int64_t due[16];
+	int64_t due[16], ready[16];
+	unsigned prior[16];
 	int status[16], i, step, n429[2] = { 0, 0 }, nok[2] = { 0, 0 };
 
 	ratectl_init(&rc, 0);
 	ratectl_tolerate(&rc, 0.05);
-	for (i = 0; i < 16; i++)
+	for (i = 0; i < 16; i++) {
 		due[i] = -1;
+		ready[i] = 0;
+		prior[i] = 0;
+	}
 	for (step = 0; step < 50000; step++) {
 		int64_t ms = step / 10;
 
@@ -210,11 +241,16 @@ test_instance_limit(void)
 		}
 		for (i = 0; i < 16; i++) {
 			if (due[i] == step) {
-				if (ratectl_note(&rc, status[i], ms))
+				if (ratectl_note_req(&rc, status[i], prior[i],
+				    ms))
 					rate = ratectl_rate(&rc);
 				due[i] = -1;
+				/* a 429 retries after its 3 ms */
+				prior[i] = status[i] == 429 ? prior[i] + 1 : 0;
+				ready[i] = status[i] == 429 ? step + 30 : step;
 			}
-			if (due[i] >= 0 || (rate > 0 && cli < 1))
+			if (due[i] >= 0 || step < ready[i] ||
+			    (rate > 0 && cli < 1))
 				continue;
 			if (rate > 0)
 				cli -= 1;
