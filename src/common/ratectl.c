@@ -106,9 +106,11 @@ cut_tolerant(struct ratectl *rc, double got, int64_t now_ms)
 		if (!rc->guessed)
 			to = rc->ep_ok * 1000.0 / (double)(now_ms -
 			    rc->ep_t0);
-		/* too soon or too few to tell, or less than half: halve */
-		if (rc->guessed || to < got / 2) {
+		/* too soon or too few to tell: halve; at most to a quarter */
+		if (rc->guessed)
 			to = got / 2;
+		else if (to < got / 4) {
+			to = got / 4;
 			rc->guessed = 1;
 		}
 		if (to > got)

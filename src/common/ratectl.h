@@ -41,8 +41,8 @@
  * when almost nothing gets through) the cut is a guess, half of what got
  * through in the last second (per second in the first second), and the
  * next cut comes as soon as the spell can be measured instead of 250 ms
- * later. A cut at most halves the rate: a spell measured below half is a
- * guess too (in push-cosmos' throttled bench, a spell of 429s at the
+ * later. A measured cut goes at most to a quarter of what got through
+ * (below is a guess too: in push-cosmos' throttled bench, a spell at the
  * partitions' one-second windows once measured 57/s of 4,000). The cut is
  * to 90% of that rate, the "good" rate (after a guess, good stays what
  * got through). Once a rate is in force, a share of first
