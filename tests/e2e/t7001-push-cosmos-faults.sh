@@ -53,11 +53,15 @@ test_expect_success 'throttled, 10% 503s and 5% dropped connections: nothing los
 	{ test $rc = 0 && test_lines 560 out && test ! -s dlq || { tail -n 3 err; head -n 3 dlq; false; }; } &&
 	{ jq -se "all(.[]; .ok)" out >/dev/null || { echo "a result not ok"; false; }; } &&
 	s=$(grep "summary:" err | tail -n 1) &&
-	for k in retried throttled transport_errors requests; do
+	for k in retried throttled requests; do
 		n=$(sed -n "s/.* $k=\([0-9]*\).*/\1/p" <<<"$s") &&
 		test "${n:-0}" -gt 0 || { echo "no $k in: $s"; return 1; }
 		eval "$k=\$n"
 	done &&
+	# retries other than 429s: 503s and dropped connections (libcurl
+	# retries a reused connection that dies before an answer by itself,
+	# so transport_errors is 0-9 and may be 0)
+	test "$retried" -gt "$throttled" &&
 	echo "requests $requests, 429s $throttled" &&
 	test $((throttled * 100)) -le $((requests * 30)) &&
 	cos_docs | jq -cS "del(._lv)" >actual &&
