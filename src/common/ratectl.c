@@ -93,39 +93,36 @@ spell_hot(const struct ratectl *rc, int64_t now_ms)
 }
 
 /*
- * Tolerant: the rate to cut to 90% of, got being what got through in the
- * last second; sets good, the rate to grow back to at once.
+ * Tolerant: the rate after a cut, got being what got through in the last
+ * second (at most the rate in force); sets good, the rate to grow back to
+ * at once.
  */
 static double
 cut_tolerant(struct ratectl *rc, double got, int64_t now_ms)
 {
-	double to = got;
+	double to = got, floor = 1;
 
-	if (spell_shared(rc)) {
-		rc->guessed = !spell_measured(rc, now_ms);
-		if (!rc->guessed)
-			to = rc->ep_ok * 1000.0 / (double)(now_ms -
-			    rc->ep_t0);
-		/* too soon or too few to tell: halve; at most to a quarter */
-		if (rc->guessed)
-			to = got / 2;
-		else if (to < got / 4) {
+	rc->good = got;
+	rc->guessed = 0;
+	if (!spell_shared(rc)) {
+		floor = rc->cur * 0.75;	/* first 429s, a rate in force */
+	} else if (!spell_measured(rc, now_ms)) {
+		to = got / 2;		/* too soon or too few to tell */
+		rc->guessed = 1;
+	} else {
+		to = rc->ep_ok * 1000.0 / (double)(now_ms - rc->ep_t0);
+		if (to < got / 4) {	/* at most to a quarter */
 			to = got / 4;
 			rc->guessed = 1;
-		}
-		if (to > got)
-			to = got;
-		if (!rc->guessed)
+		} else if (to < got)
 			rc->good = to;
-	} else {
-		/* first 429s only, a rate in force: a gentle cut */
-		rc->guessed = 0;
-		if (to < rc->cur / 0.9 * 0.75)
-			to = rc->cur / 0.9 * 0.75;
+		else
+			to = got;
 	}
 	rc->ep_t0 = INT64_MIN / 2;
 	memset(rc->thr, 0, sizeof(rc->thr));
-	return to;
+	to *= 0.9;
+	return to > floor ? to : floor > 1 ? floor : 1;
 }
 
 int
@@ -188,10 +185,12 @@ ratectl_note_req(struct ratectl *rc, long status, unsigned prior_429,
 		    now_ms - rc->t_first);
 	if (rc->cur > 0 && rc->cur < got)
 		got = rc->cur;
-	rc->good = got;
 	if (rc->share > 0)
-		got = cut_tolerant(rc, got, now_ms);
-	rc->cur = got * 0.9 > 1 ? got * 0.9 : 1;
+		rc->cur = cut_tolerant(rc, got, now_ms);
+	else {
+		rc->good = got;
+		rc->cur = got * 0.9 > 1 ? got * 0.9 : 1;
+	}
 	rc->last_cut = rc->last_inc = now_ms;
 	return rc->cur != old;
 }
