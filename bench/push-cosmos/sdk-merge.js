@@ -10,20 +10,9 @@
 // MODE "reference": the reference Functions: read, overwrite
 // properties.reported with the event's partial twin, upsert (no etag, no
 // version check).
-const path = require('path');
-const fs = require('fs');
-const { CosmosClient } = require(path.join(process.env.TP_NODE_MODULES, '@azure/cosmos'));
+const sdk = require('../lib/cosmos-sdk.js');
 const [url, file, conc, mode] = [process.argv[2], process.argv[3], +process.argv[4] || 32, process.argv[5] || 'merge'];
-const key = 'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==';
-const client = new CosmosClient({ endpoint: url, key, connectionPolicy: { enableEndpointDiscovery: false } });
-const c = client.database('bench').container('c');
-const byDev = new Map();
-for (const l of fs.readFileSync(file, 'utf8').split('\n')) {
-	if (!l) continue;
-	const e = JSON.parse(l);
-	if (!byDev.has(e.id)) byDev.set(e.id, []);
-	byDev.get(e.id).push(e);
-}
+const c = sdk.container(url);
 function mp(t, p) {
 	if (p === null || typeof p !== 'object' || Array.isArray(p)) return p;
 	if (t === null || typeof t !== 'object' || Array.isArray(t)) t = {};
@@ -37,7 +26,7 @@ function body(e) {
 	delete b.$op; delete b.$version; delete b._meta;
 	return b;
 }
-let ok = 0, stale = 0, failed = 0, requests = 0;
+let ok = 0, stale = 0, requests = 0;
 async function merge(e) {
 	for (;;) {
 		const it = c.item(e.id, e.deviceId);
@@ -67,17 +56,7 @@ async function reference(e) {
 	await c.items.upsert(d);
 	ok++;
 }
-const devs = [...byDev.values()];
-let next = 0;
-async function worker() {
-	while (next < devs.length) {
-		for (const e of devs[next++]) {
-			try { await (mode === 'reference' ? reference(e) : merge(e)); } catch (x) { failed++; }
-		}
-	}
-}
 (async () => {
-	const t0 = Date.now();
-	await Promise.all(Array.from({ length: conc }, worker));
-	console.log(JSON.stringify({ ok, stale, failed, requests, wall_s: (Date.now() - t0) / 1000 }));
+	const r = await sdk.run(file, conc, (e) => e.id, mode === 'reference' ? reference : merge);
+	console.log(JSON.stringify({ ok, stale, failed: r.failed, requests, wall_s: r.wall_s }));
 })();

@@ -16,27 +16,13 @@
 // Anything else is skipped. The Functions ran per Event Hubs batch and did
 // not await the upsert; here every operation is awaited (to know when all
 // are done), the events of one device in input order, CONCURRENCY devices
-// in flight (the same scheduling as bench/push-cosmos/sdk-merge.js).
+// in flight (the scheduling of bench/lib/cosmos-sdk.js, as sdk-merge.js).
 // Prints {"ok","skipped","failed","requests","wall_s"} on stdout.
-const path = require('path');
-const fs = require('fs');
-const { CosmosClient } = require(path.join(process.env.TP_NODE_MODULES, '@azure/cosmos'));
+const sdk = require('../lib/cosmos-sdk.js');
 const [url, file, conc] = [process.argv[2], process.argv[3], +process.argv[4] || 64];
-const key = process.env.COSMOS_KEY;
-const client = new CosmosClient({ endpoint: url, key, connectionPolicy: { enableEndpointDiscovery: false } });
-const c = client.database('bench').container('c');
+const c = sdk.container(url);
 
-const byDev = new Map();
-for (const l of fs.readFileSync(file, 'utf8').split('\n')) {
-	if (!l) continue;
-	const e = JSON.parse(l);
-	const p = e.properties || {};
-	const id = p.moduleId ? `${p.deviceId}/${p.moduleId}` : p.deviceId;
-	if (!byDev.has(id)) byDev.set(id, []);
-	byDev.get(id).push(e);
-}
-
-let ok = 0, skipped = 0, failed = 0, requests = 0;
+let ok = 0, skipped = 0, requests = 0;
 async function apply(e) {
 	const p = e.properties || {}, b = e.body || {};
 	const dev = p.deviceId, id = p.moduleId ? `${dev}/${p.moduleId}` : dev;
@@ -68,17 +54,12 @@ async function apply(e) {
 		return skipped++;
 	}
 }
-const devs = [...byDev.values()];
-let next = 0;
-async function worker() {
-	while (next < devs.length) {
-		for (const e of devs[next++]) {
-			try { await apply(e); } catch (x) { failed++; }
-		}
-	}
-}
+// one device's events (a module is a device of its own) in input order
+const deviceOf = (e) => {
+	const p = e.properties || {};
+	return p.moduleId ? `${p.deviceId}/${p.moduleId}` : p.deviceId;
+};
 (async () => {
-	const t0 = Date.now();
-	await Promise.all(Array.from({ length: conc }, worker));
-	console.log(JSON.stringify({ ok, skipped, failed, requests, wall_s: (Date.now() - t0) / 1000 }));
+	const r = await sdk.run(file, conc, deviceOf, apply);
+	console.log(JSON.stringify({ ok, skipped, failed: r.failed, requests, wall_s: r.wall_s }));
 })();
