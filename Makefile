@@ -20,7 +20,7 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) \
 	-DTP_VERSION='"$(VERSION)"' -DTP_JQ_VERSION='"$(JQ_VERSION)"' \
 	-Isrc/common -MMD -MP
-LIBS := -ljq -lonig -lcurl -lzstd -lssl -lcrypto -lsqlite3 -lmicrohttpd -lpthread -lm -lodbc -lcsv -lrdkafka
+LIBS := -ljq -lonig -lcurl -lzstd -lssl -lcrypto -lsqlite3 -lmicrohttpd -lpthread -lm -lodbc -lcsv -lrdkafka -lqpid-proton
 
 ifeq ($(SAN),1)
 B := build/san

@@ -7,7 +7,9 @@ libjq-dev libonig-dev jq libcurl4-openssl-dev libzstd-dev zstd libssl-dev
 libsqlite3-dev sqlite3 libmicrohttpd-dev librdkafka-dev kafkacat
 unixodbc-dev unixodbc libsqliteodbc odbc-postgresql postgresql libcsv-dev
 mandoc valgrind hyperfine bc wrk python3 python3-azure-cosmos
-openssl curl ca-certificates procps bsdextrautils util-linux bsdutils"
+openssl curl ca-certificates procps bsdextrautils util-linux bsdutils
+libqpid-proton11-dev python3-qpid-proton python3-prometheus-client
+stress-ng"
 # Node.js: this image's nodejs (which carries npm) is used when present;
 # Debian's npm package conflicts with it.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
