@@ -78,6 +78,7 @@ $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULE,$(p))))
 # unit tests may link a program's own modules (not its main file)
 TEST_EXTRA_mapping := src/transform/mapping.c
 TEST_EXTRA_emulator_jpatch := src/emulator/jpatch.c
+TEST_EXTRA_emulator_eh := src/emulator/eh_store.c
 TEST_EXTRA_adt_op := src/push/adt_op.c
 TEST_EXTRA_archive_seg := src/push/archive_seg.c
 TEST_EXTRA_cosmos_doc := src/push/cosmos_doc.c
