@@ -23,6 +23,8 @@
 #include "cli.h"
 #include "codec.h"
 #include "cosmos_sig.h"
+#include "eh_amqp.h"
+#include "eh_store.h"
 #include "emu.h"
 #include "exitcode.h"
 #include "json.h"
@@ -46,9 +48,32 @@ static struct {
 	const char *error_rate, *drop_rate;
 	double latency, jitter;
 	long seed;
-} opt = { .host = "127.0.0.1", .token_lifetime = 3600, .page_size = 100 };
+	const char *amqp_port, *eh_key_name, *eh_key_file;
+	long eh_partitions, eh_retention;
+	double eh_retention_age;
+	const char *eventhubs[64];
+	int neventhubs;
+} opt = { .host = "127.0.0.1", .token_lifetime = 3600, .page_size = 100,
+	.eh_key_name = "RootManageSharedAccessKey", .eh_partitions = 4,
+	.eh_retention = 100000, .eh_retention_age = 86400 };
+
+static int
+opt_eventhub(const struct cli_opt *o, char **args, void *ctx)
+{
+	(void)o;
+	(void)ctx;
+	if (opt.neventhubs == 64) {
+		fprintf(stderr, "twin-emulator: error: more than 64 --eventhub\n");
+		return -1;
+	}
+	opt.eventhubs[opt.neventhubs++] = args[0];
+	return 0;
+}
 
 static const struct cli_opt options[] = {
+	{ "amqp-port", 0, CLI_STR, &opt.amqp_port, "N|auto", NULL,
+	    "serve Event Hubs over AMQP 1.0 on port N (auto: a free one; "
+	    "amqps with --tls; default: off)", 0, NULL },
 	{ "cert", 0, CLI_STR, &opt.cert, "FILE", NULL,
 	    "TLS certificate (PEM); generated there when missing", 0, NULL },
 	{ "client-secret-file", 0, CLI_STR, &opt.client_secret_file, "FILE",
@@ -62,8 +87,26 @@ static const struct cli_opt options[] = {
 	    NULL },
 	{ "drop-rate", 0, CLI_STR, &opt.drop_rate, "P", NULL,
 	    "drop this share (0..1) of connections mid-request", 0, NULL },
+	{ "eh-key-file", 0, CLI_STR, &opt.eh_key_file, "FILE", NULL,
+	    "Event Hubs shared access key (default: SAS_KEY_VALUE, the "
+	    "official emulator's; env TWIN_EMULATOR_EH_KEY)", 0, NULL },
+	{ "eh-key-name", 0, CLI_STR, &opt.eh_key_name, "NAME", NULL,
+	    "Event Hubs shared access key name (default "
+	    "RootManageSharedAccessKey)", 0, NULL },
+	{ "eh-partitions", 0, CLI_LONG, &opt.eh_partitions, "N", NULL,
+	    "partitions of event hubs created on first use (default 4)", 0,
+	    NULL },
+	{ "eh-retention", 0, CLI_LONG, &opt.eh_retention, "N", NULL,
+	    "keep at most N events per partition (default 100000; 0: no "
+	    "bound)", 0, NULL },
+	{ "eh-retention-age", 0, CLI_DURATION, &opt.eh_retention_age,
+	    "DURATION", NULL, "drop events older than DURATION (default 24h; "
+	    "0: no bound)", 0, NULL },
 	{ "error-rate", 0, CLI_STR, &opt.error_rate, "P", NULL,
 	    "answer this share (0..1) of requests with 500 or 503", 0, NULL },
+	{ "eventhub", 0, CLI_FN, NULL, "NAME[:N]", NULL,
+	    "declare event hub NAME with N partitions (repeatable; then "
+	    "AMQP clients reach only declared hubs)", 1, opt_eventhub },
 	{ "host", 0, CLI_STR, &opt.host, "ADDR", NULL,
 	    "listen on ADDR (default 127.0.0.1)", 0, NULL },
 	{ "jitter", 0, CLI_DURATION, &opt.jitter, "DURATION", NULL,
@@ -110,7 +153,9 @@ static const struct cli_prog prog = {
 	"and tests. Prints the base URL on standard output, then serves until\n"
 	"SIGTERM or SIGINT. Faults (throttling, errors, latency, dropped\n"
 	"connections) can be set by flags and at run time with\n"
-	"POST /_admin/faults; GET /_admin/stats counts what was served.",
+	"POST /_admin/faults; GET /_admin/stats counts what was served.\n"
+	"With --amqp-port, Event Hubs is served over AMQP 1.0 as well; its\n"
+	"URL (amqp:// or amqps://) is the second line of standard output.",
 	options, sizeof(options) / sizeof(options[0]),
 	"Environment:\n"
 	"  TWIN_EMULATOR_COSMOS_KEY     Cosmos master key (base64)\n"
@@ -612,6 +657,11 @@ main(int argc, char **argv)
 	struct addrinfo hints, *ai = NULL;
 	const union MHD_DaemonInfo *di;
 	char *cert_pem = NULL, *key_pem = NULL, *ckey = NULL, *csecret = NULL;
+	char *ehkey = NULL, amqp_url[160] = "";
+	struct eh_config ehc;
+	struct eh_amqp_config amc;
+	long amqp_port = -1;
+	int amqp_on = 0;
 	char url[128];
 	unsigned flags;
 	sigset_t set;
@@ -651,6 +701,26 @@ main(int argc, char **argv)
 		    "token lifetime");
 		return EXIT_USAGE;
 	}
+	if (opt.amqp_port != NULL) {
+		char *end;
+
+		amqp_on = 1;
+		amqp_port = strcmp(opt.amqp_port, "auto") == 0 ? 0 :
+		    strtol(opt.amqp_port, &end, 10);
+		if (strcmp(opt.amqp_port, "auto") != 0 && (*end != '\0' ||
+		    end == opt.amqp_port || amqp_port < 0 || amqp_port > 65535)) {
+			cli_usage_error(&prog, "--amqp-port: '%s' is not a port "
+			    "or auto", opt.amqp_port);
+			return EXIT_USAGE;
+		}
+		amqp_on = amqp_port != 0 || strcmp(opt.amqp_port, "auto") == 0;
+	}
+	if (opt.eh_partitions < 1 || opt.eh_partitions > EH_MAX_PARTITIONS ||
+	    opt.eh_retention < 0 || opt.eh_retention_age < 0) {
+		cli_usage_error(&prog, "--eh-partitions is not in 1..%d, or a "
+		    "negative retention", EH_MAX_PARTITIONS);
+		return EXIT_USAGE;
+	}
 	pthread_mutex_init(&emu.fault_mu, NULL);
 	if (parse_share(opt.error_rate, "error-rate", &emu.faults.error_rate) ||
 	    parse_share(opt.drop_rate, "drop-rate", &emu.faults.drop_rate))
@@ -683,6 +753,9 @@ main(int argc, char **argv)
 	if (failed)
 		return EXIT_USAGE;
 	emu.client_secret = csecret;
+	ehkey = cli_secret("TWIN_EMULATOR_EH_KEY", opt.eh_key_file, &failed);
+	if (failed)
+		return EXIT_USAGE;
 	idh = cli_secret("TWIN_EMULATOR_IDENTITY_HEADER", NULL, &failed);
 	emu.identity_header = idh;
 	if (RAND_bytes(emu.token_key, sizeof(emu.token_key)) != 1) {
@@ -708,6 +781,30 @@ main(int argc, char **argv)
 		goto out;
 	if (store_open(opt.db) != 0)
 		goto out;
+	memset(&ehc, 0, sizeof(ehc));
+	ehc.db_path = opt.db;
+	ehc.default_partitions = (int)opt.eh_partitions;
+	ehc.retention_count = opt.eh_retention;
+	ehc.retention_age = opt.eh_retention_age;
+	ehc.strict = opt.neventhubs > 0;
+	if (eh_init(&ehc) != 0)
+		goto out;
+	for (i = 0; i < opt.neventhubs; i++) {
+		char name[EH_MAX_NAME], msg[300], *colon, *end;
+		long n = opt.eh_partitions;
+
+		snprintf(name, sizeof(name), "%s", opt.eventhubs[i]);
+		if ((colon = strrchr(name, ':')) != NULL) {
+			*colon = '\0';
+			n = strtol(colon + 1, &end, 10);
+			if (*end != '\0' || end == colon + 1)
+				n = -1;
+		}
+		if (eh_hub_add(name, (int)n, msg, sizeof(msg)) != 0) {
+			log_error("--eventhub: %s", msg);
+			goto out;
+		}
+	}
 
 	/* signals are taken by sigwait() in this thread only */
 	signal(SIGPIPE, SIG_IGN);
@@ -757,6 +854,21 @@ main(int argc, char **argv)
 	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	snprintf(url, sizeof(url), "%s://%s:%u", opt.tls ? "https" : "http",
 	    inet_ntoa(sa.sin_addr), di != NULL ? (unsigned)di->port : 0u);
+	if (amqp_on) {
+		memset(&amc, 0, sizeof(amc));
+		amc.host = inet_ntoa(sa.sin_addr);
+		amc.port = (int)amqp_port;
+		amc.tls = opt.tls;
+		amc.cert_pem = cert_pem;
+		amc.key_pem = key_pem;
+		amc.key_name = opt.eh_key_name;
+		amc.key = ehkey != NULL ? ehkey : "SAS_KEY_VALUE";
+		amc.no_auth = opt.no_auth;
+		if ((i = eh_amqp_start(&amc)) < 0)
+			goto out;
+		snprintf(amqp_url, sizeof(amqp_url), "%s://%s:%d",
+		    opt.tls ? "amqps" : "amqp", inet_ntoa(sa.sin_addr), i);
+	}
 	if (opt.pid_file != NULL) {
 		if ((pf = fopen(opt.pid_file, "w")) == NULL) {
 			log_error("%s: %s", opt.pid_file, strerror(errno));
@@ -769,6 +881,8 @@ main(int argc, char **argv)
 		}
 	}
 	printf("%s\n", url);
+	if (amqp_url[0] != '\0')
+		printf("%s\n", amqp_url);
 	if (fflush(stdout) != 0) {
 		log_error("cannot write to standard output");
 		goto out;
@@ -781,8 +895,10 @@ main(int argc, char **argv)
 	log_info("signal %d: stopping", sig);
 	rc = EXIT_ALL_OK;
 out:
+	eh_amqp_stop();
 	if (d != NULL)
 		MHD_stop_daemon(d);
+	eh_release();
 	store_close();
 	token_release();
 	if (opt.pid_file != NULL && rc == EXIT_ALL_OK)
@@ -791,6 +907,7 @@ out:
 	free(key_pem);
 	free(ckey);
 	free(csecret);
+	free(ehkey);
 	free(idh);
 	return rc;
 }
