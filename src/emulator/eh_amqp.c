@@ -44,7 +44,14 @@
 
 #define EH_MAX_MESSAGE (1u << 20)	/* the service's 1 MB */
 #define EH_CREDIT 100
-#define EH_BATCH_FORMAT 0x80013700u
+/*
+ * The condition a receiver is detached with when a higher epoch takes its
+ * partition: amqp:link:stolen is what Microsoft's SDKs map to
+ * ReceiverDisconnectedError / ConsumerDisconnected (@azure/core-amqp
+ * errors.js), so that is what the service sends; PROTOCOLS.md's
+ * com.microsoft:receiver-disconnected is not recognised by them.
+ */
+#define EH_EPOCH_CONDITION "amqp:link:stolen"
 
 enum lk_kind { LK_CBS, LK_MGMT, LK_REPLY, LK_HUB, LK_PART };
 
@@ -599,8 +606,12 @@ split_sections(pn_data_t *d, const char *b, size_t len, struct sect *s, int max)
 		if (s[k].code < 0x70 || s[k].code > 0x78)
 			return -1;
 		if (s[k].code == 0x75 && pn_data_next(d) &&
-		    pn_data_type(d) == PN_BINARY)
-			s[k].bin = pn_data_get_binary(d);
+		    pn_data_type(d) == PN_BINARY) {
+			/* the binary ends the section; point into b, not d */
+			size_t sz = pn_data_get_binary(d).size;
+
+			s[k].bin = pn_bytes(sz, b + pos + (size_t)n - sz);
+		}
 		pn_data_exit(d);
 		pos += (size_t)n;
 		k++;
@@ -790,6 +801,8 @@ source_filter(pn_terminus_t *src, struct eh_selector *sel, char *msg,
 			break;
 		}
 		pn_bytes_t v = pn_data_get_string(f);
+		log_info("eventhubs: selector filter \"%.*s\"", (int)v.size,
+		    v.start);
 		rc = eh_selector_parse(v.start, v.size, sel, msg, msgsz) == 0 ?
 		    1 : -1;
 		break;
@@ -848,6 +861,9 @@ epoch_rules(struct lk *k)
 				continue;
 			if (k->has_epoch && (!o->has_epoch || o->epoch < k->epoch)) {
 				o->kicked = 1;
+				log_info("eventhubs: epoch %lld takes %s/%s/%d from "
+				    "epoch %lld", (long long)k->epoch, k->hub, k->cg,
+				    k->part, o->has_epoch ? (long long)o->epoch : -1LL);
 				pn_connection_wake(cn->c);
 			}
 		}
@@ -1012,7 +1028,7 @@ on_link_open(pn_link_t *l)
 	    sel.inclusive, sel.latest, &k->next);
 	if (epoch_rules(k) != 0) {
 		k->kind = LK_REPLY;	/* no longer a receiver */
-		link_fail(l, "com.microsoft:receiver-disconnected", "a receiver "
+		link_fail(l, EH_EPOCH_CONDITION, "a receiver "
 		    "with a higher epoch is connected to this partition");
 		return;
 	}
@@ -1102,7 +1118,7 @@ on_wake(struct conn *cn)
 		if (k->kicked) {
 			k->kind = LK_REPLY;
 			if (!(pn_link_state(k->l) & PN_LOCAL_CLOSED))
-				link_fail(k->l, "com.microsoft:receiver-disconnected",
+				link_fail(k->l, EH_EPOCH_CONDITION,
 				    "a receiver with a higher epoch took the "
 				    "partition");
 			continue;

@@ -86,4 +86,10 @@ void eh_set_notify(void (*fn)(void *), void *ctx);
  */
 unsigned char *eh_msg_annotate(const struct eh_rec *r, size_t *len);
 
+struct req;
+struct resp;
+/* GET /_admin/eventhubs/<hub>/partitions/<p>/events?from=SEQ&max=N
+ * (eh_admin.c): a partition's events as JSON, for tests and debugging. */
+void eh_admin_handle(struct req *r, struct resp *rs);
+
 #endif

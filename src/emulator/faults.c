@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "eh_store.h"
 #include "emu.h"
 #include "fnv.h"
 #include "json.h"
@@ -400,7 +401,9 @@ admin_handle(struct req *r, struct resp *rs)
 	char msg[160];
 	jv o;
 
-	if (r->nseg != 2) {
+	if (r->nseg > 2 && strcmp(what, "eventhubs") == 0) {
+		eh_admin_handle(r, rs);
+	} else if (r->nseg != 2) {
 		admin_error(rs, 404, "no such admin endpoint");
 	} else if (strcmp(what, "stats") == 0) {
 		if (strcmp(r->method, "GET") == 0)

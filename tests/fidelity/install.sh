@@ -7,11 +7,14 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$top/tests/.node
 want_cosmos=4.9
 want_adt=1.1.0
+want_eh=6
 have() {
 	[ -f "$dir/node_modules/@azure/cosmos/package.json" ] &&
 	[ -f "$dir/node_modules/@azure/digital-twins-core/package.json" ] &&
 	grep -q "\"version\": \"$want_cosmos\." "$dir/node_modules/@azure/cosmos/package.json" &&
-	grep -q "\"version\": \"$want_adt\"" "$dir/node_modules/@azure/digital-twins-core/package.json"
+	grep -q "\"version\": \"$want_adt\"" "$dir/node_modules/@azure/digital-twins-core/package.json" &&
+	[ -f "$dir/node_modules/@azure/event-hubs/package.json" ] &&
+	grep -q "\"version\": \"$want_eh\." "$dir/node_modules/@azure/event-hubs/package.json"
 }
 if have; then exit 0; fi
 command -v node >/dev/null 2>&1 || { echo "install.sh: node is missing (apt-get install nodejs)" >&2; exit 1; }
@@ -22,6 +25,7 @@ exec 9>"$dir/.lock"
 flock 9
 if have; then exit 0; fi
 npm install --prefix "$dir" --no-audit --no-fund --loglevel=error \
-	"@azure/cosmos@~$want_cosmos.0" "@azure/digital-twins-core@$want_adt" >&2 ||
+	"@azure/cosmos@~$want_cosmos.0" "@azure/digital-twins-core@$want_adt" \
+	"@azure/event-hubs@^$want_eh" >&2 ||
 	{ echo "install.sh: npm install failed" >&2; exit 1; }
 have || { echo "install.sh: packages missing after npm install" >&2; exit 1; }
