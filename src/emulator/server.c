@@ -160,6 +160,7 @@ static const struct cli_prog prog = {
 	"Environment:\n"
 	"  TWIN_EMULATOR_COSMOS_KEY     Cosmos master key (base64)\n"
 	"  TWIN_EMULATOR_CLIENT_SECRET  client secret the token endpoint requires\n"
+	"  TWIN_EMULATOR_EH_KEY         Event Hubs shared access key\n"
 	"  TWIN_EMULATOR_IDENTITY_HEADER  App Service X-IDENTITY-HEADER value\n",
 	NULL
 };
