@@ -17,9 +17,9 @@ function ok(cond, name, extra) {
 	console.log(`${cond ? '' : 'not '}ok ${n} - node @azure/event-hubs: ${name}`);
 	if (!cond && extra !== undefined) console.log('#   ' + JSON.stringify(extra));
 }
-const timer = setTimeout(() => { console.log('not ok - timed out'); process.exit(1); }, 90000);
+const timer = setTimeout(() => { console.log('not ok - timed out'); process.exit(1); }, 240000);
 // receive until pred(events) holds (or the deadline), then close the subscription
-function collect(client, partitionId, opts, pred, ms = 20000) {
+function collect(client, partitionId, opts, pred, ms = 60000) {
 	return new Promise((resolve) => {
 		const got = [], errors = [];
 		let sub;
@@ -74,26 +74,29 @@ function collect(client, partitionId, opts, pred, ms = 20000) {
 		e.offset !== undefined), 'sequence numbers, offsets and enqueued times are set');
 
 	const after = await collect(cons, '2', { startPosition: { sequenceNumber: 0, isInclusive: false } },
-		(g) => g.length >= 1, 3000);
+		(g) => g.length >= 1, 30000);
 	ok(after.got.length === 1 && after.got[0].body === 'to-two-b' && after.got[0].sequenceNumber === 1,
 		'start position: after sequence number 0 (exclusive)', after.got.map((e) => e.body));
 	const incl = await collect(cons, '2', { startPosition: { sequenceNumber: 1, isInclusive: true } },
-		(g) => g.length >= 1, 3000);
+		(g) => g.length >= 1, 30000);
 	ok(incl.got.length === 1 && incl.got[0].body === 'to-two-b', 'start position: sequence number 1 inclusive',
 		incl.got.map((e) => e.body));
 	const first = all.got.find((e) => e.partitionId === '2');
-	const off = await collect(cons, '2', { startPosition: { offset: first.offset } }, (g) => g.length >= 1, 3000);
+	const off = await collect(cons, '2', { startPosition: { offset: first.offset } }, (g) => g.length >= 1, 30000);
 	ok(off.got.length === 1 && off.got[0].body === 'to-two-b', 'start position: after an offset',
 		off.got.map((e) => e.body));
 
 	// epoch takeover: a higher owner level detaches the older receiver
 	const c1 = new EventHubConsumerClient('$Default', cs(key));
 	const c2 = new EventHubConsumerClient('$Default', cs(key));
+	// the second starts once the first reads (it is attached): an event, not a delay
+	let reading;
+	const readingP = new Promise((r) => { reading = r; });
 	const p1 = collect(c1, '2', { startPosition: earliestEventPosition, ownerLevel: 1, stopOnError: true },
-		() => false, 20000);
-	await new Promise((r) => setTimeout(r, 1500));
+		(g) => { if (g.length >= 2) reading(); return false; }, 90000);
+	await Promise.race([readingP, new Promise((r) => setTimeout(r, 60000))]);
 	const p2r = await collect(c2, '2', { startPosition: earliestEventPosition, ownerLevel: 2 },
-		(g) => g.length >= 2, 10000);
+		(g) => g.length >= 2, 60000);
 	const r1 = await p1;
 	ok(p2r.got.length === 2, 'the higher epoch receiver reads', p2r.got.length);
 	ok(r1.errors.some((e) => e.code === 'ReceiverDisconnectedError' || e.code === 'OwnershipLost' ||
