@@ -57,7 +57,7 @@ UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/replay_%)
 
-.PHONY: all test test-valgrind check unit fuzz bench deps demo clean install lint man-check
+.PHONY: all test test-valgrind check unit fuzz bench deps demo clean install lint man-check stress
 all: $(PROG_BINS)
 
 $(B)/%.o: %.c
@@ -106,6 +106,11 @@ check: test
 test-valgrind: $(PROG_BINS)
 	@VALGRIND=1 TP_BIN=$(abspath $(BIN)) TP_BUILD=$(abspath $(B)) \
 		TESTS="$(wildcard tests/e2e/t100[0-2]-*.sh)" tests/run.sh
+
+# the suite RUNS times while a CPU hog keeps every core busy (timing flakes)
+RUNS ?= 5
+stress:
+	@tests/stress.sh -n $(RUNS) $(if $(filter 1,$(SAN)),-s)
 
 fuzz:
 	$(MAKE) -f tests/fuzz/Makefile.fuzz

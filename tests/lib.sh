@@ -113,3 +113,17 @@ test_done() {
 	echo "1..$test_count"
 	[ "$test_failed" = 0 ]
 }
+
+# test_wait_for SECONDS CMD: poll (every 0.1 s) until the shell command CMD
+# succeeds. The bound is generous, for a busy machine; it only keeps a
+# broken run from hanging, and says what it waited for when it runs out.
+test_wait_for() {
+	local bound=$1 t0=$SECONDS
+	until eval "$2"; do
+		if [ $((SECONDS - t0)) -ge "$bound" ]; then
+			echo "waited ${bound}s in vain for: $2" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}

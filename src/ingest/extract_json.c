@@ -524,6 +524,10 @@ extract_json(struct extract *x, int fd, const char *items)
 		snprintf(msg, sizeof(msg), "read error: %s", strerror(s.err));
 		r = -1;
 	}
+	if (r < 0 && *x->stop && s.err == EINTR) {
+		rc = 0;		/* cut by a signal: the caller says so */
+		goto out;
+	}
 	if (r < 0) {
 		log_error("%s: %s", x->file, msg);
 		goto out;

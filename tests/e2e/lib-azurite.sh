@@ -34,7 +34,8 @@ az_start() {
 		>"$TEST_DIR/azurite.log" 2>&1
 	AZ_URL=http://127.0.0.1:$AZ_PORT/$AZ_ACCOUNT
 	AZ_CS="DefaultEndpointsProtocol=http;AccountName=$AZ_ACCOUNT;AccountKey=$AZ_KEY;BlobEndpoint=$AZ_URL;"
-	for i in $(seq 1 100); do
+	for i in $(seq 1 600); do	# up to 60s: node starts slowly on a busy machine
+		kill -0 "${_bg_pids[-1]}" 2>/dev/null || break
 		curl -s -o /dev/null "http://127.0.0.1:$AZ_PORT/" && return 0
 		sleep 0.1
 	done

@@ -2,7 +2,7 @@
 # lib.sh, outside test bodies):
 #
 #   emu_start [OPTION]...   sets EMU_URL and EMU_PID; returns 1 (and prints
-#                           its stderr) when no URL showed up within 10 s
+#                           its stderr) when no URL showed up within 60 s
 #   emu_curl ARGS...        curl with the emulator's TLS certificate, if any
 #   emu_node SCRIPT ARGS... node with the fidelity packages (tests/.node)
 EMU_URL= EMU_PID=
@@ -12,7 +12,7 @@ emu_start() {
 	emu_n=$((emu_n + 1))
 	test_bg twin-emulator "$@" >"$TEST_DIR/emu$emu_n.out" 2>"$TEST_DIR/emu$emu_n.err"
 	EMU_PID=$!
-	for i in $(seq 1 100); do
+	for i in $(seq 1 600); do	# up to 60s: a busy machine
 		EMU_URL=$(head -n 1 "$TEST_DIR/emu$emu_n.out" 2>/dev/null)
 		[ -n "$EMU_URL" ] && return 0
 		kill -0 "$EMU_PID" 2>/dev/null || break

@@ -14,7 +14,7 @@ eh_start() {
 	}
 	test_bg ./eh-produce iot "$1" "$2" "$3" >produce.out 2>produce.err </dev/null
 	local i
-	for i in $(seq 100); do
+	for i in $(seq 600); do	# up to 60s
 		grep -q '^produced' produce.out 2>/dev/null && break
 		sleep 0.1
 	done

@@ -30,26 +30,30 @@ test_expect_success '-j keeps _meta, control records and line numbers' '
 test_expect_success 'outputs are flushed while the input is idle (streaming)' '
 	mkfifo fifo &&
 	for j in 1 2; do
-		( exec 3>fifo; echo "{\"a\":1}" >&3; sleep 2; echo "{\"a\":2}" >&3 ) >/dev/null 2>&1 &
+		# the second line is written only once the first is out: a
+		# transform that held it back until EOF would never end this wait
+		( exec 3>fifo; echo "{\"a\":1}" >&3
+		  test_wait_for 120 "test -s out.$j" || echo "{\"stuck\":1}" >&3
+		  echo "{\"a\":2}" >&3 ) >/dev/null 2>&1 &
 		transform -j $j "{a}" <fifo >out.$j 2>/dev/null &
 		pid=$! &&
-		sleep 1 &&
-		test_lines 1 out.$j &&
-		wait $pid && test_lines 2 out.$j || exit 1
+		wait $pid && printf "{\"a\":1}\n{\"a\":2}\n" >want.$j && test_cmp want.$j out.$j || exit 1
 	done
 '
 
 test_expect_success 'SIGTERM: stop reading, write what was read, exit 3' '
 	for j in 1 2; do
 		rm -f fifo2 && mkfifo fifo2 || return 1
-		( exec 3>fifo2; for i in 1 2 3; do echo "{\"a\":$i}" >&3; done; exec sleep 2 ) >/dev/null 2>&1 &
+		rm -f go.$j
+		( exec 3>fifo2; for i in 1 2 3; do echo "{\"a\":$i}" >&3; done
+		  test_wait_for 120 "test -e go.$j" ) >/dev/null 2>&1 &
 		writer=$! &&
 		rc=0 &&
 		{ transform -j $j "{a}" <fifo2 >out.t$j 2>err.t$j & } &&
 		pid=$! &&
-		sleep 1 && kill -TERM $pid &&
-		{ wait $pid || rc=$?; } &&
-		wait $writer
+		test_wait_for 120 "test \$(wc -l <out.t$j) = 3" && kill -TERM $pid &&
+		{ wait $pid || rc=$?; }
+		touch go.$j; wait $writer
 		test $rc = 3 && test_lines 3 out.t$j && test_grep "interrupted" err.t$j || exit 1
 	done
 '

@@ -11,12 +11,13 @@ M='"$metadata":{"$model":"dtmi:t:Room;1"}'
 
 test_expect_success 'SIGTERM: stop reading, a result for every record read, exit 3' '
 	mkfifo in.fifo
-	{ for i in $(seq 1 30); do echo "{\"\$dtId\":\"sig\",$M,\"n\":$i}"; done; sleep 3; } >in.fifo 2>/dev/null &
+	{ for i in $(seq 1 30); do echo "{\"\$dtId\":\"sig\",$M,\"n\":$i}"; done
+	  test_wait_for 120 "test -e go"; } >in.fifo 2>/dev/null &
 	writer=$!
 	push-adt --endpoint "$EMU_URL" --cacert "$TEST_DIR/cert.pem" --twin-rate 5 --dead-letter dlq \
 		<in.fifo >out 2>err &
-	p=$! && sleep 2 && kill -TERM $p && rc=0 && { wait $p || rc=$?; } &&
-	wait $writer 2>/dev/null; test "$rc" = 3 &&
+	p=$! && test_wait_for 120 "adt_twin sig | jq -e .n >/dev/null" && kill -TERM $p && rc=0 && { wait $p || rc=$?; }
+	touch go; wait $writer 2>/dev/null; test "$rc" = 3 &&
 	test_lines 30 out &&
 	ok=$(jq -s "map(select(.ok)) | length" out) && test "$ok" -ge 1 && test "$ok" -lt 30 &&
 	test "$(jq -s "map(select(.error.code == \"interrupted\")) | length" out)" = $((30 - ok)) &&

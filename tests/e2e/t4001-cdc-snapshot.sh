@@ -51,12 +51,14 @@ test_expect_success 'no deletes when a record failed or the count does not match
 
 test_expect_success 'no deletes when the input was cut by a signal' '
 	mkfifo fifo &&
-	{ twin a 1; sleep 5; done_ctl 1; } >fifo &
+	# the control record is written only after the signal (the writer
+	# waits for the go file), so the input is cut whatever the timing
+	{ twin a 1; : >written; test_wait_for 120 "test -e go"; done_ctl 1; } >fifo &
 	cdc-filter --state s.db --snapshot --key "$relkey" fifo >out 2>err &
-	pid=$! && sleep 1 && kill -TERM $pid &&
-	rc=0 && wait $pid || rc=$? &&
+	pid=$! && test_wait_for 120 "test -e written" && kill -TERM $pid &&
+	rc=0 && { wait $pid || rc=$?; }
+	touch go; wait %1 2>/dev/null || true
 	test "$rc" = 3 && ! grep -q delete out && test_grep "interrupted" err
-	kill %1 2>/dev/null; true
 '
 
 test_expect_success 'an acknowledged delete removes the key from the state' '

@@ -19,6 +19,8 @@ fold() { jq -n -S -c 'reduce (inputs | select(._meta.control | not)) as $r ({};
 	if $r["$op"] == "delete" then del(.[$r["$dtId"]]) else .[$r["$dtId"]] = ($r | del(._meta)) end)
 	| [.[]] | sort_by(.["$dtId"])[]' sink; }
 want() { grep -v control "$1" | jq -S -c . | jq -s -S -c 'sort_by(.["$dtId"])[]'; }
+# how many changes a snapshot of $1 still finds against the state
+changes_left() { cdc-filter --state s.db --snapshot "$1" | grep -c '"cdc"'; }
 pipeline() { # the batch pipeline, file sink in the middle
 	cdc-filter --state s.db --snapshot "$1" | sinkw |
 		transform -c "$ack" | cdc-filter --state s.db --commit --batch 50 >/dev/null
@@ -41,9 +43,12 @@ test_expect_success 'kill -9 of the commit stage in mid-stream, then rerun' '
 	snap 3000 3 >s3 &&
 	cdc-filter --state s.db --snapshot s3 | sinkw | transform -c "$ack" >res &&
 	total=$(grep -c cdc res) && test "$total" -gt 100 &&
-	{ { head -n 400 res; sleep 3; } | cdc-filter --state s.db --commit --batch 50 >/dev/null 2>&1 & } &&
-	sleep 1 && pid=$(pgrep -n -f "cdc-filter --state s.db --commit --batch 50") &&
-	kill -9 "$pid" && wait &&
+	# the commit stage gets 400 results and then nothing more (the input
+	# stays open): killed once some of its batches are in the state
+	{ { head -n 400 res; test_wait_for 120 "test -e go"; } | cdc-filter --state s.db --commit --batch 50 >/dev/null 2>&1 & } &&
+	test_wait_for 120 "test \$(changes_left s3) -lt $total" &&
+	pid=$(pgrep -n -f "cdc-filter --state s.db --commit --batch 50") &&
+	kill -9 "$pid" && touch go && wait &&
 	left=$(cdc-filter --state s.db --snapshot s3 | grep -c "\"cdc\"") &&
 	test "$left" -gt 0 && test "$left" -lt "$total" &&
 	pipeline s3 && fold >got && want s3 >expect && test_cmp expect got &&

@@ -48,12 +48,12 @@ test_expect_success 'rotation by --segment-age while the input is idle; atomic r
 	mkfifo fifo &&
 	{ archive --dir g --segment-age 1s <fifo >gout 2>gerr & } &&
 	exec 7>fifo &&
+	t0=$(date +%s.%N) &&
 	head -n 10 in.ndjson >&7 &&
-	sleep 0.5 &&
-	test -z "$(ls g/*/*/*/*.zst 2>/dev/null)" &&
-	test "$(ls g/.tmp | wc -l)" = 1 &&
-	sleep 1.5 &&
-	ls g/*/*/*/*.ndjson.zst >n1 && test_lines 1 n1 &&
+	test_wait_for 120 "ls g/*/*/*/*.ndjson.zst >n1 2>/dev/null" &&
+	t1=$(date +%s.%N) &&
+	# published while the input is idle, and not before the segment was 1s old
+	test "$(echo "$t1 - $t0 >= 1" | bc)" = 1 && test_lines 1 n1 &&
 	test "$(ls g/.tmp | wc -l)" = 0 &&
 	sed -n 11,20p in.ndjson >&7 &&
 	exec 7>&- && wait &&
@@ -67,7 +67,7 @@ test_expect_success 'SIGTERM: the open segment is flushed, closed and published'
 	{ archive --dir t --segment-age 0 <f2 >tout 2>terr & pid=$!; } &&
 	exec 8>f2 &&
 	head -n 25 in.ndjson >&8 &&
-	sleep 0.5 &&
+	test_wait_for 120 "test \$(wc -l <tout) = 25" &&
 	kill -TERM $pid &&
 	rc=0; wait $pid || rc=$? &&
 	exec 8>&- &&
@@ -82,7 +82,7 @@ test_expect_success 'a crash leaves only a temp file, which the next run reports
 	{ archive --dir k --segment-age 0 <f3 >/dev/null 2>kerr & pid=$!; } &&
 	exec 9>f3 &&
 	head -n 5 in.ndjson >&9 &&
-	sleep 0.5 &&
+	test_wait_for 120 "test \$(ls k/.tmp 2>/dev/null | wc -l) = 1" &&
 	kill -KILL $pid && { wait $pid || true; } &&
 	exec 9>&- &&
 	test -z "$(ls k/*/*/*/*.zst 2>/dev/null)" &&

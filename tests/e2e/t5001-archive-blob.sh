@@ -101,7 +101,8 @@ test_expect_success 'SIGTERM: the open segment is closed and uploaded before exi
 	mkfifo ft &&
 	{ AZURE_STORAGE_CONNECTION_STRING=$AZ_CS archive --blob arch/term --segment-age 0 \
 		<ft >tout 2>terr & pid=$!; } &&
-	exec 7>ft && head -n 40 in.ndjson >&7 && sleep 0.7 &&
+	exec 7>ft && head -n 40 in.ndjson >&7 &&
+	test_wait_for 120 "test \$(wc -l <tout) = 40" &&
 	kill -TERM $pid && rc=0 && { wait $pid || rc=$?; } && exec 7>&- &&
 	test "$rc" = 3 && test_grep "uploaded=1" terr &&
 	head -n 40 in.ndjson | cmp - tout &&
@@ -114,9 +115,12 @@ test_expect_success 'a bad container name is a usage error' '
 '
 
 test_expect_success 'one process per spool' '
-	{ sleep 2 | AZURE_STORAGE_CONNECTION_STRING=$AZ_CS archive --blob arch/lk --spool lk >/dev/null 2>&1 & } &&
-	sleep 0.7 &&
+	# the first holds its spool while its input stays open; it is
+	# running (past the lock) once it passed its first record on
+	{ { head -n 1 in.ndjson; test_wait_for 120 "test -e go"; } |
+		AZURE_STORAGE_CONNECTION_STRING=$AZ_CS archive --blob arch/lk --spool lk >lkout 2>&1 & } &&
+	test_wait_for 120 "test -s lkout" &&
 	AZURE_STORAGE_CONNECTION_STRING=$AZ_CS test_expect_code 2 archive --blob arch/lk --spool lk </dev/null 2>err &&
-	test_grep "in use" err && wait
+	touch go && test_grep "in use" err && wait
 '
 test_done

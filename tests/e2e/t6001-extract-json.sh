@@ -85,16 +85,22 @@ test_expect_success 'a 1M-element array streams in bounded memory' '
 '
 
 test_expect_success 'SIGTERM: stop reading, flush whole lines, exit 3, no control line' '
-	{ extract-lob --items .value json:big.json >sig.out 2>sig.err & p=$!; } &&
-	sleep 0.2 && kill -TERM $p && { wait $p; echo $? >rc; } &&
+	# the input is a FIFO that stays open after its first megabytes:
+	# the signal comes mid-stream, once they were read, whatever the timing
+	mkfifo jf && rm -f go written &&
+	{ { head -c 4000000 big.json; : >written; test_wait_for 120 "test -e go"; } >jf 2>/dev/null & } &&
+	{ extract-lob --items .value json:jf >sig.out 2>sig.err & p=$!; } &&
+	test_wait_for 120 "test -e written" && kill -TERM $p && { wait $p; echo $? >rc; } && touch go &&
 	test "$(cat rc)" = 3 && test_grep interrupted sig.err &&
 	! grep -q control sig.out && jq -c .id sig.out >/dev/null
 '
 
 test_expect_success 'SIGTERM on a CSV read: the same' '
 	python3 -c "print(\"id,name\"); [print(\"%d,n%d\" % (i, i)) for i in range(2000000)]" >big.csv &&
-	{ extract-lob csv:big.csv >sig.out 2>sig.err & p=$!; } &&
-	sleep 0.2 && kill -TERM $p && { wait $p; echo $? >rc; } &&
+	mkfifo cf && rm -f go written &&
+	{ { head -c 4000000 big.csv; : >written; test_wait_for 120 "test -e go"; } >cf 2>/dev/null & } &&
+	{ extract-lob csv:cf >sig.out 2>sig.err & p=$!; } &&
+	test_wait_for 120 "test -e written" && kill -TERM $p && { wait $p; echo $? >rc; } && touch go &&
 	test "$(cat rc)" = 3 && test_grep interrupted sig.err &&
 	! grep -q control sig.out && jq -c .id sig.out >/dev/null
 '

@@ -5,7 +5,7 @@
 test_require python3 "the test API is a python3 http.server" || { test_done; exit 1; }
 
 test_bg python3 "$TP_TOP/tests/tools/lob-http.py" "$TEST_DIR/port" 25 >/dev/null 2>&1
-for _ in $(seq 1 100); do [ -s "$TEST_DIR/port" ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ -s "$TEST_DIR/port" ] && break; sleep 0.05; done	# up to 60s
 U=http://127.0.0.1:$(cat "$TEST_DIR/port")
 next='.["@odata.nextLink"]'
 x() { extract-lob --run-id r1 "$@"; }

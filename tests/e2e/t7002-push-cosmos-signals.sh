@@ -30,12 +30,14 @@ test_expect_success '--token-file sends that token; no key and no credential is 
 '
 test_expect_success 'SIGTERM: stops reading, every record read has a result, exit 3' '
 	faults "{\"latency_ms\":200}" && mkfifo fifo
-	( for i in $(seq 1 40); do echo "{\"\$op\":\"merge\",\"id\":\"s$((i % 8))\",\"deviceId\":\"s$((i % 8))\",\"\$version\":$i,\"n\":$i}"; done; exec sleep 10 ) >fifo 2>/dev/null &
+	( for i in $(seq 1 40); do echo "{\"\$op\":\"merge\",\"id\":\"s$((i % 8))\",\"deviceId\":\"s$((i % 8))\",\"\$version\":$i,\"n\":$i}"; done
+	  test_wait_for 120 "test -e go" ) >fifo 2>/dev/null &
 	feeder=$!
 	push-cosmos --endpoint "$EMU_URL" -d db --container c -p /deviceId --dead-letter dlq <fifo >out 2>err &
 	pid=$!
-	sleep 1 && kill -TERM $pid && rc=0 && { wait $pid || rc=$?; } &&
-	kill $feeder 2>/dev/null; faults "{\"latency_ms\":0}" &&
+	# signalled once its first write landed: it has read records by then
+	test_wait_for 120 "test -n \"\$(cos_doc s1)\"" && kill -TERM $pid && rc=0 && { wait $pid || rc=$?; } &&
+	touch go; wait $feeder 2>/dev/null; faults "{\"latency_ms\":0}" &&
 	test "$rc" = 3 &&
 	n=$(sed -n "s/.* in=\([0-9]*\).*/\1/p" err) && test "$n" -gt 0 &&
 	test_lines "$n" out &&

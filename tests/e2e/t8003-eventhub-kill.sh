@@ -19,7 +19,7 @@ test_expect_success 'five runs killed with SIGKILL at random moments' '
 	for r in 1 2 3 4 5; do
 		ingest-eventhub $K -v -g crash --idle-exit 20s --exec "$SINK" >/dev/null 2>run$r.err </dev/null &
 		pid=$!
-		for i in $(seq 200); do grep -q "assigned" run$r.err && break; sleep 0.1; done
+		for i in $(seq 600); do grep -q "assigned" run$r.err && break; sleep 0.1; done
 		sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
 		kill -KILL $pid; wait $pid 2>/dev/null || true
 		sleep 0.3

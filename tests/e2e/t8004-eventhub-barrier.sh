@@ -68,19 +68,22 @@ test_expect_success 'a stage that does not pass barriers on: the dropped events 
 # mock cluster then refuses that commit ("Group rebalance in progress":
 # it takes no OffsetCommit while the group is joining, where Apache Kafka
 # accepts one from the current generation), so the partitions are read
-# again by whoever gets them; here only the barrier and the wait are
-# checked, and that nothing is lost.
+# again by whoever gets them, as often as the group rebalances (how often
+# depends on timing): here only the barrier and the wait are checked,
+# that each instance acknowledges all it read, and that nothing is lost.
 test_expect_success 'on revocation a barrier settles the dropped events before the commit' '
-	ingest-eventhub $K -g rev -v --idle-exit 8s --barrier-interval 60s \
-		--exec "transform '\''select(.properties.deviceId != \"dev-1\") | {ok: true, _meta}'\''" \
+	ingest-eventhub $K -g rev -v --idle-exit 20s --barrier-interval 60s \
+		--exec "tee rseen | transform '\''select(.properties.deviceId != \"dev-1\") | {ok: true, _meta}'\''" \
 		>r1 2>re1 </dev/null & a=$!
-	for i in $(seq 150); do grep -q "assigned" re1 2>/dev/null && break; sleep 0.1; done
-	sleep 1.5
+	# the second instance joins once the first has handed every event to
+	# its stage (dev-1s then wait in flight for a barrier): waited for, not slept
+	test_wait_for 120 "test \$(cat rseen 2>/dev/null | grep -c src) -ge 221" &&
 	{ timeout 60 ingest-eventhub $K -g rev --idle-exit 3s --exec "transform \"{ok: true, _meta}\"" \
 		>r2 2>re2 </dev/null || test $? = 1; } &&
 	{ wait $a || test $? = 1; } &&
 	test_grep "revoked: waiting for [1-9][0-9]* events in flight" re1 &&
-	test_grep "in=223 out=221 failed=2 acked=223 .* no_result=11" re1 &&
+	n=$(summary re1 | sed "s/.* in=\([0-9]*\).*/\1/") && test "$n" -ge 223 &&
+	summary re1 | grep -q "acked=$n .* no_result=[1-9][0-9]*" &&
 	n=$(summary re2 | sed "s/.* in=\([0-9]*\).*/\1/") &&
 	summary re2 | grep -q "acked=$n " &&
 	timeout 60 ingest-eventhub $K -g rev --exec "transform \"{ok: true, _meta}\"" >r3 2>re3 &&
