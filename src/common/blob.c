@@ -10,6 +10,8 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
 
 #include "codec.h"
 
@@ -532,4 +534,109 @@ blob_http_date(struct buf *b, time_t t)
 	buf_printf(b, "%s, %02d %s %04d %02d:%02d:%02d GMT", wd[tm.tm_wday],
 	    tm.tm_mday, mo[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec);
+}
+
+/* ---- error bodies ---- */
+
+#define BLOB_ERROR_READ (64u << 10)
+
+/* the text children of element e (entity references are not followed) */
+static void
+elem_text(struct buf *t, const xmlNode *e)
+{
+	const xmlNode *c;
+
+	for (c = e->children; c != NULL && t->len <= 4 * BLOB_ERROR_MAX;
+	    c = c->next)
+		if ((c->type == XML_TEXT_NODE ||
+		    c->type == XML_CDATA_SECTION_NODE) && c->content != NULL)
+			buf_adds(t, (const char *)c->content);
+}
+
+static int
+blank(char c)
+{
+	return (unsigned char)c <= 0x20 || c == 0x7f;
+}
+
+/* append t's first line, cleaned and bounded, to out; 0 if non-empty */
+static int
+clean_line(struct buf *out, const struct buf *t)
+{
+	const char *p = t->p, *e;
+	size_t n, i;
+
+	if (t->len == 0)
+		return -1;
+	e = p + t->len;
+	while (p < e && blank(*p))
+		p++;
+	n = (size_t)(e - p);
+	for (i = 0; i < n; i++)
+		if (p[i] == '\n' || p[i] == '\r')
+			break;
+	n = i;
+	while (n > 0 && blank(p[n - 1]))
+		n--;
+	if (n > BLOB_ERROR_MAX) {
+		n = BLOB_ERROR_MAX;
+		/* do not end inside a UTF-8 sequence */
+		while (n > 0 && ((unsigned char)p[n] & 0xc0) == 0x80)
+			n--;
+	}
+	if (n == 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		buf_addc(out, blank(p[i]) ? ' ' : p[i]);
+	return 0;
+}
+
+int
+blob_error_parse(const char *body, size_t n, struct buf *code,
+    struct buf *msg)
+{
+	struct buf tc = BUF_INIT, tm = BUF_INIT, oc = BUF_INIT, om = BUF_INIT;
+	const xmlNode *root, *c;
+	xmlDoc *doc;
+	int rc = -1;
+
+	if (body == NULL || n == 0)
+		return -1;
+	if (n > BLOB_ERROR_READ)
+		n = BLOB_ERROR_READ;
+	doc = xmlReadMemory(body, (int)n, NULL, NULL, XML_PARSE_RECOVER |
+	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+	    XML_PARSE_NOCDATA);
+	if (doc == NULL)
+		return -1;
+	root = xmlDocGetRootElement(doc);
+	if (root == NULL || root->name == NULL ||
+	    strcmp((const char *)root->name, "Error") != 0)
+		goto out;
+	for (c = root->children; c != NULL; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE || c->name == NULL)
+			continue;
+		if (strcmp((const char *)c->name, "Code") == 0 && tc.len == 0)
+			elem_text(&tc, c);
+		else if (strcmp((const char *)c->name, "Message") == 0 &&
+		    tm.len == 0)
+			elem_text(&tm, c);
+	}
+	if (clean_line(&oc, &tc) == 0)
+		rc = 0;
+	if (clean_line(&om, &tm) == 0)
+		rc = 0;
+	if (rc == 0) {
+		if (code != NULL)
+			buf_add(code, oc.p, oc.len);
+		if (msg != NULL)
+			buf_add(msg, om.p, om.len);
+	}
+out:
+	xmlFreeDoc(doc);
+	buf_release(&tc);
+	buf_release(&tm);
+	buf_release(&oc);
+	buf_release(&om);
+	return rc;
 }

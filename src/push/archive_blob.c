@@ -140,25 +140,32 @@ classify(const struct http_resp *resp, void *user)
 	return http_classify_default(resp, user);
 }
 
-/* "HTTP 403 AuthenticationFailed: Server failed to ..." */
+/*
+ * "HTTP 403 AuthenticationFailed: Server failed to ..." (always
+ * NUL-terminated). The code is the x-ms-error-code header's, else the
+ * body's; the message is the body's (blob_error_parse()).
+ */
 static void
 describe(struct buf *b, const struct http_resp *resp)
 {
 	const char *code = http_resp_header(resp, "x-ms-error-code");
-	const char *m, *e;
+	struct buf bc = BUF_INIT, bm = BUF_INIT;
 
 	buf_adds(b, resp->why != NULL ? resp->why : "failed");
-	if (code != NULL)
-		buf_printf(b, " %s", code);
-	if (resp->body != NULL && (m = strstr(resp->body, "<Message>")) &&
-	    (e = strstr(m, "</Message>")) != NULL) {
-		const char *nl = memchr(m + 9, '\n', (size_t)(e - m - 9));
-
-		buf_printf(b, ": %.*s", (int)((nl ? nl : e) - m - 9), m + 9);
-	}
+	if (resp->body != NULL && resp->body_len > 0)
+		(void)blob_error_parse(resp->body, resp->body_len, &bc, &bm);
+	if (code != NULL && *code != '\0')
+		buf_printf(b, " %.*s", (int)strnlen(code, 128), code);
+	else if (bc.len > 0)
+		buf_printf(b, " %.*s", (int)bc.len, bc.p);
+	if (bm.len > 0)
+		buf_printf(b, ": %.*s", (int)bm.len, bm.p);
 	if (resp->status == 403)
 		buf_adds(b, " (check the account key, SAS token or role "
 		    "assignment)");
+	buf_cstr(b);
+	buf_release(&bc);
+	buf_release(&bm);
 }
 
 static void up_next_step(struct up *u, struct ureq *q,
@@ -246,10 +253,12 @@ fail_upload(struct up *u, const char *what, const struct buf *why)
 	if (u->failed)
 		return;
 	u->failed = 1;
-	buf_printf(&u->ferr, "blob upload of '%s' failed: %s%s%s",
+	/* why is a buf: its bytes, never past them */
+	buf_printf(&u->ferr, "blob upload of '%s' failed: %s%s%.*s",
 	    u->head != NULL ? u->head->name : "?", what,
 	    why != NULL && why->len ? ": " : "",
-	    why != NULL && why->len ? why->p : "");
+	    why != NULL ? (int)why->len : 0, why != NULL && why->p != NULL ?
+	    why->p : "");
 }
 
 static void
