@@ -81,7 +81,7 @@ upload(const char *base, const char *spool, const char *name,
 		rc = -1;
 		goto out;
 	}
-	up_enqueue(u, name);
+	up_enqueue(u, name, 1);
 	while (up_pending(u) > 0)
 		if (up_poll(u, 100, -1, NULL, err) < 0) {
 			rc = -1;
