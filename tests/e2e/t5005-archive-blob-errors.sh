@@ -4,6 +4,7 @@
 # past it (the same under VALGRIND=1), and the segment stays in the spool.
 . "$(dirname "$0")/../lib.sh"
 test_require python3 "the fake Blob endpoint is a python script" || { test_done; exit 1; }
+test_require valgrind "the error path is checked under valgrind" || { test_done; exit 1; }
 export XDG_STATE_HOME=$TEST_DIR/state
 test_bg python3 "$TP_TOP/tests/tools/fake-blob.py" "$TEST_DIR/f.log" 403-xml \
 	>"$TEST_DIR/f.url" 2>"$TEST_DIR/f.err"
@@ -25,10 +26,19 @@ test_expect_success '403 with an XML body: one clean error line, exit 3, the seg
 		--blob "http://127.0.0.1:$port/acct1/cont" <in.ndjson 2>err &&
 	grep "blob upload of" err >line && test_lines 1 line &&
 	sp=$XDG_STATE_HOME/twinpipe/archive/acct1-cont &&
-	want="failed: Put Blob: HTTP 403 AuthenticationFailed: Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature. (check the account key, SAS token or role assignment) (the segment stays in the spool .$sp. for the next run)\$" &&
+	want="failed: Put Blob: HTTP 403 AuthenticationFailed: Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature. (check the account key, SAS token or role assignment) (the segment stays in the spool .*. for the next run)\$" &&
 	test_grep "$want" line &&
 	! LC_ALL=C grep -q "[^[:print:]]" line &&
 	! grep -q RequestId err &&
 	test "$(find "$sp" -name "*.ndjson.zst" | wc -l)" = 1
+'
+
+test_expect_success 'the same under valgrind: no invalid or uninitialised read' '
+	port=$(fake_port) &&
+	AZURE_STORAGE_KEY=$(printf k | base64) test_expect_code 3 \
+		valgrind -q --error-exitcode=99 --leak-check=no "$TP_BIN/archive" --no-pass \
+		--spool vg --blob "http://127.0.0.1:$port/acct1/cont" <in.ndjson 2>err &&
+	test_grep "failed: Put Blob: HTTP 403 AuthenticationFailed" err &&
+	! grep -q "==[0-9]*==" err
 '
 test_done
