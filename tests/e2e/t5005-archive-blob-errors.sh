@@ -33,12 +33,14 @@ test_expect_success '403 with an XML body: one clean error line, exit 3, the seg
 	test "$(find "$sp" -name "*.ndjson.zst" | wc -l)" = 1
 '
 
-test_expect_success 'the same under valgrind: no invalid or uninitialised read' '
+# valgrind cannot run an ASan binary: with SAN=1, ASan is the check
+if [ "${SAN:-}" = 1 ]; then vg=; else vg="valgrind -q --error-exitcode=99 --leak-check=no"; fi
+test_expect_success 'the same under valgrind (ASan with SAN=1): no invalid or uninitialised read' '
 	port=$(fake_port) &&
 	AZURE_STORAGE_KEY=$(printf k | base64) test_expect_code 3 \
-		valgrind -q --error-exitcode=99 --leak-check=no "$TP_BIN/archive" --no-pass \
+		$vg "$TP_BIN/archive" --no-pass \
 		--spool vg --blob "http://127.0.0.1:$port/acct1/cont" <in.ndjson 2>err &&
 	test_grep "failed: Put Blob: HTTP 403 AuthenticationFailed" err &&
-	! grep -q "==[0-9]*==" err
+	! grep -q "==[0-9]*==" err && ! grep -q AddressSanitizer err
 '
 test_done
