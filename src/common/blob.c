@@ -14,6 +14,7 @@
 #include <libxml/tree.h>
 
 #include "codec.h"
+#include "utf8.h"
 
 void
 blob_account_release(struct blob_account *a)
@@ -583,12 +584,44 @@ clean_line(struct buf *out, const struct buf *t)
 		/* do not end inside a UTF-8 sequence */
 		while (n > 0 && ((unsigned char)p[n] & 0xc0) == 0x80)
 			n--;
+		while (n > 0 && blank(p[n - 1]))
+			n--;
 	}
 	if (n == 0)
 		return -1;
-	for (i = 0; i < n; i++)
-		buf_addc(out, blank(p[i]) ? ' ' : p[i]);
+	/* blanks as ' ', bytes that are not UTF-8 as '?' */
+	for (i = 0; i < n; ) {
+		size_t k = (unsigned char)p[i] < 0x80 ? 1 :
+		    utf8_seq((const unsigned char *)p + i,
+		    (const unsigned char *)p + n);
+
+		if (k == 0) {
+			buf_addc(out, '?');
+			i++;
+		} else if (k == 1) {
+			buf_addc(out, blank(p[i]) ? ' ' : p[i]);
+			i++;
+		} else {
+			buf_add(out, p + i, k);
+			i += k;
+		}
+	}
 	return 0;
+}
+
+/* libxml2 prints some errors despite XML_PARSE_NOERROR: not to our stderr */
+static void
+xml_quiet(void *ctx, const char *fmt, ...)
+{
+	(void)ctx;
+	(void)fmt;
+}
+
+static void
+xml_quiet_s(void *ctx, xmlErrorPtr e)
+{
+	(void)ctx;
+	(void)e;
 }
 
 int
@@ -604,6 +637,8 @@ blob_error_parse(const char *body, size_t n, struct buf *code,
 		return -1;
 	if (n > BLOB_ERROR_READ)
 		n = BLOB_ERROR_READ;
+	xmlSetGenericErrorFunc(NULL, xml_quiet);
+	xmlSetStructuredErrorFunc(NULL, xml_quiet_s);
 	doc = xmlReadMemory(body, (int)n, NULL, NULL, XML_PARSE_RECOVER |
 	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
 	    XML_PARSE_NOCDATA);

@@ -7,14 +7,16 @@
  * - it never crashes, reads only body[0..size) (the input is copied to a
  *   buffer of exactly that size, not NUL-terminated);
  * - code and message are at most BLOB_ERROR_MAX bytes, hold no control
- *   character, never start or end with a blank, and are empty on -1;
- * - every prefix of the input is read the same way (a truncated answer).
+ *   character, are valid UTF-8, never start or end with a blank, and are
+ *   empty on -1;
+ * - the same holds for the first half of the input (a truncated answer).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "blob.h"
+#include "json.h"
 
 static void
 check(const char *p, size_t n)
@@ -35,6 +37,8 @@ check(const char *p, size_t n)
 			if ((unsigned char)b[k]->p[i] < 0x20 ||
 			    b[k]->p[i] == 0x7f)
 				abort();
+		if (b[k]->len > 0 && !json_utf8_valid(b[k]->p, b[k]->len))
+			abort();
 		if (b[k]->len > 0 && (b[k]->p[0] == ' ' ||
 		    b[k]->p[b[k]->len - 1] == ' '))
 			abort();
