@@ -19,8 +19,8 @@ WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wformat=2 -Wshadow \
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) \
 	-DTP_VERSION='"$(VERSION)"' -DTP_JQ_VERSION='"$(JQ_VERSION)"' \
-	-Isrc/common -MMD -MP
-LIBS := -ljq -lonig -lcurl -lzstd -lssl -lcrypto -lsqlite3 -lmicrohttpd -lpthread -lm -lodbc -lcsv -lrdkafka -lqpid-proton
+	-Isrc/common -I/usr/include/libxml2 -MMD -MP
+LIBS := -ljq -lonig -lcurl -lzstd -lssl -lcrypto -lsqlite3 -lmicrohttpd -lpthread -lm -lodbc -lcsv -lrdkafka -lqpid-proton -lxml2
 
 ifeq ($(SAN),1)
 B := build/san
@@ -81,6 +81,7 @@ TEST_EXTRA_emulator_jpatch := src/emulator/jpatch.c
 TEST_EXTRA_emulator_eh := src/emulator/eh_store.c
 TEST_EXTRA_adt_op := src/push/adt_op.c
 TEST_EXTRA_archive_seg := src/push/archive_seg.c
+TEST_EXTRA_blob := src/push/archive_blob.c src/push/archive_seg.c src/push/archive_spool.c
 TEST_EXTRA_cosmos_doc := src/push/cosmos_doc.c
 TEST_EXTRA_eventhub_amqp := src/ingest/eventhub_amqp.c src/ingest/eventhub_ack.c
 TEST_EXTRA_extract := src/ingest/extract_types.c src/ingest/extract_json.c src/ingest/extract_emit.c

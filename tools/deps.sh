@@ -8,7 +8,7 @@ libsqlite3-dev sqlite3 libmicrohttpd-dev librdkafka-dev kafkacat
 unixodbc-dev unixodbc libsqliteodbc odbc-postgresql postgresql libcsv-dev
 mandoc valgrind hyperfine bc wrk python3 python3-azure-cosmos
 openssl curl ca-certificates procps bsdextrautils util-linux bsdutils
-libqpid-proton11-dev python3-qpid-proton python3-prometheus-client
+libqpid-proton11-dev python3-qpid-proton python3-prometheus-client libxml2-dev
 stress-ng"
 # Node.js: this image's nodejs (which carries npm) is used when present;
 # Debian's npm package conflicts with it.

@@ -10,8 +10,11 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
 
 #include "codec.h"
+#include "utf8.h"
 
 void
 blob_account_release(struct blob_account *a)
@@ -532,4 +535,143 @@ blob_http_date(struct buf *b, time_t t)
 	buf_printf(b, "%s, %02d %s %04d %02d:%02d:%02d GMT", wd[tm.tm_wday],
 	    tm.tm_mday, mo[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec);
+}
+
+/* ---- error bodies ---- */
+
+#define BLOB_ERROR_READ (64u << 10)
+
+/* the text children of element e (entity references are not followed) */
+static void
+elem_text(struct buf *t, const xmlNode *e)
+{
+	const xmlNode *c;
+
+	for (c = e->children; c != NULL && t->len <= 4 * BLOB_ERROR_MAX;
+	    c = c->next)
+		if ((c->type == XML_TEXT_NODE ||
+		    c->type == XML_CDATA_SECTION_NODE) && c->content != NULL)
+			buf_adds(t, (const char *)c->content);
+}
+
+static int
+blank(char c)
+{
+	return (unsigned char)c <= 0x20 || c == 0x7f;
+}
+
+/* append t's first line, cleaned and bounded, to out; 0 if non-empty */
+static int
+clean_line(struct buf *out, const struct buf *t)
+{
+	const char *p = t->p, *e;
+	size_t n, i;
+
+	if (t->len == 0)
+		return -1;
+	e = p + t->len;
+	while (p < e && blank(*p))
+		p++;
+	n = (size_t)(e - p);
+	for (i = 0; i < n; i++)
+		if (p[i] == '\n' || p[i] == '\r')
+			break;
+	n = i;
+	while (n > 0 && blank(p[n - 1]))
+		n--;
+	if (n > BLOB_ERROR_MAX) {
+		n = BLOB_ERROR_MAX;
+		/* do not end inside a UTF-8 sequence */
+		while (n > 0 && ((unsigned char)p[n] & 0xc0) == 0x80)
+			n--;
+		while (n > 0 && blank(p[n - 1]))
+			n--;
+	}
+	if (n == 0)
+		return -1;
+	/* blanks as ' ', bytes that are not UTF-8 as '?' */
+	for (i = 0; i < n; ) {
+		size_t k = (unsigned char)p[i] < 0x80 ? 1 :
+		    utf8_seq((const unsigned char *)p + i,
+		    (const unsigned char *)p + n);
+
+		if (k == 0) {
+			buf_addc(out, '?');
+			i++;
+		} else if (k == 1) {
+			buf_addc(out, blank(p[i]) ? ' ' : p[i]);
+			i++;
+		} else {
+			buf_add(out, p + i, k);
+			i += k;
+		}
+	}
+	return 0;
+}
+
+/* libxml2 prints some errors despite XML_PARSE_NOERROR: not to our stderr */
+static void
+xml_quiet(void *ctx, const char *fmt, ...)
+{
+	(void)ctx;
+	(void)fmt;
+}
+
+static void
+xml_quiet_s(void *ctx, xmlErrorPtr e)
+{
+	(void)ctx;
+	(void)e;
+}
+
+int
+blob_error_parse(const char *body, size_t n, struct buf *code,
+    struct buf *msg)
+{
+	struct buf tc = BUF_INIT, tm = BUF_INIT, oc = BUF_INIT, om = BUF_INIT;
+	const xmlNode *root, *c;
+	xmlDoc *doc;
+	int rc = -1;
+
+	if (body == NULL || n == 0)
+		return -1;
+	if (n > BLOB_ERROR_READ)
+		n = BLOB_ERROR_READ;
+	xmlSetGenericErrorFunc(NULL, xml_quiet);
+	xmlSetStructuredErrorFunc(NULL, xml_quiet_s);
+	doc = xmlReadMemory(body, (int)n, NULL, NULL, XML_PARSE_RECOVER |
+	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+	    XML_PARSE_NOCDATA);
+	if (doc == NULL)
+		return -1;
+	root = xmlDocGetRootElement(doc);
+	if (root == NULL || root->name == NULL ||
+	    strcmp((const char *)root->name, "Error") != 0)
+		goto out;
+	for (c = root->children; c != NULL; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE || c->name == NULL)
+			continue;
+		if (strcmp((const char *)c->name, "Code") == 0 && tc.len == 0)
+			elem_text(&tc, c);
+		else if (strcmp((const char *)c->name, "Message") == 0 &&
+		    tm.len == 0)
+			elem_text(&tm, c);
+	}
+	if (clean_line(&oc, &tc) == 0)
+		rc = 0;
+	if (clean_line(&om, &tm) == 0)
+		rc = 0;
+	if (rc == 0) {
+		if (code != NULL)
+			buf_add(code, oc.p, oc.len);
+		if (msg != NULL)
+			buf_add(msg, om.p, om.len);
+	}
+out:
+	xmlFreeDoc(doc);
+	buf_release(&tc);
+	buf_release(&tm);
+	buf_release(&oc);
+	buf_release(&om);
+	return rc;
 }

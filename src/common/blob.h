@@ -93,4 +93,25 @@ int blob_service_sas(struct buf *out, const char *account, const char *key,
 /* Append an RFC 7231 date (x-ms-date) for t. Can't fail. */
 void blob_http_date(struct buf *b, time_t t);
 
+/* Longest code or message blob_error_parse() appends, in bytes. */
+#define BLOB_ERROR_MAX 512
+
+/*
+ * Read the error a Blob Storage answer carries in its body,
+ *   <?xml ...?><Error><Code>C</Code><Message>M</Message>...</Error>
+ * with libxml2 (no network, no DTD loading, no entity expansion beyond the
+ * five predefined ones; a truncated or malformed body is read as far as it
+ * goes). Appends the text of Code to code and of Message to msg (either may
+ * be NULL): only its first line (Azure adds RequestId and Time lines),
+ * other control characters as ' ', bytes that are not UTF-8 as '?',
+ * surrounding blanks dropped, at most
+ * BLOB_ERROR_MAX bytes cut on a UTF-8 character boundary. Only the first
+ * 64 KiB of body are read. Returns 0 when an Error element with a
+ * non-empty Code or Message was found, else -1 with nothing appended.
+ * Can't fail otherwise (body[0..n) need not be NUL-terminated). Sets
+ * libxml2's error handlers of this thread to ones that print nothing.
+ */
+int blob_error_parse(const char *body, size_t n, struct buf *code,
+    struct buf *msg);
+
 #endif

@@ -122,8 +122,9 @@ static const struct cli_opt options[] = {
 	{ "segment-size", 0, CLI_SIZE, &op.seg_size, "SIZE", NULL,
 	    "close a segment after SIZE input bytes (default 64M)", 0, NULL },
 	{ "spool", 0, CLI_STR, &op.spool, "DIR", "ARCHIVE_SPOOL",
-	    "blob target: keep finished segments in DIR until uploaded "
-	    "(default: under $TMPDIR)", 0, NULL },
+	    "blob target: keep finished segments in DIR (yours, not "
+	    "writable by others) until uploaded (default: under "
+	    "$XDG_STATE_HOME or ~/.local/state)", 0, NULL },
 	{ "threads", 'T', CLI_LONG, &op.threads, "N", "ARCHIVE_THREADS",
 	    "zstd worker threads (default 1, as zstd's CLI; 0: compress in "
 	    "the main thread)", 0,
@@ -267,7 +268,7 @@ close_seg(struct ctx *c)
 	    (unsigned long long)c->seg.bytes_in,
 	    (unsigned long long)c->seg.bytes_out);
 	if (c->up != NULL) {
-		up_enqueue(c->up, c->seg.name);
+		up_enqueue(c->up, c->seg.name, 1);
 		/* a bounded queue: block (never drop) while it is full */
 		while (!c->fatal && up_pending(c->up) > (size_t)op.queue)
 			if (up_poll(c->up, -1, -1, NULL, &c->err) < 0)
@@ -629,8 +630,10 @@ refresh_counts(void *ctx)
 	*stats_counter("bytes") = c->bytes;
 	*stats_counter("segments") = c->segments;
 	*stats_counter("failed") = c->failed;
-	if (c->up != NULL)
+	if (c->up != NULL) {
 		*stats_counter("uploaded") = up_done(c->up);
+		*stats_counter("refused") = up_refused(c->up);
+	}
 }
 
 int
@@ -645,7 +648,8 @@ main(int argc, char **argv)
 	struct dlq *dlq = NULL;
 	struct buf spool = BUF_INIT;
 	char run[33], *owned[2] = { NULL, NULL };
-	int first, rc = 0, status = EXIT_ALL_OK, lockfd = -1;
+	size_t spool_from = 0;
+	int first, rc = 0, status = EXIT_ALL_OK, lockfd = -1, spool_strict = 0;
 
 	memset(&c, 0, sizeof(c));
 	memset(&uo, 0, sizeof(uo));
@@ -698,6 +702,7 @@ main(int argc, char **argv)
 	refresh_counts(&c);	/* registers our counters first */
 	if (op.blob != NULL) {
 		*stats_counter("uploaded") = 0;
+		*stats_counter("refused") = 0;
 		if (blob_config(&uo, owned, &c.err) < 0) {
 			if (c.err.len > 0)
 				log_error("%s", buf_cstr(&c.err));
@@ -705,21 +710,14 @@ main(int argc, char **argv)
 			goto out;
 		}
 		if (op.spool != NULL) {
+			const char *sl = strrchr(op.spool, '/');
+
 			buf_adds(&spool, op.spool);
+			spool_from = sl != NULL ? (size_t)(sl - op.spool) : 0;
 		} else {
-			const char *tmp = getenv("TMPDIR");
-
-			buf_printf(&spool, "%s/twinpipe-archive-%s-%s",
-			    tmp != NULL && *tmp ? tmp : "/tmp", uo.acct.name,
-			    uo.container);
-			if (uo.prefix[0] != '\0') {
-				size_t i, n = spool.len;
-
-				buf_printf(&spool, "-%s", uo.prefix);
-				for (i = n; i < spool.len; i++)
-					if (spool.p[i] == '/')
-						spool.p[i] = '_';
-			}
+			spool_default(&spool, &spool_from, uo.acct.name,
+			    uo.container, uo.prefix);
+			spool_strict = 1;
 		}
 		c.root = buf_cstr(&spool);
 		c.up = up_new(&uo, c.root, &c.err);
@@ -745,7 +743,16 @@ main(int argc, char **argv)
 		goto out;
 	}
 
-	if (mkdir(c.root, 0777) < 0 && errno != EEXIST) {
+	if (c.up != NULL) {
+		/* a private spool: whoever can write there decides what is
+		 * uploaded with our credentials */
+		if (spool_prepare(c.root, spool_from, spool_strict,
+		    &c.err) < 0) {
+			log_error("%s", buf_cstr(&c.err));
+			status = EXIT_USAGE;
+			goto out;
+		}
+	} else if (mkdir(c.root, 0777) < 0 && errno != EEXIST) {
 		log_error("cannot create directory '%s': %s", c.root,
 		    strerror(errno));
 		status = EXIT_USAGE;
@@ -756,8 +763,8 @@ main(int argc, char **argv)
 		struct buf lp = BUF_INIT;
 
 		buf_printf(&lp, "%s/.lock", c.root);
-		lockfd = open(buf_cstr(&lp), O_RDWR | O_CREAT | O_CLOEXEC,
-		    0644);
+		lockfd = open(buf_cstr(&lp), O_RDWR | O_CREAT | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
 		buf_release(&lp);
 		if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
 			log_error("spool '%s' is in use by another archive "
@@ -786,9 +793,10 @@ main(int argc, char **argv)
 		/* segments an earlier run finished but did not upload */
 		v = seg_list_dir(c.root, &c.err);
 		for (i = 0; v != NULL && v[i] != NULL; i++) {
-			log_warn("uploading '%s' left in the spool by an "
-			    "earlier run", v[i]);
-			up_enqueue(c.up, v[i]);
+			log_warn("'%s' was left in the spool by an earlier "
+			    "run: uploading it once its manifest vouches for "
+			    "it", v[i]);
+			up_enqueue(c.up, v[i], 0);
 		}
 		seg_names_free(v);
 	}

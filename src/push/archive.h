@@ -80,6 +80,39 @@ void seg_names_free(char **v);
 /* "NAME.ndjson.zst" -> "NAME.manifest.json" (appended to out). */
 void seg_manifest_name(struct buf *out, const char *seg_name);
 
+/* ---- the spool of a blob archive (archive_spool.c) ---- */
+
+/*
+ * Append the default spool of a target to out:
+ * $XDG_STATE_HOME/twinpipe/archive/NAME, else
+ * $HOME/.local/state/twinpipe/archive/NAME, else
+ * ${TMPDIR:-/tmp}/twinpipe-UID/archive/NAME, where NAME is
+ * ACCOUNT-CONTAINER[-PREFIX] percent-encoded. *owned_from is the length
+ * of the part that is not ours (the base directory). Can't fail.
+ */
+void spool_default(struct buf *out, size_t *owned_from, const char *account,
+    const char *container, const char *prefix);
+/*
+ * Create (mode 0700) and check every directory of path after its first
+ * owned_from bytes (an explicit --spool: owned_from = the length of its
+ * parent, only the spool itself is checked): each must be a directory, not
+ * a symbolic link, owned by this user, not writable by group or others;
+ * with strict, the last also not readable by them. Returns 0, or -1 with
+ * err saying what is wrong and why it is refused.
+ */
+int spool_prepare(const char *path, size_t owned_from, int strict,
+    struct buf *err);
+/*
+ * Read spool/name and its manifest for upload, checking that archive
+ * wrote them: regular files (not symbolic links, one link) of this user,
+ * the manifest names the segment, its run and sequence number, its size
+ * (bytes_out) and SHA-256 are those of the bytes read into data. Returns 0
+ * with data, manifest and sha (hex) filled, or -1 with why filled (nothing
+ * is changed in the spool).
+ */
+int spool_read_segment(const char *spool, const char *name, struct buf *data,
+    struct buf *manifest, char sha[65], struct buf *why);
+
 /* ---- Blob Storage uploader (archive_blob.c) ---- */
 
 enum blob_auth { BA_AUTO, BA_KEY, BA_SAS, BA_ENTRA };
@@ -111,8 +144,14 @@ void up_free(struct up *u);
  * credentials. Returns 0, or -1 with err filled (unreachable, refused).
  */
 int up_start(struct up *u, struct buf *err);
-/* Queue a finished segment (name relative to the spool). */
-void up_enqueue(struct up *u, const char *name);
+/*
+ * Queue a finished segment (name relative to the spool): own, written by
+ * this run, or not (left by an earlier one). Before its upload it is read
+ * with spool_read_segment(); if that refuses it, an own segment fails the
+ * upload (up_poll() -1), another is logged as refused, left in place, and
+ * the next one goes on.
+ */
+void up_enqueue(struct up *u, const char *name, int own);
 /* Segments queued or uploading. */
 size_t up_pending(const struct up *u);
 /*
@@ -122,8 +161,9 @@ size_t up_pending(const struct up *u);
  */
 int up_poll(struct up *u, long timeout_ms, int fd, int *fd_ready,
     struct buf *err);
-/* Uploaded segments, and bytes. */
+/* Uploaded segments, and bytes; segments left by earlier runs refused. */
 uint64_t up_done(const struct up *u);
+uint64_t up_refused(const struct up *u);
 uint64_t up_bytes(const struct up *u);
 
 /*

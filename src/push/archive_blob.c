@@ -35,6 +35,7 @@ enum kind { K_CONTAINER, K_PUT, K_BLOCK, K_LIST, K_HEAD, K_MANIFEST, K_GET };
 
 struct qent {
 	char *name;
+	int own;		/* written by this run */
 	struct qent *next;
 };
 
@@ -52,7 +53,7 @@ struct up {
 	unsigned nblocks, blocks_done;
 	int failed;
 	struct buf ferr;
-	uint64_t done, bytes;
+	uint64_t done, bytes, refused;
 };
 
 struct ureq {
@@ -140,25 +141,32 @@ classify(const struct http_resp *resp, void *user)
 	return http_classify_default(resp, user);
 }
 
-/* "HTTP 403 AuthenticationFailed: Server failed to ..." */
+/*
+ * "HTTP 403 AuthenticationFailed: Server failed to ..." (always
+ * NUL-terminated). The code is the x-ms-error-code header's, else the
+ * body's; the message is the body's (blob_error_parse()).
+ */
 static void
 describe(struct buf *b, const struct http_resp *resp)
 {
 	const char *code = http_resp_header(resp, "x-ms-error-code");
-	const char *m, *e;
+	struct buf bc = BUF_INIT, bm = BUF_INIT;
 
 	buf_adds(b, resp->why != NULL ? resp->why : "failed");
-	if (code != NULL)
-		buf_printf(b, " %s", code);
-	if (resp->body != NULL && (m = strstr(resp->body, "<Message>")) &&
-	    (e = strstr(m, "</Message>")) != NULL) {
-		const char *nl = memchr(m + 9, '\n', (size_t)(e - m - 9));
-
-		buf_printf(b, ": %.*s", (int)((nl ? nl : e) - m - 9), m + 9);
-	}
+	if (resp->body != NULL && resp->body_len > 0)
+		(void)blob_error_parse(resp->body, resp->body_len, &bc, &bm);
+	if (code != NULL && *code != '\0')
+		buf_printf(b, " %.*s", (int)strnlen(code, 128), code);
+	else if (bc.len > 0)
+		buf_printf(b, " %.*s", (int)bc.len, bc.p);
+	if (bm.len > 0)
+		buf_printf(b, ": %.*s", (int)bm.len, bm.p);
 	if (resp->status == 403)
 		buf_adds(b, " (check the account key, SAS token or role "
 		    "assignment)");
+	buf_cstr(b);
+	buf_release(&bc);
+	buf_release(&bm);
 }
 
 static void up_next_step(struct up *u, struct ureq *q,
@@ -246,10 +254,12 @@ fail_upload(struct up *u, const char *what, const struct buf *why)
 	if (u->failed)
 		return;
 	u->failed = 1;
-	buf_printf(&u->ferr, "blob upload of '%s' failed: %s%s%s",
+	/* why is a buf: its bytes, never past them */
+	buf_printf(&u->ferr, "blob upload of '%s' failed: %s%s%.*s",
 	    u->head != NULL ? u->head->name : "?", what,
 	    why != NULL && why->len ? ": " : "",
-	    why != NULL && why->len ? why->p : "");
+	    why != NULL ? (int)why->len : 0, why != NULL && why->p != NULL ?
+	    why->p : "");
 }
 
 static void
@@ -291,6 +301,20 @@ put_block_list(struct up *u)
 	buf_release(&x);
 }
 
+/* drop the head of the queue without touching its files */
+static void
+drop_head(struct up *u)
+{
+	struct qent *e = u->head;
+
+	u->head = e->next;
+	if (u->head == NULL)
+		u->tail = NULL;
+	u->nq--;
+	free(e->name);
+	free(e);
+}
+
 static void
 finish_segment(struct up *u)
 {
@@ -312,12 +336,7 @@ finish_segment(struct up *u)
 	    u->nblocks, u->nblocks == 1 ? "" : "s");
 	u->done++;
 	u->bytes += u->data.len;
-	u->head = e->next;
-	if (u->head == NULL)
-		u->tail = NULL;
-	u->nq--;
-	free(e->name);
-	free(e);
+	drop_head(u);
 	u->busy = 0;
 	u->data.len = 0;
 	u->manifest.len = 0;
@@ -378,32 +397,36 @@ up_next_step(struct up *u, struct ureq *q, const struct http_resp *resp)
 	buf_release(&url);
 }
 
-/* start uploading the head of the queue; -1 on a local error */
+/*
+ * start uploading the head of the queue (its bytes as verified against
+ * its manifest); -1 on a local error or an own segment that fails the check
+ */
 static int
 start_segment(struct up *u)
 {
-	struct buf p = BUF_INIT, url = BUF_INIT;
-	const char *s;
+	struct buf url = BUF_INIT, why = BUF_INIT;
 	int rc = -1;
 
-	u->data.len = u->manifest.len = 0;
-	buf_printf(&p, "%s/%s", u->spool, u->head->name);
-	if (buf_read_file(&u->data, buf_cstr(&p)) < 0) {
-		buf_printf(&u->ferr, "cannot read '%s': %s", p.p,
-		    strerror(errno));
-		goto out;
+	for (;;) {
+		why.len = 0;
+		if (spool_read_segment(u->spool, u->head->name, &u->data,
+		    &u->manifest, u->sha, &why) == 0)
+			break;
+		if (u->head->own) {
+			buf_printf(&u->ferr, "segment '%s' of this run fails "
+			    "its check: %.*s", u->head->name, (int)why.len,
+			    why.p);
+			goto out;
+		}
+		log_error("spool: '%s' refused: %.*s; not uploaded, left "
+		    "in '%s'", u->head->name, (int)why.len, why.p, u->spool);
+		u->refused++;
+		drop_head(u);
+		if (u->head == NULL) {
+			rc = 0;
+			goto out;
+		}
 	}
-	p.len = 0;
-	buf_printf(&p, "%s/", u->spool);
-	seg_manifest_name(&p, u->head->name);
-	if (buf_read_file(&u->manifest, buf_cstr(&p)) < 0 ||
-	    (s = strstr(buf_cstr(&u->manifest), "\"sha256\":\"")) == NULL ||
-	    strlen(s) < 10 + 64) {
-		buf_printf(&u->ferr, "cannot read the manifest '%s'", p.p);
-		goto out;
-	}
-	memcpy(u->sha, s + 10, 64);
-	u->sha[64] = '\0';
 	u->busy = 1;
 	u->blocks_done = 0;
 	u->nblocks = u->data.len <= u->o.block_size ? 1 :
@@ -439,7 +462,7 @@ start_segment(struct up *u)
 	}
 	rc = 0;
 out:
-	buf_release(&p);
+	buf_release(&why);
 	buf_release(&url);
 	if (rc < 0)
 		u->failed = 1;
@@ -532,11 +555,12 @@ up_start(struct up *u, struct buf *err)
 }
 
 void
-up_enqueue(struct up *u, const char *name)
+up_enqueue(struct up *u, const char *name, int own)
 {
 	struct qent *e = xcalloc(1, sizeof(*e));
 
 	e->name = xstrdup(name);
+	e->own = own;
 	if (u->tail != NULL)
 		u->tail->next = e;
 	else
@@ -578,6 +602,12 @@ uint64_t
 up_done(const struct up *u)
 {
 	return u->done;
+}
+
+uint64_t
+up_refused(const struct up *u)
+{
+	return u->refused;
 }
 
 uint64_t

@@ -421,8 +421,14 @@ walk_fn(const char *path, const struct stat *st, int type, struct FTW *f)
 
 	(void)st;
 	(void)f;
-	if (type != FTW_F || n <= sl || strcmp(path + n - sl, SEG_SUFFIX))
+	if (n <= sl || strcmp(path + n - sl, SEG_SUFFIX) != 0)
 		return 0;
+	if (type != FTW_F) {
+		/* never followed: a link can point at anything */
+		log_warn("'%s' is %s: skipped", path, type == FTW_SL ||
+		    type == FTW_SLN ? "a symbolic link" : "not a file");
+		return 0;
+	}
 	if (strstr(path + walk.rootlen, "/.") != NULL)
 		return 0;	/* .tmp and other hidden parts */
 	walk.v = xrealloc(walk.v, (walk.n + 2) * sizeof(*walk.v));

@@ -14,7 +14,7 @@ test_expect_success 'azurite starts' '
 	test $az_ok = 1 || { cat azstart.err; false; }
 '
 [ $az_ok = 1 ] || { test_done; exit 1; }
-export TMPDIR=$TEST_DIR
+export TMPDIR=$TEST_DIR XDG_STATE_HOME=$TEST_DIR/state
 
 python3 "$TP_TOP/bench/gen-lob.py" 3000 >in.ndjson
 
@@ -61,7 +61,7 @@ test_expect_success 'a retried upload never overwrites (If-None-Match: *, SHA-25
 	head -n 101 in.ndjson | test_expect_code 3 archive --blob arch/re --run-id r1 --no-pass 2>diff &&
 	test_grep "BlobAlreadyExists" diff && test_grep "not overwritten" diff &&
 	archive --cat --blob arch/re | cmp - <(head -n 100 in.ndjson) &&
-	ls "$TMPDIR"/twinpipe-archive-devstoreaccount1-arch-re/2023/11/14/*.ndjson.zst
+	ls "$XDG_STATE_HOME"/twinpipe/archive/devstoreaccount1-arch-re/2023/11/14/*.ndjson.zst
 '
 
 test_expect_success 'a bad account key: exit 3 with a clear message, before reading' '

@@ -4,6 +4,7 @@
 # (the retry gets 409 and the stored blob's SHA-256 decides).
 . "$(dirname "$0")/../lib.sh"
 test_require python3 "the fake Blob endpoint is a python script" || { test_done; exit 1; }
+export XDG_STATE_HOME=$TEST_DIR/state
 
 # fake_start NAME FAULT...: a server logging to NAME.log, its URL in NAME.url
 # (started outside test bodies so that the exit trap stops it)

@@ -3,10 +3,12 @@
 # tests that Azurite cannot do: an Entra token endpoint, and faults.
 #   fake-blob.py LOG [FAULT...]    prints its URL on stdout, then serves
 # FAULTs: 503-first (the first Put Blob gets 503), lose-first (the first
-# Put Blob is stored but the connection is closed before the answer).
+# Put Blob is stored but the connection is closed before the answer),
+# hang-puts (no Put Blob is ever answered: a run to kill), 403-xml (every
+# Put Blob gets 403 AuthenticationFailed with Azure's XML error body).
 # Every request is logged to LOG as one JSON line: method, path, scope
 # (token requests) and the Authorization header.
-import json, sys, threading
+import json, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse, parse_qs
 
@@ -44,6 +46,21 @@ class H(BaseHTTPRequestHandler):
             return self.reply(201)
         if "comp" in q:
             return self.reply(400)
+        if "hang-puts" in faults:
+            time.sleep(3600)
+        if "403-xml" in faults:
+            return self.reply(403, (
+                '<?xml version="1.0" encoding="utf-8"?><Error><Code>'
+                'AuthenticationFailed</Code><Message>Server failed to '
+                'authenticate the request. Make sure the value of '
+                'Authorization header is formed correctly including the '
+                'signature.\nRequestId:8a1e0000-0000-0000-0000-000000000000\n'
+                'Time:2026-01-01T00:00:00.0000000Z</Message>'
+                '<AuthenticationErrorDetail>The MAC signature found in the '
+                'HTTP request is not the same as any computed signature.'
+                '</AuthenticationErrorDetail></Error>').encode(),
+                [("x-ms-error-code", "AuthenticationFailed"),
+                 ("Content-Type", "application/xml")])
         with lock:
             seen_put[0] += 1; first = seen_put[0] == 1
             if first and "503-first" in faults:
@@ -66,6 +83,7 @@ class H(BaseHTTPRequestHandler):
         if u.path not in blobs: return self.reply(404)
         self.reply(200, blobs[u.path][0])
 
+ThreadingHTTPServer.daemon_threads = True
 s = ThreadingHTTPServer(("127.0.0.1", 0), H)
 print("http://127.0.0.1:%d" % s.server_address[1], flush=True)
 s.serve_forever()
