@@ -48,6 +48,7 @@ struct part {
 	pn_link_t *l;
 	struct eh_start st;	/* where the next link starts */
 	int64_t last;		/* last sequence number delivered, -1 none */
+	int active;		/* being read */
 	int lost;		/* taken by a higher epoch: not reopened */
 	struct seqoff *so;	/* offsets of delivered events, a ring */
 	size_t so_head, so_n, so_cap;
@@ -764,6 +765,18 @@ reply(struct eh_amqpc *a, pn_link_t *l)
 	pn_data_exit(body);
 	if (a->nids == 0)
 		goto bad;
+	if (a->p == NULL) {	/* stable: links point at their part */
+		size_t i;
+
+		a->p = calloc(a->nids, sizeof(*a->p));
+		if (a->p == NULL)
+			abort();
+		a->np = a->nids;
+		for (i = 0; i < a->np; i++) {
+			a->p[i].id = a->ids[i];
+			a->p[i].last = -1;
+		}
+	}
 	a->mgmt_done = 1;
 	a->state = ST_READY;
 	return;
@@ -795,7 +808,7 @@ on_remote_open_conn(struct eh_amqpc *a)
 		for (i = 0; i < a->np; i++) {
 			struct part *p = &a->p[i];
 
-			if (p->lost)
+			if (p->lost || !p->active)
 				continue;
 			if (p->last >= 0) {
 				p->st.kind = EHS_SEQ;
@@ -1005,24 +1018,14 @@ int
 eh_amqpc_add(struct eh_amqpc *a, int32_t id, const struct eh_start *st,
     struct buf *err)
 {
-	struct part *p;
-	size_t i;
+	struct part *p = part_of(a, id);
 
-	for (i = 0; i < a->nids && a->ids[i] != id; i++)
-		;
-	if (i == a->nids) {
+	if (p == NULL) {
 		buf_printf(err, "hub '%s' has no partition %d", a->cfg.hub,
 		    (int)id);
 		return -1;
 	}
-	p = part_of(a, id);
-	if (p == NULL) {
-		a->p = xrealloc(a->p, (a->np + 1) * sizeof(*a->p));
-		p = &a->p[a->np++];
-		memset(p, 0, sizeof(*p));
-		p->id = id;
-		p->last = -1;
-	}
+	p->active = 1;
 	p->st = *st;
 	p->lost = 0;
 	if (st->kind == EHS_SEQ)

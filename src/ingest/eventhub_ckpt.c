@@ -104,8 +104,8 @@ eh_ckpt_get(struct eh_ckpt_dir *d, int32_t p, struct eh_ckpt *c,
 		buf_printf(err, "checkpoint '%s' is not a JSON object", path.p);
 		goto out;
 	}
-	s = json_get(jv_copy(v), "sequencenumber");
-	o = json_get(jv_copy(v), "offset");
+	s = json_get(v, "sequencenumber");
+	o = json_get(v, "offset");
 	memset(c, 0, sizeof(*c));
 	if (jv_get_kind(s) != JV_KIND_NUMBER || jv_number_value(s) < 0) {
 		buf_printf(err, "checkpoint '%s' has no sequencenumber",
