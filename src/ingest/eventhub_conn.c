@@ -136,6 +136,10 @@ eh_conn_parse(const char *s, size_t n, struct eh_conn *c, struct buf *err)
 		}
 		v = s + eq + 1;
 		vl = e - eq - 1;
+		while (vl > 0 && (*v == ' ' || *v == '\t')) {
+			v++;
+			vl--;
+		}
 		while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t' ||
 		    v[vl - 1] == '\n' || v[vl - 1] == '\r'))
 			vl--;
