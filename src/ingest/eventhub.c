@@ -38,6 +38,9 @@
 #include "codec.h"
 #include "eventhub_ack.h"
 #include "eventhub_amqp.h"
+#include "eventhub_amqpc.h"
+#include "eventhub_ckpt.h"
+#include "eventhub_conn.h"
 #include "exitcode.h"
 #include "json.h"
 #include "log.h"
@@ -69,11 +72,20 @@ struct opts {
 	double drain_timeout;
 	const char *xk[MAX_X], *xv[MAX_X];
 	int nx;
+	/* the AMQP transport */
+	const char *transport;
+	const char *partitions;
+	const char *ckpt_dir;
+	const char *cacert;
+	size_t max_buffer;
+	long prefetch;
 };
 
 static struct opts op = {
 	.group = "twinpipe", .start = "earliest", .max_in_flight = 100000,
-	.commit_interval = 1.0, .drain_timeout = 30.0, .barrier_interval = 1.0
+	.commit_interval = 1.0, .drain_timeout = 30.0, .barrier_interval = 1.0,
+	.ckpt_dir = "eventhub-checkpoints", .max_buffer = 16u << 20,
+	.prefetch = 300
 };
 
 static int
@@ -109,6 +121,12 @@ static const struct cli_opt options[] = {
 	{ "bootstrap", 'b', CLI_STR, &op.bootstrap, "HOST:PORT",
 	    "KAFKA_BOOTSTRAP", "a plain Kafka cluster (no SASL) instead of "
 	    "an Event Hubs connection string", 0, NULL },
+	{ "cacert", 0, CLI_STR, &op.cacert, "FILE", "TWINPIPE_CACERT",
+	    "AMQP: trust the CA certificates in FILE (PEM) instead of the "
+	    "system's", 0, NULL },
+	{ "checkpoint-dir", 0, CLI_STR, &op.ckpt_dir, "DIR",
+	    "EVENTHUB_CHECKPOINT_DIR", "AMQP: keep checkpoints under DIR in "
+	    "the SDKs' layout (default eventhub-checkpoints)", 0, NULL },
 	{ "commit-interval", 0, CLI_DURATION, &op.commit_interval,
 	    "DURATION", NULL, "commit acknowledged offsets at most this "
 	    "often (default 1s)", 0, NULL },
@@ -128,6 +146,9 @@ static const struct cli_opt options[] = {
 	{ "idle-exit", 0, CLI_DURATION, &op.idle_exit, "DURATION", NULL,
 	    "stop after no event arrived for DURATION (counted from the "
 	    "last partition assignment at the earliest)", 0, NULL },
+	{ "max-buffer", 0, CLI_SIZE, &op.max_buffer, "SIZE", NULL,
+	    "AMQP: give no credit while SIZE bytes of events wait to be "
+	    "written (default 16M)", 0, NULL },
 	{ "max-events", 'n', CLI_LONG, &op.max_events, "N", NULL,
 	    "stop after N events", 0, NULL },
 	{ "max-in-flight", 0, CLI_LONG, &op.max_in_flight, "N", NULL,
@@ -138,6 +159,11 @@ static const struct cli_opt options[] = {
 	    "Entra ID tokens (OAUTHBEARER) instead of a key", 0, NULL },
 	{ "no-commit", 0, CLI_FLAG, &op.no_commit, NULL, NULL,
 	    "never commit offsets (replay, debugging)", 0, NULL },
+	{ "partitions", 'p', CLI_STR, &op.partitions, "LIST", NULL,
+	    "AMQP: read only these partitions (comma-separated ids; "
+	    "default all)", 0, NULL },
+	{ "prefetch", 0, CLI_LONG, &op.prefetch, "N", NULL,
+	    "AMQP: credit per partition (default 300)", 0, NULL },
 	{ "property", 'X', CLI_FN, NULL, "KEY=VALUE", NULL,
 	    "set a librdkafka property, like kcat -X (applied last)", 1,
 	    opt_x },
@@ -148,6 +174,10 @@ static const struct cli_opt options[] = {
 	{ "topic", 't', CLI_STR, &op.topic, "TOPIC", "EVENTHUB_NAME",
 	    "the topic (event hub); default: EntityPath of the connection "
 	    "string", 0, NULL },
+	{ "transport", 'T', CLI_STR, &op.transport, "amqp|kafka",
+	    "EVENTHUB_TRANSPORT", "AMQP 1.0 or the Kafka endpoint (default: "
+	    "amqp when the connection string asks for it, else kafka)", 0,
+	    NULL },
 };
 
 static const struct cli_prog prog = {
@@ -255,12 +285,17 @@ struct ctx {
 	double assigned_at;	/* when partitions were last assigned */
 	struct auth *auth;	/* Entra ID (OAUTHBEARER), or NULL */
 	int token_set;		/* a token was handed to librdkafka */
+	struct eh_amqpc *amqp;	/* the AMQP transport, or NULL: Kafka */
+	struct eh_ckpt_dir *ckpt;	/* its checkpoints */
+	struct buf *ob;		/* where amqp_event writes */
+	int amqp_full;		/* --max-events reached */
 };
 
 static struct ctx cx;
 
 static void revoke_wait(struct ctx *c,
     const rd_kafka_topic_partition_list_t *parts);
+static void amqp_commit(struct ctx *c);
 
 static void
 commit_acked(struct ctx *c, int sync)
@@ -271,6 +306,10 @@ commit_acked(struct ctx *c, int sync)
 
 	if (!c->commit)
 		return;
+	if (c->amqp != NULL) {
+		amqp_commit(c);
+		return;
+	}
 	l = rd_kafka_topic_partition_list_new(8);
 	for (i = 0; i < c->ack.n; i++) {
 		struct eh_ack_part *p = &c->ack.p[i];
@@ -510,6 +549,7 @@ struct hdr {
 	size_t sz;
 	unsigned char sys;	/* a system property */
 	unsigned char dup;	/* an earlier header has the same name */
+	const struct eh_amqp_value *typed;	/* AMQP transport: decoded */
 };
 
 enum { HX_SCHEMA, HX_OPTYPE, HX_CTYPE, HX_DEVICE, HX_N };
@@ -522,6 +562,38 @@ static size_t hs_cap;
  * the last of each header build_event looks up (-1 if absent). Returns
  * how many.
  */
+/* Append one header to hs (n of them so far), noting it in ix. */
+static void
+hdr_push(size_t n, const char *name, const void *val, size_t sz,
+    const struct eh_amqp_value *typed, int ix[HX_N])
+{
+	struct hdr *x;
+	size_t j;
+
+	if (n == hs_cap) {
+		hs_cap = hs_cap ? hs_cap * 2 : 16;
+		hs = xrealloc(hs, hs_cap * sizeof(*hs));
+	}
+	x = &hs[n];
+	x->name = name;
+	x->val = val;
+	x->sz = sz;
+	x->typed = typed;
+	x->sys = (unsigned char)is_system(name);
+	x->dup = 0;
+	for (j = 0; j < n && !x->dup; j++)
+		x->dup = hs[j].name[0] == name[0] &&
+		    strcmp(hs[j].name, name) == 0;
+	if (strcmp(name, "iothub-message-schema") == 0)
+		ix[HX_SCHEMA] = (int)n;
+	else if (strcmp(name, "opType") == 0)
+		ix[HX_OPTYPE] = (int)n;
+	else if (strcmp(name, "content-type") == 0)
+		ix[HX_CTYPE] = (int)n;
+	else if (strcmp(name, "deviceId") == 0)
+		ix[HX_DEVICE] = (int)n;
+}
+
 static size_t
 hdr_collect(rd_kafka_headers_t *h, int ix[HX_N])
 {
@@ -533,29 +605,7 @@ hdr_collect(rd_kafka_headers_t *h, int ix[HX_N])
 		ix[j] = -1;
 	while (h != NULL &&
 	    rd_kafka_header_get_all(h, n, &name, &val, &sz) == 0) {
-		struct hdr *x;
-
-		if (n == hs_cap) {
-			hs_cap = hs_cap ? hs_cap * 2 : 16;
-			hs = xrealloc(hs, hs_cap * sizeof(*hs));
-		}
-		x = &hs[n];
-		x->name = name;
-		x->val = val;
-		x->sz = sz;
-		x->sys = (unsigned char)is_system(name);
-		x->dup = 0;
-		for (j = 0; j < n && !x->dup; j++)
-			x->dup = hs[j].name[0] == name[0] &&
-			    strcmp(hs[j].name, name) == 0;
-		if (strcmp(name, "iothub-message-schema") == 0)
-			ix[HX_SCHEMA] = (int)n;
-		else if (strcmp(name, "opType") == 0)
-			ix[HX_OPTYPE] = (int)n;
-		else if (strcmp(name, "content-type") == 0)
-			ix[HX_CTYPE] = (int)n;
-		else if (strcmp(name, "deviceId") == 0)
-			ix[HX_DEVICE] = (int)n;
+		hdr_push(n, name, val, sz, NULL, ix);
 		n++;
 	}
 	return n;
@@ -576,8 +626,11 @@ write_props(struct buf *b, size_t nh, int system, const char **bad)
 
 		if (x->sys != system || x->dup)
 			continue;	/* the first one wins */
-		eh_amqp_decode(x->name, x->val ? x->val : "",
-		    x->val ? x->sz : 0, &v);
+		if (x->typed != NULL)
+			v = *x->typed;
+		else
+			eh_amqp_decode(x->name, x->val ? x->val : "",
+			    x->val ? x->sz : 0, &v);
 		if (!eh_amqp_is_text(&v) && v.kind != EHA_NULL &&
 		    (strcmp(x->name, "deviceId") == 0 ||
 		    strcmp(x->name, "opType") == 0 ||
@@ -600,9 +653,12 @@ header_text(int i, struct buf *tmp)
 {
 	struct eh_amqp_value v;
 
-	if (i < 0 || hs[i].val == NULL)
+	if (i < 0 || (hs[i].val == NULL && hs[i].typed == NULL))
 		return NULL;
-	eh_amqp_decode(hs[i].name, hs[i].val, hs[i].sz, &v);
+	if (hs[i].typed != NULL)
+		v = *hs[i].typed;
+	else
+		eh_amqp_decode(hs[i].name, hs[i].val, hs[i].sz, &v);
 	if (!eh_amqp_is_text(&v))
 		return NULL;
 	tmp->len = 0;
@@ -626,27 +682,43 @@ add_int(struct buf *b, int64_t v)
 	buf_add(b, d + i, sizeof(d) - i);
 }
 
-static void
-write_src(struct buf *b, const rd_kafka_message_t *m)
-{
-	rd_kafka_timestamp_type_t tt;
-	int64_t ts = rd_kafka_message_timestamp(m, &tt);
-	const char *t = rd_kafka_topic_name(m->rkt);
+/* Where an event comes from, whatever the transport. */
+struct ev {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;		/* Kafka offset; AMQP: the sequence number */
+	int64_t ts;		/* ms, -1 if unknown */
+	const char *amqp_offset;	/* AMQP: x-opt-offset, else NULL */
+	const char *body;
+	size_t blen;
+	size_t nh;		/* headers in hs */
+	int ix[HX_N];
+};
 
+static void
+write_src(struct buf *b, const struct ev *e)
+{
 	buf_adds(b, "{\"src\":{\"topic\":");
-	json_write_string(b, t, strlen(t), 0);
+	json_write_string(b, e->topic, strlen(e->topic), 0);
 	buf_adds(b, ",\"partition\":");
-	add_int(b, m->partition);
+	add_int(b, e->partition);
 	buf_adds(b, ",\"offset\":");
-	add_int(b, m->offset);
+	add_int(b, e->offset);
 	buf_adds(b, ",\"timestamp\":");
-	if (ts >= 0) {
+	if (e->ts >= 0) {
 		struct eh_amqp_value v = { .kind = EHA_TIMESTAMP };
 
-		v.v.i = ts;
+		v.v.i = e->ts;
 		eh_amqp_write_json(b, &v);
 	} else {
 		buf_adds(b, "null");
+	}
+	if (e->amqp_offset != NULL) {
+		buf_adds(b, ",\"sequenceNumber\":");
+		add_int(b, e->offset);
+		buf_adds(b, ",\"amqpOffset\":");
+		json_write_string(b, e->amqp_offset, strlen(e->amqp_offset),
+		    0);
 	}
 	buf_adds(b, "}}");
 }
@@ -680,23 +752,20 @@ body_device_id(struct ctx *c, int body_ok, const char *body, size_t blen)
  * base64, for the dead-letter file).
  */
 static int
-build_event(struct ctx *c, const rd_kafka_message_t *m, const char **code,
+build_event(struct ctx *c, const struct ev *e, const char **code,
     char *msg, size_t msgsz)
 {
-	rd_kafka_headers_t *h = NULL;
 	struct buf *b = &c->line, tmp = BUF_INIT, t1 = BUF_INIT,
 	    t2 = BUF_INIT, t3 = BUF_INIT;
 	const char *bad = NULL, *schema, *optype, *ctype;
-	const char *body = m->payload ? m->payload : "";
-	size_t blen = m->payload ? m->len : 0;
-	int iot, as_json, rc = 0, body_ok = 0, ix[HX_N];
+	const char *body = e->body ? e->body : "";
+	size_t blen = e->body ? e->blen : 0, nh = e->nh;
+	int iot, as_json, rc = 0, body_ok = 0;
+	const int *ix = e->ix;
 	jv v = jv_invalid();
 	struct json_err je;
-	size_t nh;
 
-	(void)rd_kafka_message_headers(m, &h);
 	b->len = 0;
-	nh = hdr_collect(h, ix);
 	schema = header_text(ix[HX_SCHEMA], &t1);
 	iot = schema != NULL;
 	optype = header_text(ix[HX_OPTYPE], &t2);
@@ -734,7 +803,7 @@ build_event(struct ctx *c, const rd_kafka_message_t *m, const char **code,
 	buf_adds(b, ",\"system\":");
 	write_props(b, nh, 1, &bad);
 	buf_adds(b, ",\"_meta\":");
-	write_src(b, m);
+	write_src(b, e);
 	buf_addc(b, '}');
 	if (rc == 0 && bad != NULL) {
 		*code = "bad_header";
@@ -1055,22 +1124,21 @@ revoke_wait(struct ctx *c, const rd_kafka_topic_partition_list_t *parts)
 			break;
 }
 
-/* Handle one consumed message: into out (the stream) or the dead letters. */
+/* Handle one event: into out (the stream) or the dead letters. */
 static int
-handle(struct ctx *c, const rd_kafka_message_t *m, struct buf *out)
+handle_ev(struct ctx *c, const struct ev *e, struct buf *out)
 {
 	const char *code = NULL;
 	char msg[256];
 
 	c->in++;
 	if (c->track)
-		eh_ack_sent(&c->ack, m->partition, m->offset);
-	if (build_event(c, m, &code, msg, sizeof(msg)) < 0) {
+		eh_ack_sent(&c->ack, e->partition, e->offset);
+	if (build_event(c, e, &code, msg, sizeof(msg)) < 0) {
 		char src[300];
 
-		snprintf(src, sizeof(src), "%s[%d]@%lld",
-		    rd_kafka_topic_name(m->rkt), (int)m->partition,
-		    (long long)m->offset);
+		snprintf(src, sizeof(src), "%s[%d]@%lld", e->topic,
+		    (int)e->partition, (long long)e->offset);
 		log_at(LV_ERROR, src, 0, "%s", msg);
 		c->failed++;
 		if (dlq_write(c->dlq, src, 0, c->line.p, c->line.len, 1, code,
@@ -1078,7 +1146,7 @@ handle(struct ctx *c, const rd_kafka_message_t *m, struct buf *out)
 			log_error("write error on the dead-letter file");
 			return -1;
 		}
-		if (c->track && eh_ack_done(&c->ack, m->partition, m->offset))
+		if (c->track && eh_ack_done(&c->ack, e->partition, e->offset))
 			c->acked++;
 		return 0;
 	}
@@ -1086,6 +1154,26 @@ handle(struct ctx *c, const rd_kafka_message_t *m, struct buf *out)
 	buf_addc(out, '\n');
 	c->out++;
 	return 0;
+}
+
+/* Handle one consumed Kafka message. */
+static int
+handle(struct ctx *c, const rd_kafka_message_t *m, struct buf *out)
+{
+	rd_kafka_timestamp_type_t tt;
+	rd_kafka_headers_t *h = NULL;
+	struct ev e;
+
+	(void)rd_kafka_message_headers(m, &h);
+	e.topic = rd_kafka_topic_name(m->rkt);
+	e.partition = m->partition;
+	e.offset = m->offset;
+	e.ts = rd_kafka_message_timestamp(m, &tt);
+	e.amqp_offset = NULL;
+	e.body = m->payload;
+	e.blen = m->len;
+	e.nh = hdr_collect(h, e.ix);
+	return handle_ev(c, &e, out);
 }
 
 static void
@@ -1151,6 +1239,187 @@ parse_time(const char *s)
 	return (int64_t)timegm(&tm) * 1000 + ms;
 }
 
+/* ---- the AMQP transport ---- */
+
+/* Checkpoint every partition up to its last contiguous acknowledgement. */
+static void
+amqp_commit(struct ctx *c)
+{
+	struct buf e = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < c->ack.n; i++) {
+		struct eh_ack_part *p = &c->ack.p[i];
+		struct eh_ckpt ck;
+		const char *off;
+
+		if (p->commit < 1 || p->commit <= p->committed)
+			continue;
+		memset(&ck, 0, sizeof(ck));
+		ck.seq = p->commit - 1;
+		off = eh_amqpc_offset_of(c->amqp, p->partition, ck.seq);
+		snprintf(ck.offset, sizeof(ck.offset), "%s", off ? off : "");
+		e.len = 0;
+		if (eh_ckpt_put(c->ckpt, p->partition, &ck, &e) < 0) {
+			log_warn("%s (retried at the next interval)",
+			    buf_cstr(&e));
+			continue;
+		}
+		p->committed = p->commit;
+		eh_amqpc_forget(c->amqp, p->partition, ck.seq);
+		log_debug("checkpoint %s[%d] at sequence number %lld", op.topic,
+		    (int)p->partition, (long long)ck.seq);
+		c->commits++;
+	}
+	buf_release(&e);
+}
+
+/* An event from the AMQP client: the same record as from Kafka. */
+static int
+amqp_event(void *ctx, const struct eh_amqpc_event *ae)
+{
+	struct ctx *c = ctx;
+	struct ev e;
+	size_t i;
+	int rc;
+
+	if (c->amqp_full)
+		return 0;	/* not handed on: read again next time */
+	e.topic = op.topic;
+	e.partition = ae->partition;
+	e.offset = ae->seq;
+	e.ts = ae->enqueued;
+	e.amqp_offset = ae->offset;
+	e.body = ae->body;
+	e.blen = ae->blen;
+	for (i = 0; i < HX_N; i++)
+		e.ix[i] = -1;
+	for (i = 0; i < ae->nprops; i++)
+		hdr_push(i, ae->props[i].name, NULL, 0, &ae->props[i].v, e.ix);
+	e.nh = ae->nprops;
+	rc = handle_ev(c, &e, c->ob);
+	stats_tick();
+	if (op.max_events > 0 && c->in >= (uint64_t)op.max_events)
+		c->amqp_full = 1;
+	return rc;
+}
+
+/* Where a partition without a checkpoint starts (--start). */
+static int
+amqp_start(struct eh_start *st)
+{
+	char *end;
+
+	memset(st, 0, sizeof(*st));
+	if (strcmp(op.start, "earliest") == 0) {
+		st->kind = EHS_EARLIEST;
+	} else if (strcmp(op.start, "latest") == 0) {
+		st->kind = EHS_LATEST;
+	} else if (strncmp(op.start, "seq:", 4) == 0) {
+		st->kind = EHS_SEQ;
+		st->v = strtoll(op.start + 4, &end, 10) - 1;
+		if (*end != '\0' || end == op.start + 4 || st->v < -1)
+			return -1;
+	} else {
+		st->kind = EHS_TIME;
+		st->v = cx.start_ts;
+	}
+	return 0;
+}
+
+/*
+ * Connect, open the checkpoints, start every chosen partition from its
+ * checkpoint or --start. Returns 0, or an exit status (reported).
+ */
+static int
+amqp_setup(struct ctx *c, const struct eh_conn *conn)
+{
+	struct eh_amqpc_cfg cfg;
+	struct buf e = BUF_INIT;
+	const int32_t *ids;
+	struct eh_start st0;
+	int n, i, rc = EXIT_FATAL;
+
+	if (amqp_start(&st0) < 0) {
+		cli_usage_error(&prog, "--start seq:N wants a sequence number");
+		return EXIT_USAGE;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.conn = conn;
+	cfg.hub = op.topic;
+	cfg.group = op.group;
+	cfg.cacert = op.cacert;
+	cfg.auth = c->auth;
+	cfg.prefetch = (uint32_t)op.prefetch;
+	cfg.epoch = -1;
+	c->ckpt = eh_ckpt_dir_open(op.ckpt_dir, conn->host, op.topic,
+	    op.group, &e);
+	if (c->ckpt == NULL) {
+		log_error("%s", buf_cstr(&e));
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	c->amqp = eh_amqpc_new(&cfg, &e);
+	if (c->amqp == NULL) {
+		log_error("amqp: %s", buf_cstr(&e));
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	n = eh_amqpc_open(c->amqp, 30.0, &ids, &e);
+	if (n < 0) {
+		log_error("amqp: %s", buf_cstr(&e));
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct eh_start st = st0;
+		struct eh_ckpt ck;
+		char id[16];
+		int k;
+
+		snprintf(id, sizeof(id), ",%d,", (int)ids[i]);
+		if (op.partitions != NULL) {
+			struct buf l = BUF_INIT;
+			int want;
+
+			buf_printf(&l, ",%s,", op.partitions);
+			want = strstr(l.p, id) != NULL;
+			buf_release(&l);
+			if (!want)
+				continue;
+		}
+		e.len = 0;
+		k = eh_ckpt_get(c->ckpt, ids[i], &ck, &e);
+		if (k < 0) {
+			log_error("%s", buf_cstr(&e));
+			goto out;
+		}
+		if (k == 1 && ck.offset[0] != '\0') {
+			st.kind = EHS_OFFSET;
+			snprintf(st.offset, sizeof(st.offset), "%s", ck.offset);
+		} else if (k == 1) {
+			st.kind = EHS_SEQ;
+			st.v = ck.seq;
+		}
+		if (k == 1) {
+			struct eh_ack_part *p = eh_ack_part(&c->ack, ids[i], 1);
+
+			p->committed = ck.seq + 1;
+		}
+		e.len = 0;
+		if (eh_amqpc_add(c->amqp, ids[i], &st, &e) < 0) {
+			log_error("amqp: %s", buf_cstr(&e));
+			goto out;
+		}
+		log_info("assigned %s[%d]%s", op.topic, (int)ids[i],
+		    k == 1 ? " (from its checkpoint)" : "");
+	}
+	c->assigned_at = now_s();
+	rc = 0;
+out:
+	buf_release(&e);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1164,8 +1433,10 @@ main(int argc, char **argv)
 	char err[512];
 	int first, status = EXIT_ALL_OK, reading = 1, i, wrote_init = 0;
 	double last_event, last_commit, drain_end = 0;
-	int failed_secret = 0;
+	int failed_secret = 0, use_amqp = 0;
+	struct eh_conn conn;
 
+	memset(&conn, 0, sizeof(conn));
 	cx.start_ts = -1;
 	first = cli_parse(&prog, argc, argv, &common);
 	if (first < 0) {
@@ -1178,6 +1449,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(op.start, "earliest") && strcmp(op.start, "latest") &&
+	    strncmp(op.start, "seq:", 4) != 0 &&
 	    (cx.start_ts = parse_time(op.start)) < 0) {
 		cli_usage_error(&prog, "--start wants earliest, latest or a "
 		    "time, not '%s'", op.start);
@@ -1191,6 +1463,81 @@ main(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
+	/* the transport: --transport, or what the connection string asks */
+	if (op.transport != NULL && strcmp(op.transport, "amqp") != 0 &&
+	    strcmp(op.transport, "kafka") != 0) {
+		cli_usage_error(&prog, "--transport wants amqp or kafka");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	use_amqp = op.transport != NULL && strcmp(op.transport, "amqp") == 0;
+	if (op.bootstrap == NULL && (op.transport == NULL || use_amqp)) {
+		struct buf e = BUF_INIT;
+
+		if (op.namespace == NULL || op.conn_file != NULL)
+			cs = cli_secret("EVENTHUB_CONNECTION_STRING",
+			    op.conn_file, &failed_secret);
+		if (cs != NULL && eh_conn_parse(cs, strlen(cs), &conn,
+		    &e) < 0) {
+			log_error("connection string: %s", buf_cstr(&e));
+			buf_release(&e);
+			status = EXIT_USAGE;
+			goto out;
+		}
+		buf_release(&e);
+		use_amqp |= conn.amqp_hint;
+		if (use_amqp && cs == NULL && op.namespace != NULL) {
+			struct auth_opts ao;
+
+			conn.host = xstrdup(op.namespace);
+			if (strchr(op.namespace, '.') == NULL) {
+				free(conn.host);
+				buf_printf(&e, "%s.servicebus.windows.net",
+				    op.namespace);
+				conn.host = buf_cstr(&e);
+				e = (struct buf)BUF_INIT;
+			}
+			conn.port = 5671;
+			conn.tls = 1;
+			auth_opts_init(&ao);
+			cx.auth = auth_new(&ao, &e);
+			if (cx.auth == NULL) {
+				log_error("entra: %s", buf_cstr(&e));
+				buf_release(&e);
+				status = EXIT_USAGE;
+				goto out;
+			}
+		} else if (use_amqp && cs == NULL) {
+			if (!failed_secret)
+				cli_usage_error(&prog, "--transport amqp needs "
+				    "an Event Hubs connection string "
+				    "(EVENTHUB_CONNECTION_STRING or "
+				    "--connection-string-file) or "
+				    "--namespace");
+			status = EXIT_USAGE;
+			goto out;
+		}
+		if (use_amqp && op.topic == NULL)
+			op.topic = conn.entity;
+		if (use_amqp && (op.topic == NULL || *op.topic == '\0')) {
+			cli_usage_error(&prog, "no event hub: give --topic or a "
+			    "connection string with EntityPath");
+			status = EXIT_USAGE;
+			goto out;
+		}
+		if (use_amqp && (op.prefetch < 1 || op.prefetch > 100000)) {
+			cli_usage_error(&prog, "--prefetch wants 1-100000");
+			status = EXIT_USAGE;
+			goto out;
+		}
+		if (!use_amqp) {
+			free(cs);	/* read again below */
+			cs = NULL;
+			eh_conn_release(&conn);
+		}
+	}
+	if (use_amqp)
+		goto amqp_dlq;
 	conf = rd_kafka_conf_new();
 	if (op.bootstrap == NULL && op.namespace != NULL) {
 		struct buf hb = BUF_INIT, e = BUF_INIT;
@@ -1294,6 +1641,7 @@ main(int argc, char **argv)
 			status = EXIT_USAGE;
 			goto out;
 		}
+amqp_dlq:
 	if (op.dead_letter != NULL) {
 		cx.dlq = dlq_open(op.dead_letter, "ingest-eventhub");
 		if (cx.dlq == NULL) {
@@ -1311,6 +1659,11 @@ main(int argc, char **argv)
 	}
 	cx.track = op.exec != NULL;
 	cx.commit = cx.track && !op.no_commit;
+	if (use_amqp) {
+		if ((status = amqp_setup(&cx, &conn)) != 0)
+			goto out;
+		goto run;
+	}
 	rd_kafka_conf_set_opaque(conf, &cx);
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
 	rd_kafka_conf_set_error_cb(conf, on_error);
@@ -1337,6 +1690,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 
+run:
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -1369,7 +1723,21 @@ main(int argc, char **argv)
 			status = EXIT_FATAL;
 			break;
 		}
-		while (reading && ob->len < (1u << 20) &&
+		if (cx.amqp != NULL && reading) {
+			cx.ob = ob;
+			got = eh_amqpc_run(cx.amqp, op.exec ? 0 : 100,
+			    ob->len < op.max_buffer && (!op.exec ||
+			    cx.ack.in_flight < (uint64_t)op.max_in_flight),
+			    amqp_event, &cx);
+			if (got < 0) {
+				status = EXIT_FATAL;
+				reading = 0;
+				got = 0;
+			}
+			if (cx.amqp_full)
+				reading = 0;
+		}
+		while (cx.amqp == NULL && reading && ob->len < (1u << 20) &&
 		    (!op.exec || cx.ack.in_flight <
 		    (uint64_t)op.max_in_flight)) {
 			rd_kafka_message_t *m = rd_kafka_consumer_poll(cx.rk,
@@ -1499,7 +1867,8 @@ main(int argc, char **argv)
 		status = EXIT_FATAL;
 	}
 	cx.dlq = NULL;
-	rd_kafka_consumer_close(cx.rk);
+	if (cx.rk != NULL)
+		rd_kafka_consumer_close(cx.rk);
 	if (cx.failed > 0 || cx.sink_failed > 0)
 		status = exit_worst(status, EXIT_SOME_FAILED);
 	if (stop_flag)
@@ -1527,6 +1896,9 @@ out:
 	barrier_release(&cx);
 	eh_ack_release(&cx.ack);
 	free(hs);
+	eh_amqpc_free(cx.amqp);
+	eh_ckpt_dir_close(cx.ckpt);
+	eh_conn_release(&conn);
 	auth_free(cx.auth);
 	buf_release(&cx.line);
 	tape_release(&cx.t);
