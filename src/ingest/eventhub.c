@@ -84,8 +84,8 @@ struct opts {
 static struct opts op = {
 	.group = "twinpipe", .start = "earliest", .max_in_flight = 100000,
 	.commit_interval = 1.0, .drain_timeout = 30.0, .barrier_interval = 1.0,
-	.ckpt_dir = "eventhub-checkpoints", .max_buffer = 16u << 20,
-	.prefetch = 300
+	.ckpt_dir = "eventhub-checkpoints", .max_buffer = 32u << 20,
+	.prefetch = 0
 };
 
 static int
@@ -147,8 +147,8 @@ static const struct cli_opt options[] = {
 	    "stop after no event arrived for DURATION (counted from the "
 	    "last partition assignment at the earliest)", 0, NULL },
 	{ "max-buffer", 0, CLI_SIZE, &op.max_buffer, "SIZE", NULL,
-	    "AMQP: give no credit while SIZE bytes of events wait to be "
-	    "written (default 16M)", 0, NULL },
+	    "memory for events held, all partitions together: prefetch and "
+	    "output waiting to be written (default 32M)", 0, NULL },
 	{ "max-events", 'n', CLI_LONG, &op.max_events, "N", NULL,
 	    "stop after N events", 0, NULL },
 	{ "max-in-flight", 0, CLI_LONG, &op.max_in_flight, "N", NULL,
@@ -163,7 +163,8 @@ static const struct cli_opt options[] = {
 	    "AMQP: read only these partitions (comma-separated ids; "
 	    "default all)", 0, NULL },
 	{ "prefetch", 0, CLI_LONG, &op.prefetch, "N", NULL,
-	    "AMQP: credit per partition (default 300)", 0, NULL },
+	    "AMQP: credit per partition (default: from --max-buffer, at "
+	    "most 300)", 0, NULL },
 	{ "property", 'X', CLI_FN, NULL, "KEY=VALUE", NULL,
 	    "set a librdkafka property, like kcat -X (applied last)", 1,
 	    opt_x },
@@ -1370,6 +1371,9 @@ amqp_setup(struct ctx *c, const struct eh_conn *conn)
 		log_error("amqp: %s", buf_cstr(&e));
 		goto out;
 	}
+	if (op.prefetch == 0)	/* the budget shared by every partition */
+		eh_amqpc_set_credit(c->amqp, eh_budget_credit(op.max_buffer,
+		    n, 300));
 	for (i = 0; i < n; i++) {
 		struct eh_start st = st0;
 		struct eh_ckpt ck;
@@ -1435,6 +1439,9 @@ main(int argc, char **argv)
 	double last_event, last_commit, drain_end = 0;
 	int failed_secret = 0, use_amqp = 0;
 	struct eh_conn conn;
+	struct eh_budget bud;
+	char kbytes[32], kmsgs[32];
+	size_t kafka_out;
 
 	memset(&conn, 0, sizeof(conn));
 	cx.start_ts = -1;
@@ -1457,12 +1464,18 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (op.max_events < 0 || op.max_in_flight < 1 ||
-	    strlen(op.group) == 0 || strlen(op.group) > 256) {
+	    strlen(op.group) == 0 || strlen(op.group) > 256 ||
+	    op.max_buffer < (1u << 20)) {
 		cli_usage_error(&prog, "--max-events must not be negative, "
-		    "--max-in-flight positive, --group 1-256 characters");
+		    "--max-in-flight positive, --group 1-256 characters, "
+		    "--max-buffer at least 1M");
 		status = EXIT_USAGE;
 		goto out;
 	}
+	eh_budget_split(op.max_buffer, &bud);
+	snprintf(kbytes, sizeof(kbytes), "%lu", bud.kafka_kbytes);
+	snprintf(kmsgs, sizeof(kmsgs), "%lu", bud.kafka_messages);
+	kafka_out = bud.out_bytes < (1u << 20) ? bud.out_bytes : 1u << 20;
 	/* the transport: --transport, or what the connection string asks */
 	if (op.transport != NULL && strcmp(op.transport, "amqp") != 0 &&
 	    strcmp(op.transport, "kafka") != 0) {
@@ -1525,7 +1538,7 @@ main(int argc, char **argv)
 			status = EXIT_USAGE;
 			goto out;
 		}
-		if (use_amqp && (op.prefetch < 1 || op.prefetch > 100000)) {
+		if (use_amqp && (op.prefetch < 0 || op.prefetch > 100000)) {
 			cli_usage_error(&prog, "--prefetch wants 1-100000");
 			status = EXIT_USAGE;
 			goto out;
@@ -1629,10 +1642,10 @@ main(int argc, char **argv)
 	    set(conf, "auto.offset.reset",
 	    strcmp(op.start, "latest") == 0 ? "latest" : "earliest") ||
 	    set(conf, "client.id", "twinpipe-ingest-eventhub") ||
-	    /* prefetch deeper than the default 100000 messages (the
-	     * queue stays bounded by queued.max.messages.kbytes): about
-	     * 15% more events/s from the mock cluster */
-	    set(conf, "queued.min.messages", "1000000")) {
+	    /* prefetch bounded by --max-buffer (eh_budget_split);
+	     * -X below may set them otherwise */
+	    set(conf, "queued.max.messages.kbytes", kbytes) ||
+	    set(conf, "queued.min.messages", kmsgs)) {
 		status = EXIT_USAGE;
 		goto out;
 	}
@@ -1726,7 +1739,7 @@ run:
 		if (cx.amqp != NULL && reading) {
 			cx.ob = ob;
 			got = eh_amqpc_run(cx.amqp, op.exec ? 0 : 100,
-			    ob->len < op.max_buffer && (!op.exec ||
+			    ob->len < bud.out_bytes && (!op.exec ||
 			    cx.ack.in_flight < (uint64_t)op.max_in_flight),
 			    amqp_event, &cx);
 			if (got < 0) {
@@ -1737,7 +1750,7 @@ run:
 			if (cx.amqp_full)
 				reading = 0;
 		}
-		while (cx.amqp == NULL && reading && ob->len < (1u << 20) &&
+		while (cx.amqp == NULL && reading && ob->len < kafka_out &&
 		    (!op.exec || cx.ack.in_flight <
 		    (uint64_t)op.max_in_flight)) {
 			rd_kafka_message_t *m = rd_kafka_consumer_poll(cx.rk,

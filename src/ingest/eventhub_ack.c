@@ -172,3 +172,28 @@ eh_ack_drop(struct eh_ack *a, int32_t partition)
 		return;
 	}
 }
+
+void
+eh_budget_split(size_t budget, struct eh_budget *b)
+{
+	size_t prefetch = budget - budget / 4;
+
+	b->out_bytes = budget / 4 > 4096 ? budget / 4 : 4096;
+	b->kafka_kbytes = prefetch / 8 / 1024;
+	if (b->kafka_kbytes < 64)
+		b->kafka_kbytes = 64;
+	b->kafka_messages = prefetch / 600;
+	if (b->kafka_messages < 100)
+		b->kafka_messages = 100;
+}
+
+uint32_t
+eh_budget_credit(size_t budget, int partitions, uint32_t max_credit)
+{
+	size_t per = (budget - budget / 4) / 1024 /
+	    (size_t)(partitions > 0 ? partitions : 1);
+
+	if (per < 1)
+		per = 1;
+	return per < max_credit ? (uint32_t)per : max_credit;
+}

@@ -66,4 +66,24 @@ size_t eh_ack_upto(struct eh_ack *a, int32_t partition, uint64_t gen,
 /* Forget the partition (revoked). This function can't fail. */
 void eh_ack_drop(struct eh_ack *a, int32_t partition);
 
+/*
+ * --max-buffer: one memory budget for the events a process holds, split
+ * the same way for both transports. A quarter is output waiting to be
+ * written (to stdout or the --exec pipe); the rest is prefetch: for Kafka
+ * librdkafka's queue (queued.max.messages.kbytes, which counts payload
+ * bytes only: an IoT Hub-shaped event costs about 8 times its payload in
+ * memory, measured; and queued.min.messages, at 600 bytes an event), for
+ * AMQP the credit of each partition link (1 KiB an event, at most
+ * max_credit). This function can't fail.
+ */
+struct eh_budget {
+	size_t out_bytes;		/* pause reading above this output */
+	unsigned long kafka_kbytes;	/* queued.max.messages.kbytes */
+	unsigned long kafka_messages;	/* queued.min.messages */
+};
+void eh_budget_split(size_t budget, struct eh_budget *b);
+/* AMQP credit per partition link for n partitions, 1..max_credit. */
+uint32_t eh_budget_credit(size_t budget, int partitions,
+    uint32_t max_credit);
+
 #endif

@@ -97,6 +97,12 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+void
+eh_amqpc_set_credit(struct eh_amqpc *a, uint32_t credit)
+{
+	a->cfg.prefetch = credit > 0 ? credit : 1;
+}
+
 struct eh_amqpc *
 eh_amqpc_new(const struct eh_amqpc_cfg *cfg, struct buf *err)
 {

@@ -68,6 +68,8 @@ struct eh_amqpc;
 /* A client; nothing is connected yet. Returns NULL with err filled. */
 struct eh_amqpc *eh_amqpc_new(const struct eh_amqpc_cfg *cfg,
     struct buf *err);
+/* Set the credit of each partition link (from now on). Can't fail. */
+void eh_amqpc_set_credit(struct eh_amqpc *a, uint32_t credit);
 /* Disconnect and free. eh_amqpc_free(NULL) is a no-op. */
 void eh_amqpc_free(struct eh_amqpc *a);
 
