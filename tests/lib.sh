@@ -127,3 +127,22 @@ test_wait_for() {
 		sleep 0.1
 	done
 }
+
+# test_tap NAME CMD...: run a client script that prints TAP lines of its
+# own (a Microsoft SDK or proton driver); they join this file's, numbered
+# on, its other lines as comments, and "the NAME run exited 0" is a test.
+test_tap() {
+	local name=$1 out rc=0 line
+	shift
+	out=$("$@" 2>&1) || rc=$?
+	while IFS= read -r line; do
+		case "$line" in
+		"ok "*) test_count=$((test_count + 1)); echo "ok $test_count - ${line#* - }" ;;
+		"not ok "*) test_count=$((test_count + 1)); test_failed=$((test_failed + 1))
+			echo "not ok $test_count - ${line#* - }" ;;
+		1..*) ;;
+		*) echo "# $line" ;;
+		esac
+	done <<<"$out"
+	test_expect_success "the $name run exited 0" "test $rc = 0"
+}

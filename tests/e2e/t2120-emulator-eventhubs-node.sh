@@ -9,18 +9,8 @@
 
 # run the node script against AMQP-URL; its TAP lines join ours
 eh_node() {
-	local out rc line
-	out=$(NODE_EXTRA_CA_CERTS=$TEST_DIR/cert.pem emu_node "$TP_TOP/tests/fidelity/eventhubs.js" "$@" 2>&1); rc=$?
-	while IFS= read -r line; do
-		case "$line" in
-		"ok "*) test_count=$((test_count + 1)); echo "ok $test_count - ${line#* - }" ;;
-		"not ok "*) test_count=$((test_count + 1)); test_failed=$((test_failed + 1))
-			echo "not ok $test_count - ${line#* - }" ;;
-		1..*) ;;
-		*) echo "# $line" ;;
-		esac
-	done <<<"$out"
-	test_expect_success "the node client run ($1) exited 0" "test $rc = 0"
+	NODE_EXTRA_CA_CERTS=$TEST_DIR/cert.pem test_tap "node client ($1)" \
+		emu_node "$TP_TOP/tests/fidelity/eventhubs.js" "$@"
 }
 
 if test_require node "Microsoft's @azure/event-hubs runs on node" &&

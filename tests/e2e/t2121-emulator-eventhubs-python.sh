@@ -7,18 +7,7 @@
 . "$TP_TOP/tests/e2e/lib-emulator.sh"
 
 py_tap() {
-	local out rc line
-	out=$(/usr/bin/python3 "$TP_TOP/tests/fidelity/eventhubs_py.py" "$@" 2>&1); rc=$?
-	while IFS= read -r line; do
-		case "$line" in
-		"ok "*) test_count=$((test_count + 1)); echo "ok $test_count - ${line#* - }" ;;
-		"not ok "*) test_count=$((test_count + 1)); test_failed=$((test_failed + 1))
-			echo "not ok $test_count - ${line#* - }" ;;
-		1..*) ;;
-		*) echo "# $line" ;;
-		esac
-	done <<<"$out"
-	test_expect_success "the python run ($3) exited 0" "test $rc = 0"
+	test_tap "python ($3)" /usr/bin/python3 "$TP_TOP/tests/fidelity/eventhubs_py.py" "$@"
 }
 
 if test_require /usr/bin/python3 "python3-qpid-proton runs on Debian's python3" &&
