@@ -1013,22 +1013,16 @@ identity_one(struct req *r, struct resp *rs, const char *dev, const char *mod)
 			ierr(rs, 412, "PreconditionFailed", "The etag in If-Match "
 			    "does not match the %s's.", mod ? "module" : "device");
 		else {
+			/* a device goes with its modules */
 			sqlite3_stmt *st = store_stmt(mod != NULL ?
 			    "DELETE FROM iot_devices WHERE dev=? AND mod=?" :
-			    "DELETE FROM iot_devices WHERE dev=? AND mod<>?");
+			    "DELETE FROM iot_devices WHERE dev=?");
 
 			sqlite3_bind_text(st, 1, dev, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, mod != NULL ? mod : "\x01", -1,
-			    SQLITE_STATIC);
+			if (mod != NULL)
+				sqlite3_bind_text(st, 2, mod, -1, SQLITE_STATIC);
 			sqlite3_step(st);
 			sqlite3_reset(st);
-			if (mod == NULL) {
-				st = store_stmt("DELETE FROM iot_devices WHERE "
-				    "dev=? AND mod=''");
-				sqlite3_bind_text(st, 1, dev, -1, SQLITE_STATIC);
-				sqlite3_step(st);
-				sqlite3_reset(st);
-			}
 			route_event(dev, mod, 1, "deleteDeviceIdentity", twin);
 			rs->status = 204;
 		}

@@ -164,6 +164,8 @@ static const struct cli_prog prog = {
 	"SIGTERM or SIGINT. Faults (throttling, errors, latency, dropped\n"
 	"connections) can be set by flags and at run time with\n"
 	"POST /_admin/faults; GET /_admin/stats counts what was served.\n"
+	"IoT Hub's service API (/devices, /twins, /devices/query) is served\n"
+	"too, its twin and lifecycle events routed to the event hub --iothub.\n"
 	"With --amqp-port, Event Hubs is served over AMQP 1.0 as well; its\n"
 	"URL (amqp:// or amqps://) is the second line of standard output.",
 	options, sizeof(options) / sizeof(options[0]),

@@ -180,17 +180,17 @@ test_expect_success 'query: WHERE forms, paging by x-ms-max-item-count and x-ms-
 '
 
 test_expect_success 'throttling faults: 429 with Retry-After in IoT Hub'"'"'s error shape' '
-	emu_curl -d "{\"rate\":1}" "$EMU_URL/_admin/faults" >/dev/null &&
-	n429=0 && for i in 1 2 3 4 5; do
+	emu_curl -d "{\"rate\":0.2}" "$EMU_URL/_admin/faults" >/dev/null &&
+	n429=0 && for i in 1 2 3 4 5 6; do
 		c=$(hub GET "/twins/d1?$V") &&
 		if [ "$c" = 429 ]; then n429=$((n429 + 1)); cp out.json t429.json; cp hdr.txt h429.txt; fi
 	done &&
 	emu_curl -d "{\"rate\":0}" "$EMU_URL/_admin/faults" >/dev/null &&
-	[ $n429 -ge 3 ] &&
+	[ $n429 -ge 4 ] &&
 	jq -e ".Message | startswith(\"ErrorCode:ThrottlingException;\")" t429.json &&
 	tr -d "\\r" <h429.txt | grep -qi "^retry-after: [0-9]" &&
 	tr -d "\\r" <h429.txt | grep -qi "^iothub-errorcode: ThrottlingException" &&
-	emu_curl "$EMU_URL/_admin/stats" | jq -e ".by_kind[\"iothub.twin\"] >= 5" &&
+	emu_curl "$EMU_URL/_admin/stats" | jq -e ".by_kind[\"iothub.twin\"] >= 6" &&
 	test "$(hub GET "/twins/d1?$V")" = 200
 '
 
