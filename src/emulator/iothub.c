@@ -1162,6 +1162,10 @@ twin_change(struct req *r, struct resp *rs, const char *dev, const char *mod,
 		goto out;
 	}
 	iot_time(t, sizeof(t));
+	if (op == 'R' && jv_object_length(jv_copy(body)) == 0) {
+		send_ent(rs, 200, jv_copy(twin));	/* nothing reported */
+		goto out;
+	}
 	if (op == 'R') {
 		twin = section_apply(twin, "reported", body, 0, t, &delta, msg,
 		    sizeof(msg));
@@ -1201,6 +1205,10 @@ twin_change(struct req *r, struct resp *rs, const char *dev, const char *mod,
 		if (jv_get_kind(desired) != JV_KIND_OBJECT) {
 			jv_free(desired);
 			desired = op == 'U' ? jv_object() : jv_invalid();
+		}
+		if (!jv_is_valid(tags) && !jv_is_valid(desired)) {
+			send_ent(rs, 200, jv_copy(twin));	/* nothing to change */
+			goto out;
 		}
 		if (jv_is_valid(tags)) {
 			twin = tags_apply(twin, tags, op == 'U', msg, sizeof(msg));

@@ -120,6 +120,7 @@ test_expect_success 'twin PATCH refuses reported properties, bad names, deep obj
 	test_grep "deeper than 10" out.json &&
 	test "$(hub PATCH "/twins/d1?$V" "{\"properties\":{\"desired\":[1]}}")" = 400 &&
 	test "$(hub PATCH "/twins/d1?$V" "not json")" = 400 &&
+	test "$(hub PATCH "/twins/d1?$V" "{\"etag\":\"x\"}")" = 200 && jq -e ".version == 4" out.json &&
 	big=$(head -c 40000 /dev/zero | tr "\\0" a) &&
 	test "$(hub PATCH "/twins/d1?$V" "{\"tags\":{\"t\":\"${big:0:9000}\"}}")" = 400 &&
 	hub GET "/twins/d1?$V" && jq -e ".version == 4" out.json
