@@ -47,10 +47,19 @@ static struct {
 } hub;
 
 int
-iothub_init(const char *name, const char *policy, const char *key_b64)
+iothub_init(const char *name, const char *policy, const char *key_b64,
+    char *msg, size_t msgsz)
 {
-	size_t i;
+	size_t i, n = strlen(name);
 
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '-')
+			break;
+	if (n < 3 || n > 50 || i < n) {
+		snprintf(msg, msgsz, "--iothub: '%.60s' is not an IoT Hub name "
+		    "(3 to 50 letters, digits or '-')", name);
+		return -1;
+	}
 	snprintf(hub.name, sizeof(hub.name), "%s", name);
 	snprintf(hub.host, sizeof(hub.host), "%s.azure-devices.net", name);
 	for (i = 0; hub.host[i] != '\0'; i++)
@@ -58,8 +67,10 @@ iothub_init(const char *name, const char *policy, const char *key_b64)
 	snprintf(hub.policy, sizeof(hub.policy), "%s", policy);
 	buf_release(&hub.key);
 	if (base64_decode(&hub.key, key_b64, strlen(key_b64)) != 0 ||
-	    hub.key.len == 0)
+	    hub.key.len == 0) {
+		snprintf(msg, msgsz, "the IoT Hub key is not base64");
 		return -1;
+	}
 	return 0;
 }
 

@@ -21,12 +21,13 @@ struct req;
 struct resp;
 
 /*
- * Set the hub: name (the Event Hub events go to, and <name>.azure-devices.net
- * the host SAS tokens are for) and the iothubowner policy's key (base64,
- * borrowed for the life of the process). Returns 0, or -1 when the key is
- * not base64 (nothing logged).
+ * Set the hub: name (3 to 50 letters, digits or '-'; the Event Hub events
+ * go to, and <name>.azure-devices.net the host SAS tokens are for) and the
+ * key of shared access policy policy (base64, decoded here). Returns 0, or
+ * -1 with msg filled (a usage error).
  */
-int iothub_init(const char *name, const char *policy, const char *key_b64);
+int iothub_init(const char *name, const char *policy, const char *key_b64,
+    char *msg, size_t msgsz);
 /* Is this decoded path one of the IoT Hub service API? */
 int iothub_is_path(struct req *r);
 /* The counter kind of such a request: iothub.device, .module, .twin,

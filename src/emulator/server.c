@@ -782,11 +782,15 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	if (opt.iothub == NULL)
 		opt.iothub = "twin-emulator";
-	if (iothub_init(opt.iothub, "iothubowner", iotkey != NULL ? iotkey :
-	    IOTHUB_EMULATOR_KEY) != 0) {
-		free(iotkey);
-		cli_usage_error(&prog, "the IoT Hub key is not base64");
-		return EXIT_USAGE;
+	{
+		char msg[200];
+
+		if (iothub_init(opt.iothub, "iothubowner", iotkey != NULL ?
+		    iotkey : IOTHUB_EMULATOR_KEY, msg, sizeof(msg)) != 0) {
+			free(iotkey);
+			cli_usage_error(&prog, "%s", msg);
+			return EXIT_USAGE;
+		}
 	}
 	idh = cli_secret("TWIN_EMULATOR_IDENTITY_HEADER", NULL, &failed);
 	emu.identity_header = idh;

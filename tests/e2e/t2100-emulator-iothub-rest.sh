@@ -36,6 +36,12 @@ q() {	# q QUERY [PAGE [CONTINUATION]]
 }
 hdr() { tr -d '\r' <hdr.txt | sed -n "s/^$1: //Ip"; }
 
+test_expect_success 'usage errors: a bad hub name or key' '
+	test_expect_code 2 twin-emulator --iothub "a b" 2>err && test_grep "not an IoT Hub name" err &&
+	test_expect_code 2 twin-emulator --iothub x 2>/dev/null &&
+	TWIN_EMULATOR_IOTHUB_KEY="not base64!" test_expect_code 2 twin-emulator 2>err &&
+	test_grep "not base64" err && test_grep "Try" err
+'
 emu_start --tls --cert "$TEST_DIR/cert.pem" --key "$TEST_DIR/key.pem" \
 	--db "$TEST_DIR/emu.db" --iothub myhub --iothub-key-file "$TEST_DIR/iothub.key"
 
