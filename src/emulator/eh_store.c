@@ -717,6 +717,35 @@ section_code(pn_data_t *d)
 	return code;
 }
 
+/* Append src's current value to out (pn_data_appendn copies from the
+ * root, not the current node). Scalars only: what annotations hold;
+ * anything else becomes null. */
+static void
+append_current(pn_data_t *out, pn_data_t *src)
+{
+	switch (pn_data_type(src)) {
+	case PN_SYMBOL: pn_data_put_symbol(out, pn_data_get_symbol(src)); break;
+	case PN_STRING: pn_data_put_string(out, pn_data_get_string(src)); break;
+	case PN_BINARY: pn_data_put_binary(out, pn_data_get_binary(src)); break;
+	case PN_BOOL: pn_data_put_bool(out, pn_data_get_bool(src)); break;
+	case PN_UBYTE: pn_data_put_ubyte(out, pn_data_get_ubyte(src)); break;
+	case PN_BYTE: pn_data_put_byte(out, pn_data_get_byte(src)); break;
+	case PN_USHORT: pn_data_put_ushort(out, pn_data_get_ushort(src)); break;
+	case PN_SHORT: pn_data_put_short(out, pn_data_get_short(src)); break;
+	case PN_UINT: pn_data_put_uint(out, pn_data_get_uint(src)); break;
+	case PN_INT: pn_data_put_int(out, pn_data_get_int(src)); break;
+	case PN_ULONG: pn_data_put_ulong(out, pn_data_get_ulong(src)); break;
+	case PN_LONG: pn_data_put_long(out, pn_data_get_long(src)); break;
+	case PN_TIMESTAMP:
+		pn_data_put_timestamp(out, pn_data_get_timestamp(src));
+		break;
+	case PN_FLOAT: pn_data_put_float(out, pn_data_get_float(src)); break;
+	case PN_DOUBLE: pn_data_put_double(out, pn_data_get_double(src)); break;
+	case PN_UUID: pn_data_put_uuid(out, pn_data_get_uuid(src)); break;
+	default: pn_data_put_null(out); break;
+	}
+}
+
 static int
 put_annotations(pn_data_t *out, const struct eh_rec *r, pn_data_t *old)
 {
@@ -745,12 +774,14 @@ put_annotations(pn_data_t *out, const struct eh_rec *r, pn_data_t *old)
 				else if (pn_data_type(old) == PN_STRING)
 					k = pn_data_get_string(old);
 				skip = k.start != NULL && is_xopt(k);
+				/* appendn copies from the root: narrow to the
+				 * current value first */
 				if (!skip)
-					pn_data_appendn(out, old, 1);
+					append_current(out, old);
 				if (!pn_data_next(old))
 					break;
 				if (!skip)
-					pn_data_appendn(out, old, 1);
+					append_current(out, old);
 			}
 		}
 	}

@@ -10,6 +10,7 @@
 #include "eh_store.h"
 #include "emu.h"
 #include "fnv.h"
+#include "iothub.h"
 #include "json.h"
 
 #define TWIN_SLOTS 4096
@@ -403,6 +404,8 @@ admin_handle(struct req *r, struct resp *rs)
 
 	if (r->nseg > 2 && strcmp(what, "eventhubs") == 0) {
 		eh_admin_handle(r, rs);
+	} else if (r->nseg > 2 && strcmp(what, "iothub") == 0) {
+		iothub_admin_handle(r, rs);
 	} else if (r->nseg != 2) {
 		admin_error(rs, 404, "no such admin endpoint");
 	} else if (strcmp(what, "stats") == 0) {

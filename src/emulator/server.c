@@ -27,6 +27,7 @@
 #include "eh_store.h"
 #include "emu.h"
 #include "exitcode.h"
+#include "iothub.h"
 #include "json.h"
 #include "log.h"
 
@@ -40,6 +41,7 @@ static struct {
 	const char *cert, *key;
 	const char *pid_file;
 	const char *cosmos_key_file;
+	const char *iothub, *iothub_key_file;
 	const char *client_secret_file;
 	int no_auth;
 	double token_lifetime;
@@ -109,6 +111,14 @@ static const struct cli_opt options[] = {
 	    "AMQP clients reach only declared hubs)", 1, opt_eventhub },
 	{ "host", 0, CLI_STR, &opt.host, "ADDR", NULL,
 	    "listen on ADDR (default 127.0.0.1)", 0, NULL },
+	{ "iothub", 0, CLI_STR, &opt.iothub, "NAME", NULL,
+	    "name of the IoT Hub served on /devices and /twins, and of the "
+	    "event hub its events are routed to (default twin-emulator)", 0,
+	    NULL },
+	{ "iothub-key-file", 0, CLI_STR, &opt.iothub_key_file, "FILE", NULL,
+	    "key (base64) of the IoT Hub's iothubowner policy (default: a "
+	    "well-known key, see the man page; env TWIN_EMULATOR_IOTHUB_KEY)",
+	    0, NULL },
 	{ "jitter", 0, CLI_DURATION, &opt.jitter, "DURATION", NULL,
 	    "add up to DURATION more latency, uniformly drawn", 0, NULL },
 	{ "key", 0, CLI_STR, &opt.key, "FILE", NULL,
@@ -154,6 +164,8 @@ static const struct cli_prog prog = {
 	"SIGTERM or SIGINT. Faults (throttling, errors, latency, dropped\n"
 	"connections) can be set by flags and at run time with\n"
 	"POST /_admin/faults; GET /_admin/stats counts what was served.\n"
+	"IoT Hub's service API (/devices, /twins, /devices/query) is served\n"
+	"too, its twin and lifecycle events routed to the event hub --iothub.\n"
 	"With --amqp-port, Event Hubs is served over AMQP 1.0 as well; its\n"
 	"URL (amqp:// or amqps://) is the second line of standard output.",
 	options, sizeof(options) / sizeof(options[0]),
@@ -161,6 +173,7 @@ static const struct cli_prog prog = {
 	"  TWIN_EMULATOR_COSMOS_KEY     Cosmos master key (base64)\n"
 	"  TWIN_EMULATOR_CLIENT_SECRET  client secret the token endpoint requires\n"
 	"  TWIN_EMULATOR_EH_KEY         Event Hubs shared access key\n"
+	"  TWIN_EMULATOR_IOTHUB_KEY     IoT Hub iothubowner policy key (base64)\n"
 	"  TWIN_EMULATOR_IDENTITY_HEADER  App Service X-IDENTITY-HEADER value\n",
 	NULL
 };
@@ -472,7 +485,7 @@ check_header(void *cls, enum MHD_ValueKind kind, const char *key,
 static void
 route(struct req *r, struct resp *rs)
 {
-	int adt, bad = 0;
+	int adt, iot, bad = 0;
 
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, check_header, &bad);
 	if (bad) {
@@ -497,10 +510,14 @@ route(struct req *r, struct resp *rs)
 		r->kind = "token";
 		return;
 	}
-	adt = is_adt_path(r);
-	r->kind = classify(r, adt);
-	if (faults_before(r, rs, adt))
+	iot = iothub_is_path(r);
+	adt = !iot && is_adt_path(r);
+	r->kind = iot ? iothub_kind(r) : classify(r, adt);
+	if (faults_before(r, rs, adt || iot)) {
+		if (iot)
+			iothub_fault_body(rs);
 		return;
+	}
 	if (r->too_large) {
 		error_body(rs, adt, 413, "RequestEntityTooLarge",
 		    "Request size is too large.");
@@ -512,7 +529,9 @@ route(struct req *r, struct resp *rs)
 		    sizeof(r->json_msg)) == 0;
 		r->parsed = 1;
 	}
-	if (adt)
+	if (iot)
+		iothub_handle(r, rs);
+	else if (adt)
 		adt_handle(r, rs);
 	else
 		cosmos_handle(r, rs);
@@ -658,7 +677,7 @@ main(int argc, char **argv)
 	struct addrinfo hints, *ai = NULL;
 	const union MHD_DaemonInfo *di;
 	char *cert_pem = NULL, *key_pem = NULL, *ckey = NULL, *csecret = NULL;
-	char *ehkey = NULL, amqp_url[160] = "";
+	char *iotkey = NULL, *ehkey = NULL, amqp_url[160] = "";
 	struct eh_config ehc;
 	struct eh_amqp_config amc;
 	long amqp_port = -1;
@@ -757,6 +776,22 @@ main(int argc, char **argv)
 	ehkey = cli_secret("TWIN_EMULATOR_EH_KEY", opt.eh_key_file, &failed);
 	if (failed)
 		return EXIT_USAGE;
+	iotkey = cli_secret("TWIN_EMULATOR_IOTHUB_KEY", opt.iothub_key_file,
+	    &failed);
+	if (failed)
+		return EXIT_USAGE;
+	if (opt.iothub == NULL)
+		opt.iothub = "twin-emulator";
+	{
+		char msg[200];
+
+		if (iothub_init(opt.iothub, "iothubowner", iotkey != NULL ?
+		    iotkey : IOTHUB_EMULATOR_KEY, msg, sizeof(msg)) != 0) {
+			free(iotkey);
+			cli_usage_error(&prog, "%s", msg);
+			return EXIT_USAGE;
+		}
+	}
 	idh = cli_secret("TWIN_EMULATOR_IDENTITY_HEADER", NULL, &failed);
 	emu.identity_header = idh;
 	if (RAND_bytes(emu.token_key, sizeof(emu.token_key)) != 1) {
@@ -790,6 +825,16 @@ main(int argc, char **argv)
 	ehc.strict = opt.neventhubs > 0;
 	if (eh_init(&ehc) != 0)
 		goto out;
+	{
+		char msg[300];
+
+		/* the IoT Hub's built-in endpoint, even when hubs are declared */
+		if (eh_hub_add(opt.iothub, (int)opt.eh_partitions, msg,
+		    sizeof(msg)) != 0) {
+			log_error("--iothub: %s", msg);
+			goto out;
+		}
+	}
 	for (i = 0; i < opt.neventhubs; i++) {
 		char name[EH_MAX_NAME], msg[300], *colon, *end;
 		long n = opt.eh_partitions;
@@ -908,6 +953,7 @@ out:
 	free(key_pem);
 	free(ckey);
 	free(csecret);
+	free(iotkey);
 	free(ehkey);
 	free(idh);
 	return rc;

@@ -34,7 +34,9 @@ static const char schema[] =
     " body TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS rels(src TEXT, id TEXT, target TEXT, name TEXT,"
     " body TEXT NOT NULL, PRIMARY KEY(src, id));"
-    "CREATE INDEX IF NOT EXISTS rels_target ON rels(target);";
+    "CREATE INDEX IF NOT EXISTS rels_target ON rels(target);"
+    "CREATE TABLE IF NOT EXISTS iot_devices(dev TEXT, mod TEXT NOT NULL,"
+    " ident TEXT NOT NULL, twin TEXT NOT NULL, PRIMARY KEY(dev, mod));";
 
 int
 store_open(const char *path)
