@@ -362,9 +362,15 @@ extract_blob(struct extract *x, const struct blob_src_opts *bo,
 	struct buf marker = BUF_INIT, url = BUF_INIT, qs = BUF_INIT;
 	struct buf err = BUF_INIT;
 	unsigned window = bo->concurrency > 0 ? bo->concurrency : 16;
+	const char *pe = getenv("EXTRACT_BLOB_PAGE_SIZE");
+	long page_size = pe != NULL ? strtol(pe, NULL, 10) : 5000;
 	uint64_t pages = 0, listed = 0;
 	int rc = -1;
 
+	if (page_size < 1 || page_size > 5000) {
+		log_error("EXTRACT_BLOB_PAGE_SIZE must be between 1 and 5000");
+		return -1;
+	}
 	if (configure(&s, bo) < 0)
 		goto out;
 	http_opts_init(&ho);
@@ -379,7 +385,8 @@ extract_blob(struct extract *x, const struct blob_src_opts *bo,
 		size_t head = 0, sub = 0, i;
 
 		qs.len = 0;
-		buf_adds(&qs, "restype=container&comp=list&maxresults=5000");
+		buf_printf(&qs, "restype=container&comp=list&maxresults=%ld",
+		    page_size);
 		if (s.prefix[0] != '\0') {
 			buf_adds(&qs, "&prefix=");
 			pct_encode(&qs, s.prefix, strlen(s.prefix));
