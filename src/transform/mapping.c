@@ -110,6 +110,10 @@ mapping_pointer(const char *s, size_t n, jv *path, char *err,
 		snprintf(err, errlen, "a JSON Pointer starts with '/'");
 		goto fail;
 	}
+	if (!json_utf8_valid(s, n)) {
+		snprintf(err, errlen, "not UTF-8");
+		goto fail;
+	}
 	while (i < n) {
 		i++;		/* the '/' */
 		seg.len = 0;

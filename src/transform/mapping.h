@@ -28,7 +28,8 @@ int mapping_load(const char *path, jv *out, char *err, size_t errlen);
  * Parse the RFC 6901 JSON Pointer s[0..n) ("/a/b~1c") into an owned array
  * of its unescaped reference tokens in *path. Returns 0, or -1 with a
  * message in err for a pointer that does not start with '/', a '~' not
- * followed by 0 or 1, an empty token or a NUL byte. Never fails otherwise.
+ * followed by 0 or 1, an empty token, a NUL byte or bytes that are not UTF-8. Never fails
+ * otherwise.
  */
 int mapping_pointer(const char *s, size_t n, jv *path, char *err,
     size_t errlen);

@@ -9,7 +9,7 @@
  *   it again ('~' as ~0, '/' as ~1) gives back the input exactly;
  * - on -1 there is a message and no path;
  * - the verdict agrees with a direct reading of the grammar: a leading
- *   '/', every '~' followed by 0 or 1, no empty token, no NUL.
+ *   '/', every '~' followed by 0 or 1, no empty token, no NUL, UTF-8.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,7 +22,7 @@ valid(const char *p, size_t n)
 {
 	size_t i, tok = 0;
 
-	if (n == 0 || p[0] != '/')
+	if (n == 0 || p[0] != '/' || !json_utf8_valid(p, n))
 		return 0;
 	for (i = 1; i <= n; i++) {
 		if (i == n || p[i] == '/') {
