@@ -116,4 +116,14 @@ test_expect_success '--watermark last-modified reads only blobs modified since t
 	jq -r "._meta.src.file // empty" w2.rows >names &&
 	printf "%s\n" mid-1 new-1 >want && test_cmp want names
 '
+test_expect_success 'pipelines/lob-to-adt with LOB_SOURCE=blob:... and the mapping file' '
+	adt PATCH /digitaltwins/plant-01 "[{\"op\":\"add\",\"path\":\"/Name\",\"value\":\"changed\"}]" &&
+	AZURE_STORAGE_CONNECTION_STRING=$AZ_CS LOB_SOURCE=blob:inputfiles \
+		TRANSFORM="$FIX/plants-mapping.json" STATE=$PWD/pl.db WORK=$PWD/work \
+		ADT_ENDPOINT=$EMU_URL ADT_OPTIONS="--cacert $TEST_DIR/cert.pem" \
+		test_expect_code 1 "$TP_TOP/pipelines/lob-to-adt" 2>pl.err &&
+	test "$(adt_twin plant-01 | jq -r .Name)" = electgen &&
+	jq -s -e "map(.record[\"\$dtId\"]) | index(\"plant-99\") != null" work/push.dlq.ndjson &&
+	test "$(adt_count)" = 4
+'
 test_done
