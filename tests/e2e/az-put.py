@@ -9,7 +9,7 @@ twinpipe's code).
 URL is Azurite's account URL (http://127.0.0.1:PORT/devstoreaccount1);
 the account key comes from AZ_KEY.
 """
-import base64, hashlib, hmac, os, sys, urllib.parse, urllib.request
+import base64, hashlib, hmac, http.client, os, sys, urllib.parse
 from email.utils import formatdate
 
 def req(method, url, body=b"", extra=None, query=None):
@@ -27,13 +27,23 @@ def req(method, url, body=b"", extra=None, query=None):
     sts = "\n".join([method, "", "", clen, "", ctype, "", "", "", "", "", ""]) + "\n" + canon_h + canon_r
     sig = base64.b64encode(hmac.new(key, sts.encode(), hashlib.sha256).digest()).decode()
     hdrs["Authorization"] = f"SharedKey {account}:{sig}"
-    full = url + ("?" + urllib.parse.urlencode(query) if query else "")
-    r = urllib.request.Request(full, data=body if method == "PUT" else None, method=method, headers=hdrs)
-    try:
-        with urllib.request.urlopen(r) as resp:
+    path = u.path + ("?" + urllib.parse.urlencode(query) if query else "")
+    hdrs["Content-Length"] = str(len(body))
+    global conn
+    for attempt in (1, 2):	# one persistent connection per process
+        try:
+            if conn is None:
+                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            resp.read()
             return resp.status
-    except urllib.error.HTTPError as e:
-        return e.code
+        except (http.client.HTTPException, OSError):
+            conn = None
+            if attempt == 2:
+                raise
+
+conn = None
 
 def main():
     url, container = sys.argv[1], sys.argv[2]
