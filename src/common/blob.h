@@ -114,4 +114,29 @@ void blob_http_date(struct buf *b, time_t t);
 int blob_error_parse(const char *body, size_t n, struct buf *code,
     struct buf *msg);
 
+/* One blob of a listing (borrowed, valid during the callback only). */
+struct blob_item {
+	const char *name;	/* NUL-terminated, entities decoded */
+	size_t namelen;
+	long long size;		/* Content-Length, -1 if absent */
+	time_t mtime;		/* Last-Modified, -1 if absent or bad */
+};
+
+/*
+ * Read one List Blobs answer ("restype=container&comp=list"), body[0..n),
+ * with libxml2 (no network, no DTD): call fn(ctx, item) for each Blob in
+ * document order (the service's name order) and set next to the
+ * NextMarker text (empty: the listing is complete). Returns 0, or -1 with
+ * err filled: not well-formed, not an EnumerationResults, a blob without a
+ * name (or with a NUL in it), or fn returned -1. Can't fail otherwise.
+ */
+int blob_list_parse(const char *body, size_t n, struct buf *next,
+    int (*fn)(void *, const struct blob_item *), void *ctx, struct buf *err);
+
+/*
+ * Parse an RFC 7231 date ("Mon, 07 Dec 2026 12:00:00 GMT") into *t.
+ * Returns 0, or -1 if s is not one.
+ */
+int blob_http_date_parse(const char *s, time_t *t);
+
 #endif

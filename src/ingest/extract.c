@@ -170,7 +170,8 @@ static const struct cli_opt options[] = {
 	    "ODBC: the user name; HTTP: basic authentication as USER", 0,
 	    NULL },
 	{ "watermark", 0, CLI_STR, &op.watermark, "COLUMN", NULL,
-	    "ODBC: read only rows past the last acknowledged COLUMN value",
+	    "ODBC: read only rows past the last acknowledged COLUMN value; "
+	    "directories, globs and blob: last-modified",
 	    0, NULL },
 	{ "watermark-start", 0, CLI_STR, &op.wm_start, "VALUE", NULL,
 	    "the watermark of the first run (JSON: 0 or \"2024-01-01\")", 0,
@@ -185,7 +186,9 @@ static const struct cli_prog prog = {
 	"standard output, with _meta.src naming the source, run and position.\n"
 	"SOURCE is csv:PATH (or csv:- for standard input), tsv:PATH,\n"
 	"ndjson:PATH, json:PATH, http(s)://URL (JSON pages), or odbc:DSN /\n"
-	"odbc:CONNECTION-STRING with --query.\n"
+	"odbc:CONNECTION-STRING with --query. For json: and ndjson:, PATH may\n"
+	"be a directory or a glob: every file in name order, one source;\n"
+	"blob:URL reads every blob of a container or prefix the same way.\n"
 	"After a complete read without errors, a control record\n"
 	"{\"_meta\":{\"control\":\"snapshot-complete\",...}} tells cdc-filter it\n"
 	"may infer deletes. Malformed records go to the dead-letter file.",
@@ -568,7 +571,7 @@ main(int argc, char **argv)
 	char *token = NULL, *hval = NULL;
 	const char *src, *file = NULL;
 	int first, status = EXIT_ALL_OK, fd = -1, rc = -1, pwfail = 0;
-	int writer = 0;
+	int writer = 0, multi = 0;
 
 	log_init("extract-lob");
 	x.t = (struct tape)TAPE_INIT;
@@ -671,10 +674,25 @@ main(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
-	if (op.watermark != NULL && (strncmp(src, "odbc:", 5) != 0 ||
-	    op.state == NULL)) {
-		cli_usage_error(&prog, "--watermark needs an odbc: source and "
-		    "--state");
+	/* many files as one source: json:/ndjson: DIR or GLOB, blob: */
+	if (strncmp(src, "blob:", 5) == 0)
+		multi = 2;
+	else if ((strncmp(src, "json:", 5) == 0 &&
+	    extract_files_is_multi(src + 5)) ||
+	    (strncmp(src, "ndjson:", 7) == 0 &&
+	    extract_files_is_multi(src + 7)))
+		multi = 1;
+	if (op.watermark != NULL && multi &&
+	    strcmp(op.watermark, "last-modified") != 0) {
+		cli_usage_error(&prog, "--watermark of a directory, glob or "
+		    "blob: source must be last-modified");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (op.watermark != NULL && ((strncmp(src, "odbc:", 5) != 0 &&
+	    !multi) || op.state == NULL)) {
+		cli_usage_error(&prog, "--watermark needs an odbc: source (or "
+		    "a directory, glob or blob: source) and --state");
 		status = EXIT_USAGE;
 		goto out;
 	}
@@ -699,7 +717,15 @@ main(int argc, char **argv)
 		}
 		if (wm == NULL && op.wm_start != NULL)
 			wm = xstrdup(op.wm_start);
-		if (wm == NULL) {
+		if (wm != NULL && multi && (wm[0] != '"' ||
+		    wm[strlen(wm) - 1] != '"')) {
+			cli_usage_error(&prog, "--watermark-start of "
+			    "last-modified: a JSON string such as "
+			    "\"2026-01-01T00:00:00.000000000Z\"");
+			status = EXIT_USAGE;
+			goto out;
+		}
+		if (wm == NULL && !multi) {
 			cli_usage_error(&prog, "no watermark of '%s' in '%s' "
 			    "yet: give --watermark-start", name, op.state);
 			status = EXIT_USAGE;
@@ -753,7 +779,27 @@ main(int argc, char **argv)
 	x.key_expr = op.key;
 	refresh_counts(&x);
 	stats_set_refresh(refresh_counts, &x);
-	if (strncmp(src, "csv:", 4) == 0 || strncmp(src, "tsv:", 4) == 0) {
+	if (multi) {
+		struct files_opts fo = { 0 };
+
+		fo.lines = strncmp(src, "ndjson:", 7) == 0;
+		fo.items = op.items;
+		fo.max_line = op.max_record;
+		fo.wm_since = op.watermark != NULL ? wm : NULL;
+		if (op.watermark != NULL && wm == NULL)
+			fo.wm_since = "\"\"";	/* first run: everything */
+		if (multi == 2) {
+			struct blob_src_opts bo = { 0 };
+
+			bo.url = src + 5;
+			bo.insecure = op.insecure;
+			rc = extract_blob(&x, &bo, &fo);
+		} else {
+			rc = extract_files(&x, src + (src[0] == 'j' ? 5 : 7),
+			    &fo);
+		}
+	} else if (strncmp(src, "csv:", 4) == 0 ||
+	    strncmp(src, "tsv:", 4) == 0) {
 		if ((fd = open_path(src + 4, &file)) >= 0) {
 			x.file = file;
 			rc = extract_csv(&x, fd, &co);
@@ -800,7 +846,8 @@ main(int argc, char **argv)
 		rc = extract_http(&x, &ho);
 	} else {
 		cli_usage_error(&prog, "unknown source '%s': expected csv:, "
-		    "tsv:, ndjson:, json:, odbc:, http: or https:", name);
+		    "tsv:, ndjson:, json:, blob:, odbc:, http: or https:",
+		    name);
 		status = EXIT_USAGE;
 		goto flush;
 	}

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "buf.h"
 #include "canon.h"
@@ -40,6 +41,9 @@ struct extract {
 	size_t max_record;
 	unsigned long long page;	/* HTTP: _meta.src.page, 0: none */
 	int partial;		/* read on purpose only in part: no snapshot */
+	const char *file_wm;	/* many-file sources: the file's "wm" (JSON
+				   text) for records emitted without one */
+	size_t file_wmlen;
 	volatile sig_atomic_t *stop;
 	uint64_t in, out, failed, other_shard, control, blank;
 };
@@ -161,5 +165,70 @@ struct odbc_opts {
 
 /* Run the query and emit one record per row. */
 int extract_odbc(struct extract *x, const struct odbc_opts *o);
+
+/* ---- many files as one source (extract_files.c, extract_blob.c) ---- */
+
+struct files_opts {
+	int lines;		/* NDJSON: one record per line; else each file
+				   is a JSON document (--items applies) */
+	const char *items;
+	size_t max_line;
+	const char *wm_since;	/* --watermark last-modified: the stored
+				   watermark (JSON string text), or NULL */
+};
+
+/*
+ * The text of a last-modified watermark for t (seconds) and nsec: JSON
+ * "YYYY-MM-DDTHH:MM:SS.NNNNNNNNNZ" (fixed width: compares as text), into
+ * out (at least 40 bytes). Can't fail.
+ */
+void extract_wm_text(char *out, size_t outlen, time_t t, long nsec);
+
+/*
+ * Read one file or blob on fd named name as records (a JSON document or
+ * NDJSON lines, as o says), with _meta.src.file = name. A file that is not
+ * a valid document is that file's failure (logged, dead-lettered, counted),
+ * and 0 is returned; -1 only when stdout or the dead-letter file failed.
+ */
+int extract_one_file(struct extract *x, int fd, const char *name,
+    const struct files_opts *o);
+
+/*
+ * Is path a many-file source: a directory, or a glob pattern (with * ? or
+ * [) that is not itself an existing file? 1 yes, 0 no.
+ */
+int extract_files_is_multi(const char *path);
+
+/*
+ * Read every regular file of the directory path (not recursive; names
+ * starting with '.' and empty files are skipped) or every file the glob
+ * pattern matches, in byte order of their paths, each as
+ * extract_one_file() does. With o->wm_since, files modified before it are
+ * skipped. A glob that matches nothing is an error. Returns 0, or -1
+ * (fatal, logged).
+ */
+int extract_files(struct extract *x, const char *path,
+    const struct files_opts *o);
+
+struct blob_src_opts {
+	const char *url;	/* after "blob:": a container URL
+				   [/PREFIX], or CONTAINER[/PREFIX] on the
+				   connection string's account */
+	int insecure;
+	const char *cacert;
+	unsigned concurrency;	/* blob GETs in flight (default 16) */
+};
+
+/*
+ * List the container (prefix) page by page (by marker, the service's name
+ * order) and read each blob: names ending in .ndjson or .jsonl as NDJSON,
+ * others as one JSON document (--items applies), _meta.src.file the blob's
+ * name. Credentials from AZURE_STORAGE_CONNECTION_STRING,
+ * AZURE_STORAGE_SAS_TOKEN, AZURE_STORAGE_KEY, else the Entra chain.
+ * A failed listing page is fatal (-1): no complete read; a blob that
+ * cannot be read or parsed is that blob's failure. Returns 0 or -1.
+ */
+int extract_blob(struct extract *x, const struct blob_src_opts *bo,
+    const struct files_opts *o);
 
 #endif

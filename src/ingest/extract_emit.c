@@ -65,6 +65,10 @@ add_src(struct extract *x, struct buf *b, const char *poskind,
 	if (x->page > 0)
 		buf_printf(b, ",\"page\":%llu", x->page);
 	buf_printf(b, ",\"%s\":%llu", poskind, pos);
+	if (wm == NULL && x->file_wm != NULL) {
+		wm = x->file_wm;
+		wmlen = x->file_wmlen;
+	}
 	if (wm != NULL) {
 		buf_adds(b, ",\"wm\":");
 		buf_add(b, wm, wmlen);

@@ -84,6 +84,9 @@ struct fmap {
 	char **path;
 	uint32_t *plens;
 	uint32_t plen;
+	char *ptr;		/* the Target as an RFC 6901 pointer */
+	uint32_t ptrlen;
+	uint8_t is_id;		/* Target $dtId */
 };
 
 struct fp {
@@ -97,6 +100,8 @@ struct fp {
 	uint32_t nmaps;
 	char *model;		/* or NULL */
 	char *now;
+	uint8_t patch;		/* op "patch": an ADT JSON Patch per record */
+	uint8_t id_file;	/* no $dtId entry: the id is $FILENAME */
 };
 
 /* ---- lexer ---- */
@@ -1044,6 +1049,7 @@ fp_free(struct fp *f)
 		free(f->maps[i].path);
 		free(f->maps[i].plens);
 		free(f->maps[i].src);
+		free(f->maps[i].ptr);
 	}
 	free(f->maps);
 	free(f->model);
@@ -1727,6 +1733,7 @@ fp_compile_mapping(jv mapping, const char *now)
 	for (i = 0; i < n; i++) {
 		jv m = jv_array_get(jv_copy(list), i);
 		jv src = json_get(m, "Source"), path = json_get(m, "_path");
+		jv ptr = json_get(m, "_ptr");
 		const char *typ = json_get_str(m, "TargetType");
 		struct fmap *fm = &f->maps[f->nmaps];
 		size_t k;
@@ -1738,13 +1745,16 @@ fp_compile_mapping(jv mapping, const char *now)
 			if (strcmp(typ, types[k].name) == 0)
 				fm->type = (uint8_t)types[k].t;
 		if (jv_get_kind(src) != JV_KIND_STRING ||
-		    jv_get_kind(path) != JV_KIND_ARRAY || fm->type == 255) {
+		    jv_get_kind(path) != JV_KIND_ARRAY ||
+		    jv_get_kind(ptr) != JV_KIND_STRING || fm->type == 255) {
+			jv_free(ptr);
 			jv_free(src);
 			jv_free(path);
 			jv_free(m);
 			goto fail;
 		}
 		fm->src = jv_strdup_sized(src, &fm->srclen);
+		fm->ptr = jv_strdup_sized(ptr, &fm->ptrlen);
 		fm->special = strcmp(fm->src, "$FILENAME") == 0 ? S_FILENAME :
 		    strcmp(fm->src, "$LINE") == 0 ? S_LINE :
 		    strcmp(fm->src, "$NOW") == 0 ? S_NOW : S_FIELD;
@@ -1756,6 +1766,7 @@ fp_compile_mapping(jv mapping, const char *now)
 
 			if (jv_get_kind(seg) != JV_KIND_STRING) {
 				jv_free(seg);
+				jv_free(ptr);
 				jv_free(src);
 				jv_free(path);
 				jv_free(m);
@@ -1766,7 +1777,9 @@ fp_compile_mapping(jv mapping, const char *now)
 			fm->plen++;
 			jv_free(seg);
 		}
+		fm->is_id = fm->plen == 1 && strcmp(fm->path[0], "$dtId") == 0;
 		f->nmaps++;
+		jv_free(ptr);
 		jv_free(src);
 		jv_free(path);
 		jv_free(m);
@@ -1775,6 +1788,15 @@ fp_compile_mapping(jv mapping, const char *now)
 		uint32_t ml;
 
 		f->model = jv_strdup_sized(model, &ml);
+	}
+	{
+		const char *op = json_get_str(mapping, "op");
+		const char *id = json_get_str(mapping, "id");
+
+		if (op == NULL || id == NULL)
+			goto fail;
+		f->patch = strcmp(op, "patch") == 0;
+		f->id_file = strcmp(id, "$FILENAME") == 0;
 	}
 	f->now = xstrdup(now);
 	jv_free(list);
@@ -2229,12 +2251,91 @@ new_obj(struct ctx *c, uint32_t cap)
 	return o;
 }
 
+/* the twin id of a record with no $dtId entry: 1 set, -1 libjq */
+static int
+mapping_file_id(struct ctx *c, const struct fp *f, struct val *id)
+{
+	struct fmap fm;
+
+	memset(&fm, 0, sizeof(fm));
+	fm.special = S_FILENAME;
+	if (mapping_src(c, f, &fm, id) < 0)
+		return -1;
+	deref(c, id);
+	if (id->k == V_NULL || (id->k == V_STR && id->n == 0))
+		return -1;	/* _tp_noid */
+	return 1;
+}
+
+static int
+id_empty(const struct val *v)
+{
+	return v->k == V_NULL || (v->k == V_STR && v->n == 0);
+}
+
+/* {"$dtId","$op":"patch","$patch":[{"op":"add","path","value"}...]} */
+static int
+mapping_run_patch(struct ctx *c, const struct fp *f, struct val *res)
+{
+	struct val id, ops;
+	uint32_t i;
+	int have_id = 0;
+
+	id.k = V_NULL;
+	ops.k = V_ARR;
+	ops.n = 0;
+	ops.u.elems = arena_alloc(c, ((size_t)f->nmaps + 1) *
+	    sizeof(struct val));
+	for (i = 0; i < f->nmaps; i++) {
+		const struct fmap *m = &f->maps[i];
+		struct val v, cv, op;
+		int r;
+
+		if (mapping_src(c, f, m, &v) < 0)
+			return -1;
+		if ((r = mapping_conv(c, m, &v, &cv)) < 0)
+			return -1;
+		if (r == 0)
+			continue;
+		if (m->is_id) {
+			id = cv;
+			have_id = 1;
+			continue;
+		}
+		op = new_obj(c, 3);
+		obj_set(c, &op, "op", 2, mkstr("add", 3), 3);
+		obj_set(c, &op, "path", 4, mkstr(m->ptr, m->ptrlen), 3);
+		obj_set(c, &op, "value", 5, cv, 3);
+		ops.u.elems[ops.n++] = op;
+	}
+	if (f->id_file) {
+		if (mapping_file_id(c, f, &id) < 0)
+			return -1;
+	} else if (!have_id || id_empty(&id)) {
+		return -1;
+	}
+	*res = new_obj(c, 3);
+	obj_set(c, res, "$dtId", 5, id, 3);
+	obj_set(c, res, "$op", 3, mkstr("patch", 5), 3);
+	obj_set(c, res, "$patch", 6, ops, 3);
+	return 0;
+}
+
 static int
 mapping_run(struct ctx *c, const struct fp *f, struct val *res)
 {
-	uint32_t cap = f->nmaps + 2, i, j;
+	uint32_t cap = f->nmaps + 3, i, j;
 
+	if (f->patch)
+		return mapping_run_patch(c, f, res);
 	*res = new_obj(c, cap);
+	if (f->id_file) {
+		struct val id;
+
+		if (mapping_file_id(c, f, &id) < 0)
+			return -1;
+		obj_set(c, res, "$dtId", 5, id, cap);
+	}
 	for (i = 0; i < f->nmaps; i++) {
 		const struct fmap *m = &f->maps[i];
 		struct val v, cv, *o;
@@ -2294,6 +2395,14 @@ mapping_run(struct ctx *c, const struct fp *f, struct val *res)
 		} else {
 			return -1;
 		}
+	}
+	if (!f->id_file) {
+		for (i = 0; i < res->n; i++)
+			if (res->u.pairs[i].klen == 5 &&
+			    memcmp(res->u.pairs[i].key, "$dtId", 5) == 0)
+				break;
+		if (i == res->n || id_empty(&res->u.pairs[i].v))
+			return -1;	/* no twin id: libjq says so */
 	}
 	return 0;
 }

@@ -466,6 +466,21 @@ main(int argc, char **argv)
 		program = xstrdup(argv[first++]);
 	}
 	if (op.print_program) {
+		if (op.mapping != NULL) {
+			const char *mop = json_get_str(mapping, "op");
+			const char *mid = json_get_str(mapping, "id");
+
+			printf("# mapping: %s; twin id: %s\n",
+			    strcmp(mop, "patch") == 0 ?
+			    "patch of existing twins (no model: $op patch, "
+			    "one JSON Patch add per entry, a missing twin "
+			    "fails in push-adt)" :
+			    "upsert (a model is given: create the twin, or "
+			    "add the carried properties)",
+			    strcmp(mid, "$FILENAME") == 0 ?
+			    "$FILENAME (no $dtId entry: the record's file "
+			    "name without its extension)" : "the $dtId entry");
+		}
 		printf("%s", program);
 		if (op.mapping != NULL) {
 			char *m = json_dump(mapping, 0);
