@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -25,6 +26,7 @@
 #include "cosmos_sig.h"
 #include "emu.h"
 #include "exitcode.h"
+#include "guard.h"
 #include "json.h"
 #include "log.h"
 
@@ -46,7 +48,11 @@ static struct {
 	const char *error_rate, *drop_rate;
 	double latency, jitter;
 	long seed;
-} opt = { .host = "127.0.0.1", .token_lifetime = 3600, .page_size = 100 };
+	long max_conns, max_conns_ip;
+	double header_timeout, idle_timeout;
+} opt = { .host = "127.0.0.1", .token_lifetime = 3600, .page_size = 100,
+	.max_conns = 2048, .max_conns_ip = 512, .header_timeout = 5,
+	.idle_timeout = 60 };
 
 static const struct cli_opt options[] = {
 	{ "cert", 0, CLI_STR, &opt.cert, "FILE", NULL,
@@ -64,14 +70,24 @@ static const struct cli_opt options[] = {
 	    "drop this share (0..1) of connections mid-request", 0, NULL },
 	{ "error-rate", 0, CLI_STR, &opt.error_rate, "P", NULL,
 	    "answer this share (0..1) of requests with 500 or 503", 0, NULL },
+	{ "header-timeout", 0, CLI_DURATION, &opt.header_timeout, "DURATION",
+	    NULL, "close a new connection whose first request headers are not "
+	    "in within DURATION of its accept (default 5s; 0: never)", 0, NULL },
 	{ "host", 0, CLI_STR, &opt.host, "ADDR", NULL,
 	    "listen on ADDR (default 127.0.0.1)", 0, NULL },
+	{ "idle-timeout", 0, CLI_DURATION, &opt.idle_timeout, "DURATION", NULL,
+	    "close a connection idle for DURATION (default 60s)", 0, NULL },
 	{ "jitter", 0, CLI_DURATION, &opt.jitter, "DURATION", NULL,
 	    "add up to DURATION more latency, uniformly drawn", 0, NULL },
 	{ "key", 0, CLI_STR, &opt.key, "FILE", NULL,
 	    "TLS private key (PEM); generated there when missing", 0, NULL },
 	{ "latency", 0, CLI_DURATION, &opt.latency, "DURATION", NULL,
 	    "add DURATION to every answer", 0, NULL },
+	{ "max-connections", 0, CLI_LONG, &opt.max_conns, "N", NULL,
+	    "serve at most N connections at once (default 2048)", 0, NULL },
+	{ "max-connections-per-ip", 0, CLI_LONG, &opt.max_conns_ip, "N", NULL,
+	    "serve at most N connections at once from one client address "
+	    "(default 512)", 0, NULL },
 	{ "no-auth", 0, CLI_FLAG, &opt.no_auth, NULL, NULL,
 	    "accept requests without credentials (demos only)", 0, NULL },
 	{ "page-size", 0, CLI_LONG, &opt.page_size, "N", NULL,
@@ -510,6 +526,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	(void)cls;
 	(void)version;
 	if (r == NULL) {
+		guard_headers_done(c);
 		r = xcalloc(1, sizeof(*r));
 		r->conn = c;
 		r->method = method;
@@ -586,6 +603,34 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	log_info("microhttpd: %s", msg);
 }
 
+/*
+ * Raise the soft limit on descriptors so that --max-connections fit
+ * (with room for the store, the listening socket and epoll), or lower
+ * --max-connections to what the hard limit allows (logged). Can't fail.
+ */
+static void
+fd_budget(void)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)opt.max_conns + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		rl.rlim_cur = rl.rlim_max;
+	else
+		rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE,
+	    &rl) != 0)
+		return;
+	if (rl.rlim_cur < want) {
+		opt.max_conns = rl.rlim_cur > 128 ? (long)rl.rlim_cur - 64 : 64;
+		log_warn("the descriptor limit (%llu) allows only %ld "
+		    "connections: --max-connections lowered",
+		    (unsigned long long)rl.rlim_cur, opt.max_conns);
+	}
+}
+
 static int
 parse_share(const char *s, const char *name, double *out)
 {
@@ -649,6 +694,13 @@ main(int argc, char **argv)
 	    opt.latency < 0 || opt.jitter < 0 || opt.token_lifetime <= 0) {
 		cli_usage_error(&prog, "negative rate, latency, thread count or "
 		    "token lifetime");
+		return EXIT_USAGE;
+	}
+	if (opt.max_conns < 1 || opt.max_conns_ip < 0 ||
+	    opt.header_timeout < 0 || opt.idle_timeout < 1) {
+		cli_usage_error(&prog, "--max-connections must be at least 1, "
+		    "--idle-timeout at least 1s, --max-connections-per-ip and "
+		    "--header-timeout not negative");
 		return EXIT_USAGE;
 	}
 	pthread_mutex_init(&emu.fault_mu, NULL);
@@ -719,36 +771,45 @@ main(int argc, char **argv)
 	if (opt.threads == 0)
 		opt.threads = sysconf(_SC_NPROCESSORS_ONLN) > 0 ?
 		    sysconf(_SC_NPROCESSORS_ONLN) : 2;
+	fd_budget();
+	if (guard_start(opt.header_timeout) != 0) {
+		log_error("cannot start the header deadline thread: %s",
+		    strerror(errno));
+		goto out;
+	}
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	    MHD_USE_ERROR_LOG;
 	if (opt.tls)
 		flags |= MHD_USE_TLS;
+	/*
+	 * Hostile clients: bounded connections in total and per address (a
+	 * refused one is closed at accept), the header deadline (guard.c),
+	 * an idle timeout, strict request parsing (garbage answers 400 and
+	 * the connection is closed), 64 KiB per connection.
+	 */
+#define DAEMON_OPTIONS \
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, \
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, \
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt.threads, \
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, \
+	    MHD_OPTION_NOTIFY_CONNECTION, guard_notify, NULL, \
+	    MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, \
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opt.idle_timeout, \
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)opt.max_conns, \
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)opt.max_conns_ip, \
+	    MHD_OPTION_STRICT_FOR_CLIENT, 1, \
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, \
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u
 	if (opt.tls)
 		d = MHD_start_daemon(flags, (uint16_t)opt.port, NULL, NULL,
-		    on_request, NULL,
-		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt.threads,
-		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-		    MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
-		    MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-		    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+		    on_request, NULL, DAEMON_OPTIONS,
 		    MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
 		    MHD_OPTION_HTTPS_MEM_KEY, key_pem,
 		    MHD_OPTION_END);
 	else
 		d = MHD_start_daemon(flags, (uint16_t)opt.port, NULL, NULL,
-		    on_request, NULL,
-		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt.threads,
-		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-		    MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
-		    MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-		    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-		    MHD_OPTION_END);
+		    on_request, NULL, DAEMON_OPTIONS, MHD_OPTION_END);
+#undef DAEMON_OPTIONS
 	if (d == NULL) {
 		log_error("cannot listen on %s:%ld: %s", opt.host, opt.port,
 		    strerror(errno));
@@ -783,6 +844,7 @@ main(int argc, char **argv)
 out:
 	if (d != NULL)
 		MHD_stop_daemon(d);
+	guard_stop();
 	store_close();
 	token_release();
 	if (opt.pid_file != NULL && rc == EXIT_ALL_OK)

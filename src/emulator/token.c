@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -95,33 +96,39 @@ token_issue(const char *resource, const char *client, const char *tenant,
 #define TOKEN_CACHE 16
 static struct {
 	char *tok;
+	char *aud;
 	double exp;
 } tcache[TOKEN_CACHE];
 static unsigned tcache_next;
 static pthread_mutex_t tcache_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* 1 good (its audience copied to aud), -1 expired, 0 not cached. */
 static int
-tcache_hit(const char *tok)
+tcache_hit(const char *tok, char *aud, size_t audsz)
 {
 	int i, r = 0;
 
 	pthread_mutex_lock(&tcache_mu);
 	for (i = 0; i < TOKEN_CACHE && r == 0; i++)
-		if (tcache[i].tok != NULL && strcmp(tcache[i].tok, tok) == 0)
+		if (tcache[i].tok != NULL && strcmp(tcache[i].tok, tok) == 0) {
 			r = tcache[i].exp >= emu_now() ? 1 : -1;
+			snprintf(aud, audsz, "%s", tcache[i].aud);
+		}
 	pthread_mutex_unlock(&tcache_mu);
 	return r;
 }
 
 static void
-tcache_put(const char *tok, double exp)
+tcache_put(const char *tok, const char *aud, double exp)
 {
 	unsigned i;
 
 	pthread_mutex_lock(&tcache_mu);
 	i = tcache_next++ % TOKEN_CACHE;
 	free(tcache[i].tok);
+	free(tcache[i].aud);
 	tcache[i].tok = xstrdup(tok);
+	tcache[i].aud = xstrdup(aud);
 	tcache[i].exp = exp;
 	pthread_mutex_unlock(&tcache_mu);
 }
@@ -133,24 +140,53 @@ token_release(void)
 
 	for (i = 0; i < TOKEN_CACHE; i++) {
 		free(tcache[i].tok);
-		tcache[i].tok = NULL;
+		free(tcache[i].aud);
+		tcache[i].tok = tcache[i].aud = NULL;
 	}
 }
 
+/*
+ * Is aud one of the space-separated audiences of expected? A final '/' on
+ * either side is ignored ("https://x.azure.net/" is "https://x.azure.net"),
+ * case too, as Entra compares resource URIs.
+ */
+static int
+aud_match(const char *aud, const char *expected)
+{
+	size_t an = strlen(aud), en;
+	const char *e = expected;
+
+	if (an > 0 && aud[an - 1] == '/')
+		an--;
+	while (an > 0 && *e != '\0') {
+		en = strcspn(e, " ");
+		if (en > 0 && (en - (e[en - 1] == '/')) == an &&
+		    strncasecmp(aud, e, an) == 0)
+			return 1;
+		e += en;
+		e += strspn(e, " ");
+	}
+	return 0;
+}
+
 int
-token_check(const char *tok, char *msg, size_t msgsz)
+token_check(const char *tok, const char *expected_aud, char *msg,
+    size_t msgsz)
 {
 	const char *d1, *d2;
 	struct buf s = BUF_INIT, pl = BUF_INIT;
 	struct json_err je;
 	jv p = jv_invalid(), e;
+	char aud[256];
 	int rc = -1;
 
-	if (tok != NULL && (rc = tcache_hit(tok)) != 0) {
-		if (rc > 0)
-			return 0;
-		snprintf(msg, msgsz, "the access token has expired");
-		return -1;
+	aud[0] = '\0';
+	if (tok != NULL && (rc = tcache_hit(tok, aud, sizeof(aud))) != 0) {
+		if (rc < 0) {
+			snprintf(msg, msgsz, "the access token has expired");
+			return -1;
+		}
+		goto audience;
 	}
 	rc = -1;
 	if (tok == NULL || (d1 = strchr(tok, '.')) == NULL ||
@@ -174,8 +210,23 @@ token_check(const char *tok, char *msg, size_t msgsz)
 		snprintf(msg, msgsz, "the access token has expired");
 		goto out;
 	}
-	tcache_put(tok, jv_number_value(e));
+	{
+		jv a = json_get(p, "aud");
+
+		if (jv_get_kind(a) == JV_KIND_STRING)
+			snprintf(aud, sizeof(aud), "%s", jv_string_value(a));
+		jv_free(a);
+	}
+	tcache_put(tok, aud, jv_number_value(e));
 	jv_free(e);
+audience:
+	if (expected_aud != NULL && !aud_match(aud, expected_aud)) {
+		snprintf(msg, msgsz, "the access token's audience '%.100s' is "
+		    "not valid for this resource (expected %.120s)", aud,
+		    expected_aud);
+		rc = -1;
+		goto out;
+	}
 	rc = 0;
 out:
 	jv_free(p);
