@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include "cli.h"
@@ -49,6 +50,7 @@ static struct {
 	double latency, jitter;
 	long seed;
 	long max_conns, max_conns_ip;
+	const char *fed_key, *fed_issuer, *fed_subject;
 	double header_timeout, idle_timeout;
 } opt = { .host = "127.0.0.1", .token_lifetime = 3600, .page_size = 100,
 	.max_conns = 2048, .max_conns_ip = 512, .header_timeout = 5,
@@ -70,6 +72,13 @@ static const struct cli_opt options[] = {
 	    "drop this share (0..1) of connections mid-request", 0, NULL },
 	{ "error-rate", 0, CLI_STR, &opt.error_rate, "P", NULL,
 	    "answer this share (0..1) of requests with 500 or 503", 0, NULL },
+	{ "federated-issuer", 0, CLI_STR, &opt.fed_issuer, "ISS", NULL,
+	    "the iss client assertions must have (default: any)", 0, NULL },
+	{ "federated-key", 0, CLI_STR, &opt.fed_key, "FILE", NULL,
+	    "verify client assertions with FILE: a PEM public key (RS256) or "
+	    "a secret (HS256)", 0, NULL },
+	{ "federated-subject", 0, CLI_STR, &opt.fed_subject, "SUB", NULL,
+	    "the sub client assertions must have (default: any)", 0, NULL },
 	{ "header-timeout", 0, CLI_DURATION, &opt.header_timeout, "DURATION",
 	    NULL, "close a new connection whose first request headers are not "
 	    "in within DURATION of its accept (default 5s; 0: never)", 0, NULL },
@@ -631,6 +640,51 @@ fd_budget(void)
 	}
 }
 
+/*
+ * --federated-key: a PEM public key (RS256) sets emu.fed_pkey; any other
+ * content is the HS256 secret (*secret, malloc'd, trimmed, never logged).
+ * Returns 0, or -1 after a usage error.
+ */
+static int
+load_federated_key(char **secret)
+{
+	int failed = 0;
+	char *s;
+	BIO *bio;
+
+	if (opt.fed_key == NULL) {
+		if (opt.fed_issuer != NULL || opt.fed_subject != NULL) {
+			cli_usage_error(&prog, "--federated-issuer and "
+			    "--federated-subject need --federated-key");
+			return -1;
+		}
+		return 0;
+	}
+	s = cli_secret(NULL, opt.fed_key, &failed);
+	if (failed || s == NULL || *s == '\0') {
+		free(s);
+		cli_usage_error(&prog, "--federated-key: '%s' cannot be read or "
+		    "is empty", opt.fed_key);
+		return -1;
+	}
+	if (strstr(s, "-----BEGIN") == NULL) {
+		*secret = s;
+		emu.fed_secret = s;
+		return 0;
+	}
+	bio = BIO_new_mem_buf(s, -1);
+	emu.fed_pkey = bio != NULL ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) :
+	    NULL;
+	BIO_free(bio);
+	free(s);
+	if (emu.fed_pkey == NULL || EVP_PKEY_base_id(emu.fed_pkey) != EVP_PKEY_RSA) {
+		cli_usage_error(&prog, "--federated-key: '%s' is PEM but not an "
+		    "RSA public key (-----BEGIN PUBLIC KEY-----)", opt.fed_key);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 parse_share(const char *s, const char *name, double *out)
 {
@@ -662,7 +716,7 @@ main(int argc, char **argv)
 	sigset_t set;
 	int sig, failed = 0, rc = EXIT_FATAL, i;
 	FILE *pf;
-	char *idh;
+	char *idh, *fsecret = NULL;
 	struct buf kb = BUF_INIT;
 
 	log_init("twin-emulator");
@@ -737,6 +791,10 @@ main(int argc, char **argv)
 	emu.client_secret = csecret;
 	idh = cli_secret("TWIN_EMULATOR_IDENTITY_HEADER", NULL, &failed);
 	emu.identity_header = idh;
+	if (load_federated_key(&fsecret) != 0)
+		return EXIT_USAGE;
+	emu.fed_issuer = opt.fed_issuer;
+	emu.fed_subject = opt.fed_subject;
 	if (RAND_bytes(emu.token_key, sizeof(emu.token_key)) != 1) {
 		log_error("cannot get random bytes for the token key");
 		return EXIT_FATAL;
@@ -854,5 +912,7 @@ out:
 	free(ckey);
 	free(csecret);
 	free(idh);
+	free(fsecret);
+	EVP_PKEY_free(emu.fed_pkey);
 	return rc;
 }

@@ -17,6 +17,7 @@
 #include "codec.h"
 #include "emu.h"
 #include "json.h"
+#include "jwt.h"
 
 static void
 b64url(struct buf *out, const void *p, size_t n)
@@ -280,6 +281,66 @@ aad_error(struct resp *rs, int status, const char *err, int code,
 	    jv_string("trace_id"), jv_string(trace)));
 }
 
+/*
+ * A federated client assertion, when a key is configured: signature, then
+ * aud, iss, sub, exp and nbf (60 s of clock skew) as Entra checks them
+ * against the app's federated identity credential. Returns 0, or -1 with
+ * the AADSTS code and text in *code and desc.
+ */
+static int
+assertion_check(const char *jwt, int *code, char *desc, size_t descsz)
+{
+	struct jwt_key k = { emu.fed_pkey, (const unsigned char *)emu.fed_secret,
+	    emu.fed_secret != NULL ? strlen(emu.fed_secret) : 0 };
+	char msg[200];
+	const char *iss, *sub, *aud;
+	jv c, e, nbf;
+	double now = emu_now();
+	int rc = -1;
+
+	if ((rc = jwt_verify(jwt, &k, &c, msg, sizeof(msg))) != 0) {
+		*code = rc == -2 ? 700027 : 50027;
+		snprintf(desc, descsz, "Client assertion failed signature "
+		    "validation: %s.", msg);
+		return -1;
+	}
+	rc = -1;
+	iss = json_get_str(c, "iss");
+	sub = json_get_str(c, "sub");
+	aud = json_get_str(c, "aud");
+	e = json_get(c, "exp");
+	nbf = json_get(c, "nbf");
+	if (aud == NULL || strcmp(aud, FEDERATED_AUDIENCE) != 0) {
+		*code = 700212;
+		snprintf(desc, descsz, "No matching federated identity record "
+		    "found for presented assertion audience '%.80s' (expected "
+		    "'%s').", aud != NULL ? aud : "", FEDERATED_AUDIENCE);
+	} else if (iss == NULL || *iss == '\0' || (emu.fed_issuer != NULL &&
+	    strcmp(iss, emu.fed_issuer) != 0)) {
+		*code = 700211;
+		snprintf(desc, descsz, "No matching federated identity record "
+		    "found for presented assertion issuer '%.120s'.",
+		    iss != NULL ? iss : "");
+	} else if (sub == NULL || *sub == '\0' || (emu.fed_subject != NULL &&
+	    strcmp(sub, emu.fed_subject) != 0)) {
+		*code = 700213;
+		snprintf(desc, descsz, "No matching federated identity record "
+		    "found for presented assertion subject '%.120s'.",
+		    sub != NULL ? sub : "");
+	} else if (jv_get_kind(e) != JV_KIND_NUMBER ||
+	    jv_number_value(e) + 60 < now || (jv_get_kind(nbf) ==
+	    JV_KIND_NUMBER && jv_number_value(nbf) - 60 > now)) {
+		*code = 700024;
+		snprintf(desc, descsz, "Client assertion is not within its "
+		    "valid time range (exp and nbf).");
+	} else
+		rc = 0;
+	jv_free(e);
+	jv_free(nbf);
+	jv_free(c);
+	return rc;
+}
+
 static void
 entra_token(struct req *r, struct resp *rs, const char *tenant)
 {
@@ -322,6 +383,24 @@ entra_token(struct req *r, struct resp *rs, const char *tenant)
 			aad_error(rs, 400, "invalid_request", 50027,
 			    "Invalid JWT token: bad client_assertion or "
 			    "client_assertion_type.");
+			goto out;
+		}
+		if (emu.fed_pkey != NULL || emu.fed_secret != NULL) {
+			char desc[400];
+			int code;
+
+			if (assertion_check(assertion, &code, desc,
+			    sizeof(desc)) != 0) {
+				aad_error(rs, 401, "invalid_client", code, desc);
+				goto out;
+			}
+		} else if (emu.client_secret != NULL) {
+			/* a secret is required: an assertion nobody can check
+			 * must not be a way around it */
+			aad_error(rs, 401, "invalid_client", 700211,
+			    "No matching federated identity record found for "
+			    "presented assertion: twin-emulator has no "
+			    "--federated-key.");
 			goto out;
 		}
 	} else if (secret == NULL || *secret == '\0' ||
