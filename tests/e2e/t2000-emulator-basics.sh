@@ -7,7 +7,8 @@
 test_expect_success '--help names every option, --version works' '
 	twin-emulator --help >help &&
 	for o in cert client-secret-file cosmos-key-file db drop-rate error-rate \
-	    host jitter key latency no-auth page-size partition-ru pid-file port rate seed threads tls \
+	    federated-issuer federated-key federated-subject header-timeout host idle-timeout jitter key latency \
+	    max-connections max-connections-per-ip no-auth page-size partition-ru pid-file port rate seed threads tls \
 	    token-lifetime twin-rate; do
 		grep -q -e "--$o" help || { echo "--$o missing"; exit 1; }
 	done &&
