@@ -1511,7 +1511,8 @@ out:
 /*
  * The audiences an Entra token must have here: the account's resource URI,
  * https://HOST as the client addressed it (port dropped, as the SDKs and
- * push-cosmos make the scope), and the account-independent one.
+ * push-cosmos make the scope; http://HOST too when serving plain HTTP),
+ * and the account-independent one.
  */
 static void
 cosmos_audiences(struct req *r, char *out, size_t outsz)
@@ -1528,7 +1529,12 @@ cosmos_audiences(struct req *r, char *out, size_t outsz)
 	else
 		n = (colon = strchr(host, ':')) != NULL ?
 		    (size_t)(colon - host) : strlen(host);
-	snprintf(out, outsz, "https://%.*s %s", (int)(n > 200 ? 200 : n), host,
+	if (n > 120)
+		n = 120;
+	/* served over plain HTTP, the account URI a client derives from its
+	 * endpoint is http://HOST: accept that one too */
+	snprintf(out, outsz, "https://%.*s %s%.*s %s", (int)n, host,
+	    emu.tls ? "" : "http://", emu.tls ? 0 : (int)n, host,
 	    COSMOS_AUDIENCE);
 }
 
