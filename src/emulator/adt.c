@@ -1905,7 +1905,7 @@ authorized(struct req *r, struct resp *rs)
 		resp_header(rs, "WWW-Authenticate", "Bearer");
 		return 0;
 	}
-	if (token_check(h + 7, msg, sizeof(msg)) != 0) {
+	if (token_check(h + 7, ADT_AUDIENCES, msg, sizeof(msg)) != 0) {
 		aerr(rs, 401, "Unauthorized", "%s", msg);
 		resp_header(rs, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
 		return 0;

@@ -1508,6 +1508,36 @@ out:
 	coll_release(&c);
 }
 
+/*
+ * The audiences an Entra token must have here: the account's resource URI,
+ * https://HOST as the client addressed it (port dropped, as the SDKs and
+ * push-cosmos make the scope; http://HOST too when serving plain HTTP),
+ * and the account-independent one.
+ */
+static void
+cosmos_audiences(struct req *r, char *out, size_t outsz)
+{
+	const char *host = req_header(r, "Host"), *colon;
+	size_t n;
+
+	if (host == NULL || *host == '\0' || strchr(host, ' ') != NULL) {
+		snprintf(out, outsz, "%s", COSMOS_AUDIENCE);
+		return;
+	}
+	if (*host == '[')
+		n = strcspn(host, "]") + (strchr(host, ']') != NULL);
+	else
+		n = (colon = strchr(host, ':')) != NULL ?
+		    (size_t)(colon - host) : strlen(host);
+	if (n > 120)
+		n = 120;
+	/* served over plain HTTP, the account URI a client derives from its
+	 * endpoint is http://HOST: accept that one too */
+	snprintf(out, outsz, "https://%.*s %s%.*s %s", (int)n, host,
+	    emu.tls ? "" : "http://", emu.tls ? 0 : (int)n, host,
+	    COSMOS_AUDIENCE);
+}
+
 /* Check the Authorization header. Returns 0, or -1 with rs filled. */
 static int
 authorize(struct req *r, struct resp *rs)
@@ -1551,7 +1581,10 @@ authorize(struct req *r, struct resp *rs)
 	cosmos_sig_resource(&type, &link, r->seg, r->nseg);
 	a = cosmos_sig_verify(auth, r->method, type.p, link.p, date, emu.key, &tok);
 	if (a == COSMOS_AUTH_AAD) {
-		if (token_check(tok, msg, sizeof(msg)) != 0) {
+		char auds[300];
+
+		cosmos_audiences(r, auds, sizeof(auds));
+		if (token_check(tok, auds, msg, sizeof(msg)) != 0) {
 			snprintf(full, sizeof(full), "Request blocked by Auth: %s", msg);
 			cerr(rs, 401, full);
 			goto out;

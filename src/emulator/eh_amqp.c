@@ -89,6 +89,9 @@ static pthread_cond_t start_cv = PTHREAD_COND_INITIALIZER;
 static int start_state, bound_port;
 static uint64_t tag_seq;
 
+/* the audience of the Entra tokens Event Hubs accepts */
+#define EH_AUDIENCE "https://eventhubs.azure.net"
+
 /* ---- faults ---- */
 
 static int
@@ -422,7 +425,7 @@ on_cbs(struct conn *cn, pn_message_t *m)
 	if (strcmp(type, "servicebus.windows.net:sastoken") == 0)
 		ok = sas_check(tok, msg, sizeof(msg)) == 0;
 	else if (strcmp(type, "jwt") == 0)
-		ok = token_check(tok, msg, sizeof(msg)) == 0;
+		ok = token_check(tok, EH_AUDIENCE, msg, sizeof(msg)) == 0;
 	else {
 		ok = 0;
 		snprintf(msg, sizeof(msg), "unsupported token type '%s'", type);
@@ -539,8 +542,8 @@ on_mgmt(struct conn *cn, pn_message_t *m)
 		char why[200];
 
 		if (st == NULL || (strncmp(st, "SharedAccessSignature ", 22) == 0 ?
-		    sas_check(st, why, sizeof(why)) : token_check(st, why,
-		    sizeof(why))) != 0) {
+		    sas_check(st, why, sizeof(why)) : token_check(st, EH_AUDIENCE,
+		    why, sizeof(why))) != 0) {
 			reply(cn, "$management", m, 401, "no valid token: put one "
 			    "on $cbs", NULL, NULL);
 			return;

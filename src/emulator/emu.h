@@ -38,6 +38,12 @@ struct emu {
 	double token_lifetime;	/* seconds */
 	const char *client_secret;	/* required secret, or NULL: any */
 	const char *identity_header;	/* App Service header, or NULL: any */
+	/* federated credentials (client_assertion): the key that signs them,
+	 * RS256 (fed_pkey, an EVP_PKEY *) or HS256 (fed_secret), or neither;
+	 * the iss and sub required, NULL: any non-empty */
+	void *fed_pkey;
+	const char *fed_secret;
+	const char *fed_issuer, *fed_subject;
 	unsigned char token_key[32];	/* signs the tokens we issue */
 	int tls;		/* serving https */
 	long page_size;		/* ADT list and query page size */
@@ -117,8 +123,20 @@ void cosmos_handle(struct req *r, struct resp *rs);
 void adt_handle(struct req *r, struct resp *rs);
 /* Token endpoints; 1 when the path was one of them. */
 int token_handle(struct req *r, struct resp *rs);
-/* Check a bearer token we issued. Returns 0, or -1 (why in msg). */
-int token_check(const char *tok, char *msg, size_t msgsz);
+/*
+ * Check a bearer token we issued: signature, expiry and audience. aud is
+ * what the service accepts, one audience or several separated by spaces
+ * (e.g. ADT_AUDIENCES, "https://iothubs.azure.net"); NULL skips that check.
+ * Returns 0, or -1 with why in msg (never the token). Thread-safe.
+ */
+int token_check(const char *tok, const char *aud, char *msg, size_t msgsz);
+/* The audience of federated client assertions (Entra's token exchange). */
+#define FEDERATED_AUDIENCE "api://AzureADTokenExchange"
+/* The audiences of ADT's tokens: its resource URI and application id. */
+#define ADT_AUDIENCES "https://digitaltwins.azure.net " \
+	"0b07f429-9f4b-4714-9392-cc5e8e80c8b0"
+/* Cosmos DB's account-independent audience (the SDKs' fallback scope). */
+#define COSMOS_AUDIENCE "https://cosmos.azure.com"
 /* Free the token cache (at exit). */
 void token_release(void);
 /* Admin endpoints (/_admin/...). */

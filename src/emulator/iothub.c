@@ -374,9 +374,8 @@ authorized(struct req *r, struct resp *rs)
 		if (sas_check(r, h + 22, msg, sizeof(msg)) == 0)
 			return 1;
 	} else if (strncasecmp(h, "Bearer ", 7) == 0) {
-		/* TODO(aud): token_check() does not check the audience yet;
-		 * once it takes one, require https://iothubs.azure.net here. */
-		if (token_check(h + 7, msg, sizeof(msg)) == 0)
+		if (token_check(h + 7, "https://iothubs.azure.net", msg,
+		    sizeof(msg)) == 0)
 			return 1;
 	} else
 		snprintf(msg, sizeof(msg), "the Authorization scheme is neither "

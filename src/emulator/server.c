@@ -12,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include "cli.h"
@@ -27,6 +29,7 @@
 #include "eh_store.h"
 #include "emu.h"
 #include "exitcode.h"
+#include "guard.h"
 #include "iothub.h"
 #include "json.h"
 #include "log.h"
@@ -55,9 +58,14 @@ static struct {
 	double eh_retention_age;
 	const char *eventhubs[64];
 	int neventhubs;
+	long max_conns, max_conns_ip;
+	const char *fed_key, *fed_issuer, *fed_subject;
+	double header_timeout, idle_timeout;
 } opt = { .host = "127.0.0.1", .token_lifetime = 3600, .page_size = 100,
 	.eh_key_name = "RootManageSharedAccessKey", .eh_partitions = 4,
-	.eh_retention = 100000, .eh_retention_age = 86400 };
+	.eh_retention = 100000, .eh_retention_age = 86400,
+	.max_conns = 2048, .max_conns_ip = 512, .header_timeout = 5,
+	.idle_timeout = 60 };
 
 static int
 opt_eventhub(const struct cli_opt *o, char **args, void *ctx)
@@ -109,8 +117,20 @@ static const struct cli_opt options[] = {
 	{ "eventhub", 0, CLI_FN, NULL, "NAME[:N]", NULL,
 	    "declare event hub NAME with N partitions (repeatable; then "
 	    "AMQP clients reach only declared hubs)", 1, opt_eventhub },
+	{ "federated-issuer", 0, CLI_STR, &opt.fed_issuer, "ISS", NULL,
+	    "the iss client assertions must have (default: any)", 0, NULL },
+	{ "federated-key", 0, CLI_STR, &opt.fed_key, "FILE", NULL,
+	    "verify client assertions with FILE: a PEM public key (RS256) or "
+	    "a secret (HS256)", 0, NULL },
+	{ "federated-subject", 0, CLI_STR, &opt.fed_subject, "SUB", NULL,
+	    "the sub client assertions must have (default: any)", 0, NULL },
+	{ "header-timeout", 0, CLI_DURATION, &opt.header_timeout, "DURATION",
+	    NULL, "close a new connection whose first request headers are not "
+	    "in within DURATION of its accept (default 5s; 0: never)", 0, NULL },
 	{ "host", 0, CLI_STR, &opt.host, "ADDR", NULL,
 	    "listen on ADDR (default 127.0.0.1)", 0, NULL },
+	{ "idle-timeout", 0, CLI_DURATION, &opt.idle_timeout, "DURATION", NULL,
+	    "close a connection idle for DURATION (default 60s)", 0, NULL },
 	{ "iothub", 0, CLI_STR, &opt.iothub, "NAME", NULL,
 	    "name of the IoT Hub served on /devices and /twins, and of the "
 	    "event hub its events are routed to (default twin-emulator)", 0,
@@ -125,6 +145,11 @@ static const struct cli_opt options[] = {
 	    "TLS private key (PEM); generated there when missing", 0, NULL },
 	{ "latency", 0, CLI_DURATION, &opt.latency, "DURATION", NULL,
 	    "add DURATION to every answer", 0, NULL },
+	{ "max-connections", 0, CLI_LONG, &opt.max_conns, "N", NULL,
+	    "serve at most N connections at once (default 2048)", 0, NULL },
+	{ "max-connections-per-ip", 0, CLI_LONG, &opt.max_conns_ip, "N", NULL,
+	    "serve at most N connections at once from one client address "
+	    "(default 512)", 0, NULL },
 	{ "no-auth", 0, CLI_FLAG, &opt.no_auth, NULL, NULL,
 	    "accept requests without credentials (demos only)", 0, NULL },
 	{ "page-size", 0, CLI_LONG, &opt.page_size, "N", NULL,
@@ -575,6 +600,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	(void)cls;
 	(void)version;
 	if (r == NULL) {
+		guard_headers_done(c);
 		r = xcalloc(1, sizeof(*r));
 		r->conn = c;
 		r->method = method;
@@ -651,6 +677,79 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	log_info("microhttpd: %s", msg);
 }
 
+/*
+ * Raise the soft limit on descriptors so that --max-connections fit
+ * (with room for the store, the listening socket and epoll), or lower
+ * --max-connections to what the hard limit allows (logged). Can't fail.
+ */
+static void
+fd_budget(void)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)opt.max_conns + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		rl.rlim_cur = rl.rlim_max;
+	else
+		rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE,
+	    &rl) != 0)
+		return;
+	if (rl.rlim_cur < want) {
+		opt.max_conns = rl.rlim_cur > 128 ? (long)rl.rlim_cur - 64 : 64;
+		log_warn("the descriptor limit (%llu) allows only %ld "
+		    "connections: --max-connections lowered",
+		    (unsigned long long)rl.rlim_cur, opt.max_conns);
+	}
+}
+
+/*
+ * --federated-key: a PEM public key (RS256) sets emu.fed_pkey; any other
+ * content is the HS256 secret (*secret, malloc'd, trimmed, never logged).
+ * Returns 0, or -1 after a usage error.
+ */
+static int
+load_federated_key(char **secret)
+{
+	int failed = 0;
+	char *s;
+	BIO *bio;
+
+	if (opt.fed_key == NULL) {
+		if (opt.fed_issuer != NULL || opt.fed_subject != NULL) {
+			cli_usage_error(&prog, "--federated-issuer and "
+			    "--federated-subject need --federated-key");
+			return -1;
+		}
+		return 0;
+	}
+	s = cli_secret(NULL, opt.fed_key, &failed);
+	if (failed || s == NULL || *s == '\0') {
+		free(s);
+		cli_usage_error(&prog, "--federated-key: '%s' cannot be read or "
+		    "is empty", opt.fed_key);
+		return -1;
+	}
+	if (strstr(s, "-----BEGIN") == NULL) {
+		*secret = s;
+		emu.fed_secret = s;
+		return 0;
+	}
+	bio = BIO_new_mem_buf(s, -1);
+	emu.fed_pkey = bio != NULL ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) :
+	    NULL;
+	BIO_free(bio);
+	free(s);
+	if (emu.fed_pkey == NULL || EVP_PKEY_base_id(emu.fed_pkey) != EVP_PKEY_RSA) {
+		cli_usage_error(&prog, "--federated-key: '%s' is PEM but not an "
+		    "RSA public key (-----BEGIN PUBLIC KEY-----)", opt.fed_key);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 parse_share(const char *s, const char *name, double *out)
 {
@@ -687,7 +786,7 @@ main(int argc, char **argv)
 	sigset_t set;
 	int sig, failed = 0, rc = EXIT_FATAL, i;
 	FILE *pf;
-	char *idh;
+	char *idh, *fsecret = NULL;
 	struct buf kb = BUF_INIT;
 
 	log_init("twin-emulator");
@@ -739,6 +838,13 @@ main(int argc, char **argv)
 	    opt.eh_retention < 0 || opt.eh_retention_age < 0) {
 		cli_usage_error(&prog, "--eh-partitions is not in 1..%d, or a "
 		    "negative retention", EH_MAX_PARTITIONS);
+		return EXIT_USAGE;
+	}
+	if (opt.max_conns < 1 || opt.max_conns_ip < 0 ||
+	    opt.header_timeout < 0 || opt.idle_timeout < 1) {
+		cli_usage_error(&prog, "--max-connections must be at least 1, "
+		    "--idle-timeout at least 1s, --max-connections-per-ip and "
+		    "--header-timeout not negative");
 		return EXIT_USAGE;
 	}
 	pthread_mutex_init(&emu.fault_mu, NULL);
@@ -794,6 +900,10 @@ main(int argc, char **argv)
 	}
 	idh = cli_secret("TWIN_EMULATOR_IDENTITY_HEADER", NULL, &failed);
 	emu.identity_header = idh;
+	if (load_federated_key(&fsecret) != 0)
+		return EXIT_USAGE;
+	emu.fed_issuer = opt.fed_issuer;
+	emu.fed_subject = opt.fed_subject;
 	if (RAND_bytes(emu.token_key, sizeof(emu.token_key)) != 1) {
 		log_error("cannot get random bytes for the token key");
 		return EXIT_FATAL;
@@ -862,36 +972,45 @@ main(int argc, char **argv)
 	if (opt.threads == 0)
 		opt.threads = sysconf(_SC_NPROCESSORS_ONLN) > 0 ?
 		    sysconf(_SC_NPROCESSORS_ONLN) : 2;
+	fd_budget();
+	if (guard_start(opt.header_timeout) != 0) {
+		log_error("cannot start the header deadline thread: %s",
+		    strerror(errno));
+		goto out;
+	}
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	    MHD_USE_ERROR_LOG;
 	if (opt.tls)
 		flags |= MHD_USE_TLS;
+	/*
+	 * Hostile clients: bounded connections in total and per address (a
+	 * refused one is closed at accept), the header deadline (guard.c),
+	 * an idle timeout, strict request parsing (garbage answers 400 and
+	 * the connection is closed), 64 KiB per connection.
+	 */
+#define DAEMON_OPTIONS \
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, \
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, \
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt.threads, \
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, \
+	    MHD_OPTION_NOTIFY_CONNECTION, guard_notify, NULL, \
+	    MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, \
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opt.idle_timeout, \
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)opt.max_conns, \
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)opt.max_conns_ip, \
+	    MHD_OPTION_STRICT_FOR_CLIENT, 1, \
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, \
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u
 	if (opt.tls)
 		d = MHD_start_daemon(flags, (uint16_t)opt.port, NULL, NULL,
-		    on_request, NULL,
-		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt.threads,
-		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-		    MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
-		    MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-		    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+		    on_request, NULL, DAEMON_OPTIONS,
 		    MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
 		    MHD_OPTION_HTTPS_MEM_KEY, key_pem,
 		    MHD_OPTION_END);
 	else
 		d = MHD_start_daemon(flags, (uint16_t)opt.port, NULL, NULL,
-		    on_request, NULL,
-		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt.threads,
-		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-		    MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
-		    MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-		    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-		    MHD_OPTION_END);
+		    on_request, NULL, DAEMON_OPTIONS, MHD_OPTION_END);
+#undef DAEMON_OPTIONS
 	if (d == NULL) {
 		log_error("cannot listen on %s:%ld: %s", opt.host, opt.port,
 		    strerror(errno));
@@ -945,6 +1064,7 @@ out:
 	if (d != NULL)
 		MHD_stop_daemon(d);
 	eh_release();
+	guard_stop();
 	store_close();
 	token_release();
 	if (opt.pid_file != NULL && rc == EXIT_ALL_OK)
@@ -956,5 +1076,7 @@ out:
 	free(iotkey);
 	free(ehkey);
 	free(idh);
+	free(fsecret);
+	EVP_PKEY_free(emu.fed_pkey);
 	return rc;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -16,6 +17,7 @@
 #include "codec.h"
 #include "emu.h"
 #include "json.h"
+#include "jwt.h"
 
 static void
 b64url(struct buf *out, const void *p, size_t n)
@@ -95,33 +97,39 @@ token_issue(const char *resource, const char *client, const char *tenant,
 #define TOKEN_CACHE 16
 static struct {
 	char *tok;
+	char *aud;
 	double exp;
 } tcache[TOKEN_CACHE];
 static unsigned tcache_next;
 static pthread_mutex_t tcache_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* 1 good (its audience copied to aud), -1 expired, 0 not cached. */
 static int
-tcache_hit(const char *tok)
+tcache_hit(const char *tok, char *aud, size_t audsz)
 {
 	int i, r = 0;
 
 	pthread_mutex_lock(&tcache_mu);
 	for (i = 0; i < TOKEN_CACHE && r == 0; i++)
-		if (tcache[i].tok != NULL && strcmp(tcache[i].tok, tok) == 0)
+		if (tcache[i].tok != NULL && strcmp(tcache[i].tok, tok) == 0) {
 			r = tcache[i].exp >= emu_now() ? 1 : -1;
+			snprintf(aud, audsz, "%s", tcache[i].aud);
+		}
 	pthread_mutex_unlock(&tcache_mu);
 	return r;
 }
 
 static void
-tcache_put(const char *tok, double exp)
+tcache_put(const char *tok, const char *aud, double exp)
 {
 	unsigned i;
 
 	pthread_mutex_lock(&tcache_mu);
 	i = tcache_next++ % TOKEN_CACHE;
 	free(tcache[i].tok);
+	free(tcache[i].aud);
 	tcache[i].tok = xstrdup(tok);
+	tcache[i].aud = xstrdup(aud);
 	tcache[i].exp = exp;
 	pthread_mutex_unlock(&tcache_mu);
 }
@@ -133,24 +141,53 @@ token_release(void)
 
 	for (i = 0; i < TOKEN_CACHE; i++) {
 		free(tcache[i].tok);
-		tcache[i].tok = NULL;
+		free(tcache[i].aud);
+		tcache[i].tok = tcache[i].aud = NULL;
 	}
 }
 
+/*
+ * Is aud one of the space-separated audiences of expected? A final '/' on
+ * either side is ignored ("https://x.azure.net/" is "https://x.azure.net"),
+ * case too, as Entra compares resource URIs.
+ */
+static int
+aud_match(const char *aud, const char *expected)
+{
+	size_t an = strlen(aud), en;
+	const char *e = expected;
+
+	if (an > 0 && aud[an - 1] == '/')
+		an--;
+	while (an > 0 && *e != '\0') {
+		en = strcspn(e, " ");
+		if (en > 0 && (en - (e[en - 1] == '/')) == an &&
+		    strncasecmp(aud, e, an) == 0)
+			return 1;
+		e += en;
+		e += strspn(e, " ");
+	}
+	return 0;
+}
+
 int
-token_check(const char *tok, char *msg, size_t msgsz)
+token_check(const char *tok, const char *expected_aud, char *msg,
+    size_t msgsz)
 {
 	const char *d1, *d2;
 	struct buf s = BUF_INIT, pl = BUF_INIT;
 	struct json_err je;
 	jv p = jv_invalid(), e;
+	char aud[256];
 	int rc = -1;
 
-	if (tok != NULL && (rc = tcache_hit(tok)) != 0) {
-		if (rc > 0)
-			return 0;
-		snprintf(msg, msgsz, "the access token has expired");
-		return -1;
+	aud[0] = '\0';
+	if (tok != NULL && (rc = tcache_hit(tok, aud, sizeof(aud))) != 0) {
+		if (rc < 0) {
+			snprintf(msg, msgsz, "the access token has expired");
+			return -1;
+		}
+		goto audience;
 	}
 	rc = -1;
 	if (tok == NULL || (d1 = strchr(tok, '.')) == NULL ||
@@ -174,8 +211,23 @@ token_check(const char *tok, char *msg, size_t msgsz)
 		snprintf(msg, msgsz, "the access token has expired");
 		goto out;
 	}
-	tcache_put(tok, jv_number_value(e));
+	{
+		jv a = json_get(p, "aud");
+
+		if (jv_get_kind(a) == JV_KIND_STRING)
+			snprintf(aud, sizeof(aud), "%s", jv_string_value(a));
+		jv_free(a);
+	}
+	tcache_put(tok, aud, jv_number_value(e));
 	jv_free(e);
+audience:
+	if (expected_aud != NULL && !aud_match(aud, expected_aud)) {
+		snprintf(msg, msgsz, "the access token's audience '%.100s' is "
+		    "not valid for this resource (expected %.120s)", aud,
+		    expected_aud);
+		rc = -1;
+		goto out;
+	}
 	rc = 0;
 out:
 	jv_free(p);
@@ -229,6 +281,66 @@ aad_error(struct resp *rs, int status, const char *err, int code,
 	    jv_string("trace_id"), jv_string(trace)));
 }
 
+/*
+ * A federated client assertion, when a key is configured: signature, then
+ * aud, iss, sub, exp and nbf (60 s of clock skew) as Entra checks them
+ * against the app's federated identity credential. Returns 0, or -1 with
+ * the AADSTS code and text in *code and desc.
+ */
+static int
+assertion_check(const char *jwt, int *code, char *desc, size_t descsz)
+{
+	struct jwt_key k = { emu.fed_pkey, (const unsigned char *)emu.fed_secret,
+	    emu.fed_secret != NULL ? strlen(emu.fed_secret) : 0 };
+	char msg[200];
+	const char *iss, *sub, *aud;
+	jv c, e, nbf;
+	double now = emu_now();
+	int rc = -1;
+
+	if ((rc = jwt_verify(jwt, &k, &c, msg, sizeof(msg))) != 0) {
+		*code = rc == -2 ? 700027 : 50027;
+		snprintf(desc, descsz, "Client assertion failed signature "
+		    "validation: %s.", msg);
+		return -1;
+	}
+	rc = -1;
+	iss = json_get_str(c, "iss");
+	sub = json_get_str(c, "sub");
+	aud = json_get_str(c, "aud");
+	e = json_get(c, "exp");
+	nbf = json_get(c, "nbf");
+	if (aud == NULL || strcmp(aud, FEDERATED_AUDIENCE) != 0) {
+		*code = 700212;
+		snprintf(desc, descsz, "No matching federated identity record "
+		    "found for presented assertion audience '%.80s' (expected "
+		    "'%s').", aud != NULL ? aud : "", FEDERATED_AUDIENCE);
+	} else if (iss == NULL || *iss == '\0' || (emu.fed_issuer != NULL &&
+	    strcmp(iss, emu.fed_issuer) != 0)) {
+		*code = 700211;
+		snprintf(desc, descsz, "No matching federated identity record "
+		    "found for presented assertion issuer '%.120s'.",
+		    iss != NULL ? iss : "");
+	} else if (sub == NULL || *sub == '\0' || (emu.fed_subject != NULL &&
+	    strcmp(sub, emu.fed_subject) != 0)) {
+		*code = 700213;
+		snprintf(desc, descsz, "No matching federated identity record "
+		    "found for presented assertion subject '%.120s'.",
+		    sub != NULL ? sub : "");
+	} else if (jv_get_kind(e) != JV_KIND_NUMBER ||
+	    jv_number_value(e) + 60 < now || (jv_get_kind(nbf) ==
+	    JV_KIND_NUMBER && jv_number_value(nbf) - 60 > now)) {
+		*code = 700024;
+		snprintf(desc, descsz, "Client assertion is not within its "
+		    "valid time range (exp and nbf).");
+	} else
+		rc = 0;
+	jv_free(e);
+	jv_free(nbf);
+	jv_free(c);
+	return rc;
+}
+
 static void
 entra_token(struct req *r, struct resp *rs, const char *tenant)
 {
@@ -271,6 +383,24 @@ entra_token(struct req *r, struct resp *rs, const char *tenant)
 			aad_error(rs, 400, "invalid_request", 50027,
 			    "Invalid JWT token: bad client_assertion or "
 			    "client_assertion_type.");
+			goto out;
+		}
+		if (emu.fed_pkey != NULL || emu.fed_secret != NULL) {
+			char desc[400];
+			int code;
+
+			if (assertion_check(assertion, &code, desc,
+			    sizeof(desc)) != 0) {
+				aad_error(rs, 401, "invalid_client", code, desc);
+				goto out;
+			}
+		} else if (emu.client_secret != NULL) {
+			/* a secret is required: an assertion nobody can check
+			 * must not be a way around it */
+			aad_error(rs, 401, "invalid_client", 700211,
+			    "No matching federated identity record found for "
+			    "presented assertion: twin-emulator has no "
+			    "--federated-key.");
 			goto out;
 		}
 	} else if (secret == NULL || *secret == '\0' ||

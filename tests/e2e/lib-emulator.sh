@@ -49,3 +49,28 @@ emu_sign() {
 		openssl dgst -sha256 -mac HMAC -macopt "hexkey:$hex" -binary | base64)
 	jq -rn --arg s "type=master&ver=1.0&sig=$sig" '$s|@uri'
 }
+# emu_assertion KEY [JQ-FILTER] [ALG]: a federated client assertion (JWT)
+# signed with the RSA private key file KEY (RS256) or, with ALG HS256, the
+# secret in file KEY; its claims (aud api://AzureADTokenExchange, iss
+# https://oidc.twinpipe.test/, sub system:serviceaccount:ns:sa, exp in 10
+# minutes) passed through JQ-FILTER (e.g. '.exp = 1').
+emu_b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+emu_assertion() {
+	local key=$1 f=${2:-.} alg=${3:-RS256} h p
+	h=$(jq -nc --arg a "$alg" '{alg:$a,typ:"JWT"}' | emu_b64url)
+	p=$(jq -nc --argjson now "$(date +%s)" '{aud:"api://AzureADTokenExchange",
+		iss:"https://oidc.twinpipe.test/",sub:"system:serviceaccount:ns:sa",
+		iat:$now,nbf:$now,exp:($now + 600)}' | jq -c "$f" | emu_b64url)
+	if [ "$alg" = HS256 ]; then
+		printf '%s.%s.%s\n' "$h" "$p" "$(printf '%s.%s' "$h" "$p" |
+			openssl dgst -sha256 -hmac "$(cat "$key")" -binary | emu_b64url)"
+	else
+		printf '%s.%s.%s\n' "$h" "$p" "$(printf '%s.%s' "$h" "$p" |
+			openssl dgst -sha256 -sign "$key" -binary | emu_b64url)"
+	fi
+}
+# emu_fed_keys: fed.key (RSA private) and fed.pub (public) in $TEST_DIR
+emu_fed_keys() {
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TEST_DIR/fed.key" 2>/dev/null &&
+	openssl pkey -in "$TEST_DIR/fed.key" -pubout -out "$TEST_DIR/fed.pub"
+}

@@ -1,7 +1,8 @@
 # tests/e2e/lib-push-adt.sh - push-adt against twin-emulator over TLS
 # (sourced after lib.sh and lib-emulator.sh, outside test bodies):
 #
-#   padt_start [EMULATOR-OPTION]...  start the emulator with --tls, upload the
+#   padt_start [EMULATOR-OPTION]...  start the emulator with --tls and
+#                        --federated-key fed.pub (emu_fed_keys), upload the
 #                        test models, point the credential chain (client
 #                        secret) at its token endpoint
 #   padt ARGS...         push-adt --endpoint $EMU_URL --cacert cert.pem ARGS
@@ -12,7 +13,9 @@ V="api-version=2023-10-31"
 PADT_SECRET=emulator-client-secret-0123
 padt_start() {
 	printf '%s\n' "$PADT_SECRET" >"$TEST_DIR/client.secret"
-	emu_start --client-secret-file "$TEST_DIR/client.secret" --tls --cert "$TEST_DIR/cert.pem" --key "$TEST_DIR/key.pem" "$@" || return 1
+	emu_fed_keys || return 1
+	emu_start --client-secret-file "$TEST_DIR/client.secret" \
+		--federated-key "$TEST_DIR/fed.pub" --tls --cert "$TEST_DIR/cert.pem" --key "$TEST_DIR/key.pem" "$@" || return 1
 	export AZURE_AUTHORITY_HOST=$EMU_URL AZURE_TENANT_ID=tenant1 \
 		AZURE_CLIENT_ID=client1 AZURE_CLIENT_SECRET=$PADT_SECRET
 	unset ADT_ENDPOINT ADT_TOKEN_FILE IDENTITY_ENDPOINT IDENTITY_HEADER \

@@ -7,7 +7,8 @@
 test_expect_success '--help names every option, --version works' '
 	twin-emulator --help >help &&
 	for o in cert client-secret-file cosmos-key-file db drop-rate error-rate \
-	    host jitter key latency no-auth page-size partition-ru pid-file port rate seed threads tls \
+	    federated-issuer federated-key federated-subject header-timeout host idle-timeout jitter key latency \
+	    max-connections max-connections-per-ip no-auth page-size partition-ru pid-file port rate seed threads tls \
 	    token-lifetime twin-rate; do
 		grep -q -e "--$o" help || { echo "--$o missing"; exit 1; }
 	done &&
@@ -107,7 +108,7 @@ test_expect_success 'Cosmos: master-key signature checked (200/401), date skew 4
 '
 
 test_expect_success 'Cosmos: type=aad tokens from the token endpoint are accepted' '
-	tok=$(emu_curl -d "grant_type=client_credentials&client_id=a&client_secret=b&scope=https%3A%2F%2Flocalhost%2F.default" "$EMU_URL/t/oauth2/v2.0/token" | jq -r .access_token) &&
+	tok=$(emu_curl -d "grant_type=client_credentials&client_id=a&client_secret=b&scope=https%3A%2F%2F127.0.0.1%2F.default" "$EMU_URL/t/oauth2/v2.0/token" | jq -r .access_token) &&
 	d=$(emu_date) &&
 	code=$(emu_curl -o dbs.json -w "%{http_code}" -H "Authorization: type%3Daad%26ver%3D1.0%26sig%3D$tok" -H "x-ms-date: $d" "$EMU_URL/dbs") &&
 	test "$code" = 200 && jq -e "._count == 0" dbs.json &&
@@ -141,7 +142,7 @@ test_expect_success 'bad requests get the service error answer, never a crash' '
 '
 
 test_expect_success 'ADT: PATCH body that is not an array gets problem+json 400' '
-	tok=$(emu_curl -d "grant_type=client_credentials&client_id=a&client_secret=b&scope=s" "$EMU_URL/t/oauth2/v2.0/token" | jq -r .access_token) &&
+	tok=$(emu_curl -d "grant_type=client_credentials&client_id=a&client_secret=b&scope=https%3A%2F%2Fdigitaltwins.azure.net%2F.default" "$EMU_URL/t/oauth2/v2.0/token" | jq -r .access_token) &&
 	H="Authorization: Bearer $tok" &&
 	emu_curl -H "$H" -H "Content-Type: application/json" -d "[{\"@id\":\"dtmi:t:A;1\",\"@type\":\"Interface\",\"contents\":[{\"@type\":\"Property\",\"name\":\"p\",\"schema\":\"string\"}]}]" \
 		"$EMU_URL/models?api-version=2023-10-31" | jq -e ".[0].id == \"dtmi:t:A;1\"" &&

@@ -22,13 +22,23 @@ test_expect_success 'environment: client secret' '
 	echo "{\"\$dtId\":\"env\",$M}" | padt -v >out 2>err &&
 	jq -e ".ok" out && test_grep "environment" err
 '
-test_expect_success 'workload identity: federated token file' '
-	echo "header.payload.sig" >fed.jwt &&
+test_expect_success 'workload identity: federated token file (RS256 assertion)' '
+	emu_assertion fed.key >fed.jwt &&
 	echo "{\"\$dtId\":\"wi\",$M}" |
 		bare env AZURE_TENANT_ID=tenant1 AZURE_CLIENT_ID=client1 AZURE_AUTHORITY_HOST="$EMU_URL" \
 		AZURE_FEDERATED_TOKEN_FILE="$TEST_DIR/fed.jwt" \
 		push-adt --endpoint "$EMU_URL" --cacert "$TEST_DIR/cert.pem" -v >out 2>err &&
 	jq -e ".ok" out && test_grep "workload-identity" err
+'
+test_expect_success 'workload identity: an assertion that does not verify stops the chain' '
+	echo "a.b.c" >bad.jwt && emu_assertion fed.key ".sub = \"other\" | .aud = \"x\"" >aud.jwt &&
+	for f in bad.jwt aud.jwt; do
+		echo "{\"\$dtId\":\"wi-bad\",$M}" |
+			test_expect_code 2 bare env AZURE_TENANT_ID=tenant1 AZURE_CLIENT_ID=client1 AZURE_AUTHORITY_HOST="$EMU_URL" \
+			AZURE_FEDERATED_TOKEN_FILE="$TEST_DIR/$f" \
+			push-adt --credential workload-identity --endpoint "$EMU_URL" --cacert "$TEST_DIR/cert.pem" >out 2>err &&
+		test_lines 0 out && test_grep "workload-identity" err || return 1
+	done
 '
 test_expect_success 'managed identity: IMDS' '
 	echo "{\"\$dtId\":\"imds\",$M}" |
