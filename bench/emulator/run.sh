@@ -27,7 +27,10 @@ wrk -t"$threads" -c"$conns" -d"$dur" -s "$top/bench/emulator/twin-upsert.lua" "$
 echo "## twin read (GET /digitaltwins/ID)"
 wrk -t"$threads" -c"$conns" -d"$dur" -s "$top/bench/emulator/twin-read.lua" "$url" | grep -E "Requests/sec|Latency|Non-2xx|Socket errors" || true
 DATE=$(LC_ALL=C TZ=GMT date '+%a, %d %b %Y %H:%M:%S GMT')
-export DATE
+# Cosmos DB wants a token for its own audience (the account as addressed)
+TOKEN=$(curl -s -d "grant_type=client_credentials&client_id=bench&client_secret=x&scope=https%3A%2F%2F127.0.0.1%2F.default" \
+	"$url/bench/oauth2/v2.0/token" | jq -r .access_token)
+export DATE TOKEN
 aad="type%3Daad%26ver%3D1.0%26sig%3D$TOKEN"
 curl -s -H "Authorization: $aad" -H "x-ms-date: $DATE" -d '{"id":"bench"}' "$url/dbs" >/dev/null
 curl -s -H "Authorization: $aad" -H "x-ms-date: $DATE" -d '{"id":"c","partitionKey":{"paths":["/pk"],"kind":"Hash"}}' "$url/dbs/bench/colls" >/dev/null
