@@ -1051,13 +1051,34 @@ main(int argc, char **argv)
 		log_debug("key %s: %s", op.key, c.kp != NULL ? "fast path" :
 		    "libjq");
 	}
+	/*
+	 * The handlers go in before anything that can block (a FIFO's open,
+	 * the state database's lock), so a signal at any point after the
+	 * options is a stop with exit 3, never a kill by the default action.
+	 */
+	signal(SIGPIPE, SIG_IGN);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
 	fds = xcalloc((size_t)(argc - first) + 1, sizeof(*fds));
 	for (i = first; i < argc; i++) {
 		if (strcmp(argv[i], "-") == 0) {
 			fds[nfd++] = 0;
 			continue;
 		}
-		if ((fds[nfd] = open(argv[i], O_RDONLY | O_CLOEXEC)) < 0) {
+		while ((fds[nfd] = open(argv[i], O_RDONLY | O_CLOEXEC)) < 0 &&
+		    errno == EINTR && !stop_flag)
+			;
+		if (fds[nfd] < 0 && stop_flag) {
+			log_error("interrupted: stopped before reading '%s'; "
+			    "nothing was read", argv[i]);
+			status = EXIT_FATAL;
+			goto out;
+		}
+		if (fds[nfd] < 0) {
 			log_error("cannot open '%s': %s", argv[i],
 			    strerror(errno));
 			status = EXIT_USAGE;
@@ -1089,13 +1110,6 @@ main(int argc, char **argv)
 		status = EXIT_FATAL;
 		goto out;
 	}
-
-	signal(SIGPIPE, SIG_IGN);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 
 	ndjson_writer_init(&w, 1);
 	writer_up = 1;
