@@ -24,6 +24,7 @@
 #include "codec.h"
 #include "json.h"
 #include "log.h"
+#include "url.h"
 
 extern char **environ;
 
@@ -165,6 +166,7 @@ fetch(struct auth *a, const char *url, const char *form,
 		return -1;
 	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, eb);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
@@ -311,9 +313,17 @@ entra_token(struct auth *a, const char *scope, const char *secret_key,
 	enum auth_status st = AUTH_FAILED;
 	long status;
 	int noanswer;
+	const char *tw;
 
-	buf_printf(&url, "%s/", a->authority);
-	pct_encode(&url, a->tenant, strlen(a->tenant));
+	if (url_tenant_check(a->tenant, &tw) < 0) {
+		buf_printf(why, "AZURE_TENANT_ID '%.64s': %s", a->tenant, tw);
+		return AUTH_FAILED;
+	}
+	buf_adds(&url, a->authority);
+	if (url_segment(&url, a->tenant, strlen(a->tenant), &tw) < 0) {
+		buf_printf(why, "AZURE_TENANT_ID: %s", tw);
+		return AUTH_FAILED;
+	}
 	buf_adds(&url, "/oauth2/v2.0/token");
 	form_add(&form, "grant_type", "client_credentials");
 	form_add(&form, "client_id", a->client_id);

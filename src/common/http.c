@@ -908,6 +908,8 @@ start(struct http_engine *e, struct http_req *r, int64_t now)
 	}
 	r->easy = c;
 	curl_easy_setopt(c, CURLOPT_URL, r->url);
+	/* send the path as url.h built it: no dot segment removal */
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(c, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);

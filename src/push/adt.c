@@ -554,8 +554,9 @@ rec_send(struct rec *r)
 {
 	struct buf url = BUF_INIT;
 	struct http_req *req;
-	const char *method = "GET", *body = NULL;
+	const char *method = "GET", *body = NULL, *why = NULL;
 	int64_t now = now_ms();
+	int rc;
 	long left_ms = 0;
 	unsigned left_att = 0;
 
@@ -602,20 +603,27 @@ rec_send(struct rec *r)
 		break;
 	}
 	if (r->step == S_LIST_OUT)
-		adt_url(&url, g.endpoint, r->op.id, "relationships", NULL,
-		    op.api_version);
+		rc = adt_url(&url, g.endpoint, r->op.id, "relationships", NULL,
+		    op.api_version, &why);
 	else if (r->step == S_LIST_IN)
-		adt_url(&url, g.endpoint, r->op.id, "incomingrelationships",
-		    NULL, op.api_version);
+		rc = adt_url(&url, g.endpoint, r->op.id,
+		    "incomingrelationships", NULL, op.api_version, &why);
 	else if (r->step == S_DEL_OUT || r->step == S_DEL_IN)
-		adt_url(&url, g.endpoint, r->dl_src[r->dl_i], "relationships",
-		    r->dl_rid[r->dl_i], op.api_version);
+		rc = adt_url(&url, g.endpoint, r->dl_src[r->dl_i],
+		    "relationships", r->dl_rid[r->dl_i], op.api_version, &why);
 	else if (r->op.kind == ADT_REL)
-		adt_url(&url, g.endpoint, r->op.id, "relationships",
-		    r->op.rel_id, op.api_version);
+		rc = adt_url(&url, g.endpoint, r->op.id, "relationships",
+		    r->op.rel_id, op.api_version, &why);
 	else
-		adt_url(&url, g.endpoint, r->op.id, NULL, NULL,
-		    op.api_version);
+		rc = adt_url(&url, g.endpoint, r->op.id, NULL, NULL,
+		    op.api_version, &why);
+	if (rc < 0) {
+		/* the record's ids were checked; a listed relationship of
+		   the service may still have an id no URL can carry */
+		buf_release(&url);
+		rec_fail(r, "bad_id", "cannot build the request URL: %s", why);
+		return;
+	}
 	req = http_req_new(method, buf_cstr(&url));
 	buf_release(&url);
 	if (r->step == S_PUT_NEW)
@@ -992,13 +1000,15 @@ dry_run(const struct rec *r)
 	struct buf u = BUF_INIT, u2 = BUF_INIT;
 	const char *jh = "{\"Content-Type\":\"application/json\"}";
 	const char *ph = "{\"Content-Type\":\"application/json-patch+json\"}";
+	const char *why = NULL;
 
+	/* the ids passed adt_id_check(): these URLs can be built */
 	if (r->op.kind == ADT_REL)
-		adt_url(&u, g.endpoint, r->op.id, "relationships",
-		    r->op.rel_id, op.api_version);
+		(void)adt_url(&u, g.endpoint, r->op.id, "relationships",
+		    r->op.rel_id, op.api_version, &why);
 	else
-		adt_url(&u, g.endpoint, r->op.id, NULL, NULL,
-		    op.api_version);
+		(void)adt_url(&u, g.endpoint, r->op.id, NULL, NULL,
+		    op.api_version, &why);
 	switch (r->op.op) {
 	case ADT_UPSERT:
 		if (r->op.kind == ADT_REL) {
@@ -1020,14 +1030,15 @@ dry_run(const struct rec *r)
 		break;
 	case ADT_DELETE:
 		if (r->op.kind == ADT_TWIN) {
-			adt_url(&u2, g.endpoint, r->op.id, "relationships",
-			    NULL, op.api_version);
+			(void)adt_url(&u2, g.endpoint, r->op.id,
+			    "relationships", NULL, op.api_version, &why);
 			dry_req("GET", buf_cstr(&u2), NULL, NULL, NULL);
 			dry_req("DELETE", "(each relationship listed)", NULL,
 			    NULL, NULL);
 			u2.len = 0;
-			adt_url(&u2, g.endpoint, r->op.id,
-			    "incomingrelationships", NULL, op.api_version);
+			(void)adt_url(&u2, g.endpoint, r->op.id,
+			    "incomingrelationships", NULL, op.api_version,
+			    &why);
 			dry_req("GET", buf_cstr(&u2), NULL, NULL, NULL);
 			dry_req("DELETE", "(each incoming relationship listed)",
 			    NULL, NULL, NULL);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "url.h"
 
 const char *
 adt_op_name(enum adt_opk k)
@@ -47,6 +48,13 @@ adt_id_check(const char *id, const char *what, struct buf *why)
 		buf_printf(why, "%s is empty", what);
 		return -1;
 	}
+	if ((n == 1 && id[0] == '.') || (n == 2 && id[0] == '.' &&
+	    id[1] == '.')) {
+		buf_printf(why, "%s '%s' is a dot segment, which no URL can "
+		    "carry (ADT refuses it; it would name the parent resource)",
+		    what, id);
+		return -1;
+	}
 	if (n > ADT_ID_MAX) {
 		buf_printf(why, "%s is longer than %d bytes", what, ADT_ID_MAX);
 		return -1;
@@ -82,27 +90,32 @@ adt_pointer_escape(struct buf *b, const char *s, size_t n)
 	}
 }
 
-void
+int
 adt_url(struct buf *b, const char *endpoint, const char *id, const char *sub,
-    const char *rid, const char *api)
+    const char *rid, const char *api, const char **why)
 {
+	size_t start = b->len;
+
 	buf_adds(b, endpoint);
-	buf_adds(b, "/digitaltwins/");
-	pct_encode(b, id, strlen(id));
+	buf_adds(b, "/digitaltwins");
+	if (url_segment(b, id, strlen(id), why) < 0)
+		goto fail;
 	if (sub != NULL) {
 		buf_addc(b, '/');
 		buf_adds(b, sub);
 	}
-	if (rid != NULL) {
-		buf_addc(b, '/');
-		pct_encode(b, rid, strlen(rid));
-	}
-	buf_adds(b, "?api-version=");
-	pct_encode(b, api, strlen(api));
+	if (rid != NULL && url_segment(b, rid, strlen(rid), why) < 0)
+		goto fail;
+	url_query(b, "api-version", api, strlen(api));
+	return 0;
+fail:
+	b->len = start;
+	return -1;
 }
 
 /* The string member k of o as a malloc'd copy: 0 found, 1 absent, -1 not a
- * string. */
+ * string, -2 a string with a NUL (\u0000) in it, which C strings would cut
+ * short. */
 static int
 get_string(jv o, const char *k, char **out)
 {
@@ -116,6 +129,11 @@ get_string(jv o, const char *k, char **out)
 	if (jv_get_kind(v) != JV_KIND_STRING) {
 		jv_free(v);
 		return -1;
+	}
+	if ((size_t)jv_string_length_bytes(jv_copy(v)) !=
+	    strlen(jv_string_value(v))) {
+		jv_free(v);
+		return -2;
 	}
 	*out = xstrdup(jv_string_value(v));
 	jv_free(v);
@@ -134,7 +152,8 @@ get_id(jv rec, const char *k, char **out, const char **code, struct buf *msg)
 	}
 	if (rc < 0) {
 		*code = "bad_id";
-		buf_printf(msg, "%s is not a string", k);
+		buf_printf(msg, rc == -2 ? "%s contains a NUL character "
+		    "(\\u0000)" : "%s is not a string", k);
 		return -1;
 	}
 	if (adt_id_check(*out, k, msg) < 0) {
@@ -343,7 +362,9 @@ adt_op_parse(jv rec, const struct json_numlits *lits, struct adt_op *op,
 		    adt_id_check(op->target, "$targetId", msg) < 0)) {
 			*code = "bad_id";
 			if (msg->len == 0)
-				buf_adds(msg, "$targetId is not a string");
+				buf_adds(msg, rc == -2 ? "$targetId contains "
+				    "a NUL character (\\u0000)" :
+				    "$targetId is not a string");
 			goto fail;
 		}
 		if (rc > 0 && (op->op == ADT_UPSERT || op->op == ADT_REPLACE)) {

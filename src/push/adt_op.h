@@ -52,18 +52,21 @@ void adt_op_release(struct adt_op *op);
 
 /*
  * Check an id (what = "$dtId", ...) that goes into a URL. Returns 0, or -1
- * with why filled: empty, longer than ADT_ID_MAX, or with a control
- * character or leading/trailing white space.
+ * with why filled: empty, "." or ".." (dot segments: a URL cannot carry
+ * them, libcurl and servers resolve them to the parent), longer than
+ * ADT_ID_MAX, or with a control character or leading/trailing white space.
  */
 int adt_id_check(const char *id, const char *what, struct buf *why);
 
 /*
  * Append the URL endpoint + "/digitaltwins/" + id [+ "/" + sub] [+ "/" +
- * rid] + "?api-version=" + api to b, with id and rid percent-encoded.
- * endpoint has no trailing slash. sub and rid may be NULL. Can't fail.
+ * rid] + "?api-version=" + api to b, with id and rid as url.h segments
+ * (percent-encoded). endpoint has no trailing slash. sub and rid may be
+ * NULL. Returns 0, or -1 with *why (a static string) and b unchanged when
+ * id or rid cannot be a path segment (empty, "." or "..").
  */
-void adt_url(struct buf *b, const char *endpoint, const char *id,
-    const char *sub, const char *rid, const char *api);
+int adt_url(struct buf *b, const char *endpoint, const char *id,
+    const char *sub, const char *rid, const char *api, const char **why);
 
 /*
  * Fold the twin patch `from` into the waiting twin patch `into`: the

@@ -45,7 +45,7 @@ main(void)
 {
 	struct adt_op op, op2;
 	struct buf msg = BUF_INIT, b = BUF_INIT;
-	const char *code;
+	const char *code, *why = NULL;
 	struct result r = { 0 };
 
 	ok(parse("{\"$dtId\":\"a\",\"$metadata\":{\"$model\":\"dtmi:x;1\"},"
@@ -112,14 +112,37 @@ main(void)
 	adt_op_release(&op2);
 
 	/* ids and URLs */
-	adt_url(&b, "https://x", "a/b?c#d% e\xc3\xbc", "relationships", "r/1",
-	    "2023-10-31");
+	ok(adt_url(&b, "https://x", "a/b?c#d% e\xc3\xbc", "relationships",
+	    "r/1", "2023-10-31", &why) == 0, "URL built");
 	is_str(buf_cstr(&b), "https://x/digitaltwins/a%2Fb%3Fc%23d%25%20e%C3%BC"
 	    "/relationships/r%2F1?api-version=2023-10-31", "ids percent-encoded");
 	msg.len = 0;
 	ok(adt_id_check(" a", "$dtId", &msg) < 0, "leading space rejected");
 	ok(adt_id_check("a\x7f", "$dtId", &msg) < 0, "DEL rejected");
 	ok(adt_id_check("a b/c", "$dtId", &msg) == 0, "inner space accepted");
+	ok(adt_id_check(".", "$dtId", &msg) < 0, "'.' rejected");
+	ok(adt_id_check("..", "$relationshipId", &msg) < 0, "'..' rejected");
+	ok(strstr(buf_cstr(&msg), "$relationshipId '..'") != NULL,
+	    "the reason names the id");
+	ok(adt_id_check("...", "$dtId", &msg) == 0, "'...' accepted");
+	b.len = 0;
+	buf_adds(&b, "keep");
+	ok(adt_url(&b, "https://x", "victim", "relationships", "..",
+	    "2023-10-31", &why) < 0, "adt_url refuses a '..' relationship id");
+	is_str(buf_cstr(&b), "keep", "and leaves the buffer as it was");
+	ok(adt_url(&b, "https://x", ".", NULL, NULL, "v", &why) < 0,
+	    "adt_url refuses a '.' twin id");
+	{
+		jv rec = jv_parse("{\"$dtId\":\"a\\u0000b\",\"$op\":\"delete\"}");
+		struct adt_op o2;
+		const char *c2 = NULL;
+
+		msg.len = 0;
+		ok(adt_op_parse(rec, NULL, &o2, &c2, &msg) < 0 && c2 != NULL &&
+		    strcmp(c2, "bad_id") == 0, "an id with \\u0000 is bad_id");
+		ok(strstr(buf_cstr(&msg), "NUL") != NULL, "the reason says NUL");
+		adt_op_release(&o2);
+	}
 
 	/* result line */
 	b.len = 0;
