@@ -45,6 +45,7 @@
 #include "ratectl.h"
 #include "result.h"
 #include "stats.h"
+#include "url.h"
 
 #define COSMOS_API_VERSION "2020-07-15"
 #define RESTARTS_MAX 50		/* 409/412 races per record */
@@ -608,8 +609,15 @@ rec_send(struct rec *r)
 	buf_adds(&path, "/docs");
 	buf_adds(&link, g.coll_link);
 	if (!feed) {
-		buf_addc(&path, '/');
-		pct_encode(&path, r->id, strlen(r->id));
+		const char *why;
+
+		/* r->id passed cosmos_id_check(): this cannot fail */
+		if (url_segment(&path, r->id, strlen(r->id), &why) < 0) {
+			buf_release(&path);
+			buf_release(&link);
+			rec_fail(r, "bad_id", "%s", why);
+			return;
+		}
 		buf_adds(&link, "/docs/");
 		buf_adds(&link, r->id);
 	}
@@ -1035,17 +1043,24 @@ static int
 rec_parse(struct rec *r, jv v, const char **code, struct buf *msg)
 {
 	jv x = jv_invalid(), pk = jv_invalid();
-	const char *s, *why;
+	const char *why;
 	struct buf b = BUF_INIT;
+	size_t raw_n = 0;
 	int rc = -1, i;
 
 	x = json_get(v, "_meta");
 	if (jv_get_kind(x) == JV_KIND_OBJECT)
 		r->meta = json_dump(x, 0);
 	jv_free(x);
-	s = json_get_str(v, "id");
-	if (s != NULL)
-		r->raw_id = xstrdup(s);
+	x = json_get(v, "id");
+	if (jv_get_kind(x) == JV_KIND_STRING) {
+		/* the id's bytes: a \u0000 in it must not cut it short */
+		raw_n = (size_t)jv_string_length_bytes(jv_copy(x));
+		r->raw_id = xmalloc(raw_n + 1);
+		memcpy(r->raw_id, jv_string_value(x), raw_n);
+		r->raw_id[raw_n] = '\0';
+	}
+	jv_free(x);
 	x = json_get(v, "$op");
 	r->op = OP_UPSERT;
 	if (jv_is_valid(x)) {
@@ -1089,7 +1104,7 @@ rec_parse(struct rec *r, jv v, const char **code, struct buf *msg)
 		buf_adds(msg, "record has no string \"id\"");
 		goto out;
 	}
-	if (cosmos_id_check(r->raw_id, strlen(r->raw_id), op.encode_ids, &b,
+	if (cosmos_id_check(r->raw_id, raw_n, op.encode_ids, &b,
 	    &why) < 0) {
 		*code = "bad_id";
 		buf_adds(msg, why);
@@ -1348,6 +1363,7 @@ static int
 create_container(void)
 {
 	struct buf b = BUF_INIT, p = BUF_INIT, l = BUF_INIT;
+	const char *why;
 	jv o;
 	int rc;
 
@@ -1367,8 +1383,8 @@ create_container(void)
 		    jv_string("Hash")), jv_string("version"), jv_number(2)));
 		json_write(&b, o, 0, NULL);
 		jv_free(o);
-		buf_adds(&p, "/dbs/");
-		pct_encode(&p, op.database, strlen(op.database));
+		buf_adds(&p, "/dbs");
+		(void)url_segment(&p, op.database, strlen(op.database), &why);
 		buf_adds(&p, "/colls");
 		buf_adds(&l, "dbs/");
 		buf_adds(&l, op.database);
@@ -1456,6 +1472,7 @@ main(int argc, char **argv)
 	struct ndjson_reader *rd = NULL;
 	struct sigaction sa;
 	struct buf err = BUF_INIT, b = BUF_INIT;
+	const char *why;
 	char *token = NULL;
 	int first, status = EXIT_ALL_OK, rc, fd = 0, failed = 0;
 	struct ndjson_line l;
@@ -1503,10 +1520,14 @@ main(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
-	buf_adds(&b, "/dbs/");
-	pct_encode(&b, op.database, strlen(op.database));
-	buf_adds(&b, "/colls/");
-	pct_encode(&b, op.container, strlen(op.container));
+	buf_adds(&b, "/dbs");
+	if (url_segment(&b, op.database, strlen(op.database), &why) < 0 ||
+	    (buf_adds(&b, "/colls"), url_segment(&b, op.container,
+	    strlen(op.container), &why)) < 0) {
+		cli_usage_error(&prog, "--database/--container: %s", why);
+		status = EXIT_USAGE;
+		goto out;
+	}
 	g.coll_path = xstrdup(buf_cstr(&b));
 	b.len = 0;
 	buf_printf(&b, "dbs/%s/colls/%s", op.database, op.container);

@@ -178,8 +178,22 @@ cosmos_id_check(const char *id, size_t n, int encode, struct buf *out,
 		*why = "empty id";
 		return -1;
 	}
+	if ((n == 1 && id[0] == '.') || (n == 2 && id[0] == '.' &&
+	    id[1] == '.')) {
+		*why = n == 1 ? "id '.' is a dot segment, which no URL can "
+		    "carry (it would name the collection)" : "id '..' is a "
+		    "dot segment, which no URL can carry (it would name the "
+		    "container)";
+		return -1;
+	}
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)id[i];
+
+		if (c == 0) {
+			*why = "id contains a NUL character (\\u0000)";
+			out->len = start;
+			return -1;
+		}
 
 		if (c == '/' || c == '\\' || c == '?' || c == '#' ||
 		    (encode && c == '%')) {

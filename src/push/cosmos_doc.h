@@ -103,8 +103,9 @@ jv cosmos_pk_get(jv doc, const char *path);
 void cosmos_pk_header(struct buf *b, jv pk);
 
 /*
- * Check an id Cosmos DB must accept: not empty, at most 1023 bytes, none of
- * '/', '\\', '?', '#'. With encode, those four and '%' are percent-encoded
+ * Check an id Cosmos DB must accept: not empty, not "." or ".." (a URL
+ * path cannot carry them: they would name the collection or the
+ * container), no NUL, at most 1023 bytes, none of '/', '\\', '?', '#'. With encode, those four and '%' are percent-encoded
  * instead ("%2F"...), which is reversible. Appends the id to store to out
  * and returns 0, or returns -1 with *why set (a static string).
  */

@@ -485,6 +485,24 @@ main(void)
 	id_case("a#b", 0, -1, NULL);
 	id_case("", 1, -1, NULL);
 	id_case("a/b?c#d\\e%", 1, 0, "a%2Fb%3Fc%23d%5Ce%25");
+	id_case(".", 0, -1, NULL);
+	id_case("..", 0, -1, NULL);
+	id_case(".", 1, -1, NULL);
+	id_case("..", 1, -1, NULL);
+	id_case("...", 0, 0, "...");
+	id_case(".a", 0, 0, ".a");
+	{
+		struct buf nb = BUF_INIT;
+		const char *nwhy = NULL;
+
+		is_int(cosmos_id_check("a\0b", 3, 0, &nb, &nwhy), -1,
+		    "an id with NUL is refused");
+		ok(nwhy != NULL && strstr(nwhy, "NUL") != NULL && nb.len == 0,
+		    "and says why: %s", nwhy ? nwhy : "(null)");
+		is_int(cosmos_id_check("a\0b", 3, 1, &nb, &nwhy), -1,
+		    "an id with NUL is refused with --encode-ids too");
+		buf_release(&nb);
+	}
 	big = malloc(1025);
 	memset(big, 'x', 1024);
 	big[1024] = '\0';
