@@ -14,6 +14,7 @@
 #include <libxml/tree.h>
 
 #include "codec.h"
+#include "url.h"
 #include "utf8.h"
 
 void
@@ -105,8 +106,17 @@ next:
 		if (a->key == NULL && a->sas == NULL)
 			a->key = xstrdup(BLOB_DEV_KEY);
 		if (a->endpoint == NULL) {
-			buf_printf(&b, "%s:10000/%s", proxy != NULL ? proxy :
-			    "http://127.0.0.1", a->name);
+			const char *why;
+
+			buf_printf(&b, "%s:10000", proxy != NULL ? proxy :
+			    "http://127.0.0.1");
+			if (url_segment(&b, a->name, strlen(a->name),
+			    &why) < 0) {
+				buf_printf(err, "connection string: "
+				    "AccountName: %s", why);
+				buf_release(&b);
+				goto out;
+			}
 			a->endpoint = buf_cstr(&b);
 		}
 	}
@@ -118,6 +128,14 @@ next:
 		if (a->name == NULL) {
 			buf_printf(err, "connection string: no AccountName "
 			    "and no BlobEndpoint");
+			goto out;
+		}
+		if (a->name[strspn(a->name, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")] != '\0' ||
+		    a->name[0] == '\0') {
+			buf_printf(err, "connection string: AccountName '%s' "
+			    "is not a storage account name (letters and "
+			    "digits)", a->name);
 			goto out;
 		}
 		buf_printf(&b, "%s://%s.blob.%s", proto != NULL ? proto :

@@ -19,6 +19,7 @@
 #include "codec.h"
 #include "http.h"
 #include "log.h"
+#include "url.h"
 
 #define STORAGE_SCOPE "https://storage.azure.com/.default"
 
@@ -109,32 +110,27 @@ done(struct http_req *r, enum http_verdict v, const struct http_resp *resp,
 	}
 }
 
-/* the URL of the container (name NULL) or a blob, with query and SAS */
-static void
+/*
+ * The URL of the container (name NULL) or a blob, with query and SAS; the
+ * name's segments go in through url.h. Returns 0, or -1 with *why when
+ * the name has an empty, "." or ".." segment (no URL reaches that blob).
+ */
+static int
 make_url(struct buf *b, const struct bsrc *s, const char *name,
-    const char *query)
+    const char *query, const char **why)
 {
-	buf_printf(b, "%s/", s->acct.endpoint);
-	pct_encode(b, s->container, strlen(s->container));
-	if (name != NULL) {
-		const char *p = name;
+	size_t start = b->len;
 
-		/* each segment encoded, the '/' between them kept */
-		for (;;) {
-			const char *sl = strchr(p, '/');
-			size_t n = sl != NULL ? (size_t)(sl - p) : strlen(p);
-
-			buf_addc(b, '/');
-			pct_encode(b, p, n);
-			if (sl == NULL)
-				break;
-			p = sl + 1;
-		}
+	buf_adds(b, s->acct.endpoint);
+	if (url_segment(b, s->container, strlen(s->container), why) < 0 ||
+	    (name != NULL && url_path(b, name, strlen(name), why) < 0)) {
+		b->len = start;
+		return -1;
 	}
-	if (query != NULL)
-		buf_printf(b, "?%s", query);
+	url_query_raw(b, query);
 	if (s->auth == BA_SAS)
-		buf_printf(b, "%c%s", query != NULL ? '&' : '?', s->acct.sas);
+		url_query_raw(b, s->acct.sas);
+	return 0;
 }
 
 static struct breq *
@@ -361,6 +357,7 @@ extract_blob(struct extract *x, const struct blob_src_opts *bo,
 	struct http_opts ho;
 	struct buf marker = BUF_INIT, url = BUF_INIT, qs = BUF_INIT;
 	struct buf err = BUF_INIT;
+	const char *why;
 	unsigned window = bo->concurrency > 0 ? bo->concurrency : 16;
 	const char *pe = getenv("EXTRACT_BLOB_PAGE_SIZE");
 	long page_size = pe != NULL ? strtol(pe, NULL, 10) : 5000;
@@ -397,7 +394,10 @@ extract_blob(struct extract *x, const struct blob_src_opts *bo,
 			pct_encode(&qs, marker.p, marker.len);
 		}
 		url.len = 0;
-		make_url(&url, &s, NULL, buf_cstr(&qs));
+		if (make_url(&url, &s, NULL, buf_cstr(&qs), &why) < 0) {
+			log_error("container '%s': %s", s.container, why);
+			goto out;
+		}
 		lq = submit(&s, buf_cstr(&url), NULL);
 		while (!lq->done)
 			http_poll(s.e, -1, -1, NULL);
@@ -433,7 +433,14 @@ extract_blob(struct extract *x, const struct blob_src_opts *bo,
 				struct breq *nq;
 
 				url.len = 0;
-				make_url(&url, &s, q->name, NULL);
+				if (make_url(&url, &s, q->name, NULL,
+				    &why) < 0) {
+					/* a record error, in its turn */
+					q->done = 1;
+					q->ok = 0;
+					buf_adds(&q->why, why);
+					continue;
+				}
 				nq = submit(&s, buf_cstr(&url), q->name);
 				nq->size = q->size;
 				memcpy(nq->wm, q->wm, sizeof(q->wm));

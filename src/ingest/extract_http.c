@@ -15,6 +15,7 @@
 #include "http.h"
 #include "log.h"
 #include "stats.h"
+#include "url.h"
 
 struct page {
 	const struct http_src_opts *o;
@@ -126,41 +127,17 @@ link_next(const char *h)
 	return NULL;
 }
 
-/* Resolve ref against base (absolute, root-relative, or relative). */
+/*
+ * Resolve ref against base (RFC 3986 5.2, url.h): absolute, network-path,
+ * root-relative or relative, with the dot segments of the result removed
+ * (5.2.4), so the next page's URL is canonical.
+ */
 static char *
 resolve(const char *base, const char *ref)
 {
-	struct buf b = BUF_INIT;
-	const char *host, *slash, *q;
+	char *u = url_resolve(base, ref);
 
-	if (strncmp(ref, "http://", 7) == 0 || strncmp(ref, "https://", 8) == 0)
-		return xstrdup(ref);
-	host = strstr(base, "://");
-	host = host != NULL ? host + 3 : base;
-	if (ref[0] == '/') {
-		slash = strchr(host, '/');
-		buf_add(&b, base, slash != NULL ? (size_t)(slash - base) :
-		    strlen(base));
-	} else if (ref[0] == '?') {
-		q = strchr(base, '?');
-		buf_add(&b, base, q != NULL ? (size_t)(q - base) :
-		    strlen(base));
-	} else {
-		q = strchr(host, '?');
-		slash = NULL;
-		for (const char *s = host; *s != '\0' && (q == NULL || s < q);
-		    s++)
-			if (*s == '/')
-				slash = s;
-		if (slash != NULL)
-			buf_add(&b, base, (size_t)(slash + 1 - base));
-		else {
-			buf_adds(&b, base);
-			buf_addc(&b, '/');
-		}
-	}
-	buf_adds(&b, ref);
-	return buf_cstr(&b);
+	return u != NULL ? u : xstrdup(ref);
 }
 
 static char *

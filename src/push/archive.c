@@ -26,6 +26,7 @@
 #include "ndjson.h"
 #include "stats.h"
 #include "tape.h"
+#include "url.h"
 
 #define PEND_FLUSH (256u << 10)
 
@@ -512,7 +513,8 @@ static int
 blob_config(struct up_opts *uo, char **owned, struct buf *err)
 {
 	char *cs, *key, *sas, *acct = NULL, *ep = NULL;
-	int failed = 0;
+	const char *why;
+	int failed = 0, url_form = 0;
 
 	cs = cli_secret("AZURE_STORAGE_CONNECTION_STRING", op.conn_file,
 	    &failed);
@@ -528,6 +530,7 @@ blob_config(struct up_opts *uo, char **owned, struct buf *err)
 		if (blob_url_parse(op.blob, &acct, &ep, &owned[0], &owned[1],
 		    err) < 0)
 			return -1;
+		url_form = 1;
 		if (uo->acct.name != NULL && strcmp(uo->acct.name, acct) != 0)
 			log_warn("the connection string's account '%s' is not "
 			    "the URL's '%s': using the URL's", uo->acct.name,
@@ -552,8 +555,30 @@ blob_config(struct up_opts *uo, char **owned, struct buf *err)
 		    owned[1][strlen(owned[1]) - 1] == '/')
 			owned[1][strlen(owned[1]) - 1] = '\0';
 	}
+	if (url_form && owned[1][0] != '\0') {
+		/* a URL's path is percent-encoded: the prefix is its
+		   decoding ("my%20dir" is the blob folder "my dir") */
+		struct buf d = BUF_INIT;
+
+		if (pct_decode(&d, owned[1], strlen(owned[1])) < 0 ||
+		    memchr(buf_cstr(&d), '\0', d.len) != NULL) {
+			buf_printf(err, "--blob: the prefix '%s' is not "
+			    "valid percent-encoding", owned[1]);
+			buf_release(&d);
+			return -1;
+		}
+		free(owned[1]);
+		owned[1] = buf_cstr(&d);
+	}
 	uo->container = owned[0];
 	uo->prefix = owned[1];
+	if (uo->prefix[0] != '\0' && url_path_check(uo->prefix,
+	    strlen(uo->prefix), &why) < 0) {
+		buf_printf(err, "--blob: the prefix '%s': %s: refused "
+		    "(Blob Storage and URLs would resolve it, and the blobs "
+		    "would land elsewhere)", uo->prefix, why);
+		return -1;
+	}
 	{
 		size_t i, n = strlen(uo->container);
 		int okname = n >= 3 && n <= 63 && uo->container[0] != '-' &&

@@ -27,6 +27,7 @@
 #include "codec.h"
 #include "http.h"
 #include "log.h"
+#include "url.h"
 
 #define STORAGE_SCOPE "https://storage.azure.com/.default"
 #define MAXH 8
@@ -195,22 +196,47 @@ done(struct http_req *r, enum http_verdict v, const struct http_resp *resp,
 	ureq_free(q);
 }
 
-static void
+/*
+ * The URL of blob PREFIX/name (name NULL: the container) with query and
+ * the SAS. The container, prefix and name go in through url.h, segment by
+ * segment; returns 0, or -1 with *why when a name has an empty, "." or
+ * ".." segment (the prefix was checked at start, names archive makes
+ * cannot, a name listed by the service could).
+ */
+static int
 blob_url(struct buf *b, const struct up *u, const char *name,
+    const char *query, const char **why)
+{
+	size_t start = b->len;
+
+	buf_adds(b, u->o.acct.endpoint);
+	if (url_segment(b, u->o.container, strlen(u->o.container), why) < 0)
+		goto fail;
+	if (name != NULL) {
+		if (u->o.prefix[0] != '\0' && url_path(b, u->o.prefix,
+		    strlen(u->o.prefix), why) < 0)
+			goto fail;
+		if (url_path(b, name, strlen(name), why) < 0)
+			goto fail;
+	}
+	url_query_raw(b, query);
+	if (u->o.auth == BA_SAS)
+		url_query_raw(b, u->o.acct.sas);
+	return 0;
+fail:
+	b->len = start;
+	return -1;
+}
+
+/* The URL of a blob whose name archive made itself (checked names). */
+static void
+own_url(struct buf *b, const struct up *u, const char *name,
     const char *query)
 {
-	buf_printf(b, "%s/%s", u->o.acct.endpoint, u->o.container);
-	if (name != NULL) {
-		buf_addc(b, '/');
-		if (u->o.prefix[0] != '\0')
-			buf_printf(b, "%s/", u->o.prefix);
-		buf_adds(b, name);
-	}
-	if (query != NULL)
-		buf_printf(b, "?%s", query);
-	if (u->o.auth == BA_SAS)
-		buf_printf(b, "%c%s", query != NULL ? '&' : '?',
-		    u->o.acct.sas);
+	const char *why;
+
+	if (blob_url(b, u, name, query, &why) < 0)
+		log_error("blob '%s': %s", name != NULL ? name : "", why);
 }
 
 static struct ureq *
@@ -268,7 +294,7 @@ put_manifest(struct up *u)
 	struct buf url = BUF_INIT, mn = BUF_INIT;
 
 	seg_manifest_name(&mn, u->head->name);
-	blob_url(&url, u, buf_cstr(&mn), NULL);
+	own_url(&url, u, buf_cstr(&mn), NULL);
 	submit(u, K_MANIFEST, "PUT", buf_cstr(&url), u->manifest.p,
 	    u->manifest.len, 0, "Content-Type", "application/json",
 	    "If-None-Match", "*", "x-ms-blob-type", "BlockBlob", NULL);
@@ -292,7 +318,7 @@ put_block_list(struct up *u)
 		buf_adds(&x, "</Latest>");
 	}
 	buf_adds(&x, "</BlockList>");
-	blob_url(&url, u, u->head->name, "comp=blocklist");
+	own_url(&url, u, u->head->name, "comp=blocklist");
 	submit(u, K_LIST, "PUT", buf_cstr(&url), x.p, x.len, 0,
 	    "Content-Type", "application/xml", "If-None-Match", "*",
 	    "x-ms-blob-content-type", "application/zstd",
@@ -365,7 +391,7 @@ up_next_step(struct up *u, struct ureq *q, const struct http_resp *resp)
 	case K_LIST:
 		if (resp->status == 409) {
 			/* there already: ours only if the hash matches */
-			blob_url(&url, u, u->head->name, NULL);
+			own_url(&url, u, u->head->name, NULL);
 			submit(u, K_HEAD, "HEAD", buf_cstr(&url), NULL, 0, 0,
 			    "Content-Type", "application/octet-stream", NULL);
 			break;
@@ -432,7 +458,7 @@ start_segment(struct up *u)
 	u->nblocks = u->data.len <= u->o.block_size ? 1 :
 	    (unsigned)((u->data.len + u->o.block_size - 1) / u->o.block_size);
 	if (u->nblocks == 1 && u->data.len <= u->o.block_size) {
-		blob_url(&url, u, u->head->name, NULL);
+		own_url(&url, u, u->head->name, NULL);
 		submit(u, K_PUT, "PUT", buf_cstr(&url), u->data.p,
 		    u->data.len, 0, "Content-Type", "application/zstd",
 		    "If-None-Match", "*", "x-ms-blob-type", "BlockBlob",
@@ -452,7 +478,7 @@ start_segment(struct up *u)
 			buf_adds(&q, "comp=block&blockid=");
 			pct_encode(&q, id.p, id.len);
 			url.len = 0;
-			blob_url(&url, u, u->head->name, buf_cstr(&q));
+			own_url(&url, u, u->head->name, buf_cstr(&q));
 			submit(u, K_BLOCK, "PUT", buf_cstr(&url),
 			    u->data.p + off, n, 0, "Content-Type",
 			    "application/octet-stream", NULL);
@@ -541,7 +567,7 @@ up_start(struct up *u, struct buf *err)
 	struct ureq *q;
 	int rc = 0;
 
-	blob_url(&url, u, NULL, "restype=container");
+	own_url(&url, u, NULL, "restype=container");
 	q = run_sync(u, submit(u, K_CONTAINER, "PUT", buf_cstr(&url), NULL, 0,
 	    1, "Content-Type", "application/octet-stream", NULL));
 	if (q->v != HTTP_OK && !(q->status == 403 && u->o.auth == BA_SAS)) {
@@ -623,9 +649,13 @@ get_blob(struct up *u, const char *name, struct buf *out, struct buf *err)
 {
 	struct buf url = BUF_INIT;
 	struct ureq *q;
+	const char *why;
 	int rc = 0;
 
-	blob_url(&url, u, name, NULL);
+	if (blob_url(&url, u, name, NULL, &why) < 0) {
+		buf_printf(err, "blob '%s': %s", name, why);
+		return -1;
+	}
 	q = run_sync(u, submit(u, K_GET, "GET", buf_cstr(&url), NULL, 0, 1,
 	    "Content-Type", "application/octet-stream", NULL));
 	if (q->v != HTTP_OK || q->status == 409) {
@@ -732,7 +762,7 @@ up_read_back(struct up *u, int cat, struct buf *err)
 			pct_encode(&q, marker.p, marker.len);
 		}
 		url.len = 0;
-		blob_url(&url, u, NULL, buf_cstr(&q));
+		own_url(&url, u, NULL, buf_cstr(&q));
 		r = run_sync(u, submit(u, K_GET, "GET", buf_cstr(&url), NULL,
 		    0, 1, "Content-Type", "application/octet-stream", NULL));
 		if (r->v != HTTP_OK || r->status == 409) {
