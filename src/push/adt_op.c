@@ -50,9 +50,8 @@ adt_id_check(const char *id, const char *what, struct buf *why)
 	}
 	if ((n == 1 && id[0] == '.') || (n == 2 && id[0] == '.' &&
 	    id[1] == '.')) {
-		buf_printf(why, "%s '%s' is a dot segment, which no URL can "
-		    "carry (ADT refuses it; it would name the parent resource)",
-		    what, id);
+		buf_printf(why, "%s '%s' is a dot segment, which no URL path "
+		    "can carry (it would name the parent resource)", what, id);
 		return -1;
 	}
 	if (n > ADT_ID_MAX) {
