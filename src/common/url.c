@@ -313,6 +313,27 @@ clean_path(struct buf *out, const char *p, size_t n)
 	buf_release(&d);
 }
 
+/*
+ * clean_path() into t, for a URL with (has_auth) or without an authority:
+ * without one, a path that would start with "//" would read as an
+ * authority, so it gets "/." in front (as WHATWG URL does).
+ */
+static void
+put_path(struct buf *t, const char *p, size_t n, int has_auth)
+{
+	size_t start = t->len;
+
+	clean_path(t, p, n);
+	if (!has_auth && t->len - start >= 2 && t->p[start] == '/' &&
+	    t->p[start + 1] == '/') {
+		buf_grow(t, 2);
+		memmove(t->p + start + 2, t->p + start, t->len - start);
+		t->p[start] = '/';
+		t->p[start + 1] = '.';
+		t->len += 2;
+	}
+}
+
 char *
 url_resolve(const char *base, const char *ref)
 {
@@ -333,7 +354,7 @@ url_resolve(const char *base, const char *ref)
 			buf_adds(&t, "//");
 			buf_add(&t, r.auth, r.auth_n);
 		}
-		clean_path(&t, r.path, r.path_n);
+		put_path(&t, r.path, r.path_n, r.has_auth);
 		if (r.has_query) {
 			buf_addc(&t, '?');
 			buf_add(&t, r.query, r.query_n);
@@ -353,9 +374,9 @@ url_resolve(const char *base, const char *ref)
 	query = r.query;
 	query_n = r.query_n;
 	if (r.has_auth || (r.path_n > 0 && r.path[0] == '/')) {
-		clean_path(&t, r.path, r.path_n);
+		put_path(&t, r.path, r.path_n, has_auth);
 	} else if (r.path_n == 0) {
-		clean_path(&t, b.path, b.path_n);
+		put_path(&t, b.path, b.path_n, has_auth);
 		if (!r.has_query) {
 			has_query = b.has_query;
 			query = b.query;
@@ -373,7 +394,7 @@ url_resolve(const char *base, const char *ref)
 			buf_add(&m, b.path, k);
 		}
 		buf_add(&m, r.path, r.path_n);
-		clean_path(&t, m.p, m.len);
+		put_path(&t, m.p, m.len, has_auth);
 	}
 	if (has_query) {
 		buf_addc(&t, '?');
