@@ -188,12 +188,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_rds(ref, strlen(ref));
 	check_tenant(ref, strlen(ref));
 	if (nl2 < p + size) {
-		const char *seg = nl2 + 1;
-		size_t sn = size - (size_t)(seg - p);
+		size_t sn = size - (size_t)(nl2 + 1 - p);
+		char *seg = malloc(sn + 1);
 
+		check(seg != NULL);
+		memcpy(seg, nl2 + 1, sn);
+		seg[sn] = '\0';
 		check_segment(seg, sn);
 		check_path(seg, sn);
 		check_tenant(seg, sn);
+		free(seg);
 	} else {
 		check_segment(ref, strlen(ref));
 		check_path(ref, strlen(ref));
