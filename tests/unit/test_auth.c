@@ -519,6 +519,47 @@ test_cache(void)
 	buf_release(&err);
 }
 
+/* A tenant id that is no GUID or domain name never reaches a URL. */
+static void
+test_tenant(void)
+{
+	static const char *const bad[] = { "..", ".", "../../evil", "a/b",
+	    "t?x=1", "t#f", "" };
+	struct auth_opts o;
+	struct buf err = BUF_INIT;
+	struct auth *a;
+	char tok[1024];
+	size_t i;
+	int reqs;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		env_all();
+		setenv("AZURE_TENANT_ID", bad[i], 1);
+		auth_opts_init(&o);
+		o.chain = "environment";
+		a = auth_new(&o, &err);
+		reqs = cx.token_reqs;
+		get(a, SCOPE, tok, sizeof(tok));
+		ok(bad[i][0] == '\0' ? strstr(tok, "AZURE_TENANT_ID") != NULL :
+		    strstr(tok, "AZURE_TENANT_ID") != NULL &&
+		    strstr(tok, "neither a GUID nor a domain name") != NULL,
+		    "tenant '%s' refused: %s", bad[i], tok);
+		is_int(cx.token_reqs, reqs, "tenant '%s': no request", bad[i]);
+		auth_free(a);
+	}
+	env_all();
+	setenv("AZURE_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47", 1);
+	auth_opts_init(&o);
+	o.chain = "environment";
+	a = auth_new(&o, &err);
+	get(a, SCOPE, tok, sizeof(tok));
+	/* the fake endpoint serves tenant-1 only: a 404 says it was asked */
+	ok(strstr(tok, "neither") == NULL && strstr(tok, "HTTP 404") != NULL,
+	    "a GUID tenant is sent: %s", tok);
+	auth_free(a);
+	buf_release(&err);
+}
+
 int
 main(void)
 {
@@ -539,6 +580,7 @@ main(void)
 	test_order();
 	test_errors();
 	test_cache();
+	test_tenant();
 	ts_stop(&srv);
 	if (path0 != NULL)
 		setenv("PATH", path0, 1);
