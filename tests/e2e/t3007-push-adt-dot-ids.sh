@@ -68,9 +68,11 @@ test_expect_success 'ids with dots that are not dot segments reach ADT as they a
 	adt_twin "a.b" | jq -e ".\"\$dtId\" == \"a.b\""
 '
 
-test_expect_success 'the dry run refuses them too' '
+test_expect_success 'the dry run refuses them too: no request shown, the reason on stderr' '
 	echo "{\"\$dtId\":\"victim\",\"\$relationshipId\":\"..\",\"\$op\":\"delete\"}" >in2 &&
 	test_expect_code 1 padt --dry-run <in2 >out2 2>err2 &&
-	jq -e ".error.code == \"bad_id\"" out2
+	test_lines 0 out2 &&
+	test_grep "relationshipId .\.\.. is a dot segment" err2 &&
+	test_grep "invalid.bad_id=1" err2
 '
 test_done
