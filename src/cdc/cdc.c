@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include "keypath.h"
 #include "log.h"
 #include "ndjson.h"
+#include "stage.h"
 #include "state.h"
 #include "stats.h"
 #include "tape.h"
@@ -32,7 +32,6 @@
 #define SNAPSHOT_COMPLETE "snapshot-complete"
 #define READ_TX_RECORDS 4096
 
-static volatile sig_atomic_t stop_flag;
 
 /* The state file's schema: migrations[i] takes version i to i+1. */
 static const char *const migrations[] = {
@@ -167,13 +166,6 @@ struct cdc {
 	    control, blank, other_shard, passed;
 	uint64_t committed, removed, rejected, ignored;
 };
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
 
 static int
 fail(struct cdc *c, const char *src, const struct ndjson_line *l,
@@ -922,14 +914,14 @@ commit_line(struct cdc *c, const char *src, const struct ndjson_line *l)
 
 /* ---- main loop ---- */
 
+/* Before the reader blocks (output and dead letters are flushed by then):
+ * commit the acknowledgements, or end the read transaction. */
 static void
-before_block(void *ctx)
+drain(void *ctx)
 {
 	struct cdc *c = ctx;
 	struct state_err se;
 
-	ndjson_writer_flush(c->w);
-	dlq_flush(c->dlq);
 	if (op.commit) {
 		if (state_batch_commit(c->st, &se) < 0)
 			state_fatal(c, &se);
@@ -938,30 +930,16 @@ before_block(void *ctx)
 	}
 }
 
-/* Returns 0, or -1 on a read error (reported). */
 static int
-run(struct cdc *c, int fd, const char *name, int *stopped)
+one_line(void *ctx, const char *src, const struct ndjson_line *l)
 {
-	struct ndjson_reader *r = ndjson_reader_new(fd, name, op.max_line,
-	    before_block, c, &stop_flag);
-	struct ndjson_line l;
-	int rc;
+	struct cdc *c = ctx;
 
-	while ((rc = ndjson_read(r, &l)) > 0) {
-		if (op.commit)
-			commit_line(c, name, &l);
-		else
-			filter_line(c, name, &l);
-		if (c->fatal || c->w->err)
-			break;
-		stats_tick();
-	}
-	if (rc < 0)
-		log_error("%s: read error: %s", name, strerror(errno));
-	if (ndjson_reader_stopped(r))
-		*stopped = 1;
-	ndjson_reader_free(r);
-	return rc < 0 ? -1 : 0;
+	if (op.commit)
+		commit_line(c, src, l);
+	else
+		filter_line(c, src, l);
+	return c->fatal ? -1 : 0;
 }
 
 static int
@@ -983,234 +961,193 @@ parse_shard(const char *s, unsigned *i, unsigned *n)
 	return 0;
 }
 
+/* The options that need more than the table: 0, or -1 (reported). */
+static int
+check_options(void)
+{
+	if (op.bad_exclude)
+		return -1;
+	if (op.state == NULL || *op.state == '\0')
+		return cli_usage_error(&prog, "--state FILE is required"), -1;
+	if (op.commit && (op.diff || op.snapshot || op.shard != NULL ||
+	    op.canon.nex > 0))
+		return cli_usage_error(&prog, "--diff, --snapshot, --shard and "
+		    "--exclude belong to the first stage, not to --commit"), -1;
+	if (op.batch < 1 || op.batch > 1000000)
+		return cli_usage_error(&prog, "--batch must be between 1 and "
+		    "1000000"), -1;
+	if (op.max_line < 16 || op.max_line > (1u << 30))
+		return cli_usage_error(&prog, "--max-line must be between 16 "
+		    "and 1G"), -1;
+	return 0;
+}
+
+/* The context before any input is opened: shard, key. Returns 0 or the
+ * exit code. */
+static int
+cdc_setup(struct cdc *c)
+{
+	c->snap_records = -1;
+	c->canon = &op.canon;
+	c->shard_n = 1;
+	if (op.shard != NULL && parse_shard(op.shard, &c->shard_i,
+	    &c->shard_n) < 0) {
+		cli_usage_error(&prog, "--shard '%s': expected I/N with "
+		    "0 <= I < N", op.shard);
+		return EXIT_USAGE;
+	}
+	if (op.commit)
+		return 0;
+	if ((c->kp = keypath_parse(op.key)) == NULL) {
+		if ((c->jq = jq_init()) == NULL) {
+			log_error("cannot initialize libjq");
+			return EXIT_FATAL;
+		}
+		if (!jq_compile(c->jq, op.key)) {
+			cli_usage_error(&prog, "--key '%s' does not compile",
+			    op.key);
+			return EXIT_USAGE;
+		}
+	}
+	log_debug("key %s: %s", op.key, c->kp != NULL ? "fast path" :
+	    "libjq");
+	return 0;
+}
+
+/* The state database, opened once the inputs are. Returns 0 or the exit
+ * code. */
+static int
+cdc_open_state(struct cdc *c)
+{
+	struct state_err se;
+
+	c->st = state_open(op.state, "cdc", migrations,
+	    (int)(sizeof(migrations) / sizeof(migrations[0])), 30000, &se);
+	if (c->st == NULL) {
+		log_error("%s", se.msg);
+		return EXIT_USAGE;
+	}
+	state_set_batch(c->st, (size_t)op.batch);
+	if (state_exec(c->st, "PRAGMA cache_size=-16384", &se) < 0 ||
+	    (op.snapshot && state_exec(c->st, "CREATE TEMP TABLE seen("
+	    "key TEXT PRIMARY KEY, hash BLOB) WITHOUT ROWID", &se) < 0)) {
+		log_error("%s", se.msg);
+		return EXIT_FATAL;
+	}
+	return 0;
+}
+
+/* After a snapshot was read: the deletes it proves, or why there are none. */
+static void
+infer_deletes(struct cdc *c, const struct stage *st)
+{
+	if (st->fatal || st->stopped) {
+		log_warn("the input ended early: no deletes inferred");
+	} else if (!c->snap_complete) {
+		log_warn("no '%s' control record in the input: no deletes "
+		    "inferred", SNAPSHOT_COMPLETE);
+	} else if (c->failed > 0) {
+		log_warn("%llu records failed: no deletes inferred (their "
+		    "keys are unknown)", (unsigned long long)c->failed);
+	} else if (c->snap_records >= 0 &&
+	    (uint64_t)c->snap_records != c->data_records &&
+	    (uint64_t)c->snap_records != c->src_records) {
+		log_warn("the snapshot announced %lld records but %llu arrived "
+		    "(from %llu source records): no deletes inferred",
+		    c->snap_records, (unsigned long long)c->data_records,
+		    (unsigned long long)c->src_records);
+	} else {
+		emit_deletes(c);
+	}
+}
+
+/* The summary's counters, in the order they print. */
+static void
+count(const struct cdc *c)
+{
+	*stats_counter("in") = c->in;
+	if (op.commit) {
+		*stats_counter("committed") = c->committed;
+		*stats_counter("removed") = c->removed;
+		*stats_counter("rejected") = c->rejected;
+		*stats_counter("ignored") = c->ignored;
+	} else {
+		*stats_counter("unchanged") = c->unchanged;
+		*stats_counter("inserted") = c->inserted;
+		*stats_counter("updated") = c->updated;
+		*stats_counter("deleted") = c->deleted;
+		if (c->passed)
+			*stats_counter("passed") = c->passed;
+		if (op.snapshot)
+			*stats_counter("duplicate") = c->dup;
+		if (c->shard_n > 1)
+			*stats_counter("other_shard") = c->other_shard;
+	}
+	*stats_counter("failed") = c->failed;
+	*stats_counter("control") = c->control;
+	*stats_counter("skipped") = c->blank;
+}
+
+static void
+cdc_free(struct cdc *c)
+{
+	state_close(c->st, NULL);
+	if (c->jq != NULL)
+		jq_teardown(&c->jq);
+	keypath_free(c->kp);
+	tape_release(&c->t);
+	tape_release(&c->old);
+	json_numlits_release(&c->lits);
+	buf_release(&c->key);
+	buf_release(&c->cbuf);
+	buf_release(&c->obuf);
+	buf_release(&c->tmp);
+	canon_release(&op.canon);
+}
+
 int
 main(int argc, char **argv)
 {
+	static const struct stage_ops ops = { NULL, one_line, drain };
 	struct cli_common common;
+	struct stage st;
 	struct cdc c = { 0 };
-	struct ndjson_writer w;
-	struct sigaction sa;
 	struct state_err se;
-	int first, i, status = EXIT_ALL_OK, stopped = 0, input_error = 0;
-	int *fds = NULL, nfd = 0, writer_up = 0;
+	int first, status;
 
 	log_init("cdc-filter");
-	c.snap_records = -1;
-	c.canon = &op.canon;
 	first = cli_parse(&prog, argc, argv, &common);
-	if (first < 0 || op.bad_exclude) {
-		status = EXIT_USAGE;
-		goto out;
+	if (first < 0 || check_options() < 0) {
+		canon_release(&op.canon);
+		return EXIT_USAGE;
 	}
-	if (op.state == NULL || *op.state == '\0') {
-		cli_usage_error(&prog, "--state FILE is required");
-		status = EXIT_USAGE;
-		goto out;
+	if ((status = cdc_setup(&c)) != 0 ||
+	    (status = stage_begin(&st, argc, argv, first, op.dead_letter,
+	    "cdc-filter")) != 0) {
+		cdc_free(&c);
+		return status;
 	}
-	if (op.commit && (op.diff || op.snapshot || op.shard != NULL ||
-	    op.canon.nex > 0)) {
-		cli_usage_error(&prog, "--diff, --snapshot, --shard and "
-		    "--exclude belong to the first stage, not to --commit");
-		status = EXIT_USAGE;
-		goto out;
+	c.dlq = st.dlq;
+	c.w = &st.out;
+	st.max_line = op.max_line;
+	if ((status = cdc_open_state(&c)) != 0) {
+		stage_free(&st);
+		cdc_free(&c);
+		return status;
 	}
-	if (op.batch < 1 || op.batch > 1000000) {
-		cli_usage_error(&prog, "--batch must be between 1 and 1000000");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (op.max_line < 16 || op.max_line > (1u << 30)) {
-		cli_usage_error(&prog, "--max-line must be between 16 and 1G");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	c.shard_n = 1;
-	if (op.shard != NULL && parse_shard(op.shard, &c.shard_i,
-	    &c.shard_n) < 0) {
-		cli_usage_error(&prog, "--shard '%s': expected I/N with "
-		    "0 <= I < N", op.shard);
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (!op.commit) {
-		c.kp = keypath_parse(op.key);
-		if (c.kp == NULL) {
-			c.jq = jq_init();
-			if (c.jq == NULL) {
-				log_error("cannot initialize libjq");
-				status = EXIT_FATAL;
-				goto out;
-			}
-			if (!jq_compile(c.jq, op.key)) {
-				cli_usage_error(&prog, "--key '%s' does not "
-				    "compile", op.key);
-				status = EXIT_USAGE;
-				goto out;
-			}
-		}
-		log_debug("key %s: %s", op.key, c.kp != NULL ? "fast path" :
-		    "libjq");
-	}
-	/*
-	 * The handlers go in before anything that can block (a FIFO's open,
-	 * the state database's lock), so a signal at any point after the
-	 * options is a stop with exit 3, never a kill by the default action.
-	 */
-	signal(SIGPIPE, SIG_IGN);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
-	fds = xcalloc((size_t)(argc - first) + 1, sizeof(*fds));
-	for (i = first; i < argc; i++) {
-		if (strcmp(argv[i], "-") == 0) {
-			fds[nfd++] = 0;
-			continue;
-		}
-		while ((fds[nfd] = open(argv[i], O_RDONLY | O_CLOEXEC)) < 0 &&
-		    errno == EINTR && !stop_flag)
-			;
-		if (fds[nfd] < 0 && stop_flag) {
-			log_error("interrupted: stopped before reading '%s'; "
-			    "nothing was read", argv[i]);
-			status = EXIT_FATAL;
-			goto out;
-		}
-		if (fds[nfd] < 0) {
-			log_error("cannot open '%s': %s", argv[i],
-			    strerror(errno));
-			status = EXIT_USAGE;
-			goto out;
-		}
-		nfd++;
-	}
-	if (op.dead_letter != NULL) {
-		c.dlq = dlq_open(op.dead_letter, "cdc-filter");
-		if (c.dlq == NULL) {
-			log_error("cannot open dead-letter file '%s': %s",
-			    op.dead_letter, strerror(errno));
-			status = EXIT_USAGE;
-			goto out;
-		}
-	}
-	c.st = state_open(op.state, "cdc", migrations,
-	    (int)(sizeof(migrations) / sizeof(migrations[0])), 30000, &se);
-	if (c.st == NULL) {
-		log_error("%s", se.msg);
-		status = EXIT_USAGE;
-		goto out;
-	}
-	state_set_batch(c.st, (size_t)op.batch);
-	if (state_exec(c.st, "PRAGMA cache_size=-16384", &se) < 0 ||
-	    (op.snapshot && state_exec(c.st, "CREATE TEMP TABLE seen("
-	    "key TEXT PRIMARY KEY, hash BLOB) WITHOUT ROWID", &se) < 0)) {
-		log_error("%s", se.msg);
-		status = EXIT_FATAL;
-		goto out;
-	}
-
-	ndjson_writer_init(&w, 1);
-	writer_up = 1;
-	c.w = &w;
-	if (nfd == 0) {
-		if (run(&c, 0, "<stdin>", &stopped) < 0)
-			input_error = 1;
-	}
-	for (i = 0; i < nfd && !stopped && !c.fatal && !w.err; i++)
-		if (run(&c, fds[i], fds[i] == 0 ? "<stdin>" : argv[first + i],
-		    &stopped) < 0) {
-			input_error = 1;
-			break;
-		}
-	if (op.snapshot && !c.fatal && !w.err) {
-		if (input_error || stopped) {
-			log_warn("the input ended early: no deletes inferred");
-		} else if (!c.snap_complete) {
-			log_warn("no '%s' control record in the input: no "
-			    "deletes inferred", SNAPSHOT_COMPLETE);
-		} else if (c.failed > 0) {
-			log_warn("%llu records failed: no deletes inferred "
-			    "(their keys are unknown)",
-			    (unsigned long long)c.failed);
-		} else if (c.snap_records >= 0 &&
-		    (uint64_t)c.snap_records != c.data_records &&
-		    (uint64_t)c.snap_records != c.src_records) {
-			log_warn("the snapshot announced %lld records but %llu "
-			    "arrived (from %llu source records): no deletes "
-			    "inferred", c.snap_records,
-			    (unsigned long long)c.data_records,
-			    (unsigned long long)c.src_records);
-		} else {
-			emit_deletes(&c);
-		}
-	}
+	stage_run(&st, &ops, &c);
+	if (op.snapshot && !c.fatal && !st.out.err)
+		infer_deletes(&c, &st);
 	if (!op.commit)
 		end_read_tx(&c);
 	if (state_close(c.st, &se) < 0)
 		state_fatal(&c, &se);
 	c.st = NULL;
-	if (input_error || c.fatal)
+	if (c.fatal)
 		status = EXIT_FATAL;
-	if (stopped) {
-		if (stop_flag)
-			log_error("interrupted: stopped reading; every record "
-			    "read was processed%s", op.commit ? " and its "
-			    "acknowledgement recorded" : "");
-		status = EXIT_FATAL;
-	}
-	if (c.failed > 0)
-		status = exit_worst(status, EXIT_SOME_FAILED);
-	*stats_counter("in") = c.in;
-	if (op.commit) {
-		*stats_counter("committed") = c.committed;
-		*stats_counter("removed") = c.removed;
-		*stats_counter("rejected") = c.rejected;
-		*stats_counter("ignored") = c.ignored;
-	} else {
-		*stats_counter("unchanged") = c.unchanged;
-		*stats_counter("inserted") = c.inserted;
-		*stats_counter("updated") = c.updated;
-		*stats_counter("deleted") = c.deleted;
-		if (c.passed)
-			*stats_counter("passed") = c.passed;
-		if (op.snapshot)
-			*stats_counter("duplicate") = c.dup;
-		if (c.shard_n > 1)
-			*stats_counter("other_shard") = c.other_shard;
-	}
-	*stats_counter("failed") = c.failed;
-	*stats_counter("control") = c.control;
-	*stats_counter("skipped") = c.blank;
-out:
-	if (writer_up && (ndjson_writer_release(&w) < 0 || w.err)) {
-		log_error("write error on standard output: %s",
-		    strerror(w.err ? w.err : errno));
-		status = EXIT_FATAL;
-	}
-	if (dlq_close(c.dlq) < 0) {
-		log_error("write error on the dead-letter file '%s'",
-		    op.dead_letter);
-		status = EXIT_FATAL;
-	}
-	if (status != EXIT_USAGE && writer_up)
-		stats_summary(common.stats);
-	state_close(c.st, NULL);
-	if (c.jq != NULL)
-		jq_teardown(&c.jq);
-	keypath_free(c.kp);
-	tape_release(&c.t);
-	tape_release(&c.old);
-	json_numlits_release(&c.lits);
-	buf_release(&c.key);
-	buf_release(&c.cbuf);
-	buf_release(&c.obuf);
-	buf_release(&c.tmp);
-	canon_release(&op.canon);
-	for (i = 0; i < nfd; i++)
-		if (fds[i] > 0)
-			close(fds[i]);
-	free(fds);
+	count(&c);
+	status = stage_end(&st, status, common.stats, c.failed, op.commit ?
+	    "processed and its acknowledgement recorded" : "processed");
+	cdc_free(&c);
 	return status;
 }

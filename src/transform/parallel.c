@@ -282,7 +282,7 @@ collector(void *arg)
 }
 
 int
-parallel_run(struct xf *x, int jobs, struct xf_input *in, int nin,
+parallel_run(struct xf *x, int jobs, struct stage_input *in, int nin,
     size_t max_line, struct ndjson_writer *w, unsigned long max_errors,
     volatile sig_atomic_t *stop, int *stopped_early)
 {

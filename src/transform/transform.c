@@ -19,7 +19,6 @@
 #include "mapping.h"
 #include "stats.h"
 
-static volatile sig_atomic_t stop_flag;
 
 struct opts {
 	const char *prog_file;
@@ -109,13 +108,6 @@ static const struct cli_prog prog = {
 	"mappings).\n",
 	&op
 };
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
 
 static void
 jq_err_cb(void *data, jv msg)
@@ -304,63 +296,32 @@ xf_line(struct xf *x, const char *src, const struct ndjson_line *l,
 
 /* ---- single process ---- */
 
-struct flushes {
-	struct ndjson_writer *w;
-	struct dlq *dlq;
+struct single {
+	struct xf *x;
+	struct stage *st;
 };
 
 static void
-flush_before_block(void *ctx)
+single_file(void *ctx, const char *name)
 {
-	struct flushes *f = ctx;
+	struct single *sg = ctx;
 
-	ndjson_writer_flush(f->w);
-	dlq_flush(f->dlq);
+	xf_set_file(sg->x, name);
 }
 
-/* Returns 0, or -1 on a fatal error (reported). */
+/* One line in this process; --max-errors stops the reading. */
 static int
-run_single(struct xf *x, struct xf_input *in, int nin,
-    struct ndjson_writer *w, int *stopped_early)
+single_line(void *ctx, const char *src, const struct ndjson_line *l)
 {
-	struct flushes fl = { w, x->dlq };
-	int i;
+	struct single *sg = ctx;
+	struct xf *x = sg->x;
 
-	for (i = 0; i < nin && !*stopped_early; i++) {
-		struct ndjson_reader *r = ndjson_reader_new(in[i].fd,
-		    in[i].name, op.max_line, flush_before_block, &fl,
-		    &stop_flag);
-		struct ndjson_line l;
-		int rc;
-
-		xf_set_file(x, in[i].name);
-		while ((rc = ndjson_read(r, &l)) > 0) {
-			xf_line(x, in[i].name, &l, &w->b);
-			if (w->b.len >= w->flush_at &&
-			    ndjson_writer_flush(w) < 0)
-				break;
-			stats_tick();
-			if (op.max_errors > 0 &&
-			    x->c.failed >= (uint64_t)op.max_errors) {
-				log_error("%llu records failed (--max-errors "
-				    "%ld): stopping at %s:%llu",
-				    (unsigned long long)x->c.failed,
-				    op.max_errors, in[i].name, l.lineno);
-				*stopped_early = 1;
-				break;
-			}
-		}
-		if (rc < 0) {
-			log_error("%s: read error: %s", in[i].name,
-			    strerror(errno));
-			ndjson_reader_free(r);
-			return -1;
-		}
-		if (ndjson_reader_stopped(r))
-			*stopped_early = 1;
-		ndjson_reader_free(r);
-		if (w->err)
-			break;
+	xf_line(x, src, l, &sg->st->out.b);
+	if (op.max_errors > 0 && x->c.failed >= (uint64_t)op.max_errors) {
+		log_error("%llu records failed (--max-errors %ld): stopping at "
+		    "%s:%llu", (unsigned long long)x->c.failed, op.max_errors,
+		    src, l->lineno);
+		return 1;
 	}
 	return 0;
 }
@@ -377,253 +338,226 @@ refresh_counts(void *ctx)
 	*stats_counter("control") = x->c.control;
 }
 
+/* The program to run: its text, where -f found it, the mapping it came
+ * from. */
+struct program {
+	char *text;
+	char *origin;		/* -f's directory, or NULL */
+	jv mapping;		/* --mapping's, or invalid */
+};
+
+static int
+check_options(void)
+{
+	if (op.jobs < 1 || op.jobs > 256)
+		return cli_usage_error(&prog, "--jobs must be between 1 and "
+		    "256"), -1;
+	if (op.max_line < 16 || op.max_line > (1u << 30))
+		return cli_usage_error(&prog, "--max-line must be between 16 "
+		    "and 1G"), -1;
+	if (op.max_errors < 0)
+		return cli_usage_error(&prog, "--max-errors must not be "
+		    "negative"), -1;
+	if ((op.mapping != NULL) + (op.prog_file != NULL) > 1)
+		return cli_usage_error(&prog, "give either -f or --mapping, "
+		    "not both"), -1;
+	return 0;
+}
+
+/* --mapping: the mapping program, with the mapping and $NOW as arguments */
+static int
+load_mapping(struct program *pg)
+{
+	char err[512], now[32];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (mapping_load(op.mapping, &pg->mapping, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	pg->text = xstrdup(MAPPING_PROGRAM);
+	op.args = jv_object_set(op.args, jv_string("tp_mapping"),
+	    jv_copy(pg->mapping));
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	op.args = jv_object_set(op.args, jv_string("tp_now"), jv_string(now));
+	return 0;
+}
+
+/* -f FILE: the program and the directory its includes are relative to */
+static int
+load_file(struct program *pg)
+{
+	struct buf pb = BUF_INIT;
+	char *slash;
+
+	if (buf_read_file(&pb, op.prog_file) < 0) {
+		buf_release(&pb);
+		log_error("cannot read program file '%s': %s", op.prog_file,
+		    strerror(errno));
+		return EXIT_USAGE;
+	}
+	pg->text = buf_cstr(&pb);
+	pg->origin = xstrdup(op.prog_file);
+	if ((slash = strrchr(pg->origin, '/')) != NULL)
+		*slash = '\0';
+	else
+		strcpy(pg->origin, ".");
+	return 0;
+}
+
+/* The program from --mapping, -f or the first operand. Returns 0 or the
+ * exit code. */
+static int
+load_program(struct program *pg, int argc, char **argv, int *first)
+{
+	if (op.mapping != NULL)
+		return load_mapping(pg);
+	if (op.prog_file != NULL)
+		return load_file(pg);
+	if (*first >= argc) {
+		cli_usage_error(&prog, "no jq program given");
+		return EXIT_USAGE;
+	}
+	pg->text = xstrdup(argv[(*first)++]);
+	return 0;
+}
+
+/* --print-program: what would run, and how to run it with jq itself */
+static void
+print_program(const struct program *pg)
+{
+	if (op.mapping != NULL) {
+		const char *mop = json_get_str(pg->mapping, "op");
+		const char *mid = json_get_str(pg->mapping, "id");
+
+		printf("# mapping: %s; twin id: %s\n",
+		    strcmp(mop, "patch") == 0 ?
+		    "patch of existing twins (no model: $op patch, "
+		    "one JSON Patch add per entry, a missing twin "
+		    "fails in push-adt)" :
+		    "upsert (a model is given: create the twin, or "
+		    "add the carried properties)",
+		    strcmp(mid, "$FILENAME") == 0 ?
+		    "$FILENAME (no $dtId entry: the record's file "
+		    "name without its extension)" : "the $dtId entry");
+	}
+	printf("%s", pg->text);
+	if (op.mapping != NULL) {
+		char *m = json_dump(pg->mapping, 0);
+
+		printf("# run with: --argjson tp_mapping '%s' "
+		    "--arg tp_now \"$(date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ)\"\n",
+		    m);
+		free(m);
+	}
+}
+
+/* libjq set up as jq 1.6's driver does, the program compiled by it and,
+ * when it is in the subset, for the fast path. Returns 0 or the exit
+ * code. */
+static int
+compile(struct xf *x, const struct program *pg)
+{
+	jv named, all;
+
+	if ((x->jq = jq_init()) == NULL) {
+		log_error("cannot initialize libjq");
+		return EXIT_FATAL;
+	}
+	jq_set_error_cb(x->jq, jq_err_cb, NULL);
+	jq_set_debug_cb(x->jq, jq_debug_cb, NULL);
+	jq_set_attr(x->jq, jv_string("JQ_LIBRARY_PATH"),
+	    jv_array_append(jv_array_append(jv_array_append(jv_array(),
+	    jv_string("~/.jq")), jv_string("$ORIGIN/../lib/jq")),
+	    jv_string("$ORIGIN/../lib")));
+	jq_set_attr(x->jq, jv_string("JQ_ORIGIN"), jv_string("/usr/bin"));
+	jq_set_attr(x->jq, jv_string("PROGRAM_ORIGIN"),
+	    jv_string(pg->origin != NULL ? pg->origin : "."));
+	named = jv_copy(op.args);
+	all = jv_object_set(jv_copy(op.args), jv_string("ARGS"),
+	    jv_object_set(jv_object_set(jv_object(), jv_string("positional"),
+	    jv_array()), jv_string("named"), named));
+	if (!jq_compile_args(x->jq, pg->text, all)) {
+		log_error("the jq program does not compile");
+		return EXIT_USAGE;
+	}
+	if (!op.no_fast && op.mapping == NULL) {
+		x->fp = fp_compile(pg->text, op.args);
+	} else if (!op.no_fast) {
+		jv now = json_get(op.args, "tp_now");
+
+		x->fp = fp_compile_mapping(pg->mapping, jv_string_value(now));
+		jv_free(now);
+	}
+	log_debug("fast path: %s", x->fp != NULL ? "on" :
+	    "off (the program is outside its subset)");
+	return 0;
+}
+
+/* The inputs through this process or through --jobs workers. */
+static void
+run(struct xf *x, struct stage *st)
+{
+	static const struct stage_ops ops = { single_file, single_line,
+	    NULL };
+	struct single sg = { x, st };
+
+	x->dlq = st->dlq;
+	st->max_line = op.max_line;
+	refresh_counts(x);	/* registers the counters in summary order */
+	stats_set_refresh(refresh_counts, x);
+	if (op.jobs > 1) {
+		if (parallel_run(x, (int)op.jobs, st->in, st->nin, op.max_line,
+		    &st->out, (unsigned long)op.max_errors, &stage_stop,
+		    &st->stopped) < 0)
+			st->fatal = 1;
+	} else {
+		stage_run(st, &ops, &sg);
+	}
+	refresh_counts(x);
+	if (log_enabled(LV_INFO))
+		*stats_counter("fast") = x->c.fast;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct cli_common common;
 	struct xf x = { 0 };
-	struct xf_input *in = NULL;
-	struct ndjson_writer w;
-	struct sigaction sa;
-	char *program = NULL, *origin = NULL;
-	jv mapping = jv_invalid();
-	int first, nin = 0, i, status = EXIT_ALL_OK, stopped_early = 0;
+	struct program pg = { NULL, NULL, jv_invalid() };
+	struct stage st;
+	int first, status = EXIT_USAGE;
 
 	op.args = jv_object();
-	x.jq = NULL;
 	first = cli_parse(&prog, argc, argv, &common);
-	if (first < 0) {
-		status = EXIT_USAGE;
+	if (first < 0 || check_options() < 0 ||
+	    (status = load_program(&pg, argc, argv, &first)) != 0)
 		goto out;
-	}
-	if (op.jobs < 1 || op.jobs > 256) {
-		cli_usage_error(&prog, "--jobs must be between 1 and 256");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (op.max_line < 16 || op.max_line > (1u << 30)) {
-		cli_usage_error(&prog, "--max-line must be between 16 and 1G");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (op.max_errors < 0) {
-		cli_usage_error(&prog, "--max-errors must not be negative");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if ((op.mapping != NULL) + (op.prog_file != NULL) > 1) {
-		cli_usage_error(&prog, "give either -f or --mapping, not both");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (op.mapping != NULL) {
-		char err[512];
-
-		if (mapping_load(op.mapping, &mapping, err, sizeof(err)) < 0) {
-			log_error("%s", err);
-			status = EXIT_USAGE;
-			goto out;
-		}
-		program = xstrdup(MAPPING_PROGRAM);
-		op.args = jv_object_set(op.args, jv_string("tp_mapping"),
-		    jv_copy(mapping));
-		{
-			char now[32];
-			time_t t = time(NULL);
-			struct tm tm;
-
-			gmtime_r(&t, &tm);
-			strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
-			op.args = jv_object_set(op.args, jv_string("tp_now"),
-			    jv_string(now));
-		}
-	} else if (op.prog_file != NULL) {
-		struct buf pb = BUF_INIT;
-
-		if (buf_read_file(&pb, op.prog_file) < 0) {
-			buf_release(&pb);
-			log_error("cannot read program file '%s': %s",
-			    op.prog_file, strerror(errno));
-			status = EXIT_USAGE;
-			goto out;
-		}
-		program = buf_cstr(&pb);
-		origin = xstrdup(op.prog_file);
-		{
-			char *s = strrchr(origin, '/');
-
-			if (s != NULL)
-				*s = '\0';
-			else
-				strcpy(origin, ".");
-		}
-	} else {
-		if (first >= argc) {
-			cli_usage_error(&prog, "no jq program given");
-			status = EXIT_USAGE;
-			goto out;
-		}
-		program = xstrdup(argv[first++]);
-	}
 	if (op.print_program) {
-		if (op.mapping != NULL) {
-			const char *mop = json_get_str(mapping, "op");
-			const char *mid = json_get_str(mapping, "id");
-
-			printf("# mapping: %s; twin id: %s\n",
-			    strcmp(mop, "patch") == 0 ?
-			    "patch of existing twins (no model: $op patch, "
-			    "one JSON Patch add per entry, a missing twin "
-			    "fails in push-adt)" :
-			    "upsert (a model is given: create the twin, or "
-			    "add the carried properties)",
-			    strcmp(mid, "$FILENAME") == 0 ?
-			    "$FILENAME (no $dtId entry: the record's file "
-			    "name without its extension)" : "the $dtId entry");
-		}
-		printf("%s", program);
-		if (op.mapping != NULL) {
-			char *m = json_dump(mapping, 0);
-
-			printf("# run with: --argjson tp_mapping '%s' "
-			    "--arg tp_now \"$(date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ)\"\n",
-			    m);
-			free(m);
-		}
+		print_program(&pg);
 		goto out;
 	}
-
-	x.jq = jq_init();
-	if (x.jq == NULL) {
-		log_error("cannot initialize libjq");
-		status = EXIT_FATAL;
+	/* the inputs are opened once the program compiles: no side effect
+	 * before */
+	if ((status = compile(&x, &pg)) != 0 ||
+	    (status = stage_begin(&st, argc, argv, first, op.dead_letter,
+	    "transform")) != 0)
 		goto out;
-	}
-	jq_set_error_cb(x.jq, jq_err_cb, NULL);
-	jq_set_debug_cb(x.jq, jq_debug_cb, NULL);
-	jq_set_attr(x.jq, jv_string("JQ_LIBRARY_PATH"),
-	    jv_array_append(jv_array_append(jv_array_append(jv_array(),
-	    jv_string("~/.jq")), jv_string("$ORIGIN/../lib/jq")),
-	    jv_string("$ORIGIN/../lib")));
-	jq_set_attr(x.jq, jv_string("JQ_ORIGIN"), jv_string("/usr/bin"));
-	if (origin != NULL)
-		jq_set_attr(x.jq, jv_string("PROGRAM_ORIGIN"),
-		    jv_string(origin));
-	else
-		jq_set_attr(x.jq, jv_string("PROGRAM_ORIGIN"),
-		    jv_string("."));
-	{
-		jv named = jv_copy(op.args);
-		jv all = jv_object_set(jv_copy(op.args), jv_string("ARGS"),
-		    jv_object_set(jv_object_set(jv_object(),
-		    jv_string("positional"), jv_array()),
-		    jv_string("named"), named));
-
-		if (!jq_compile_args(x.jq, program, all)) {
-			log_error("the jq program does not compile");
-			status = EXIT_USAGE;
-			goto out;
-		}
-		if (!op.no_fast && op.mapping == NULL)
-			x.fp = fp_compile(program, op.args);
-		else if (!op.no_fast) {
-			jv now = json_get(op.args, "tp_now");
-
-			x.fp = fp_compile_mapping(mapping,
-			    jv_string_value(now));
-			jv_free(now);
-		}
-		log_debug("fast path: %s", x.fp != NULL ? "on" :
-		    "off (the program is outside its subset)");
-	}
-
-	/* inputs: check them all before any side effect */
-	in = xcalloc((size_t)(argc - first) + 1, sizeof(*in));
-	if (first >= argc) {
-		in[nin].name = "<stdin>";
-		in[nin++].fd = 0;
-	}
-	for (i = first; i < argc; i++) {
-		if (strcmp(argv[i], "-") == 0) {
-			in[nin].name = "<stdin>";
-			in[nin++].fd = 0;
-			continue;
-		}
-		in[nin].name = argv[i];
-		in[nin].fd = open(argv[i], O_RDONLY | O_CLOEXEC);
-		if (in[nin].fd < 0) {
-			log_error("cannot open '%s': %s", argv[i],
-			    strerror(errno));
-			status = EXIT_USAGE;
-			goto out;
-		}
-		nin++;
-	}
-	if (op.dead_letter != NULL) {
-		x.dlq = dlq_open(op.dead_letter, "transform");
-		if (x.dlq == NULL) {
-			log_error("cannot open dead-letter file '%s': %s",
-			    op.dead_letter, strerror(errno));
-			status = EXIT_USAGE;
-			goto out;
-		}
-	}
-
-	signal(SIGPIPE, SIG_IGN);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
-	ndjson_writer_init(&w, 1);
-	refresh_counts(&x);	/* registers the counters in summary order */
-	stats_set_refresh(refresh_counts, &x);
-	if (op.jobs > 1) {
-		if (parallel_run(&x, (int)op.jobs, in, nin, op.max_line, &w,
-		    (unsigned long)op.max_errors, &stop_flag,
-		    &stopped_early) < 0)
-			status = EXIT_FATAL;
-	} else if (run_single(&x, in, nin, &w, &stopped_early) < 0) {
-		status = EXIT_FATAL;
-	}
-	if (ndjson_writer_release(&w) < 0 || w.err) {
-		log_error("write error on standard output: %s",
-		    strerror(w.err ? w.err : errno));
-		status = EXIT_FATAL;
-	}
-	if (dlq_close(x.dlq) < 0) {
-		log_error("write error on the dead-letter file '%s'",
-		    op.dead_letter);
-		status = EXIT_FATAL;
-	}
-	x.dlq = NULL;
-	if (stopped_early) {
-		if (stop_flag)
-			log_error("interrupted: stopped reading; every record "
-			    "read was processed and written");
-		status = EXIT_FATAL;
-	}
-	if (x.c.failed > 0)
-		status = exit_worst(status, EXIT_SOME_FAILED);
-	refresh_counts(&x);
-	if (log_enabled(LV_INFO))
-		*stats_counter("fast") = x.c.fast;
-	stats_summary(common.stats);
+	run(&x, &st);
+	x.dlq = NULL;		/* stage_end closes it */
+	status = stage_end(&st, EXIT_ALL_OK, common.stats, x.c.failed,
+	    "processed and written");
 out:
 	if (x.jq != NULL)
 		jq_teardown(&x.jq);
 	fp_free(x.fp);
 	tape_release(&x.t);
-	for (i = 0; i < nin; i++)
-		if (in[i].fd > 0)
-			close(in[i].fd);
-	free(in);
-	dlq_close(x.dlq);
 	json_numlits_release(&x.lits);
-	jv_free(mapping);
+	jv_free(pg.mapping);
 	jv_free(op.args);
-	free(program);
-	free(origin);
+	free(pg.text);
+	free(pg.origin);
 	return status;
 }

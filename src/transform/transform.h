@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "json.h"
 #include "ndjson.h"
+#include "stage.h"
 #include "tape.h"
 
 struct fp;
@@ -48,11 +49,6 @@ int xf_line(struct xf *x, const char *src, const struct ndjson_line *l,
 /* Point TWINPIPE_INPUT_FILE ($FILENAME of mappings) at the input file. */
 void xf_set_file(struct xf *x, const char *name);
 
-struct xf_input {
-	const char *name;	/* "<stdin>" or the path */
-	int fd;
-};
-
 /*
  * Run the inputs through `jobs` worker processes, writing outputs to w in
  * input order and dead letters to x->dlq. max_errors (0: none) stops reading
@@ -60,7 +56,7 @@ struct xf_input {
  * on a fatal error (already reported). *stopped_early is set when reading
  * stopped before the end of the input.
  */
-int parallel_run(struct xf *x, int jobs, struct xf_input *in, int nin,
+int parallel_run(struct xf *x, int jobs, struct stage_input *in, int nin,
     size_t max_line, struct ndjson_writer *w, unsigned long max_errors,
     volatile sig_atomic_t *stop, int *stopped_early);
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_fastpath.c - transform's fast path: the jq-subset compiler and the
- * evaluator (src/transform/fastpath.c, compiled in here).
+ * evaluator (src/transform/fastpath*.c, compiled in here).
  *
  * Input: a jq program, a newline, then one JSON record. The program is
  * compiled for the fast path; when it compiles and the record parses as an
@@ -13,6 +13,10 @@
 
 #include "json.h"
 #include "tape.h"
+#include "../../src/transform/fastpath_lex.c"
+#include "../../src/transform/fastpath_parse.c"
+#include "../../src/transform/fastpath_eval.c"
+#include "../../src/transform/fastpath_map.c"
 #include "../../src/transform/fastpath.c"
 
 int
