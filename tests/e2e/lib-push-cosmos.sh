@@ -7,6 +7,7 @@
 #   cos_docs [C]     every document of container C (default c), system
 #                    properties removed, sorted by id, one a line
 #   cos_doc ID       one document (from cos_docs), or nothing
+#   cos_doc_is ID F  the document exists and jq -e F holds on it
 #   faults JSON      POST /_admin/faults
 pcos_start() {
 	emu_start "$@" || return 1
@@ -26,4 +27,14 @@ cos_docs() {
 		jq -c '.Documents | sort_by(.id)[] | del(._rid, ._self, ._etag, ._attachments, ._ts)'
 }
 cos_doc() { cos_docs | jq -c --arg id "$1" 'select(.id == $id)'; }
+# cos_doc_is ID FILTER...: the document exists and jq -e FILTER holds on it
+# (a bare `cos_doc ID | jq -e F` passes when the document is missing: jq
+# 1.6 exits 0 on empty input)
+cos_doc_is() {
+	local d
+	d=$(cos_doc "$1") && test -n "$d" ||
+		{ echo "cos_doc_is: no document '$1'" >&2; return 1; }
+	shift
+	printf '%s\n' "$d" | jq -e "$@"
+}
 faults() { emu_curl -d "$1" "$EMU_URL/_admin/faults" >/dev/null; }

@@ -53,22 +53,22 @@ test_expect_success 'upsert replaces the whole document, guarded by $version' '
 		"{\"\$op\":\"upsert\",\"id\":\"u1\",\"deviceId\":\"u1\",\"\$version\":4,\"a\":9}" \
 		"{\"id\":\"u2\",\"deviceId\":\"u2\",\"z\":1}" | pcos >out &&
 	jq -se "[.[] | select(.id == \"u1\") | .stale // false] == [false,false,true] and all(.[]; .ok)" out &&
-	cos_doc u1 | jq -e ". == {\"id\":\"u1\",\"deviceId\":\"u1\",\"a\":3,\"_v\":6}" &&
-	cos_doc u2 | jq -e ". == {\"id\":\"u2\",\"deviceId\":\"u2\",\"z\":1}"
+	cos_doc_is u1 ". == {\"id\":\"u1\",\"deviceId\":\"u1\",\"a\":3,\"_v\":6}" &&
+	cos_doc_is u2 ". == {\"id\":\"u2\",\"deviceId\":\"u2\",\"z\":1}"
 '
 test_expect_success 'delete then a late update: the default recreates, --tombstones does not' '
 	printf "%s\n" "{\"\$op\":\"merge\",\"id\":\"x1\",\"deviceId\":\"x1\",\"\$version\":1,\"a\":1}" \
 		"{\"\$op\":\"delete\",\"id\":\"x1\",\"deviceId\":\"x1\",\"\$version\":5}" >del &&
 	echo "{\"\$op\":\"merge\",\"id\":\"x1\",\"deviceId\":\"x1\",\"\$version\":4,\"a\":4}" >late &&
 	pcos <del >out && test -z "$(cos_doc x1)" &&
-	pcos <late >out && cos_doc x1 | jq -e ".a == 4" &&
+	pcos <late >out && cos_doc_is x1 ".a == 4" &&
 	sed "s/x1/x2/g" del | pcos --tombstones >out &&
-	cos_doc x2 | jq -e ". == {\"id\":\"x2\",\"deviceId\":\"x2\",\"_v\":5,\"_deleted\":true}" &&
+	cos_doc_is x2 ". == {\"id\":\"x2\",\"deviceId\":\"x2\",\"_v\":5,\"_deleted\":true}" &&
 	sed "s/x1/x2/g" late | pcos --tombstones >out &&
 	jq -e ".ok and .stale" out &&
-	cos_doc x2 | jq -e "._deleted and ._v == 5" &&
+	cos_doc_is x2 "._deleted and ._v == 5" &&
 	echo "{\"\$op\":\"merge\",\"id\":\"x2\",\"deviceId\":\"x2\",\"\$version\":6,\"b\":6}" | pcos --tombstones >out &&
-	cos_doc x2 | jq -e ". == {\"id\":\"x2\",\"deviceId\":\"x2\",\"b\":6,\"_v\":6,\"_lv\":{\"\":5,\"/b\":6}}" &&
+	cos_doc_is x2 ". == {\"id\":\"x2\",\"deviceId\":\"x2\",\"b\":6,\"_v\":6,\"_lv\":{\"\":5,\"/b\":6}}" &&
 	echo "{\"\$op\":\"delete\",\"id\":\"nobody\",\"deviceId\":\"nobody\"}" | pcos >out &&
 	jq -e ".ok and .status == 404" out
 '
@@ -76,7 +76,7 @@ test_expect_success 'an event with more than 10 changed leaves is applied atomic
 	jq -nc "{\"\$op\":\"merge\",id:\"big\",deviceId:\"big\",\"\$version\":1,properties:{reported:([range(0;25)|{key:\"k\(.)\",value:.}]|from_entries)}}" >in &&
 	jq -nc "{\"\$op\":\"merge\",id:\"big\",deviceId:\"big\",\"\$version\":2,properties:{reported:([range(0;25)|{key:\"k\(.)\",value:(if . % 2 == 0 then null else {n:.} end)}]|from_entries)}}" >>in &&
 	pcos <in >out &&
-	cos_doc big | jq -e ".properties.reported | (keys | length) == 12 and .k1 == {n:1} and (has(\"k0\") | not)"
+	cos_doc_is big ".properties.reported | (keys | length) == 12 and .k1 == {n:1} and (has(\"k0\") | not)"
 '
 test_expect_success 'patch: explicit Cosmos operations guarded by $version; bad patches are record errors' '
 	printf "%s\n" "{\"\$op\":\"patch\",\"id\":\"u1\",\"deviceId\":\"u1\",\"\$version\":7,\"\$patch\":[{\"op\":\"incr\",\"path\":\"/a\",\"value\":2},{\"op\":\"add\",\"path\":\"/tags\",\"value\":[\"x\"]}]}" \
@@ -86,7 +86,7 @@ test_expect_success 'patch: explicit Cosmos operations guarded by $version; bad 
 		test_expect_code 1 pcos --dead-letter dlq >out 2>err &&
 	jq -se "(map(select(.ok)) | length) == 2 and (map(select(.stale)) | length) == 1 and any(.[]; .error.code == \"bad_patch\") and any(.[]; .id == \"nope\" and .status == 404)" out &&
 	test_lines 2 dlq && jq -se "map(.record.id) == [\"u1\",\"nope\"]" dlq &&
-	cos_doc u1 | jq -e ".a == 5 and .tags == [\"x\"] and ._v == 7"
+	cos_doc_is u1 ".a == 5 and .tags == [\"x\"] and ._v == 7"
 '
 test_expect_success 'special-character and non-ASCII ids and partition keys' '
 	printf "%s\n" "{\"id\":\"dév ☃ 1\",\"deviceId\":\"dév ☃ 1\",\"\$op\":\"merge\",\"\$version\":1,\"a\":1}" \
@@ -94,10 +94,10 @@ test_expect_success 'special-character and non-ASCII ids and partition keys' '
 		"{\"id\":\"a/b?c#d\\\\e\",\"deviceId\":\"s\",\"a\":3}" |
 		test_expect_code 1 pcos --dead-letter dlq2 >out 2>err &&
 	jq -se "(map(select(.ok)) | length) == 2 and any(.[]; .error.code == \"bad_id\" and (.ok | not))" out &&
-	cos_doc "dév ☃ 1" | jq -e ".a == 1" && cos_doc "a+b%c&d=e" | jq -e ".a == 2 and .deviceId == \"ü\"" &&
+	cos_doc_is "dév ☃ 1" ".a == 1" && cos_doc_is "a+b%c&d=e" ".a == 2 and .deviceId == \"ü\"" &&
 	jq -c .record dlq2 | pcos --encode-ids >out &&
 	jq -e ".ok and .id == \"a/b?c#d\\\\e\"" out &&
-	cos_doc "a%2Fb%3Fc%23d%5Ce" | jq -e ".a == 3"
+	cos_doc_is "a%2Fb%3Fc%23d%5Ce" ".a == 3"
 '
 test_expect_success 'input errors: one result each, dead-lettered whole, exit 1' '
 	printf "%s\n" "not json" "[1]" "{\"deviceId\":\"n\"}" "{\"id\":\"n\"}" \

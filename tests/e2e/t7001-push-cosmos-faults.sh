@@ -78,7 +78,7 @@ test_expect_success '--max-ru keeps a per-partition RU budget: no 429 storm, not
 	pcos --max-ru 250 <hot >out3 2>err3 &&
 	faults "{\"partition_ru\":0}" &&
 	jq -se "all(.[]; .ok)" out3 >/dev/null &&
-	cos_doc hot | jq -e ".x == 60 and ._v == 60"
+	cos_doc_is hot ".x == 60 and ._v == 60"
 '
 test_expect_success 'no --max-ru, 20 hot partitions: each 429 holds its partition, few 429s, nothing lost' '
 	for i in $(seq 1 600); do d=$((i % 20)); echo "{\"\$op\":\"merge\",\"id\":\"p$d\",\"deviceId\":\"p$d\",\"\$version\":$i,\"x\":$i}"; done >hot20 &&
@@ -90,6 +90,6 @@ test_expect_success 'no --max-ru, 20 hot partitions: each 429 holds its partitio
 	t=$(jq .throttled <<<"$s") && r=$(jq .requests <<<"$s") &&
 	echo "requests $r, 429s $t" &&
 	test "$t" -gt 0 && test $((t * 100)) -le $((r * 10)) &&
-	cos_doc p0 | jq -e ".x == 600"
+	cos_doc_is p0 ".x == 600"
 '
 test_done

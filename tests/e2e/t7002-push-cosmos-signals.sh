@@ -15,14 +15,14 @@ test_expect_success 'Entra ID client secret from the environment, scope of the a
 		AZURE_CLIENT_ID=c1 AZURE_CLIENT_SECRET=s1 TWINPIPE_CREDENTIAL=environment \
 		push-cosmos --endpoint "$EMU_URL" -d db --container c -p /deviceId -v >out 2>err &&
 	jq -e ".ok and .status == 201" out && test_grep "credential: environment" err &&
-	cos_doc aad1 | jq -e ".a == 1"
+	cos_doc_is aad1 ".a == 1"
 '
 test_expect_success '--token-file sends that token; no key and no credential is exit 2' '
 	curl -sS -d "grant_type=client_credentials&client_id=c1&client_secret=s1&scope=https://127.0.0.1/.default" \
 		"$EMU_URL/t1/oauth2/v2.0/token" | jq -r .access_token >tok &&
 	echo "{\"id\":\"aad2\",\"deviceId\":\"aad2\",\"a\":2}" |
 		env -u COSMOS_KEY push-cosmos --endpoint "$EMU_URL" -d db --container c -p /deviceId --token-file tok >out &&
-	jq -e ".ok" out && cos_doc aad2 | jq -e ".a == 2" &&
+	jq -e ".ok" out && cos_doc_is aad2 ".a == 2" &&
 	echo "{\"id\":\"aad3\",\"deviceId\":\"aad3\"}" |
 		test_expect_code 2 env -u COSMOS_KEY AZURE_AUTHORITY_HOST=http://127.0.0.1:9 TWINPIPE_CREDENTIAL=environment \
 		push-cosmos --endpoint "$EMU_URL" -d db --container c -p /deviceId >out 2>err &&

@@ -19,9 +19,9 @@ test_expect_success 'recorded IoT Hub events end in the twins of their latest ve
 	pcos --create-container --tombstones --encode-ids <ops >out 2>err &&
 	test_lines 9 out && jq -se "all(.[]; .ok)" out >/dev/null &&
 	test "$(jq -s "map(select(.stale)) | length" out)" = 2 &&
-	cos_doc thermo-1 | jq -e ".status == \"enabled\" and .tags == {site:\"a\"} and ._v == 5 and
+	cos_doc_is thermo-1 ".status == \"enabled\" and .tags == {site:\"a\"} and ._v == 5 and
 		.properties == {desired:{setpoint:20},reported:{temp:99,fw:{version:\"1.1\"}}}" &&
-	cos_doc "plug%2Fü 2" | jq -e "._deleted and ._v == 3 and .deviceId == \"plug/ü 2\""
+	cos_doc_is "plug%2Fü 2" "._deleted and ._v == 3 and .deviceId == \"plug/ü 2\""
 '
 test_expect_success 'a device deleted and created again: the new generation wins' '
 	transform -f "$TP_TOP/pipelines/iothub-to-cosmos.jq" \
@@ -30,7 +30,7 @@ test_expect_success 'a device deleted and created again: the new generation wins
 	pcos --tombstones <ops2 >out2 2>err2 &&
 	jq -se "[.[] | .stale // false] == [false,false,false,false,false,true,false] and
 		all(.[]; .ok)" out2 &&
-	cos_doc valve-3 | jq -e "del(._lv) == {id:\"valve-3\",deviceId:\"valve-3\",version:2,
+	cos_doc_is valve-3 "del(._lv) == {id:\"valve-3\",deviceId:\"valve-3\",version:2,
 		status:\"enabled\",tags:{gen:2},properties:{desired:{},reported:{pos:55}},
 		connectionState:\"Connected\",lastConnectionEvent:\"2026-03-01T11:00:02.0000000Z\",
 		_v:2,_gen:\"2026-03-01T10:05:00.000000001Z\"}"

@@ -10,7 +10,7 @@ pcos_start --tls --cert "$TEST_DIR/cert.pem" --key "$TEST_DIR/key.pem" || exit 1
 test_expect_success '--cacert: created over https' '
 	echo "{\"id\":\"t1\",\"deviceId\":\"t1\",\"\$op\":\"merge\",\"\$version\":1,\"a\":1}" >in &&
 	pcos --cacert "$TEST_DIR/cert.pem" --create-container <in >out &&
-	jq -e ".ok and .status == 201" out && cos_doc t1 | jq -e ".a == 1"
+	jq -e ".ok and .status == 201" out && cos_doc_is t1 ".a == 1"
 '
 test_expect_success 'an untrusted certificate fails the records (exit 1); --insecure works' '
 	test_expect_code 1 pcos --max-attempts 1 <in >out 2>err &&
@@ -18,6 +18,6 @@ test_expect_success 'an untrusted certificate fails the records (exit 1); --inse
 	test_expect_code 3 pcos --create-container </dev/null 2>err &&
 	test_grep "cannot create the database" err &&
 	echo "{\"id\":\"t2\",\"deviceId\":\"t2\",\"a\":2}" | pcos --insecure >out &&
-	jq -e .ok out && cos_doc t2 | jq -e ".a == 2"
+	jq -e .ok out && cos_doc_is t2 ".a == 2"
 '
 test_done

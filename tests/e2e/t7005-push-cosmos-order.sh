@@ -117,7 +117,7 @@ test_expect_success 'with --tombstones a late update of a deleted device stays o
 	  m 3 "\"c\":3" && m 5 "\"n\":{\"y\":5}" && m 3 "\"c\":3" && m 2 "\"d\":2"; } >tin &&
 	pcos --tombstones <tin >tout &&
 	jq -se "[.[] | .stale // false] == [false,false,false,true,false,true,true]" tout &&
-	cos_doc t1 | jq -e ". == {id:\"t1\",deviceId:\"t1\",n:{y:5},_v:5,_lv:{\"\":4,\"/n/y\":5}}"
+	cos_doc_is t1 ". == {id:\"t1\",deviceId:\"t1\",n:{y:5},_v:5,_lv:{\"\":4,\"/n/y\":5}}"
 '
 # ev ID OP VERSION TIME [JSON-MEMBERS]: one record with "$time"
 ev() {
@@ -131,15 +131,15 @@ test_expect_success 'with --tombstones and $time a device created again starts a
 	  ev g1 merge 5 10:02:30 "\"d\":5" && ev g1 delete 8 10:03:00.5; } >gin &&
 	pcos --tombstones <gin >gout &&
 	jq -se "[.[] | .stale // false] == [false,false,false,false,false,true,false,true,true]" gout &&
-	cos_doc g1 | jq -e "del(._lv) == {id:\"g1\",deviceId:\"g1\",a:\"new\",b:\"new\",_v:2,
+	cos_doc_is g1 "del(._lv) == {id:\"g1\",deviceId:\"g1\",a:\"new\",b:\"new\",_v:2,
 		_gen:\"2026-01-01T10:03:00.500000001Z\"}" &&
 	ev g1 delete 3 12:00:00 | pcos --tombstones >gout2 &&
-	cos_doc g1 | jq -e ". == {id:\"g1\",deviceId:\"g1\",_v:3,_deleted:true,
+	cos_doc_is g1 ". == {id:\"g1\",deviceId:\"g1\",_v:3,_deleted:true,
 		_deleted_at:\"2026-01-01T12:00:00Z\"}" &&
 	jq -c "del(.[\"\$time\"]) | .id = \"g3\" | .deviceId = \"g3\"" gin |
 		pcos --tombstones >gout3 &&
 	jq -se "[.[] | .stale // false] == [false,false,false,false,true,true,true,true,true]" gout3 &&
-	cos_doc g3 | jq -e ". == {id:\"g3\",deviceId:\"g3\",_v:8,_deleted:true}"
+	cos_doc_is g3 ". == {id:\"g3\",deviceId:\"g3\",_v:8,_deleted:true}"
 '
 test_expect_success 'without tombstones, $time keeps the old generation out of the new' '
 	{ ev g2 upsert 1 10:00:00 "\"a\":1" && ev g2 delete 3 10:03:00 &&
@@ -147,7 +147,7 @@ test_expect_success 'without tombstones, $time keeps the old generation out of t
 	  ev g2 merge 2 11:00:01 "\"b\":2" && ev g2 merge 3 11:00:00 "\"e\":3"; } >hin &&
 	pcos <hin >hout &&
 	jq -se "[.[] | .stale // false] == [false,false,false,true,false,false]" hout &&
-	cos_doc g2 | jq -e "del(._lv) == {id:\"g2\",deviceId:\"g2\",a:\"new\",b:2,e:3,_v:3,
+	cos_doc_is g2 "del(._lv) == {id:\"g2\",deviceId:\"g2\",a:\"new\",b:2,e:3,_v:3,
 		_gen:\"2026-01-01T11:00:00Z\"}" &&
 	ev g2 merge 3 junk | test_expect_code 1 pcos >hout2 &&
 	jq -e ".error.code == \"bad_time\"" hout2
