@@ -121,9 +121,7 @@ static const struct cli_opt options[] = {
 	{ "bootstrap", 'b', CLI_STR, &op.bootstrap, "HOST:PORT",
 	    "KAFKA_BOOTSTRAP", "a plain Kafka cluster (no SASL) instead of "
 	    "an Event Hubs connection string", 0, NULL },
-	{ "cacert", 0, CLI_STR, &op.cacert, "FILE", "TWINPIPE_CACERT",
-	    "AMQP: trust the CA certificates in FILE (PEM) instead of the "
-	    "system's", 0, NULL },
+	CLI_OPT_CACERT(&op.cacert),
 	{ "checkpoint-dir", 0, CLI_STR, &op.ckpt_dir, "DIR",
 	    "EVENTHUB_CHECKPOINT_DIR", "AMQP: keep checkpoints under DIR in "
 	    "the SDKs' layout (default eventhub-checkpoints)", 0, NULL },
@@ -168,6 +166,7 @@ static const struct cli_opt options[] = {
 	{ "property", 'X', CLI_FN, NULL, "KEY=VALUE", NULL,
 	    "set a librdkafka property, like kcat -X (applied last)", 1,
 	    opt_x },
+	CLI_OPT_REDACT_PARAM,
 	{ "start", 's', CLI_STR, &op.start, "WHERE", NULL,
 	    "where to start when the group has no committed offset: "
 	    "earliest (default), latest, or a time (ISO 8601 or ms since "
