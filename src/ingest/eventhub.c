@@ -1512,6 +1512,7 @@ main(int argc, char **argv)
 			conn.port = 5671;
 			conn.tls = 1;
 			auth_opts_init(&ao);
+			ao.cacert = op.cacert;
 			cx.auth = auth_new(&ao, &e);
 			if (cx.auth == NULL) {
 				log_error("entra: %s", buf_cstr(&e));
@@ -1562,6 +1563,7 @@ main(int argc, char **argv)
 			    op.namespace);
 		host = buf_cstr(&hb);
 		auth_opts_init(&ao);
+		ao.cacert = op.cacert;
 		cx.auth = auth_new(&ao, &e);
 		if (cx.auth == NULL) {
 			log_error("entra: %s", buf_cstr(&e));
@@ -1644,7 +1646,8 @@ main(int argc, char **argv)
 	    /* prefetch bounded by --max-buffer (eh_budget_split);
 	     * -X below may set them otherwise */
 	    set(conf, "queued.max.messages.kbytes", kbytes) ||
-	    set(conf, "queued.min.messages", kmsgs)) {
+	    set(conf, "queued.min.messages", kmsgs) ||
+	    (op.cacert != NULL && set(conf, "ssl.ca.location", op.cacert))) {
 		status = EXIT_USAGE;
 		goto out;
 	}
