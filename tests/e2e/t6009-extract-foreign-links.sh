@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # extract-lob sends its credentials (bearer token, basic auth, --auth-header)
 # only to the origin of SOURCE: a next link to another origin (here another
-# port) is refused, or with --follow-foreign-links read without credentials.
+# port) is refused, or with --follow-foreign-links read without credentials;
+# an HTTP redirect is not followed at all.
 . "$(dirname "$0")/../lib.sh"
 test_require python3 "the test API is a python3 http.server" || { test_done; exit 1; }
 
@@ -38,6 +39,13 @@ test_expect_success '--follow-foreign-links: the other origin gets no credential
 	creds extract-lob --follow-foreign-links --user u --next ".[\"@odata.nextLink\"]" \
 		"$A/foreign?to=$PB" >out 2>err &&
 	test_lines 7 out && nocred b/port.hdr
+'
+
+test_expect_success 'an HTTP redirect is not followed (libcurl does not carry them anywhere)' '
+	creds test_expect_code 3 extract-lob --max-attempts 1 --token-file tokf --user u \
+		--auth-header X-Api-Key "$A/redirect?to=$PB" >out 2>err &&
+	test ! -s out && test_grep "HTTP 302" err && nocred b/port.hdr &&
+	! grep -qx "GET /odata" b/port.hdr
 '
 
 test_expect_success 'the same origin (root-relative links) still gets the credentials' '

@@ -14,6 +14,7 @@ Serves RECORDS (default 25) records {"id": i, "name": "org i"} as:
   POST /TENANT/oauth2/v2.0/token   a token endpoint (client secret "sekrit")
   /p[?bad=1]           two records (and a non-object with bad=1), no next
   /foreign?to=PORT     one record, the next link on http://127.0.0.1:PORT
+  /redirect?to=PORT    302 to http://127.0.0.1:PORT/odata
 Every request is logged to PORTFILE.log as "METHOD PATH AUTH", and with all
 its headers to PORTFILE.hdr ("METHOD PATH", "Name: value" lines, "--").
 """
@@ -91,6 +92,8 @@ class H(BaseHTTPRequestHandler):
         if path == "/foreign":
             return self.send(200, {"value": [{"id": 1}], "@odata.nextLink":
                                    "http://127.0.0.1:%s/odata?page=2" % q["to"]})
+        if path == "/redirect":
+            return self.send(302, {}, [("Location", "http://127.0.0.1:%s/odata" % q["to"])])
         if path == "/broken":
             return self.send(200, b"<html>not json")
         if path == "/down":
