@@ -516,22 +516,28 @@ assign_all(struct ctx *c)
 	int i, rc = -1;
 
 	t = rd_kafka_topic_new(c->rk, op.topic, NULL);
-	err = rd_kafka_metadata(c->rk, 0, t, &md, op.tls_timeout > 0 &&
-	    op.tls_timeout < 30 ? (int)(op.tls_timeout * 1000) + 1 : 30000);
-	if (err != 0) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
+	/* a second at a time, serving the error callbacks in between: a
+	   certificate that fails verification ends it after --tls-timeout,
+	   anything else after 30s as before */
+	for (;;) {
+		rd_kafka_message_t *m;
 
-		if (m != NULL)	/* served the error callbacks */
-			rd_kafka_message_destroy(m);
-		if (c->tls_why.len > 0) {
-			c->t_start = 0;	/* out of time */
-			if (kafka_tls_check(c)) {
-				rc = -2;
-				goto out;
-			}
+		err = rd_kafka_metadata(c->rk, 0, t, &md, 1000);
+		if (err == 0) {
+			c->tls_ok = 1;
+			break;
 		}
-	} else
-		c->tls_ok = 1;
+		md = NULL;
+		if ((m = rd_kafka_consumer_poll(c->rk, 0)) != NULL)
+			rd_kafka_message_destroy(m);
+		if (kafka_tls_check(c)) {
+			rc = -2;
+			goto out;
+		}
+		if (now_s() - c->t_start >= 30 && (c->tls_why.len == 0 ||
+		    op.tls_timeout <= 0))
+			break;
+	}
 	if (err != 0 || md->topic_cnt != 1 || md->topics[0].err != 0 ||
 	    md->topics[0].partition_cnt == 0) {
 		log_error("--assign: no partitions of topic '%s': %s",
