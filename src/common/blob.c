@@ -14,6 +14,7 @@
 #include <libxml/tree.h>
 
 #include "codec.h"
+#include "redact.h"
 #include "url.h"
 #include "utf8.h"
 
@@ -204,6 +205,15 @@ is_path_style_host(const char *h, size_t n)
 	return dots == 3;
 }
 
+/* "'URL': why" into err, the URL without its secrets (redact.h). */
+static void
+bad_url(struct buf *err, const char *url, const char *why)
+{
+	buf_addc(err, '\'');
+	redact_url(err, url);
+	buf_printf(err, "': %s", why);
+}
+
 int
 blob_url_parse(const char *url, char **account, char **endpoint,
     char **container, char **prefix, struct buf *err)
@@ -217,7 +227,7 @@ blob_url_parse(const char *url, char **account, char **endpoint,
 	else if (strncmp(url, "http://", 7) == 0)
 		host = url + 7;
 	else {
-		buf_printf(err, "'%s': not an http(s) URL", url);
+		bad_url(err, url, "not an http(s) URL");
 		return -1;
 	}
 	if (strchr(url, '?') != NULL || strchr(url, '#') != NULL) {
@@ -235,7 +245,7 @@ blob_url_parse(const char *url, char **account, char **endpoint,
 	if (host[0] == '[')
 		hn++;
 	if (hn == 0) {
-		buf_printf(err, "'%s': no host", url);
+		bad_url(err, url, "no host");
 		return -1;
 	}
 	p = path;
@@ -245,8 +255,8 @@ blob_url_parse(const char *url, char **account, char **endpoint,
 		seg = p;
 		e = strchr(seg, '/');
 		if (e == NULL || e == seg) {
-			buf_printf(err, "'%s': expected http://HOST:PORT/"
-			    "ACCOUNT/CONTAINER[/PREFIX]", url);
+			bad_url(err, url, "expected "
+			    "http://HOST:PORT/ACCOUNT/CONTAINER[/PREFIX]");
 			return -1;
 		}
 		*account = xstrndup0(seg, (size_t)(e - seg));
@@ -256,8 +266,8 @@ blob_url_parse(const char *url, char **account, char **endpoint,
 		const char *dot = memchr(host, '.', hn);
 
 		if (dot == NULL) {
-			buf_printf(err, "'%s': cannot tell the account from "
-			    "the host", url);
+			bad_url(err, url, "cannot tell the account "
+			    "from the host");
 			return -1;
 		}
 		*account = xstrndup0(host, (size_t)(dot - host));
@@ -269,7 +279,7 @@ blob_url_parse(const char *url, char **account, char **endpoint,
 	if (e == NULL)
 		e = p + strlen(p);
 	if (e == p) {
-		buf_printf(err, "'%s': no container in the URL", url);
+		bad_url(err, url, "no container in the URL");
 		free(*account);
 		free(*endpoint);
 		*account = *endpoint = NULL;
@@ -333,7 +343,7 @@ canon_resource(struct buf *out, const char *account, const char *url,
 
 	host = strstr(url, "://");
 	if (host == NULL) {
-		buf_printf(err, "'%s': not a URL", url);
+		bad_url(err, url, "not a URL");
 		return -1;
 	}
 	host += 3;
@@ -358,7 +368,7 @@ canon_resource(struct buf *out, const char *account, const char *url,
 		    n - (size_t)(eq - q) - 1) < 0)) {
 			buf_release(&k);
 			buf_release(&v);
-			buf_printf(err, "'%s': bad percent-encoding", url);
+			bad_url(err, url, "bad percent-encoding");
 			goto out;
 		}
 		kv = xrealloc(kv, (nkv + 1) * sizeof(*kv));

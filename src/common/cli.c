@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "redact.h"
 
 #ifndef TP_VERSION
 #define TP_VERSION "0.0.0"
@@ -46,6 +47,15 @@ static const struct cli_opt common_opts[] = {
 	{ "version", 'V', CLI_FLAG, NULL, NULL, NULL,
 	    "show version and library versions and exit", 0, NULL },
 };
+
+int
+cli_redact_param(const struct cli_opt *o, char **args, void *ctx)
+{
+	(void)o;
+	(void)ctx;
+	redact_add_param(args[0]);
+	return 0;
+}
 
 void
 cli_usage_error(const struct cli_prog *p, const char *fmt, ...)

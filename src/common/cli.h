@@ -46,6 +46,27 @@ struct cli_prog {
 	void *ctx;		/* passed to CLI_FN callbacks */
 };
 
+/*
+ * Options shared by every networked program (push-adt, push-cosmos,
+ * archive, extract-lob, ingest-eventhub), put in their sorted tables so
+ * that each parses them the same way:
+ * --cacert FILE (env TWINPIPE_CACERT): the CA bundle every TLS client of
+ * the program trusts (http, auth, blob, Kafka, AMQP) instead of the
+ * system's; --redact-param NAME (repeatable): one more query parameter
+ * whose value redact_url() hides (redact.h).
+ */
+#define CLI_OPT_CACERT(dest) \
+	{ "cacert", 0, CLI_STR, (dest), "FILE", "TWINPIPE_CACERT", \
+	    "trust the CA certificates in FILE (PEM) for TLS instead of " \
+	    "the system's", 0, NULL }
+#define CLI_OPT_REDACT_PARAM \
+	{ "redact-param", 0, CLI_FN, NULL, "NAME", NULL, \
+	    "also hide the value of URL query parameter NAME in output and " \
+	    "logs (repeatable)", 1, cli_redact_param }
+
+/* The CLI_FN of --redact-param: redact_add_param(args[0]). Returns 0. */
+int cli_redact_param(const struct cli_opt *o, char **args, void *ctx);
+
 struct cli_common {
 	int log_json;
 	enum stats_mode stats;

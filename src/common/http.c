@@ -25,6 +25,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "redact.h"
 #include "stats.h"
 
 struct http_req {
@@ -361,43 +362,6 @@ http_redact(struct buf *b, const char *name, const char *value)
 	buf_printf(b, "%s: %s", name, hide ? "***" : value);
 }
 
-void
-http_redact_url(struct buf *b, const char *url)
-{
-	static const char *const secret[] = {
-		"sig", "signature", "client_secret", "client_assertion",
-		"access_token", "code", "password", "key"
-	};
-	const char *p = strchr(url, '?'), *k, *eq, *end;
-	size_t i, kl;
-	int hide;
-
-	if (p == NULL) {
-		buf_adds(b, url);
-		return;
-	}
-	buf_add(b, url, (size_t)(p - url));
-	while (*p != '\0' && *p != '#') {
-		buf_addc(b, *p++);		/* '?' or '&' */
-		k = p;
-		end = p + strcspn(p, "&#");
-		eq = memchr(k, '=', (size_t)(end - k));
-		kl = eq != NULL ? (size_t)(eq - k) : 0;
-		hide = 0;
-		for (i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
-			if (kl == strlen(secret[i]) &&
-			    strncasecmp(k, secret[i], kl) == 0)
-				hide = 1;
-		if (hide) {
-			buf_add(b, k, kl + 1);
-			buf_adds(b, "***");
-		} else
-			buf_add(b, k, (size_t)(end - k));
-		p = end;
-	}
-	buf_adds(b, p);
-}
-
 /* ---- requests ---- */
 
 struct http_req *
@@ -730,7 +694,7 @@ finish(struct http_engine *e, struct http_req *r, enum http_verdict v,
 	if (log_enabled(LV_DEBUG)) {
 		struct buf u = BUF_INIT;
 
-		http_redact_url(&u, r->url);
+		redact_url(&u, r->url);
 		log_debug("http: %s %s: %s after %u attempt(s)", r->method,
 		    buf_cstr(&u), v == HTTP_OK ? "ok" : resp->why,
 		    r->attempts);
@@ -779,7 +743,7 @@ log_attempt(const struct http_req *r)
 	char *name;
 
 	buf_printf(&b, "http: > %s ", r->method);
-	http_redact_url(&b, r->url);
+	redact_url(&b, r->url);
 	buf_printf(&b, " (attempt %u)", r->attempts);
 	for (h = r->sent; h != NULL; h = h->next) {
 		if ((colon = strchr(h->data, ':')) == NULL)
@@ -831,7 +795,7 @@ retry_or_fail(struct http_engine *e, struct http_req *r,
 			struct buf u = BUF_INIT;
 
 			describe(&why, resp);
-			http_redact_url(&u, r->url);
+			redact_url(&u, r->url);
 			log_debug("http: %s %s: %s, retry in %ldms",
 			    r->method, buf_cstr(&u), buf_cstr(&why), delay);
 			buf_release(&u);

@@ -62,7 +62,7 @@
  *
  * Logging. At debug level every attempt is logged with its URL and
  * headers; Authorization-like header values and SAS signatures are
- * redacted there (http_redact(), http_redact_url()). Bodies are never
+ * redacted there (http_redact(), redact_url() of redact.h). Bodies are never
  * logged.
  */
 #ifndef TP_HTTP_H
@@ -343,11 +343,5 @@ int http_bucket_take(struct http_bucket *b, int64_t now_us, int64_t *wait_us);
  * removes every registered log_secret()). This function can't fail.
  */
 void http_redact(struct buf *b, const char *name, const char *value);
-/*
- * Append url with the values of secret query parameters (sig, signature,
- * client_secret, client_assertion, access_token, code, password, key)
- * replaced by "***": a SAS URL is safe to log this way. Can't fail.
- */
-void http_redact_url(struct buf *b, const char *url);
 
 #endif

@@ -79,13 +79,14 @@ struct opts {
 	const char *cacert;
 	size_t max_buffer;
 	long prefetch;
+	double tls_timeout;
 };
 
 static struct opts op = {
 	.group = "twinpipe", .start = "earliest", .max_in_flight = 100000,
 	.commit_interval = 1.0, .drain_timeout = 30.0, .barrier_interval = 1.0,
 	.ckpt_dir = "eventhub-checkpoints", .max_buffer = 32u << 20,
-	.prefetch = 0
+	.prefetch = 0, .tls_timeout = 60.0
 };
 
 static int
@@ -121,9 +122,7 @@ static const struct cli_opt options[] = {
 	{ "bootstrap", 'b', CLI_STR, &op.bootstrap, "HOST:PORT",
 	    "KAFKA_BOOTSTRAP", "a plain Kafka cluster (no SASL) instead of "
 	    "an Event Hubs connection string", 0, NULL },
-	{ "cacert", 0, CLI_STR, &op.cacert, "FILE", "TWINPIPE_CACERT",
-	    "AMQP: trust the CA certificates in FILE (PEM) instead of the "
-	    "system's", 0, NULL },
+	CLI_OPT_CACERT(&op.cacert),
 	{ "checkpoint-dir", 0, CLI_STR, &op.ckpt_dir, "DIR",
 	    "EVENTHUB_CHECKPOINT_DIR", "AMQP: keep checkpoints under DIR in "
 	    "the SDKs' layout (default eventhub-checkpoints)", 0, NULL },
@@ -168,10 +167,15 @@ static const struct cli_opt options[] = {
 	{ "property", 'X', CLI_FN, NULL, "KEY=VALUE", NULL,
 	    "set a librdkafka property, like kcat -X (applied last)", 1,
 	    opt_x },
+	CLI_OPT_REDACT_PARAM,
 	{ "start", 's', CLI_STR, &op.start, "WHERE", NULL,
 	    "where to start when the group has no committed offset: "
 	    "earliest (default), latest, or a time (ISO 8601 or ms since "
 	    "the epoch)", 0, NULL },
+	{ "tls-timeout", 0, CLI_DURATION, &op.tls_timeout, "DURATION", NULL,
+	    "exit 2 when no connection got through TLS this long because "
+	    "the server's certificate failed verification (default 60s; "
+	    "0: retry for ever)", 0, NULL },
 	{ "topic", 't', CLI_STR, &op.topic, "TOPIC", "EVENTHUB_NAME",
 	    "the topic (event hub); default: EntityPath of the connection "
 	    "string", 0, NULL },
@@ -290,6 +294,9 @@ struct ctx {
 	struct eh_ckpt_dir *ckpt;	/* its checkpoints */
 	struct buf *ob;		/* where amqp_event writes */
 	int amqp_full;		/* --max-events reached */
+	int tls_ok;		/* Kafka: a broker answered through TLS */
+	double t_start;		/* Kafka: when the client was made */
+	struct buf tls_why;	/* Kafka: the last certificate failure */
 };
 
 static struct ctx cx;
@@ -416,6 +423,11 @@ on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		c->fatal = 1;
 		return;
 	}
+	if (err == RD_KAFKA_RESP_ERR__SSL && !c->tls_ok && reason != NULL &&
+	    strstr(reason, "certificate") != NULL) {
+		c->tls_why.len = 0;	/* checked by kafka_tls_check */
+		buf_adds(&c->tls_why, reason);
+	}
 	log_warn("kafka: %s", reason);
 }
 
@@ -427,6 +439,23 @@ on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 		log_warn("kafka: %s: %s", fac, buf);
 	else
 		log_debug("kafka: %s: %s", fac, buf);
+}
+
+/*
+ * Kafka: has --tls-timeout passed with no broker reached through TLS and
+ * a certificate that failed verification? Then say so (once) and return 1:
+ * a configuration error (exit 2), not something a retry mends.
+ */
+static int
+kafka_tls_check(struct ctx *c)
+{
+	if (c->tls_ok || c->tls_why.len == 0 || op.tls_timeout <= 0 ||
+	    now_s() - c->t_start < op.tls_timeout)
+		return 0;
+	log_error("kafka: no connection got through TLS in %gs: the "
+	    "server's certificate is not trusted: %s; trust its CA with "
+	    "--cacert", op.tls_timeout, buf_cstr(&c->tls_why));
+	return 1;
 }
 
 #define EH_SCOPE "https://eventhubs.azure.net/.default"
@@ -487,7 +516,28 @@ assign_all(struct ctx *c)
 	int i, rc = -1;
 
 	t = rd_kafka_topic_new(c->rk, op.topic, NULL);
-	err = rd_kafka_metadata(c->rk, 0, t, &md, 30000);
+	/* a second at a time, serving the error callbacks in between: a
+	   certificate that fails verification ends it after --tls-timeout,
+	   anything else after 30s as before */
+	for (;;) {
+		rd_kafka_message_t *m;
+
+		err = rd_kafka_metadata(c->rk, 0, t, &md, 1000);
+		if (err == 0) {
+			c->tls_ok = 1;
+			break;
+		}
+		md = NULL;
+		if ((m = rd_kafka_consumer_poll(c->rk, 0)) != NULL)
+			rd_kafka_message_destroy(m);
+		if (kafka_tls_check(c)) {
+			rc = -2;
+			goto out;
+		}
+		if (now_s() - c->t_start >= 30 && (c->tls_why.len == 0 ||
+		    op.tls_timeout <= 0))
+			break;
+	}
 	if (err != 0 || md->topic_cnt != 1 || md->topics[0].err != 0 ||
 	    md->topics[0].partition_cnt == 0) {
 		log_error("--assign: no partitions of topic '%s': %s",
@@ -1350,6 +1400,7 @@ amqp_setup(struct ctx *c, const struct eh_conn *conn)
 	cfg.hub = op.topic;
 	cfg.group = op.group;
 	cfg.cacert = op.cacert;
+	cfg.tls_timeout = op.tls_timeout;
 	cfg.auth = c->auth;
 	cfg.prefetch = (uint32_t)op.prefetch;
 	cfg.epoch = -1;
@@ -1369,6 +1420,8 @@ amqp_setup(struct ctx *c, const struct eh_conn *conn)
 	n = eh_amqpc_open(c->amqp, 30.0, &ids, &e);
 	if (n < 0) {
 		log_error("amqp: %s", buf_cstr(&e));
+		if (eh_amqpc_tls_error(c->amqp) != NULL)
+			rc = EXIT_USAGE;	/* a configuration error */
 		goto out;
 	}
 	if (op.prefetch == 0)	/* the budget shared by every partition */
@@ -1513,6 +1566,7 @@ main(int argc, char **argv)
 			conn.port = 5671;
 			conn.tls = 1;
 			auth_opts_init(&ao);
+			ao.cacert = op.cacert;
 			cx.auth = auth_new(&ao, &e);
 			if (cx.auth == NULL) {
 				log_error("entra: %s", buf_cstr(&e));
@@ -1563,6 +1617,7 @@ main(int argc, char **argv)
 			    op.namespace);
 		host = buf_cstr(&hb);
 		auth_opts_init(&ao);
+		ao.cacert = op.cacert;
 		cx.auth = auth_new(&ao, &e);
 		if (cx.auth == NULL) {
 			log_error("entra: %s", buf_cstr(&e));
@@ -1645,7 +1700,8 @@ main(int argc, char **argv)
 	    /* prefetch bounded by --max-buffer (eh_budget_split);
 	     * -X below may set them otherwise */
 	    set(conf, "queued.max.messages.kbytes", kbytes) ||
-	    set(conf, "queued.min.messages", kmsgs)) {
+	    set(conf, "queued.min.messages", kmsgs) ||
+	    (op.cacert != NULL && set(conf, "ssl.ca.location", op.cacert))) {
 		status = EXIT_USAGE;
 		goto out;
 	}
@@ -1692,9 +1748,10 @@ amqp_dlq:
 	subs = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(subs, op.topic,
 	    RD_KAFKA_PARTITION_UA);
+	cx.t_start = now_s();
 	if (op.assign) {
-		if (assign_all(&cx) < 0) {
-			status = EXIT_FATAL;
+		if ((i = assign_all(&cx)) < 0) {
+			status = i == -2 ? EXIT_USAGE : EXIT_FATAL;
 			goto out;
 		}
 	} else if (rd_kafka_subscribe(cx.rk, subs) != 0) {
@@ -1736,6 +1793,13 @@ run:
 			status = EXIT_FATAL;
 			break;
 		}
+		if (cx.amqp == NULL && reading && !cx.tls_ok &&
+		    cx.assigned_at > 0)
+			cx.tls_ok = 1;	/* the group coordinator answered */
+		if (cx.amqp == NULL && reading && kafka_tls_check(&cx)) {
+			status = EXIT_USAGE;
+			break;
+		}
 		if (cx.amqp != NULL && reading) {
 			cx.ob = ob;
 			got = eh_amqpc_run(cx.amqp, op.exec ? 0 : 100,
@@ -1758,6 +1822,8 @@ run:
 
 			if (m == NULL)
 				break;
+			if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				cx.tls_ok = 1;	/* a broker answered */
 			if (m->err) {
 				if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 					log_warn("kafka: %s",
@@ -1766,6 +1832,7 @@ run:
 				continue;
 			}
 			got++;
+			cx.tls_ok = 1;
 			i = handle(&cx, m, ob);
 			rd_kafka_message_destroy(m);
 			stats_tick();
@@ -1913,6 +1980,7 @@ out:
 	eh_ckpt_dir_close(cx.ckpt);
 	eh_conn_release(&conn);
 	auth_free(cx.auth);
+	buf_release(&cx.tls_why);
 	buf_release(&cx.line);
 	tape_release(&cx.t);
 	json_numlits_release(&cx.lits);

@@ -66,6 +66,10 @@ struct eh_amqpc {
 	pn_ssl_domain_t *ssl;
 	int state;
 	int auth_ok, auth_failed, mgmt_done, fatal;
+	int tls_ok;		/* a connection got through TLS */
+	int tls_fatal;		/* gave up: see tls_why */
+	double t_first;		/* the first connection attempt */
+	struct buf tls_why;	/* the last certificate verification error */
 	double renew_at, retry_at, backoff;
 	int renew_sent;
 	uint64_t tag;
@@ -153,6 +157,7 @@ eh_amqpc_free(struct eh_amqpc *a)
 	buf_release(&a->names);
 	buf_release(&a->rx);
 	buf_release(&a->err);
+	buf_release(&a->tls_why);
 	free(a);
 }
 
@@ -876,6 +881,48 @@ link_closed(struct eh_amqpc *a, pn_link_t *l)
 	open_receiver(a, p);
 }
 
+/* Is this a failed verification of the peer's certificate? */
+static int
+is_cert_failure(const char *name, const char *desc)
+{
+	const char *t[] = { name, desc };
+
+	for (size_t i = 0; i < 2; i++)
+		if (t[i] != NULL && (strstr(t[i], "certificate verify failed")
+		    != NULL || strstr(t[i], "certificate") != NULL))
+			return 1;
+	return 0;
+}
+
+static void
+tls_check(struct eh_amqpc *a)
+{
+	if (!a->tls_ok && a->tls_why.len > 0 && a->cfg.tls_timeout > 0 &&
+	    now_s() - a->t_first >= a->cfg.tls_timeout) {
+		a->tls_fatal = 1;
+		a->fatal = 1;
+	}
+}
+
+/* Before any connection got through TLS: remember why, and give up once
+ * cfg.tls_timeout has passed. */
+static void
+tls_failure(struct eh_amqpc *a, const char *name, const char *desc)
+{
+	if (a->tls_ok || !is_cert_failure(name, desc))
+		return;
+	a->tls_why.len = 0;
+	buf_adds(&a->tls_why, desc != NULL && *desc != '\0' ? desc :
+	    name != NULL ? name : "certificate verify failed");
+	tls_check(a);
+}
+
+const char *
+eh_amqpc_tls_error(const struct eh_amqpc *a)
+{
+	return a != NULL && a->tls_fatal ? a->tls_why.p : NULL;
+}
+
 static void
 handle(struct eh_amqpc *a, pn_event_t *e)
 {
@@ -884,6 +931,7 @@ handle(struct eh_amqpc *a, pn_event_t *e)
 
 	switch (pn_event_type(e)) {
 	case PN_CONNECTION_REMOTE_OPEN:
+		a->tls_ok = 1;
 		on_remote_open_conn(a);
 		break;
 	case PN_CONNECTION_WAKE:
@@ -944,6 +992,7 @@ handle(struct eh_amqpc *a, pn_event_t *e)
 			if (!a->mgmt_done && n != NULL && strstr(n,
 			    "ssl") != NULL)
 				a->fatal = 1;
+			tls_failure(a, n, pn_condition_get_description(c));
 		}
 		for (size_t i = 0; i < a->np; i++)
 			a->p[i].l = NULL;
@@ -965,6 +1014,9 @@ pump(struct eh_amqpc *a, int timeout_ms)
 	pn_event_t *e;
 	int n = 0;
 
+	tls_check(a);
+	if (a->fatal)
+		return -1;
 	if (a->state == ST_DOWN && now_s() >= a->retry_at)
 		connect_now(a);
 	if (a->c != NULL && a->state != ST_DOWN)
@@ -1005,10 +1057,27 @@ eh_amqpc_open(struct eh_amqpc *a, double timeout_s, const int32_t **ids,
 {
 	double end = now_s() + timeout_s;
 
+	a->t_first = now_s();
+	if (a->cfg.tls_timeout > 0 && a->t_first + a->cfg.tls_timeout > end)
+		end = a->t_first + a->cfg.tls_timeout;
 	connect_now(a);
 	while (a->state != ST_READY && !a->fatal && now_s() < end)
 		if (pump(a, 100) < 0)
 			break;
+	if (a->state != ST_READY && !a->tls_ok && a->tls_why.len > 0) {
+		a->tls_fatal = 1;	/* out of time, and TLS is why */
+		a->fatal = 1;
+	}
+	if (a->tls_fatal) {
+		buf_printf(err, "cannot open hub '%s' at %s:%d: TLS: the "
+		    "server's certificate is not trusted (%s) and no "
+		    "connection got through TLS in %gs; trust its CA with "
+		    "--cacert", a->cfg.hub, a->cfg.conn->host,
+		    a->cfg.conn->port, buf_cstr(&a->tls_why),
+		    now_s() - a->t_first < a->cfg.tls_timeout ?
+		    timeout_s : a->cfg.tls_timeout);
+		return -1;
+	}
 	if (a->state != ST_READY) {
 		buf_printf(err, "cannot open hub '%s' at %s:%d%s", a->cfg.hub,
 		    a->cfg.conn->host, a->cfg.conn->port, a->auth_failed ?

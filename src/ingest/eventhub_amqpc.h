@@ -29,6 +29,10 @@ struct eh_amqpc_cfg {
 	struct auth *auth;		/* Entra ID instead of a key, or NULL */
 	uint32_t prefetch;		/* credit per partition link */
 	int64_t epoch;			/* owner level, -1 none */
+	double tls_timeout;		/* give up after this long when no
+					   connection got through TLS and
+					   the peer's certificate failed
+					   verification; 0: never */
 };
 
 /* Where a partition starts. */
@@ -103,6 +107,13 @@ const char *eh_amqpc_offset_of(struct eh_amqpc *a, int32_t p, int64_t seq);
 
 /* Forget the offsets of p's events below seq. This function can't fail. */
 void eh_amqpc_forget(struct eh_amqpc *a, int32_t p, int64_t seq);
+
+/*
+ * Why the client gave up on TLS: the certificate verification error of
+ * the last attempt when no connection got through TLS within
+ * cfg.tls_timeout (eh_amqpc_open and eh_amqpc_run then fail), else NULL.
+ */
+const char *eh_amqpc_tls_error(const struct eh_amqpc *a);
 
 /* The partitions this client lost to a higher epoch since the last call
  * (appended to out); returns how many. */

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "exitcode.h"
 #include "log.h"
+#include "redact.h"
 #include "state.h"
 #include "stats.h"
 
@@ -46,6 +47,8 @@ struct opts {
 	long max_attempts;
 	long page_size;
 	int insecure;
+	int follow_foreign;
+	const char *cacert;
 	const char *dead_letter;
 	const char *delimiter;
 	const char *items;
@@ -96,6 +99,7 @@ static const struct cli_opt options[] = {
 	    "(or --auth-header-file)", 0, NULL },
 	{ "auth-header-file", 0, CLI_STR, &op.auth_header_file, "FILE", NULL,
 	    "HTTP: read the --auth-header value from FILE", 0, NULL },
+	CLI_OPT_CACERT(&op.cacert),
 	{ "dead-letter", 0, CLI_STR, &op.dead_letter, "FILE",
 	    "TWINPIPE_DEAD_LETTER",
 	    "append malformed records with their error to FILE (NDJSON)", 0,
@@ -109,6 +113,9 @@ static const struct cli_opt options[] = {
 	{ "fetch", 0, CLI_LONG, &op.fetch, "N", NULL,
 	    "ODBC: rows a cursor fetches at a time (psqlODBC; default 1000)",
 	    0, NULL },
+	{ "follow-foreign-links", 0, CLI_FLAG, &op.follow_foreign, NULL, NULL,
+	    "HTTP: follow a next link to another origin, without any "
+	    "credential (default: refused)", 0, NULL },
 	{ "insecure", 0, CLI_FLAG, &op.insecure, NULL, NULL,
 	    "HTTP: do not verify TLS certificates", 0, NULL },
 	{ "items", 0, CLI_STR, &op.items, "PATH", NULL,
@@ -151,6 +158,7 @@ static const struct cli_opt options[] = {
 	{ "query", 0, CLI_STR, &op.query, "SQL", "EXTRACT_QUERY",
 	    "ODBC: the query; with --watermark its one ? is the watermark",
 	    0, NULL },
+	CLI_OPT_REDACT_PARAM,
 	{ "run-id", 0, CLI_STR, &op.run, "ID", "TWINPIPE_RUN_ID",
 	    "the run id in _meta.src (default: UTC time and pid)", 0, NULL },
 	{ "scope", 0, CLI_STR, &op.scope, "SCOPE", "EXTRACT_SCOPE",
@@ -503,13 +511,24 @@ parse_shard(const char *s, unsigned *i, unsigned *n)
 	return 0;
 }
 
-/* The source without secrets: PWD=... / Password=... values hidden. */
+/*
+ * The source without secrets: PWD=... / Password=... values of an ODBC
+ * connection string hidden; the userinfo and secret query parameters of
+ * an http(s): or blob: URL redacted (redact.h).
+ */
 static char *
 source_name(const char *src)
 {
 	struct buf b = BUF_INIT;
 	const char *p = src;
 
+	if (strncmp(src, "blob:", 5) == 0) {
+		buf_adds(&b, "blob:");
+		redact_url(&b, src + 5);
+		return buf_cstr(&b);
+	}
+	if (strncmp(src, "http://", 7) == 0 || strncmp(src, "https://", 8) == 0)
+		return redact_url_dup(src);
 	while (*p != '\0') {
 		const char *semi = strchr(p, ';'), *eq;
 		size_t n = semi != NULL ? (size_t)(semi - p + 1) : strlen(p);
@@ -793,6 +812,7 @@ main(int argc, char **argv)
 
 			bo.url = src + 5;
 			bo.insecure = op.insecure;
+			bo.cacert = op.cacert;
 			rc = extract_blob(&x, &bo, &fo);
 		} else {
 			rc = extract_files(&x, src + (src[0] == 'j' ? 5 : 7),
@@ -841,6 +861,8 @@ main(int argc, char **argv)
 		ho.header_value = hval;
 		ho.rate = op.rate;
 		ho.insecure = op.insecure;
+		ho.cacert = op.cacert;
+		ho.follow_foreign = op.follow_foreign;
 		ho.max_pages = op.max_pages;
 		ho.max_attempts = (unsigned)op.max_attempts;
 		rc = extract_http(&x, &ho);

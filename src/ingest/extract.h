@@ -146,6 +146,9 @@ struct http_src_opts {
 	const char *header_value; /* its secret value */
 	double rate;
 	int insecure;
+	const char *cacert;	/* CA bundle, or NULL: the system's */
+	int follow_foreign;	/* follow next links to another origin,
+				   without credentials */
 	long max_pages;
 	unsigned max_attempts;
 };

@@ -6,6 +6,7 @@
  */
 #include "extract.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +15,14 @@
 #include "codec.h"
 #include "http.h"
 #include "log.h"
+#include "redact.h"
 #include "stats.h"
 #include "url.h"
 
 struct page {
 	const struct http_src_opts *o;
 	struct auth *auth;
+	int creds;		/* this page is on the credentials' origin */
 	int reauth;		/* a 401 already made us refresh the token */
 	int done;
 	int ok;
@@ -42,7 +45,7 @@ prepare(struct http_req *r, void *user)
 	struct page *pg = user;
 	struct buf h = BUF_INIT, err = BUF_INIT;
 
-	if (pg->auth == NULL)
+	if (pg->auth == NULL || !pg->creds)
 		return 0;
 	if (auth_header(pg->auth, scope_of(pg), "Bearer ", &h, &err) < 0) {
 		http_req_error(r, "no token: %s", buf_cstr(&err));
@@ -61,7 +64,8 @@ classify(const struct http_resp *resp, void *user)
 {
 	struct page *pg = user;
 
-	if (resp->status == 401 && pg->auth != NULL && !pg->reauth) {
+	if (resp->status == 401 && pg->auth != NULL && pg->creds &&
+	    !pg->reauth) {
 		pg->reauth = 1;	/* a revoked or expired token: once more */
 		auth_invalidate(pg->auth, scope_of(pg));
 		return HTTP_RETRY;
@@ -128,6 +132,63 @@ link_next(const char *h)
 }
 
 /*
+ * The origin of an http(s) URL, RFC 6454: "scheme://host:port" with the
+ * scheme and host in lower case, the userinfo left out and the default
+ * port (80, 443) made explicit. Appended to b.
+ */
+static void
+origin(struct buf *b, const char *url)
+{
+	const char *h = strstr(url, "://"), *end, *at, *port = NULL, *s;
+	int https;
+
+	if (h == NULL) {
+		buf_adds(b, url);
+		return;
+	}
+	https = (size_t)(h - url) == 5;
+	for (s = url; s < h; s++)
+		buf_addc(b, (char)tolower((unsigned char)*s));
+	buf_adds(b, "://");
+	h += 3;
+	end = h + strcspn(h, "/?#");
+	at = NULL;
+	for (s = h; s < end; s++)
+		if (*s == '@')
+			at = s;
+	if (at != NULL)
+		h = at + 1;
+	for (s = end; s > h; s--)
+		if (s[-1] == ':') {
+			port = s;
+			break;
+		} else if (s[-1] == ']')
+			break;
+	for (s = h; s < (port != NULL ? port - 1 : end); s++)
+		buf_addc(b, (char)tolower((unsigned char)*s));
+	buf_addc(b, ':');
+	if (port != NULL && port < end)
+		buf_add(b, port, (size_t)(end - port));
+	else
+		buf_adds(b, https ? "443" : "80");
+}
+
+/* Do a and b have the same origin (scheme, host and port)? */
+static int
+same_origin(const char *a, const char *b)
+{
+	struct buf oa = BUF_INIT, ob = BUF_INIT;
+	int same;
+
+	origin(&oa, a);
+	origin(&ob, b);
+	same = strcmp(buf_cstr(&oa), buf_cstr(&ob)) == 0;
+	buf_release(&oa);
+	buf_release(&ob);
+	return same;
+}
+
+/*
  * Resolve ref against base (RFC 3986 5.2, url.h): absolute, network-path,
  * root-relative or relative, with the dot segments of the result removed
  * (5.2.4), so the next page's URL is canonical.
@@ -177,6 +238,7 @@ extract_http(struct extract *x, const struct http_src_opts *o)
 
 		auth_opts_init(&ao);
 		ao.insecure = o->insecure;
+		ao.cacert = o->cacert;
 		if (o->token != NULL) {
 			ao.chain = "static";
 			ao.static_token = o->token;
@@ -201,6 +263,7 @@ extract_http(struct extract *x, const struct http_src_opts *o)
 	ho.max_inflight = 1;
 	ho.rate = o->rate;
 	ho.insecure = o->insecure;
+	ho.cacert = o->cacert;
 	if (o->max_attempts > 0)
 		ho.max_attempts = o->max_attempts;
 	if ((e = http_engine_new(&ho)) == NULL)
@@ -221,11 +284,29 @@ extract_http(struct extract *x, const struct http_src_opts *o)
 		}
 		page++;
 		x->page = page;
+		/* credentials go only to the origin they were given for */
+		pg.creds = same_origin(o->url, url);
+		if (!pg.creds && !o->follow_foreign) {
+			struct buf ob = BUF_INIT;
+
+			tmp.len = 0;
+			redact_url(&tmp, url);
+			origin(&ob, o->url);
+			log_error("page %llu: the next link %s is on another "
+			    "origin than %s: refused (--follow-foreign-links "
+			    "follows it without credentials)", page,
+			    buf_cstr(&tmp), buf_cstr(&ob));
+			buf_release(&ob);
+			goto out;
+		}
+		if (!pg.creds)
+			log_info("page %llu: another origin: no credentials "
+			    "sent", page);
 		r = http_req_new("GET", url);
 		http_req_header(r, "Accept", "application/json");
-		if (basic.len > 0)
+		if (basic.len > 0 && pg.creds)
 			http_req_header(r, "Authorization", buf_cstr(&basic));
-		if (o->header_name != NULL)
+		if (o->header_name != NULL && pg.creds)
 			http_req_header(r, o->header_name,
 			    o->header_value != NULL ? o->header_value : "");
 		pg.done = 0;
@@ -240,7 +321,7 @@ extract_http(struct extract *x, const struct http_src_opts *o)
 		}
 		if (!pg.ok) {
 			tmp.len = 0;
-			http_redact_url(&tmp, url);
+			redact_url(&tmp, url);
 			if (pg.status == 401 || pg.status == 403)
 				log_error("GET %s: authentication failed: %s",
 				    buf_cstr(&tmp), buf_cstr(&pg.why));

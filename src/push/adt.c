@@ -72,8 +72,7 @@ static const struct cli_opt options[] = {
 	{ "api-version", 0, CLI_STR, &op.api_version, "VERSION",
 	    "ADT_API_VERSION", "ADT data-plane API version (default "
 	    "2023-10-31)", 0, NULL },
-	{ "cacert", 0, CLI_STR, &op.cacert, "FILE", "TWINPIPE_CACERT",
-	    "trust the CA certificates in FILE (PEM) for TLS", 0, NULL },
+	CLI_OPT_CACERT(&op.cacert),
 	{ "concurrency", 'c', CLI_LONG, &op.concurrency, "N",
 	    "ADT_CONCURRENCY", "requests in flight at most (default 32)", 0,
 	    NULL },
@@ -111,6 +110,7 @@ static const struct cli_opt options[] = {
 	{ "rate", 0, CLI_LONG, &op.rate, "N", "ADT_RATE",
 	    "start at most N requests a second (default 500, ADT's "
 	    "create/delete limit; 0: no limit)", 0, NULL },
+	CLI_OPT_REDACT_PARAM,
 	{ "token-file", 0, CLI_STR, &op.token_file, "FILE", "ADT_TOKEN_FILE",
 	    "send the bearer token in FILE instead of using the credential "
 	    "chain", 0, NULL },

@@ -43,6 +43,7 @@ struct opts {
 	const char *dead_letter;
 	const char *dir;
 	int insecure;
+	const char *cacert;
 	const char *key_file;
 	long level;
 	int list;
@@ -75,6 +76,7 @@ static const struct cli_opt options[] = {
 	{ "block-size", 0, CLI_SIZE, &op.block_size, "SIZE", NULL,
 	    "segments larger than SIZE go up in blocks of SIZE (Put Block "
 	    "List; default 8M)", 0, NULL },
+	CLI_OPT_CACERT(&op.cacert),
 	{ "cat", 0, CLI_FLAG, &op.cat, NULL, NULL,
 	    "write the archived records to standard output, in order", 0,
 	    NULL },
@@ -106,6 +108,7 @@ static const struct cli_opt options[] = {
 	{ "queue", 0, CLI_LONG, &op.queue, "N", NULL,
 	    "finished segments that may wait for upload before reading "
 	    "blocks (default 4)", 0, NULL },
+	CLI_OPT_REDACT_PARAM,
 	{ "retry-time", 0, CLI_DURATION, &op.retry_time, "DURATION", NULL,
 	    "give up on a blob request after retrying this long (default 5m)",
 	    0, NULL },
@@ -643,6 +646,7 @@ blob_config(struct up_opts *uo, char **owned, struct buf *err)
 	uo->concurrency = (unsigned)op.concurrency;
 	uo->retry_ms = (long)(op.retry_time * 1000);
 	uo->insecure = op.insecure;
+	uo->cacert = op.cacert;
 	return 0;
 }
 

@@ -27,6 +27,7 @@
 #include "codec.h"
 #include "http.h"
 #include "log.h"
+#include "redact.h"
 #include "url.h"
 
 #define STORAGE_SCOPE "https://storage.azure.com/.default"
@@ -571,8 +572,9 @@ up_start(struct up *u, struct buf *err)
 	q = run_sync(u, submit(u, K_CONTAINER, "PUT", buf_cstr(&url), NULL, 0,
 	    1, "Content-Type", "application/octet-stream", NULL));
 	if (q->v != HTTP_OK && !(q->status == 403 && u->o.auth == BA_SAS)) {
-		buf_printf(err, "blob container '%s' at %s: %s",
-		    u->o.container, u->o.acct.endpoint, buf_cstr(&q->why));
+		buf_printf(err, "blob container '%s' at ", u->o.container);
+		redact_url(err, u->o.acct.endpoint);
+		buf_printf(err, ": %s", buf_cstr(&q->why));
 		rc = -1;
 	}
 	ureq_free(q);

@@ -86,8 +86,7 @@ static struct {
 };
 
 static const struct cli_opt options[] = {
-	{ "cacert", 0, CLI_STR, &op.cacert, "FILE", "TWINPIPE_CACERT",
-	    "trust the CA certificates in FILE (PEM) for TLS", 0, NULL },
+	CLI_OPT_CACERT(&op.cacert),
 	{ "concurrency", 'c', CLI_LONG, &op.concurrency, "N",
 	    "COSMOS_CONCURRENCY", "requests in flight at most (default 32)",
 	    0, NULL },
@@ -136,6 +135,7 @@ static const struct cli_opt options[] = {
 	{ "partition-key-path", 'p', CLI_STR, &op.pk_path, "PATH",
 	    "COSMOS_PARTITION_KEY_PATH", "the container's partition key "
 	    "path, e.g. /deviceId (default /id)", 0, NULL },
+	CLI_OPT_REDACT_PARAM,
 	{ "token-file", 0, CLI_STR, &op.token_file, "FILE",
 	    "COSMOS_TOKEN_FILE", "send the Entra ID token in FILE instead "
 	    "of using a key or the credential chain", 0, NULL },

@@ -83,9 +83,9 @@ test_expect_success 'TLS verified with --cacert: all 6 over amqps' '
 		--cacert "$TEST_DIR/cert.pem" --idle-exit 1s >tls 2>err &&
 	test_lines 6 tls
 '
-test_expect_success 'TLS without the CA: refused, exit 3' '
-	test_expect_code 3 env EVENTHUB_CONNECTION_STRING=$CS \
-		ingest-eventhub -T amqp --idle-exit 1s >notls 2>err &&
+test_expect_success 'TLS without the CA: refused, exit 2 (--tls-timeout)' '
+	test_expect_code 2 env EVENTHUB_CONNECTION_STRING=$CS \
+		ingest-eventhub -T amqp --idle-exit 1s --tls-timeout 2s >notls 2>err &&
 	test_lines 0 notls
 '
 test_done

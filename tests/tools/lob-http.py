@@ -12,7 +12,11 @@ Serves RECORDS (default 25) records {"id": i, "name": "org i"} as:
                        Basic u:p or "X-Api-Key: k"
   /broken              not JSON;  /down  always 500
   POST /TENANT/oauth2/v2.0/token   a token endpoint (client secret "sekrit")
-Every request is logged to PORTFILE.log as "METHOD PATH AUTH".
+  /p[?bad=1]           two records (and a non-object with bad=1), no next
+  /foreign?to=PORT     one record, the next link on http://127.0.0.1:PORT
+  /redirect?to=PORT    302 to http://127.0.0.1:PORT/odata
+Every request is logged to PORTFILE.log as "METHOD PATH AUTH", and with all
+its headers to PORTFILE.hdr ("METHOD PATH", "Name: value" lines, "--").
 """
 import base64
 import json
@@ -46,6 +50,11 @@ class H(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "") or self.headers.get("X-Api-Key", "")
         with open(PORTFILE + ".log", "a") as f:
             f.write("GET %s %s\n" % (self.path, auth))
+        with open(PORTFILE + ".hdr", "a") as f:
+            f.write("GET %s\n" % self.path)
+            for k, v in self.headers.items():
+                f.write("%s: %s\n" % (k, v))
+            f.write("--\n")
         page = int(q.get("page", "0"))
         path = u.path
         if path.startswith("/auth/"):
@@ -77,6 +86,14 @@ class H(BaseHTTPRequestHandler):
         if path == "/offset":
             o, l = int(q.get("offset", 0)), int(q.get("limit", 10))
             return self.send(200, {"data": {"rows": RECS[o:o + l]}})
+        if path == "/p":
+            items = [{"id": 1}, {"id": 2}] + ([3] if "bad" in q else [])
+            return self.send(200, {"value": items})
+        if path == "/foreign":
+            return self.send(200, {"value": [{"id": 1}], "@odata.nextLink":
+                                   "http://127.0.0.1:%s/odata?page=2" % q["to"]})
+        if path == "/redirect":
+            return self.send(302, {}, [("Location", "http://127.0.0.1:%s/odata" % q["to"])])
         if path == "/broken":
             return self.send(200, b"<html>not json")
         if path == "/down":
