@@ -76,6 +76,8 @@ struct opts {
 	const char *transport;
 	const char *partitions;
 	const char *ckpt_dir;
+	const char *ckpt_store;	/* Blob Storage checkpoints, or NULL */
+	double own_expiry;
 	const char *cacert;
 	size_t max_buffer;
 	long prefetch;
@@ -85,7 +87,7 @@ static struct opts op = {
 	.group = "twinpipe", .start = "earliest", .max_in_flight = 100000,
 	.commit_interval = 1.0, .drain_timeout = 30.0, .barrier_interval = 1.0,
 	.ckpt_dir = "eventhub-checkpoints", .max_buffer = 32u << 20,
-	.prefetch = 0
+	.prefetch = 0, .own_expiry = 60.0
 };
 
 static int
@@ -127,6 +129,11 @@ static const struct cli_opt options[] = {
 	{ "checkpoint-dir", 0, CLI_STR, &op.ckpt_dir, "DIR",
 	    "EVENTHUB_CHECKPOINT_DIR", "AMQP: keep checkpoints under DIR in "
 	    "the SDKs' layout (default eventhub-checkpoints)", 0, NULL },
+	{ "checkpoint-store", 0, CLI_STR, &op.ckpt_store, "URL|CONTAINER",
+	    "EVENTHUB_CHECKPOINT_STORE", "AMQP: keep checkpoints and "
+	    "ownership in this Blob Storage container as the SDKs' "
+	    "BlobCheckpointStore does, shared by instances of the group",
+	    0, NULL },
 	{ "commit-interval", 0, CLI_DURATION, &op.commit_interval,
 	    "DURATION", NULL, "commit acknowledged offsets at most this "
 	    "often (default 1s)", 0, NULL },
@@ -159,6 +166,10 @@ static const struct cli_opt options[] = {
 	    "Entra ID tokens (OAUTHBEARER) instead of a key", 0, NULL },
 	{ "no-commit", 0, CLI_FLAG, &op.no_commit, NULL, NULL,
 	    "never commit offsets (replay, debugging)", 0, NULL },
+	{ "ownership-expiry", 0, CLI_DURATION, &op.own_expiry, "DURATION",
+	    NULL, "AMQP with --checkpoint-store: a partition not renewed "
+	    "this long may be taken by another instance (default 60s)", 0,
+	    NULL },
 	{ "partitions", 'p', CLI_STR, &op.partitions, "LIST", NULL,
 	    "AMQP: read only these partitions (comma-separated ids; "
 	    "default all)", 0, NULL },
@@ -1353,8 +1364,22 @@ amqp_setup(struct ctx *c, const struct eh_conn *conn)
 	cfg.auth = c->auth;
 	cfg.prefetch = (uint32_t)op.prefetch;
 	cfg.epoch = -1;
-	c->ckpt = eh_ckpt_dir_open(op.ckpt_dir, conn->host, op.topic,
-	    op.group, &e);
+	if (op.ckpt_store != NULL) {
+		char *cs, *key, *sas;
+		int failed = 0;
+
+		cs = cli_secret("AZURE_STORAGE_CONNECTION_STRING", NULL,
+		    &failed);
+		key = cli_secret("AZURE_STORAGE_KEY", NULL, &failed);
+		sas = cli_secret("AZURE_STORAGE_SAS_TOKEN", NULL, &failed);
+		c->ckpt = eh_ckpt_blob_open(op.ckpt_store, cs, key, sas,
+		    c->auth, op.cacert, conn->host, op.topic, op.group, &e);
+		free(cs);
+		free(key);
+		free(sas);
+	} else
+		c->ckpt = eh_ckpt_dir_open(op.ckpt_dir, conn->host, op.topic,
+		    op.group, &e);
 	if (c->ckpt == NULL) {
 		log_error("%s", buf_cstr(&e));
 		rc = EXIT_USAGE;

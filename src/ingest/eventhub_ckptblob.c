@@ -130,10 +130,11 @@ eh_ckptblob_open(const char *spec, const char *cs, const char *key,
 	b->w.entra = b->acct.key == NULL && b->acct.sas == NULL ? entra :
 	    NULL;
 	b->w.max_ms = 30000;
-	/* the container must be there: made when missing (as the SDKs'
-	 * samples do), a refusal to make it is not an error */
-	k = blob_call(b->e, &b->w, "HEAD", NULL, "restype=container", NULL,
-	    0, NULL, 0, NULL, &r);
+	/* the container must be there and listable (a SAS needs "l", as
+	 * the SDKs' store needs it): made when missing */
+	k = blob_call(b->e, &b->w, "GET", NULL,
+	    "restype=container&comp=list&maxresults=1", NULL, 0, NULL, 0,
+	    NULL, &r);
 	if (k == 1 && r.status == 404) {
 		blob_reply_release(&r);
 		k = blob_call(b->e, &b->w, "PUT", NULL, "restype=container",
