@@ -41,6 +41,7 @@
 #include "eventhub_amqpc.h"
 #include "eventhub_ckpt.h"
 #include "eventhub_conn.h"
+#include "eventhub_own.h"
 #include "exitcode.h"
 #include "json.h"
 #include "log.h"
@@ -299,6 +300,9 @@ struct ctx {
 	int token_set;		/* a token was handed to librdkafka */
 	struct eh_amqpc *amqp;	/* the AMQP transport, or NULL: Kafka */
 	struct eh_ckpt_dir *ckpt;	/* its checkpoints */
+	struct eh_lb *lb;	/* shared ownership (--checkpoint-store) */
+	double lb_next;		/* its next cycle */
+	struct eh_start st0;	/* where a partition without one starts */
 	struct buf *ob;		/* where amqp_event writes */
 	int amqp_full;		/* --max-events reached */
 };
@@ -1340,6 +1344,89 @@ amqp_start(struct eh_start *st)
 }
 
 /*
+ * Start reading partition id from its checkpoint, else --start; with owner
+ * level epoch (0: none). Returns 0, or -1 (reported).
+ */
+static int
+amqp_add(struct ctx *c, int32_t id, int64_t epoch)
+{
+	struct eh_start st = c->st0;
+	struct buf e = BUF_INIT;
+	struct eh_ckpt ck;
+	int k;
+
+	k = eh_ckpt_get(c->ckpt, id, &ck, &e);
+	if (k < 0) {
+		log_error("%s", buf_cstr(&e));
+		buf_release(&e);
+		return -1;
+	}
+	if (k == 1 && ck.offset[0] != '\0') {
+		st.kind = EHS_OFFSET;
+		snprintf(st.offset, sizeof(st.offset), "%s", ck.offset);
+	} else if (k == 1) {
+		st.kind = EHS_SEQ;
+		st.v = ck.seq;
+	}
+	st.epoch = epoch;
+	eh_ack_drop(&c->ack, id);	/* what an earlier hold left */
+	if (k == 1)
+		eh_ack_part(&c->ack, id, 1)->committed = ck.seq + 1;
+	e.len = 0;
+	if (eh_amqpc_add(c->amqp, id, &st, &e) < 0) {
+		log_error("amqp: %s", buf_cstr(&e));
+		buf_release(&e);
+		return -1;
+	}
+	buf_release(&e);
+	log_info("assigned %s[%d]%s", op.topic, (int)id,
+	    k == 1 ? " (from its checkpoint)" : "");
+	c->assigned_at = now_s();
+	return 0;
+}
+
+static int
+lb_add(void *ctx, int32_t id, int64_t epoch)
+{
+	return amqp_add(ctx, id, epoch);
+}
+
+/* Stop reading partition id: another instance holds it now. */
+static void
+lb_drop(void *ctx, int32_t id)
+{
+	struct ctx *c = ctx;
+
+	eh_amqpc_remove(c->amqp, id);
+	eh_ack_drop(&c->ack, id);
+	log_info("revoked %s[%d]", op.topic, (int)id);
+}
+
+/* A balancing cycle when one is due (--checkpoint-store), after dropping
+ * the partitions a higher epoch took. */
+static void
+amqp_balance(struct ctx *c)
+{
+	struct buf e = BUF_INIT;
+	int32_t lost[64];
+	size_t i, n;
+
+	if (c->lb == NULL)
+		return;
+	n = eh_amqpc_lost(c->amqp, lost, 64);
+	for (i = 0; i < n; i++) {
+		eh_lb_lost(c->lb, lost[i]);
+		lb_drop(c, lost[i]);
+	}
+	if (now_s() < c->lb_next)
+		return;
+	if (eh_lb_cycle(c->lb, time(NULL), lb_add, lb_drop, c, &e) < 0)
+		log_warn("%s (retried next cycle)", buf_cstr(&e));
+	c->lb_next = now_s() + eh_lb_interval(c->lb);
+	buf_release(&e);
+}
+
+/*
  * Connect, open the checkpoints, start every chosen partition from its
  * checkpoint or --start. Returns 0, or an exit status (reported).
  */
@@ -1349,11 +1436,17 @@ amqp_setup(struct ctx *c, const struct eh_conn *conn)
 	struct eh_amqpc_cfg cfg;
 	struct buf e = BUF_INIT;
 	const int32_t *ids;
+	int32_t *mine = NULL;
+	size_t nmine = 0;
 	struct eh_start st0;
 	int n, i, rc = EXIT_FATAL;
 
 	if (amqp_start(&st0) < 0) {
 		cli_usage_error(&prog, "--start seq:N wants a sequence number");
+		return EXIT_USAGE;
+	}
+	if (op.own_expiry <= 0) {
+		cli_usage_error(&prog, "--ownership-expiry must be positive");
 		return EXIT_USAGE;
 	}
 	memset(&cfg, 0, sizeof(cfg));
@@ -1396,14 +1489,13 @@ amqp_setup(struct ctx *c, const struct eh_conn *conn)
 		log_error("amqp: %s", buf_cstr(&e));
 		goto out;
 	}
+	mine = xcalloc((size_t)n + 1, sizeof(*mine));
 	if (op.prefetch == 0)	/* the budget shared by every partition */
 		eh_amqpc_set_credit(c->amqp, eh_budget_credit(op.max_buffer,
 		    n, 300));
+	c->st0 = st0;
 	for (i = 0; i < n; i++) {
-		struct eh_start st = st0;
-		struct eh_ckpt ck;
 		char id[16];
-		int k;
 
 		snprintf(id, sizeof(id), ",%d,", (int)ids[i]);
 		if (op.partitions != NULL) {
@@ -1416,35 +1508,24 @@ amqp_setup(struct ctx *c, const struct eh_conn *conn)
 			if (!want)
 				continue;
 		}
-		e.len = 0;
-		k = eh_ckpt_get(c->ckpt, ids[i], &ck, &e);
-		if (k < 0) {
-			log_error("%s", buf_cstr(&e));
+		if (eh_ckpt_shared(c->ckpt)) {
+			mine[nmine++] = ids[i];
+			continue;
+		}
+		if (amqp_add(c, ids[i], 0) < 0)
 			goto out;
-		}
-		if (k == 1 && ck.offset[0] != '\0') {
-			st.kind = EHS_OFFSET;
-			snprintf(st.offset, sizeof(st.offset), "%s", ck.offset);
-		} else if (k == 1) {
-			st.kind = EHS_SEQ;
-			st.v = ck.seq;
-		}
-		if (k == 1) {
-			struct eh_ack_part *p = eh_ack_part(&c->ack, ids[i], 1);
-
-			p->committed = ck.seq + 1;
-		}
-		e.len = 0;
-		if (eh_amqpc_add(c->amqp, ids[i], &st, &e) < 0) {
-			log_error("amqp: %s", buf_cstr(&e));
-			goto out;
-		}
-		log_info("assigned %s[%d]%s", op.topic, (int)ids[i],
-		    k == 1 ? " (from its checkpoint)" : "");
+	}
+	if (eh_ckpt_shared(c->ckpt)) {
+		c->lb = eh_lb_new(c->ckpt, mine, nmine, op.own_expiry);
+		log_info("sharing %s/%s with the other readers of the "
+		    "checkpoint store as owner %s", op.topic, op.group,
+		    eh_lb_id(c->lb));
+		amqp_balance(c);
 	}
 	c->assigned_at = now_s();
 	rc = 0;
 out:
+	free(mine);
 	buf_release(&e);
 	return rc;
 }
@@ -1774,6 +1855,8 @@ run:
 			}
 			if (cx.amqp_full)
 				reading = 0;
+			if (reading)
+				amqp_balance(&cx);
 		}
 		while (cx.amqp == NULL && reading && ob->len < kafka_out &&
 		    (!op.exec || cx.ack.in_flight <
@@ -1870,6 +1953,8 @@ run:
 		int ws;
 
 		commit_acked(&cx, 1);
+		if (cx.lb != NULL)	/* as the SDKs do on close */
+			eh_lb_release(cx.lb);
 		if (ch.in >= 0)
 			close(ch.in);
 		ch.in = -1;
@@ -1935,6 +2020,7 @@ out:
 	eh_ack_release(&cx.ack);
 	free(hs);
 	eh_amqpc_free(cx.amqp);
+	eh_lb_free(cx.lb);
 	eh_ckpt_dir_close(cx.ckpt);
 	eh_conn_release(&conn);
 	auth_free(cx.auth);
