@@ -205,7 +205,9 @@ static const struct cli_prog prog = {
 	options, sizeof(options) / sizeof(options[0]),
 	"Environment:\n"
 	"  EVENTHUB_CONNECTION_STRING  Endpoint=sb://NS.servicebus.windows.net/;"
-	"...;EntityPath=HUB\n",
+	"...;EntityPath=HUB\n"
+	"  AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_KEY,\n"
+	"  AZURE_STORAGE_SAS_TOKEN     the account of --checkpoint-store\n",
 	&op
 };
 
