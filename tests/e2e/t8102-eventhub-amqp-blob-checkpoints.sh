@@ -39,20 +39,21 @@ test_expect_success 'the blobs are where the SDK looks: empty, state in metadata
 	sas=$(az_sas ck1 rl) &&
 	curl -sf "$AZ_URL/ck1?restype=container&comp=list&include=metadata&$sas" >list.xml &&
 	grep -o "<Name>[^<]*</Name>" list.xml | sort >names &&
-	test_grep "<Name>localhost/hub1/twinpipe/checkpoint/0</Name>" names &&
+	grep -q "^<Name>localhost/hub1/twinpipe/checkpoint/[0-2]</Name>$" names &&
 	grep -q "<sequencenumber>[0-9]*</sequencenumber>" list.xml &&
 	grep -q "<offset>[0-9]*</offset>" list.xml &&
 	! grep -q "<Content-Length>[1-9]" list.xml
 '
+# the SDK stops at 35 events: a duplicate among them leaves one missing
 test_expect_success 'the SDK goes on from those checkpoints: exactly the other 35' '
-	sdk ck1 twinpipe 0 3000 >sdk1 2>sdkerr1 &&
-	grep -q "^done 35$" sdk1 &&
+	sdk ck1 twinpipe 35 10000 >sdk1 2>sdkerr1 &&
+	{ grep -q "^done 35$" sdk1 || { cat sdk1 sdkerr1 >&2; false; }; } &&
 	{ pseq out1; grep -E "^[0-9]+ [0-9]+$" sdk1; } | sort >all1 &&
 	test "$(sort -u all1 | wc -l)" = 60 && test "$(wc -l <all1)" = 60
 '
 test_expect_success 'the SDK reads 20 events of a new group, checkpoints each' '
-	sdk ck2 g2 20 3000 >sdk2 2>sdkerr2 &&
-	grep -q "^done 20$" sdk2 &&
+	sdk ck2 g2 20 10000 >sdk2 2>sdkerr2 &&
+	{ grep -q "^done 20$" sdk2 || { cat sdk2 sdkerr2 >&2; false; }; } &&
 	grep -q "^blob localhost/hub1/g2/checkpoint/[0-9] .*sequencenumber=" sdk2
 '
 test_expect_success 'ingest-eventhub resumes from the SDK checkpoints: the other 40' '

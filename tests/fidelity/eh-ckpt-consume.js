@@ -19,25 +19,26 @@ const [ehcs, stcs, container, group, max, idle] = process.argv.slice(2);
 		loadBalancingOptions: { strategy: 'greedy', updateIntervalInMs: 1000 },
 	});
 	const limit = Number(max);
-	let n = 0, last = Date.now(), full = false;
+	let n = 0, ck = 0, last = Date.now();
 	const sub = client.subscribe({
 		processEvents: async (events, ctx) => {
 			for (const ev of events) {
-				if (full)
+				/* no await between the test and the count: the
+				 * partitions' handlers interleave only at awaits */
+				if (limit > 0 && n >= limit)
 					return;	/* not handled: not checkpointed */
+				n++;
 				console.log(`${ctx.partitionId} ${ev.sequenceNumber}`);
 				await ctx.updateCheckpoint(ev);
-				n++;
+				ck++;
 				last = Date.now();
-				if (limit > 0 && n >= limit)
-					full = true;
 			}
 		},
 		processError: async (err) => { console.error(`error: ${err.message}`); },
 	}, { startPosition: earliestEventPosition, maxBatchSize: 1, maxWaitTimeInSeconds: 1 });
 	/* bounded: at most 10 minutes; idle counted from the first event
 	 * (claiming partitions takes a while), at most 60 s without one */
-	for (let i = 0; i < 6000 && !full; i++) {
+	for (let i = 0; i < 6000 && !(limit > 0 && ck >= limit); i++) {
 		if (n > 0 ? Date.now() - last >= Number(idle) : Date.now() - last >= 60000)
 			break;
 		await new Promise((r) => setTimeout(r, 100));
