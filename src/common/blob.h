@@ -172,7 +172,8 @@ void blob_reply_release(struct blob_reply *r);
 /*
  * One request to blob `blob` of w's container (its '/'-separated segments
  * percent-encoded each, so any name is safe) or to the container itself
- * (blob NULL), run to its end on engine e (the engine's retries: 408, 429,
+ * (blob NULL; a name with an empty, "." or ".." segment is refused),
+ * run to its end on engine e (the engine's retries: 408, 429,
  * 5xx and transport errors; 404, 409 and 412 are answers). query (may be
  * NULL) is appended as is, the SAS after it; h[0..nh) are sent and signed
  * (at most 8; x-ms-version and x-ms-date are added). The values of the

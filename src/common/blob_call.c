@@ -151,20 +151,31 @@ blob_reply_release(struct blob_reply *r)
 	buf_release(&r->why);
 }
 
-/* Append name with each '/'-separated segment percent-encoded. */
-static void
+/*
+ * Append name with each '/'-separated segment percent-encoded. Returns 0,
+ * or -1 for an empty, "." or ".." segment (percent-encoding keeps dots,
+ * and servers and proxies remove dot segments: the request would go to
+ * another blob).
+ */
+static int
 add_name(struct buf *b, const char *name)
 {
 	const char *p = name, *sl;
+	size_t n;
 
 	for (;;) {
 		sl = strchr(p, '/');
-		pct_encode(b, p, sl != NULL ? (size_t)(sl - p) : strlen(p));
+		n = sl != NULL ? (size_t)(sl - p) : strlen(p);
+		if (n == 0 || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return -1;
+		pct_encode(b, p, n);
 		if (sl == NULL)
 			break;
 		buf_addc(b, '/');
 		p = sl + 1;
 	}
+	return 0;
 }
 
 int
@@ -200,7 +211,12 @@ blob_call(struct http_engine *e, const struct blob_where *w,
 	pct_encode(&url, w->container, strlen(w->container));
 	if (blob != NULL) {
 		buf_addc(&url, '/');
-		add_name(&url, blob);
+		if (add_name(&url, blob) < 0) {
+			buf_printf(&r->why, "blob name '%s' has an empty, "
+			    "'.' or '..' segment", blob);
+			buf_release(&url);
+			return -1;
+		}
 	}
 	if (query != NULL)
 		buf_printf(&url, "?%s", query);

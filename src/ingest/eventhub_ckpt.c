@@ -60,6 +60,25 @@ mkdir_p(char *p)
 	return mkdir(p, 0777) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* A namespace, hub or group that cannot be a name segment: "", ".", "..". */
+static int
+bad_names(const char *ns, const char *hub, const char *group,
+    struct buf *err)
+{
+	const char *v[3] = { ns, hub, group }, *what[3] = { "namespace",
+	    "event hub", "consumer group" };
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (v[i][0] == '\0' || strcmp(v[i], ".") == 0 ||
+		    strcmp(v[i], "..") == 0) {
+			buf_printf(err, "the %s name '%s' cannot name a "
+			    "checkpoint", what[i], v[i]);
+			return 1;
+		}
+	return 0;
+}
+
 struct eh_ckpt_dir *
 eh_ckpt_dir_open(const char *dir, const char *ns, const char *hub,
     const char *group, struct buf *err)
@@ -67,6 +86,8 @@ eh_ckpt_dir_open(const char *dir, const char *ns, const char *hub,
 	struct buf b = BUF_INIT;
 	struct eh_ckpt_dir *d;
 
+	if (bad_names(ns, hub, group, err))
+		return NULL;
 	buf_adds(&b, dir);
 	add_seg(&b, ns);
 	add_seg(&b, hub);
@@ -92,6 +113,8 @@ eh_ckpt_blob_open(const char *spec, const char *cs, const char *key,
 	struct eh_ckpt_dir *d;
 	struct buf b = BUF_INIT;
 
+	if (bad_names(ns, hub, group, err))
+		return NULL;
 	bl = eh_ckptblob_open(spec, cs, key, sas, entra, cacert, err);
 	if (bl == NULL)
 		return NULL;

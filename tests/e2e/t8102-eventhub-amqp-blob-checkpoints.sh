@@ -18,7 +18,12 @@ az_ok=0
 # azurite 3.x knows; the blob operations used here are the same in both
 az_start --skipApiVersionCheck 2>azstart.err && az_ok=1
 test_expect_success 'azurite starts' 'test $az_ok = 1 || { cat azstart.err; false; }'
-[ $az_ok = 1 ] || { test_done; exit 1; }
+[ $az_ok = 1 ] || { test_expect_success 'a group that is a dot segment is refused, not sent' '
+	test_expect_code 2 env AZURE_STORAGE_CONNECTION_STRING=$AZ_CS \
+		ingest-eventhub -g .. --checkpoint-store ck1 --idle-exit 1s >out5 2>err5 &&
+	test_grep "consumer group name .\.\.. cannot name a checkpoint" err5
+'
+test_done; exit 1; }
 emu_start --amqp-port auto --eventhub hub1:3 || exit 1
 amqp=$(sed -n 2p "$TEST_DIR/emu$emu_n.out")
 export EVENTHUB_CONNECTION_STRING="Endpoint=sb://localhost:${amqp##*:}/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;EntityPath=hub1;UseDevelopmentEmulator=true"
@@ -74,5 +79,10 @@ test_expect_success 'a wrong account key: a clear error, exit 2, the key not log
 	test_expect_code 2 env AZURE_STORAGE_CONNECTION_STRING="$bad" \
 		ingest-eventhub --checkpoint-store ck1 --idle-exit 1s >out4 2>err4 &&
 	test_grep "checkpoint store" err4 && ! grep -q QkFES0VZ err4
+'
+test_expect_success 'a group that is a dot segment is refused, not sent' '
+	test_expect_code 2 env AZURE_STORAGE_CONNECTION_STRING=$AZ_CS \
+		ingest-eventhub -g .. --checkpoint-store ck1 --idle-exit 1s >out5 2>err5 &&
+	test_grep "consumer group name .\.\.. cannot name a checkpoint" err5
 '
 test_done
