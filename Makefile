@@ -85,6 +85,7 @@ TEST_EXTRA_blob := src/push/archive_blob.c src/push/archive_seg.c src/push/archi
 TEST_EXTRA_cosmos_doc := src/push/cosmos_doc.c
 TEST_EXTRA_eventhub_amqp := src/ingest/eventhub_amqp.c src/ingest/eventhub_ack.c
 TEST_EXTRA_eventhub_conn := src/ingest/eventhub_conn.c
+TEST_EXTRA_eventhub_own := src/ingest/eventhub_own.c src/ingest/eventhub_ckpt.c src/ingest/eventhub_ckptblob.c
 TEST_EXTRA_extract := src/ingest/extract_types.c src/ingest/extract_json.c src/ingest/extract_emit.c
 define UNIT_RULE
 $(B)/tests/$(1): tests/unit/$(1).c tests/unit/tap.h $(LIBCOMMON) $$(TEST_EXTRA_$(1:test_%=%):%.c=$(B)/%.o)

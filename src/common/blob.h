@@ -2,9 +2,11 @@
  * blob.h - Azure Blob Storage addressing and request signing: connection
  * strings, blob URLs, SharedKey authorization and service SAS tokens.
  *
- * No I/O here: programs send the requests with http.h and call
- * blob_sharedkey() from their prepare callback (a fresh x-ms-date per
- * attempt). See PROTOCOLS.md, "Azure Blob Storage (and Azurite)".
+ * Programs that stream (archive) send their requests with http.h and
+ * call blob_sharedkey() from their prepare callback (a fresh x-ms-date per
+ * attempt); blob_call() (blob_call.c) does that for one small request at a
+ * time (properties, metadata, empty blobs: checkpoints, ownership). See
+ * PROTOCOLS.md, "Azure Blob Storage (and Azurite)".
  *
  * Connection strings (the portal's and Azurite's formats):
  *   DefaultEndpointsProtocol=https;AccountName=A;AccountKey=K;
@@ -138,5 +140,51 @@ int blob_list_parse(const char *body, size_t n, struct buf *next,
  * Returns 0, or -1 if s is not one.
  */
 int blob_http_date_parse(const char *s, time_t *t);
+
+/* ---- small synchronous requests (blob_call.c): properties, metadata ---- */
+
+struct auth;
+struct http_engine;
+
+/* Where and how blob_call() talks: borrowed pointers. */
+struct blob_where {
+	const struct blob_account *acct;	/* endpoint, name, key or sas */
+	const char *container;
+	struct auth *entra;	/* Bearer tokens when acct has neither a SAS
+				   nor a key (NULL: then the call fails) */
+	long max_ms;		/* retry budget per call (0: http's default) */
+};
+
+/* Response headers blob_call() keeps. */
+#define BLOB_META_MAX 4
+struct blob_reply {
+	long status;		/* HTTP status, 0 when none arrived */
+	char etag[128];		/* ETag as sent (quotes included), "" none */
+	time_t mtime;		/* Last-Modified, -1 if absent */
+	char code[64];		/* x-ms-error-code, "" none */
+	char *meta[BLOB_META_MAX];	/* x-ms-meta-<want[i]>, malloc'd or NULL */
+	struct buf why;		/* when status is 0 or not 2xx: why */
+};
+
+/* Free what r holds (not r). Can't fail. */
+void blob_reply_release(struct blob_reply *r);
+
+/*
+ * One request to blob `blob` of w's container (its '/'-separated segments
+ * percent-encoded each, so any name is safe) or to the container itself
+ * (blob NULL; a name with an empty, "." or ".." segment is refused),
+ * run to its end on engine e (the engine's retries: 408, 429,
+ * 5xx and transport errors; 404, 409 and 412 are answers). query (may be
+ * NULL) is appended as is, the SAS after it; h[0..nh) are sent and signed
+ * (at most 8; x-ms-version and x-ms-date are added). The values of the
+ * response headers x-ms-meta-<want[i]> (i < BLOB_META_MAX, want
+ * NULL-terminated or NULL) land in r->meta[i]. Returns 0 when the service
+ * answered 2xx, 1 when it answered otherwise (r->status, r->code, r->why),
+ * -1 when no answer came (r->why). r is initialised here.
+ */
+int blob_call(struct http_engine *e, const struct blob_where *w,
+    const char *method, const char *blob, const char *query,
+    const struct blob_hdr *h, size_t nh, const void *body, size_t n,
+    const char *const *want, struct blob_reply *r);
 
 #endif

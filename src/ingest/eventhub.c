@@ -41,6 +41,7 @@
 #include "eventhub_amqpc.h"
 #include "eventhub_ckpt.h"
 #include "eventhub_conn.h"
+#include "eventhub_own.h"
 #include "exitcode.h"
 #include "json.h"
 #include "log.h"
@@ -76,6 +77,8 @@ struct opts {
 	const char *transport;
 	const char *partitions;
 	const char *ckpt_dir;
+	const char *ckpt_store;	/* Blob Storage checkpoints, or NULL */
+	double own_expiry;
 	const char *cacert;
 	size_t max_buffer;
 	long prefetch;
@@ -86,7 +89,7 @@ static struct opts op = {
 	.group = "twinpipe", .start = "earliest", .max_in_flight = 100000,
 	.commit_interval = 1.0, .drain_timeout = 30.0, .barrier_interval = 1.0,
 	.ckpt_dir = "eventhub-checkpoints", .max_buffer = 32u << 20,
-	.prefetch = 0, .tls_timeout = 60.0
+	.prefetch = 0, .tls_timeout = 60.0, .own_expiry = 60.0
 };
 
 static int
@@ -126,6 +129,11 @@ static const struct cli_opt options[] = {
 	{ "checkpoint-dir", 0, CLI_STR, &op.ckpt_dir, "DIR",
 	    "EVENTHUB_CHECKPOINT_DIR", "AMQP: keep checkpoints under DIR in "
 	    "the SDKs' layout (default eventhub-checkpoints)", 0, NULL },
+	{ "checkpoint-store", 0, CLI_STR, &op.ckpt_store, "URL|CONTAINER",
+	    "EVENTHUB_CHECKPOINT_STORE", "AMQP: keep checkpoints and "
+	    "ownership in this Blob Storage container as the SDKs' "
+	    "BlobCheckpointStore does, shared by instances of the group",
+	    0, NULL },
 	{ "commit-interval", 0, CLI_DURATION, &op.commit_interval,
 	    "DURATION", NULL, "commit acknowledged offsets at most this "
 	    "often (default 1s)", 0, NULL },
@@ -158,6 +166,10 @@ static const struct cli_opt options[] = {
 	    "Entra ID tokens (OAUTHBEARER) instead of a key", 0, NULL },
 	{ "no-commit", 0, CLI_FLAG, &op.no_commit, NULL, NULL,
 	    "never commit offsets (replay, debugging)", 0, NULL },
+	{ "ownership-expiry", 0, CLI_DURATION, &op.own_expiry, "DURATION",
+	    NULL, "AMQP with --checkpoint-store: a partition not renewed "
+	    "this long may be taken by another instance (default 60s)", 0,
+	    NULL },
 	{ "partitions", 'p', CLI_STR, &op.partitions, "LIST", NULL,
 	    "AMQP: read only these partitions (comma-separated ids; "
 	    "default all)", 0, NULL },
@@ -197,7 +209,9 @@ static const struct cli_prog prog = {
 	options, sizeof(options) / sizeof(options[0]),
 	"Environment:\n"
 	"  EVENTHUB_CONNECTION_STRING  Endpoint=sb://NS.servicebus.windows.net/;"
-	"...;EntityPath=HUB\n",
+	"...;EntityPath=HUB\n"
+	"  AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_KEY,\n"
+	"  AZURE_STORAGE_SAS_TOKEN     the account of --checkpoint-store\n",
 	&op
 };
 
@@ -292,6 +306,9 @@ struct ctx {
 	int token_set;		/* a token was handed to librdkafka */
 	struct eh_amqpc *amqp;	/* the AMQP transport, or NULL: Kafka */
 	struct eh_ckpt_dir *ckpt;	/* its checkpoints */
+	struct eh_lb *lb;	/* shared ownership (--checkpoint-store) */
+	double lb_next;		/* its next cycle */
+	struct eh_start st0;	/* where a partition without one starts */
 	struct buf *ob;		/* where amqp_event writes */
 	int amqp_full;		/* --max-events reached */
 	int tls_ok;		/* Kafka: a broker answered through TLS */
@@ -1379,6 +1396,89 @@ amqp_start(struct eh_start *st)
 }
 
 /*
+ * Start reading partition id from its checkpoint, else --start; with owner
+ * level epoch (0: none). Returns 0, or -1 (reported).
+ */
+static int
+amqp_add(struct ctx *c, int32_t id, int64_t epoch)
+{
+	struct eh_start st = c->st0;
+	struct buf e = BUF_INIT;
+	struct eh_ckpt ck;
+	int k;
+
+	k = eh_ckpt_get(c->ckpt, id, &ck, &e);
+	if (k < 0) {
+		log_error("%s", buf_cstr(&e));
+		buf_release(&e);
+		return -1;
+	}
+	if (k == 1 && ck.offset[0] != '\0') {
+		st.kind = EHS_OFFSET;
+		snprintf(st.offset, sizeof(st.offset), "%s", ck.offset);
+	} else if (k == 1) {
+		st.kind = EHS_SEQ;
+		st.v = ck.seq;
+	}
+	st.epoch = epoch;
+	eh_ack_drop(&c->ack, id);	/* what an earlier hold left */
+	if (k == 1)
+		eh_ack_part(&c->ack, id, 1)->committed = ck.seq + 1;
+	e.len = 0;
+	if (eh_amqpc_add(c->amqp, id, &st, &e) < 0) {
+		log_error("amqp: %s", buf_cstr(&e));
+		buf_release(&e);
+		return -1;
+	}
+	buf_release(&e);
+	log_info("assigned %s[%d]%s", op.topic, (int)id,
+	    k == 1 ? " (from its checkpoint)" : "");
+	c->assigned_at = now_s();
+	return 0;
+}
+
+static int
+lb_add(void *ctx, int32_t id, int64_t epoch)
+{
+	return amqp_add(ctx, id, epoch);
+}
+
+/* Stop reading partition id: another instance holds it now. */
+static void
+lb_drop(void *ctx, int32_t id)
+{
+	struct ctx *c = ctx;
+
+	eh_amqpc_remove(c->amqp, id);
+	eh_ack_drop(&c->ack, id);
+	log_info("revoked %s[%d]", op.topic, (int)id);
+}
+
+/* A balancing cycle when one is due (--checkpoint-store), after dropping
+ * the partitions a higher epoch took. */
+static void
+amqp_balance(struct ctx *c)
+{
+	struct buf e = BUF_INIT;
+	int32_t lost[64];
+	size_t i, n;
+
+	if (c->lb == NULL)
+		return;
+	n = eh_amqpc_lost(c->amqp, lost, 64);
+	for (i = 0; i < n; i++) {
+		eh_lb_lost(c->lb, lost[i]);
+		lb_drop(c, lost[i]);
+	}
+	if (now_s() < c->lb_next)
+		return;
+	if (eh_lb_cycle(c->lb, time(NULL), lb_add, lb_drop, c, &e) < 0)
+		log_warn("%s (retried next cycle)", buf_cstr(&e));
+	c->lb_next = now_s() + eh_lb_interval(c->lb);
+	buf_release(&e);
+}
+
+/*
  * Connect, open the checkpoints, start every chosen partition from its
  * checkpoint or --start. Returns 0, or an exit status (reported).
  */
@@ -1388,11 +1488,17 @@ amqp_setup(struct ctx *c, const struct eh_conn *conn)
 	struct eh_amqpc_cfg cfg;
 	struct buf e = BUF_INIT;
 	const int32_t *ids;
+	int32_t *mine = NULL;
+	size_t nmine = 0;
 	struct eh_start st0;
 	int n, i, rc = EXIT_FATAL;
 
 	if (amqp_start(&st0) < 0) {
 		cli_usage_error(&prog, "--start seq:N wants a sequence number");
+		return EXIT_USAGE;
+	}
+	if (op.own_expiry <= 0) {
+		cli_usage_error(&prog, "--ownership-expiry must be positive");
 		return EXIT_USAGE;
 	}
 	memset(&cfg, 0, sizeof(cfg));
@@ -1404,8 +1510,22 @@ amqp_setup(struct ctx *c, const struct eh_conn *conn)
 	cfg.auth = c->auth;
 	cfg.prefetch = (uint32_t)op.prefetch;
 	cfg.epoch = -1;
-	c->ckpt = eh_ckpt_dir_open(op.ckpt_dir, conn->host, op.topic,
-	    op.group, &e);
+	if (op.ckpt_store != NULL) {
+		char *cs, *key, *sas;
+		int failed = 0;
+
+		cs = cli_secret("AZURE_STORAGE_CONNECTION_STRING", NULL,
+		    &failed);
+		key = cli_secret("AZURE_STORAGE_KEY", NULL, &failed);
+		sas = cli_secret("AZURE_STORAGE_SAS_TOKEN", NULL, &failed);
+		c->ckpt = eh_ckpt_blob_open(op.ckpt_store, cs, key, sas,
+		    c->auth, op.cacert, conn->host, op.topic, op.group, &e);
+		free(cs);
+		free(key);
+		free(sas);
+	} else
+		c->ckpt = eh_ckpt_dir_open(op.ckpt_dir, conn->host, op.topic,
+		    op.group, &e);
 	if (c->ckpt == NULL) {
 		log_error("%s", buf_cstr(&e));
 		rc = EXIT_USAGE;
@@ -1424,14 +1544,13 @@ amqp_setup(struct ctx *c, const struct eh_conn *conn)
 			rc = EXIT_USAGE;	/* a configuration error */
 		goto out;
 	}
+	mine = xcalloc((size_t)n + 1, sizeof(*mine));
 	if (op.prefetch == 0)	/* the budget shared by every partition */
 		eh_amqpc_set_credit(c->amqp, eh_budget_credit(op.max_buffer,
 		    n, 300));
+	c->st0 = st0;
 	for (i = 0; i < n; i++) {
-		struct eh_start st = st0;
-		struct eh_ckpt ck;
 		char id[16];
-		int k;
 
 		snprintf(id, sizeof(id), ",%d,", (int)ids[i]);
 		if (op.partitions != NULL) {
@@ -1444,35 +1563,24 @@ amqp_setup(struct ctx *c, const struct eh_conn *conn)
 			if (!want)
 				continue;
 		}
-		e.len = 0;
-		k = eh_ckpt_get(c->ckpt, ids[i], &ck, &e);
-		if (k < 0) {
-			log_error("%s", buf_cstr(&e));
+		if (eh_ckpt_shared(c->ckpt)) {
+			mine[nmine++] = ids[i];
+			continue;
+		}
+		if (amqp_add(c, ids[i], 0) < 0)
 			goto out;
-		}
-		if (k == 1 && ck.offset[0] != '\0') {
-			st.kind = EHS_OFFSET;
-			snprintf(st.offset, sizeof(st.offset), "%s", ck.offset);
-		} else if (k == 1) {
-			st.kind = EHS_SEQ;
-			st.v = ck.seq;
-		}
-		if (k == 1) {
-			struct eh_ack_part *p = eh_ack_part(&c->ack, ids[i], 1);
-
-			p->committed = ck.seq + 1;
-		}
-		e.len = 0;
-		if (eh_amqpc_add(c->amqp, ids[i], &st, &e) < 0) {
-			log_error("amqp: %s", buf_cstr(&e));
-			goto out;
-		}
-		log_info("assigned %s[%d]%s", op.topic, (int)ids[i],
-		    k == 1 ? " (from its checkpoint)" : "");
+	}
+	if (eh_ckpt_shared(c->ckpt)) {
+		c->lb = eh_lb_new(c->ckpt, mine, nmine, op.own_expiry);
+		log_info("sharing %s/%s with the other readers of the "
+		    "checkpoint store as owner %s", op.topic, op.group,
+		    eh_lb_id(c->lb));
+		amqp_balance(c);
 	}
 	c->assigned_at = now_s();
 	rc = 0;
 out:
+	free(mine);
 	buf_release(&e);
 	return rc;
 }
@@ -1813,6 +1921,8 @@ run:
 			}
 			if (cx.amqp_full)
 				reading = 0;
+			if (reading)
+				amqp_balance(&cx);
 		}
 		while (cx.amqp == NULL && reading && ob->len < kafka_out &&
 		    (!op.exec || cx.ack.in_flight <
@@ -1912,6 +2022,8 @@ run:
 		int ws;
 
 		commit_acked(&cx, 1);
+		if (cx.lb != NULL)	/* as the SDKs do on close */
+			eh_lb_release(cx.lb);
 		if (ch.in >= 0)
 			close(ch.in);
 		ch.in = -1;
@@ -1977,6 +2089,7 @@ out:
 	eh_ack_release(&cx.ack);
 	free(hs);
 	eh_amqpc_free(cx.amqp);
+	eh_lb_free(cx.lb);
 	eh_ckpt_dir_close(cx.ckpt);
 	eh_conn_release(&conn);
 	auth_free(cx.auth);

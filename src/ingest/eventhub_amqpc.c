@@ -373,12 +373,13 @@ open_receiver(struct eh_amqpc *a, struct part *p)
 	pn_data_put_string(f, pn_bytes(strlen(expr), expr));
 	pn_data_exit(f);
 	pn_data_exit(f);
-	if (a->cfg.epoch >= 0) {
+	if (p->st.epoch > 0 || a->cfg.epoch >= 0) {
 		lp = pn_link_properties(p->l);
 		pn_data_put_map(lp);
 		pn_data_enter(lp);
 		pn_data_put_symbol(lp, pn_bytes(19, "com.microsoft:epoch"));
-		pn_data_put_long(lp, a->cfg.epoch);
+		pn_data_put_long(lp, p->st.epoch > 0 ? p->st.epoch :
+		    a->cfg.epoch);
 		pn_data_exit(lp);
 	}
 	pn_link_open(p->l);
@@ -1108,6 +1109,23 @@ eh_amqpc_add(struct eh_amqpc *a, int32_t id, const struct eh_start *st,
 	if (a->state == ST_READY && p->l == NULL)
 		open_receiver(a, p);
 	return 0;
+}
+
+void
+eh_amqpc_remove(struct eh_amqpc *a, int32_t id)
+{
+	struct part *p = part_of(a, id);
+
+	if (p == NULL)
+		return;
+	p->active = 0;
+	if (p->l != NULL) {
+		pn_link_set_context(p->l, NULL);
+		pn_link_close(p->l);
+		p->l = NULL;
+	}
+	p->so_n = 0;
+	p->last = -1;
 }
 
 int

@@ -44,6 +44,8 @@ struct eh_start {
 	int64_t v;		/* ms since the epoch, or a sequence number:
 				   start after it (EHS_SEQ) */
 	char offset[40];	/* EHS_OFFSET: start after this offset */
+	int64_t epoch;		/* owner level of this partition's link, 0:
+				   the client's (eh_amqpc_cfg.epoch) */
 };
 
 struct eh_amqpc_prop {
@@ -88,6 +90,10 @@ int eh_amqpc_open(struct eh_amqpc *a, double timeout_s,
 /* Start receiving partition p from st. Returns 0, or -1 (err filled). */
 int eh_amqpc_add(struct eh_amqpc *a, int32_t p, const struct eh_start *st,
     struct buf *err);
+
+/* Stop receiving partition p (given up or lost): its link is closed, what
+ * it still delivers is dropped. This function can't fail. */
+void eh_amqpc_remove(struct eh_amqpc *a, int32_t p);
 
 /*
  * Process network events for at most timeout_ms (0: only what is ready),

@@ -1,5 +1,7 @@
 /*
- * eventhub_ckpt.c - local-directory checkpoints in the SDK's layout.
+ * eventhub_ckpt.c - the checkpoint store: local-directory checkpoints in
+ * the SDK's layout, and the dispatch to the blob store
+ * (eventhub_ckptblob.c).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -15,8 +17,17 @@
 #include "json.h"
 
 struct eh_ckpt_dir {
-	char *path;	/* DIR/ns/hub/group/checkpoint */
+	char *path;	/* DIR/ns/hub/group/checkpoint, or NULL: blob */
+	struct eh_ckpt_blob *blob;
+	char *base;	/* blob: "ns/hub/group", lower-cased */
 };
+
+static void
+add_low(struct buf *b, const char *s)
+{
+	for (; *s != '\0'; s++)
+		buf_addc(b, (char)tolower((unsigned char)*s));
+}
 
 static void
 add_seg(struct buf *b, const char *s)
@@ -49,6 +60,25 @@ mkdir_p(char *p)
 	return mkdir(p, 0777) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* A namespace, hub or group that cannot be a name segment: "", ".", "..". */
+static int
+bad_names(const char *ns, const char *hub, const char *group,
+    struct buf *err)
+{
+	const char *v[3] = { ns, hub, group }, *what[3] = { "namespace",
+	    "event hub", "consumer group" };
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (v[i][0] == '\0' || strcmp(v[i], ".") == 0 ||
+		    strcmp(v[i], "..") == 0) {
+			buf_printf(err, "the %s name '%s' cannot name a "
+			    "checkpoint", what[i], v[i]);
+			return 1;
+		}
+	return 0;
+}
+
 struct eh_ckpt_dir *
 eh_ckpt_dir_open(const char *dir, const char *ns, const char *hub,
     const char *group, struct buf *err)
@@ -56,6 +86,8 @@ eh_ckpt_dir_open(const char *dir, const char *ns, const char *hub,
 	struct buf b = BUF_INIT;
 	struct eh_ckpt_dir *d;
 
+	if (bad_names(ns, hub, group, err))
+		return NULL;
 	buf_adds(&b, dir);
 	add_seg(&b, ns);
 	add_seg(&b, hub);
@@ -67,9 +99,60 @@ eh_ckpt_dir_open(const char *dir, const char *ns, const char *hub,
 		buf_release(&b);
 		return NULL;
 	}
-	d = xmalloc(sizeof(*d));
+	d = xcalloc(1, sizeof(*d));
 	d->path = b.p;
 	return d;
+}
+
+struct eh_ckpt_dir *
+eh_ckpt_blob_open(const char *spec, const char *cs, const char *key,
+    const char *sas, struct auth *entra, const char *cacert, const char *ns,
+    const char *hub, const char *group, struct buf *err)
+{
+	struct eh_ckpt_blob *bl;
+	struct eh_ckpt_dir *d;
+	struct buf b = BUF_INIT;
+
+	if (bad_names(ns, hub, group, err))
+		return NULL;
+	bl = eh_ckptblob_open(spec, cs, key, sas, entra, cacert, err);
+	if (bl == NULL)
+		return NULL;
+	add_low(&b, ns);
+	buf_addc(&b, '/');
+	add_low(&b, hub);
+	buf_addc(&b, '/');
+	add_low(&b, group);
+	d = xcalloc(1, sizeof(*d));
+	d->blob = bl;
+	d->base = buf_cstr(&b);
+	return d;
+}
+
+int
+eh_ckpt_shared(const struct eh_ckpt_dir *d)
+{
+	return d->blob != NULL;
+}
+
+int
+eh_own_get(struct eh_ckpt_dir *d, struct eh_own *o, struct buf *err)
+{
+	if (d->blob == NULL) {
+		o->owner[0] = o->etag[0] = '\0';
+		o->mtime = -1;
+		return 0;
+	}
+	return eh_ckptblob_own_get(d->blob, d->base, o, err);
+}
+
+int
+eh_own_set(struct eh_ckpt_dir *d, struct eh_own *o, const char *owner,
+    struct buf *err)
+{
+	if (d->blob == NULL)
+		return 1;
+	return eh_ckptblob_own_set(d->blob, d->base, o, owner, err);
 }
 
 void
@@ -77,6 +160,8 @@ eh_ckpt_dir_close(struct eh_ckpt_dir *d)
 {
 	if (d == NULL)
 		return;
+	eh_ckptblob_close(d->blob);
+	free(d->base);
 	free(d->path);
 	free(d);
 }
@@ -90,6 +175,8 @@ eh_ckpt_get(struct eh_ckpt_dir *d, int32_t p, struct eh_ckpt *c,
 	jv v = jv_invalid(), s, o;
 	int rc = -1;
 
+	if (d->blob != NULL)
+		return eh_ckptblob_get(d->blob, d->base, p, c, err);
 	buf_printf(&path, "%s/%d", d->path, (int)p);
 	if (buf_read_file(&body, buf_cstr(&path)) < 0) {
 		if (errno == ENOENT)
@@ -133,6 +220,8 @@ eh_ckpt_put(struct eh_ckpt_dir *d, int32_t p, const struct eh_ckpt *c,
 	struct buf path = BUF_INIT, tmp = BUF_INIT, body = BUF_INIT;
 	int fd = -1, rc = -1;
 
+	if (d->blob != NULL)
+		return eh_ckptblob_put(d->blob, d->base, p, c, err);
 	buf_printf(&path, "%s/%d", d->path, (int)p);
 	buf_printf(&tmp, "%s/.%d.tmp", d->path, (int)p);
 	buf_adds(&body, "{\"offset\":");

@@ -3,7 +3,7 @@
 #
 #   az_install          install npm azurite 3.x into tests/.node/azurite once;
 #                       prints why and returns 1 when node/npm/the install fail
-#   az_start            start azurite-blob on a free loopback port; sets
+#   az_start [ARG]...   start azurite-blob (with ARGs) on a free loopback port; sets
 #                       AZ_PORT, AZ_URL (http://127.0.0.1:PORT/devstoreaccount1)
 #                       and AZ_CS (a connection string with the account key)
 #   az_sas CONTAINER PERM [SECONDS]
@@ -30,7 +30,7 @@ az_start() {
 	AZ_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 	mkdir -p "$TEST_DIR/azurite"
 	test_bg "$AZ_BIN" --blobHost 127.0.0.1 --blobPort "$AZ_PORT" \
-		--location "$TEST_DIR/azurite" --disableTelemetry --silent \
+		--location "$TEST_DIR/azurite" --disableTelemetry --silent "$@" \
 		>"$TEST_DIR/azurite.log" 2>&1
 	AZ_URL=http://127.0.0.1:$AZ_PORT/$AZ_ACCOUNT
 	AZ_CS="DefaultEndpointsProtocol=http;AccountName=$AZ_ACCOUNT;AccountKey=$AZ_KEY;BlobEndpoint=$AZ_URL;"

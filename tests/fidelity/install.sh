@@ -9,6 +9,7 @@ want_cosmos=4.9
 want_adt=1.1.0
 want_eh=6
 want_iothub=1.16
+want_ckpt=2
 have() {
 	[ -f "$dir/node_modules/@azure/cosmos/package.json" ] &&
 	[ -f "$dir/node_modules/@azure/digital-twins-core/package.json" ] &&
@@ -17,7 +18,9 @@ have() {
 	[ -f "$dir/node_modules/@azure/event-hubs/package.json" ] &&
 	grep -q "\"version\": \"$want_eh\." "$dir/node_modules/@azure/event-hubs/package.json" &&
 	[ -f "$dir/node_modules/azure-iothub/package.json" ] &&
-	grep -q "\"version\": \"$want_iothub\." "$dir/node_modules/azure-iothub/package.json"
+	grep -q "\"version\": \"$want_iothub\." "$dir/node_modules/azure-iothub/package.json" &&
+	[ -f "$dir/node_modules/@azure/eventhubs-checkpointstore-blob/package.json" ] &&
+	grep -q "\"version\": \"$want_ckpt\." "$dir/node_modules/@azure/eventhubs-checkpointstore-blob/package.json"
 }
 if have; then exit 0; fi
 command -v node >/dev/null 2>&1 || { echo "install.sh: node is missing (apt-get install nodejs)" >&2; exit 1; }
@@ -29,6 +32,7 @@ flock 9
 if have; then exit 0; fi
 npm install --prefix "$dir" --no-audit --no-fund --loglevel=error \
 	"@azure/cosmos@~$want_cosmos.0" "@azure/digital-twins-core@$want_adt" \
-	"@azure/event-hubs@^$want_eh" "azure-iothub@~$want_iothub.6" >&2 ||
+	"@azure/event-hubs@^$want_eh" "azure-iothub@~$want_iothub.6" \
+	"@azure/eventhubs-checkpointstore-blob@^$want_ckpt" "@azure/storage-blob@^12" >&2 ||
 	{ echo "install.sh: npm install failed" >&2; exit 1; }
 have || { echo "install.sh: packages missing after npm install" >&2; exit 1; }
