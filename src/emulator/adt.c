@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "codec.h"
+#include "adt_query.h"
 #include "emu.h"
 #include "json.h"
 
@@ -1445,426 +1446,251 @@ rel_list(struct req *r, struct resp *rs, int incoming)
 	    jv_string("nextLink"), next_link(r, &pg)));
 }
 
-/* ---- query ---- */
+/* ---- query (the language is adt_query.c's) ---- */
 
-enum qkind { Q_CMP, Q_MODEL, Q_DEFINED };
-
-struct qcond {
-	enum qkind kind;
-	char path[256];		/* property path (dots), or the model id */
-	char op[3];
-	jv lit;
-	int exact;
+/* One run of a query: the row being bound, the page being filled. */
+struct qrun {
+	const struct adt_query *q;
+	jv row, out;
+	long skip, seen, got, page, count;
+	int more, stop;
 };
 
-struct query {
-	int rels;		/* FROM relationships */
-	int count;		/* SELECT COUNT() */
-	long top;		/* TOP(n), 0 = none */
-	struct qcond c[16];
-	int nc;
-};
-
-static const char *
-q_ws(const char *s)
-{
-	while (isspace((unsigned char)*s))
-		s++;
-	return s;
-}
-
 static int
-q_kw(const char **s, const char *kw)
+qrun_is_a(const char *model, const char *base)
 {
-	size_t n = strlen(kw);
-	const char *p = q_ws(*s);
-
-	if (strncasecmp(p, kw, n) != 0 || isalnum((unsigned char)p[n]) ||
-	    p[n] == '_')
-		return 0;
-	*s = p + n;
-	return 1;
+	return model_is_a(model, base, 0);
 }
 
-/* An identifier or path: letters, digits, _, $, and dots. */
-static int
-q_ident(const char **s, char *out, size_t outsz)
+static void
+qrun_emit(struct qrun *x)
 {
-	const char *p = q_ws(*s), *st = p;
-	size_t n;
-
-	while (isalnum((unsigned char)*p) || *p == '_' || *p == '$' || *p == '.')
-		p++;
-	n = (size_t)(p - st);
-	if (n == 0 || n >= outsz)
-		return -1;
-	memcpy(out, st, n);
-	out[n] = '\0';
-	*s = p;
-	return 0;
+	x->count++;
+	if (x->q->count || x->seen++ < x->skip)
+		return;
+	if (x->q->top > 0 && x->skip + x->got >= x->q->top) {
+		x->stop = 1;
+		return;
+	}
+	if (x->got == x->page) {
+		x->more = 1;
+		x->stop = 1;
+		return;
+	}
+	x->out = jv_array_append(x->out, adt_query_project(x->q, x->row));
+	x->got++;
 }
 
+/* Bind JOIN j and the ones after it, for each relationship it follows. */
+static void
+qrun_join(struct qrun *x, int j)
+{
+	const struct adtq_join *jn = &x->q->join[j];
+	sqlite3_stmt *st;
+	jv from, rels, rel, tw;
+	const char *src;
+	int i, n;
+
+	if (j == x->q->njoin) {
+		qrun_emit(x);
+		return;
+	}
+	from = jv_array_get(jv_copy(x->row), jn->from);
+	src = json_get_str(from, "$dtId");
+	rels = jv_array();
+	st = store_stmt("SELECT body FROM rels WHERE src=? AND name=? "
+	    "ORDER BY id");
+	sqlite3_bind_text(st, 1, src != NULL ? src : "", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, jn->rel, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		rels = jv_array_append(rels, load_col(st, 0));
+	sqlite3_reset(st);
+	jv_free(from);
+	n = jv_array_length(jv_copy(rels));
+	for (i = 0; i < n && !x->stop; i++) {
+		rel = jv_array_get(jv_copy(rels), i);
+		tw = twin_load(json_get_str(rel, "$targetId") != NULL ?
+		    json_get_str(rel, "$targetId") : "");
+		if (jv_is_valid(tw)) {
+			x->row = jv_array_set(x->row, jn->target, tw);
+			if (jn->relalias >= 0)
+				x->row = jv_array_set(x->row, jn->relalias,
+				    jv_copy(rel));
+			if (adt_query_match(x->q, x->row, j + 1, qrun_is_a))
+				qrun_join(x, j + 1);
+		} else
+			jv_free(tw);
+		jv_free(rel);
+	}
+	jv_free(rels);
+}
+
+/* A continuation token: the query and how many items were returned. */
 static jv
-q_literal(const char **s)
+qtoken_make(const char *text, long next)
 {
-	const char *p = q_ws(*s);
 	struct buf b = BUF_INIT;
-	char q, *end;
-	double d;
+	char *js = json_dump(JV_OBJECT(jv_string("q"), jv_string(text),
+	    jv_string("s"), jv_number((double)next)), 0);
 	jv v;
 
-	if (*p == '\'' || *p == '"') {
-		q = *p++;
-		while (*p != '\0' && *p != q) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			buf_addc(&b, *p++);
-		}
-		if (*p != q) {
-			buf_release(&b);
-			return jv_invalid();
-		}
-		*s = p + 1;
-		v = jv_string_sized(b.len ? b.p : "", (int)b.len);
-		buf_release(&b);
-		return v;
-	}
-	if (q_kw(&p, "true")) {
-		*s = p;
-		return jv_true();
-	}
-	if (q_kw(&p, "false")) {
-		*s = p;
-		return jv_false();
-	}
-	if (q_kw(&p, "null")) {
-		*s = p;
-		return jv_null();
-	}
-	d = strtod(p, &end);
-	if (end == p)
-		return jv_invalid();
-	*s = end;
-	return jv_number(d);
-}
-
-static void
-query_free(struct query *q)
-{
-	int i;
-
-	for (i = 0; i < q->nc; i++)
-		jv_free(q->c[i].lit);
-}
-
-/* Strip "alias." from a path. */
-static void
-strip_alias(char *path, const char *alias)
-{
-	size_t n = strlen(alias);
-
-	if (n > 0 && strncmp(path, alias, n) == 0 && path[n] == '.')
-		memmove(path, path + n + 1, strlen(path + n + 1) + 1);
-}
-
-static int
-query_parse(const char *text, struct query *q, char *msg, size_t msgsz)
-{
-	const char *s = text;
-	char from[64], alias[64] = "", tmp[256];
-	static const char *ops[] = { "<=", ">=", "!=", "<>", "=", "<", ">" };
-	size_t i;
-	struct qcond *c;
-
-	memset(q, 0, sizeof(*q));
-	if (!q_kw(&s, "SELECT"))
-		goto bad;
-	if (q_kw(&s, "TOP")) {
-		s = q_ws(s);
-		if (*s++ != '(')
-			goto bad;
-		q->top = strtol(s, (char **)&s, 10);
-		s = q_ws(s);
-		if (*s++ != ')' || q->top <= 0)
-			goto bad;
-	}
-	if (q_kw(&s, "COUNT")) {
-		s = q_ws(s);
-		if (s[0] != '(' || q_ws(s + 1)[0] != ')')
-			goto bad;
-		s = q_ws(s + 1) + 1;
-		q->count = 1;
-	} else {
-		s = q_ws(s);
-		if (*s == '*')
-			s++;
-		else if (q_ident(&s, tmp, sizeof(tmp)) != 0)
-			goto bad;	/* SELECT T is accepted as * */
-	}
-	if (!q_kw(&s, "FROM") || q_ident(&s, from, sizeof(from)) != 0)
-		goto bad;
-	if (strcasecmp(from, "digitaltwins") == 0)
-		q->rels = 0;
-	else if (strcasecmp(from, "relationships") == 0)
-		q->rels = 1;
-	else {
-		snprintf(msg, msgsz, "Only FROM DIGITALTWINS and FROM "
-		    "RELATIONSHIPS are supported by twin-emulator.");
-		return -1;
-	}
-	s = q_ws(s);
-	if (*s != '\0' && strncasecmp(s, "WHERE", 5) != 0 &&
-	    q_ident(&s, alias, sizeof(alias)) != 0)
-		goto bad;
-	if (*q_ws(s) == '\0')
-		return 0;
-	if (!q_kw(&s, "WHERE"))
-		goto bad;
-	do {
-		if (q->nc == (int)(sizeof(q->c) / sizeof(q->c[0])))
-			goto bad;
-		c = &q->c[q->nc];
-		c->lit = jv_invalid();
-		if (q_kw(&s, "IS_OF_MODEL")) {
-			s = q_ws(s);
-			if (*s++ != '(')
-				goto bad;
-			s = q_ws(s);
-			if (*s != '\'' && *s != '"' && q_ident(&s, tmp, sizeof(tmp)) == 0) {
-				s = q_ws(s);
-				if (*s++ != ',')
-					goto bad;
-			}
-			c->lit = q_literal(&s);
-			if (jv_get_kind(c->lit) != JV_KIND_STRING)
-				goto bad;
-			s = q_ws(s);
-			if (*s == ',') {
-				s++;
-				if (!q_kw(&s, "exact"))
-					goto bad;
-				c->exact = 1;
-				s = q_ws(s);
-			}
-			if (*s++ != ')')
-				goto bad;
-			c->kind = Q_MODEL;
-			q->nc++;
-			continue;
-		}
-		if (q_kw(&s, "IS_DEFINED")) {
-			s = q_ws(s);
-			if (*s++ != '(' || q_ident(&s, c->path, sizeof(c->path)) != 0)
-				goto bad;
-			s = q_ws(s);
-			if (*s++ != ')')
-				goto bad;
-			strip_alias(c->path, alias);
-			c->kind = Q_DEFINED;
-			q->nc++;
-			continue;
-		}
-		if (q_ident(&s, c->path, sizeof(c->path)) != 0)
-			goto bad;
-		strip_alias(c->path, alias);
-		s = q_ws(s);
-		for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-			if (strncmp(s, ops[i], strlen(ops[i])) == 0)
-				break;
-		if (i == sizeof(ops) / sizeof(ops[0]))
-			goto bad;
-		snprintf(c->op, sizeof(c->op), "%s", ops[i]);
-		s += strlen(ops[i]);
-		c->lit = q_literal(&s);
-		if (!jv_is_valid(c->lit))
-			goto bad;
-		c->kind = Q_CMP;
-		q->nc++;
-	} while (q_kw(&s, "AND"));
-	if (*q_ws(s) != '\0')
-		goto bad;
-	return 0;
-bad:
-	snprintf(msg, msgsz, "Query syntax not supported by twin-emulator near "
-	    "'%.40s': use SELECT [TOP(n)] * | COUNT() FROM DIGITALTWINS "
-	    "[alias] [WHERE cond AND cond ...] with $dtId = '...', "
-	    "IS_OF_MODEL('...'), IS_DEFINED(prop) or prop <op> literal.", s);
-	return -1;
-}
-
-static int
-cmp_ok(jv a, jv b, const char *op)
-{
-	int c;
-
-	if (!jv_is_valid(a))
-		return 0;
-	if (jv_get_kind(a) == JV_KIND_NUMBER && jv_get_kind(b) == JV_KIND_NUMBER)
-		c = jv_number_value(a) < jv_number_value(b) ? -1 :
-		    jv_number_value(a) > jv_number_value(b);
-	else if (jv_get_kind(a) == JV_KIND_STRING && jv_get_kind(b) == JV_KIND_STRING)
-		c = strcmp(jv_string_value(a), jv_string_value(b));
-	else if (strcmp(op, "=") == 0)
-		return jv_equal(jv_copy(a), jv_copy(b));
-	else if (strcmp(op, "!=") == 0 || strcmp(op, "<>") == 0)
-		return !jv_equal(jv_copy(a), jv_copy(b));
-	else
-		return 0;
-	if (strcmp(op, "=") == 0)
-		return c == 0;
-	if (strcmp(op, "!=") == 0 || strcmp(op, "<>") == 0)
-		return c != 0;
-	if (strcmp(op, "<") == 0)
-		return c < 0;
-	if (strcmp(op, "<=") == 0)
-		return c <= 0;
-	if (strcmp(op, ">") == 0)
-		return c > 0;
-	return c >= 0;
-}
-
-static jv
-path_get(jv ent, const char *path)
-{
-	jv v = jv_copy(ent);
-	char seg[256];
-	const char *p = path, *d;
-	size_t n;
-
-	while (jv_is_valid(v)) {
-		d = strchr(p, '.');
-		n = d != NULL ? (size_t)(d - p) : strlen(p);
-		if (n >= sizeof(seg) || jv_get_kind(v) != JV_KIND_OBJECT) {
-			jv_free(v);
-			return jv_invalid();
-		}
-		memcpy(seg, p, n);
-		seg[n] = '\0';
-		v = jv_object_get(v, jv_string(seg));
-		if (d == NULL)
-			break;
-		p = d + 1;
-	}
+	buf_adds(&b, "tpemu:");
+	base64_encode(&b, js, strlen(js));
+	free(js);
+	v = jv_string_sized(b.p, (int)b.len);
+	buf_release(&b);
 	return v;
 }
 
+/* Read a token into *text (owned, jv string) and *skip; -1 if invalid. */
 static int
-query_match(struct query *q, jv ent)
+qtoken_read(const char *tok, jv *text, long *skip)
 {
-	jv v, m;
-	int i, r;
+	struct buf b = BUF_INIT;
+	struct json_err je;
+	jv o = jv_invalid(), q, s;
+	int rc = -1;
 
-	for (i = 0; i < q->nc; i++) {
-		struct qcond *c = &q->c[i];
-
-		if (c->kind == Q_MODEL) {
-			m = jv_getpath(jv_copy(ent), JV_ARRAY(jv_string("$metadata"),
-			    jv_string("$model")));
-			r = jv_get_kind(m) == JV_KIND_STRING && (c->exact ?
-			    strcmp(jv_string_value(m), jv_string_value(c->lit)) == 0 :
-			    model_is_a(jv_string_value(m), jv_string_value(c->lit), 0));
-			jv_free(m);
-		} else {
-			v = path_get(ent, c->path);
-			r = c->kind == Q_DEFINED ? jv_is_valid(v) :
-			    cmp_ok(v, c->lit, c->op);
-			jv_free(v);
-		}
-		if (!r)
-			return 0;
-	}
-	return 1;
+	if (strncmp(tok, "tpemu:", 6) != 0 ||
+	    base64_decode(&b, tok + 6, strlen(tok + 6)) != 0 ||
+	    json_parse(b.len ? b.p : "", b.len, &o, NULL, &je) != 0)
+		goto out;
+	q = json_get(o, "q");
+	s = json_get(o, "s");
+	if (jv_get_kind(q) == JV_KIND_STRING && jv_get_kind(s) == JV_KIND_NUMBER &&
+	    jv_number_value(s) >= 0 && jv_number_value(s) < 1e12) {
+		*skip = (long)jv_number_value(s);
+		jv_free(*text);
+		*text = q;
+		rc = 0;
+	} else
+		jv_free(q);
+	jv_free(s);
+out:
+	jv_free(o);
+	buf_release(&b);
+	return rc;
 }
 
-static void
-query(struct req *r, struct resp *rs)
+/* The entities of the FROM collection that pass its conditions (owned). */
+static jv
+query_base(const struct adt_query *q, jv row)
 {
-	jv body = jv_invalid(), arr = jv_array(), v;
-	struct query q;
-	char msg[400];
-	const char *text, *tok, *mi = req_header(r, "max-items-per-page");
-	long page = mi != NULL ? strtol(mi, NULL, 10) : emu.page_size;
-	long skip = 0, seen = 0, count = 0, got = 0;
+	const struct adtq_cond *c0 = &q->c[0];
 	sqlite3_stmt *st;
-	int more = 0, parsed = 0;
-	char ctok[64];
+	jv v, arr = jv_array();
 
-	r->kind = "adt.query";
-	if (page <= 0 || page > ADT_MAX_PAGE)
-		page = emu.page_size;
-	if (strcmp(r->method, "POST") != 0) {
-		aerr(rs, 405, "MethodNotAllowed", "Use POST /query.");
-		goto out;
-	}
-	if (req_json(r, &body, msg, sizeof(msg)) != 0 ||
-	    (text = json_get_str(body, "query")) == NULL) {
-		aerr(rs, 400, "BadRequest", "The body must be {\"query\": "
-		    "\"SELECT ...\"}.");
-		goto out;
-	}
-	if (query_parse(text, &q, msg, sizeof(msg)) != 0) {
-		query_free(&q);
-		aerr(rs, 400, "QuerySyntaxError", "%s", msg);
-		goto out;
-	}
-	parsed = 1;
-	tok = json_get_str(body, "continuationToken");
-	if (tok != NULL) {
-		if (strncmp(tok, "tpemu:", 6) != 0 ||
-		    (skip = strtol(tok + 6, NULL, 10)) < 0) {
-			aerr(rs, 400, "BadRequest", "Invalid continuation token.");
-			goto out;
-		}
-	}
-	if (q.top > 0 && q.top < page)
-		page = q.top;
-	if (!q.rels && q.nc == 1 && q.c[0].kind == Q_CMP &&
-	    strcmp(q.c[0].path, "$dtId") == 0 && strcmp(q.c[0].op, "=") == 0 &&
-	    jv_get_kind(q.c[0].lit) == JV_KIND_STRING) {
+	if (!q->rels && q->nc >= 1 && c0->kind == ADTQ_CMP && c0->alias == 0 &&
+	    strcmp(c0->path, "$dtId") == 0 && strcmp(c0->op, "=") == 0 &&
+	    jv_get_kind(c0->lit) == JV_KIND_STRING) {
 		st = store_stmt("SELECT body FROM twins WHERE id=?");
-		sqlite3_bind_text(st, 1, jv_string_value(q.c[0].lit), -1,
+		sqlite3_bind_text(st, 1, jv_string_value(c0->lit), -1,
 		    SQLITE_STATIC);
-	} else if (q.rels)
+	} else if (q->rels)
 		st = store_stmt("SELECT body FROM rels ORDER BY src, id");
 	else
 		st = store_stmt("SELECT body FROM twins ORDER BY id");
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		v = load_col(st, 0);
-		if (!jv_is_valid(v) || !query_match(&q, v)) {
+		if (!jv_is_valid(v)) {
 			jv_free(v);
 			continue;
 		}
-		count++;
-		if (q.count || seen++ < skip) {
+		row = jv_array_set(row, 0, jv_copy(v));
+		if (adt_query_match(q, row, 0, qrun_is_a))
+			arr = jv_array_append(arr, v);
+		else
 			jv_free(v);
-			continue;
-		}
-		if (q.top > 0 && skip + got >= q.top) {
-			jv_free(v);
-			break;
-		}
-		if (got == page) {
-			jv_free(v);
-			more = 1;
-			break;
-		}
-		arr = jv_array_append(arr, v);
-		got++;
 	}
 	sqlite3_reset(st);
-	if (q.count) {
-		jv_free(arr);
-		arr = JV_ARRAY(JV_OBJECT(jv_string("COUNT"), jv_number(count)));
+	jv_free(row);
+	return arr;
+}
+
+/* Run x->q from x->skip and answer rs with the page. */
+static void
+query_run(struct qrun *x, const char *text, struct resp *rs)
+{
+	const struct adt_query *q = x->q;
+	jv base;
+	int i, n;
+
+	if (q->top > 0 && q->top < x->page)
+		x->page = q->top;
+	x->row = jv_array();
+	for (i = 0; i < q->nalias; i++)
+		x->row = jv_array_append(x->row, jv_null());
+	base = query_base(q, jv_copy(x->row));
+	n = jv_array_length(jv_copy(base));
+	for (i = 0; i < n && !x->stop; i++) {
+		x->row = jv_array_set(x->row, 0, jv_array_get(jv_copy(base), i));
+		qrun_join(x, 0);
 	}
-	snprintf(ctok, sizeof(ctok), "tpemu:%ld", skip + got);
-	resp_json(rs, 200, JV_OBJECT(jv_string("value"), arr,
-	    jv_string("continuationToken"), more ? jv_string(ctok) : jv_null()));
-	arr = jv_invalid();
-	resp_header(rs, "query-charge", "%.2f", 1 + 0.1 * (double)got);
+	jv_free(base);
+	jv_free(x->row);
+	x->row = jv_invalid();
+	if (q->count) {
+		jv_free(x->out);
+		x->out = JV_ARRAY(JV_OBJECT(jv_string("COUNT"),
+		    jv_number((double)x->count)));
+	}
+	resp_json(rs, 200, JV_OBJECT(jv_string("value"), x->out,
+	    jv_string("continuationToken"), x->more ?
+	    qtoken_make(text, x->skip + x->got) : jv_null()));
+	x->out = jv_invalid();
+	resp_header(rs, "query-charge", "%.2f", 1 + 0.1 * (double)x->got);
+}
+
+/*
+ * POST /query: {"query"} for a first page; {"continuationToken"} alone
+ * (or with the query) for the next ones. max-items-per-page sets a page.
+ */
+static void
+query(struct req *r, struct resp *rs)
+{
+	jv body = jv_invalid(), text = jv_invalid();
+	struct adt_query q;
+	struct qrun x;
+	char msg[600];
+	const char *tok, *mi = req_header(r, "max-items-per-page");
+
+	r->kind = "adt.query";
+	memset(&x, 0, sizeof(x));
+	x.out = jv_array();
+	x.page = mi != NULL ? strtol(mi, NULL, 10) : emu.page_size;
+	if (x.page <= 0 || x.page > ADT_MAX_PAGE)
+		x.page = emu.page_size;
+	if (strcmp(r->method, "POST") != 0) {
+		aerr(rs, 405, "MethodNotAllowed", "Use POST /query.");
+		goto out;
+	}
+	if (req_json(r, &body, msg, sizeof(msg)) != 0 ||
+	    jv_get_kind(body) != JV_KIND_OBJECT) {
+		aerr(rs, 400, "BadRequest", "The body must be {\"query\": "
+		    "\"SELECT ...\"} or {\"continuationToken\": \"...\"}.");
+		goto out;
+	}
+	text = json_get(body, "query");
+	tok = json_get_str(body, "continuationToken");
+	if (tok != NULL && qtoken_read(tok, &text, &x.skip) != 0) {
+		aerr(rs, 400, "BadRequest", "Invalid continuation token.");
+		goto out;
+	}
+	if (jv_get_kind(text) != JV_KIND_STRING) {
+		aerr(rs, 400, "BadRequest", "The body must be {\"query\": "
+		    "\"SELECT ...\"} or {\"continuationToken\": \"...\"}.");
+		goto out;
+	}
+	if (adt_query_parse(jv_string_value(text), &q, msg, sizeof(msg)) != 0) {
+		aerr(rs, 400, "SqlQueryError", "%s", msg);
+		goto out;
+	}
+	x.q = &q;
+	query_run(&x, jv_string_value(text), rs);
+	adt_query_free(&q);
 out:
-	if (parsed)
-		query_free(&q);
-	jv_free(arr);
+	jv_free(x.out);
+	jv_free(text);
 	jv_free(body);
 }
 
