@@ -763,9 +763,13 @@ static void
 dep_arg(void *ctx, const char *k, const char *v)
 {
 	jv *ids = ctx;
+	struct buf b = BUF_INIT;
 
-	if (strcmp(k, "dependenciesFor") == 0 && v[0] != '\0')
-		*ids = jv_object_set(*ids, jv_string(v), jv_false());
+	if (strcmp(k, "dependenciesFor") == 0 && v[0] != '\0' &&
+	    pct_decode(&b, v, strlen(v)) == 0)
+		*ids = jv_object_set(*ids, jv_string_sized(b.p, (int)b.len),
+		    jv_false());
+	buf_release(&b);
 }
 
 /*
