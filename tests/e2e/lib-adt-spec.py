@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """lib-adt-spec.py - replay one ADT specification fixture against twin-emulator.
 
-usage: lib-adt-spec.py BASE_URL FIXTURE.json
+usage: lib-adt-spec.py BASE_URL OUTDIR FIXTURE.json...
+
+Each fixture is replayed in turn; OUTDIR/NAME.ok is written for one that
+held, OUTDIR/NAME.fail (saying what differed) for one that did not.
 
 A fixture (tests/fixtures/adt-spec/*.json) holds one example of Microsoft's
 ADT data-plane specification (or one status code the specification lists):
@@ -26,8 +29,7 @@ length. Placeholder strings stand for what cannot match: "<time>" (ADT's
 "<any>" (present), "<absent>" (key not there), "<null-or-url>",
 "<one-of:A|B>". "${name}" is the value a step saved with "save":
 {"name": "field"}. The emulator is emptied (relationships, twins, models)
-before a fixture runs. Exit 0 if every comparison holds, 1 otherwise, with
-what differed on stderr.
+before a fixture runs. Exit 0 if every fixture held, 1 otherwise.
 """
 import json
 import os
@@ -164,26 +166,34 @@ def check(base, fx, saved, what):
         match(subst(fx["body"], saved), body, what + " body")
 
 
-def main():
-    base, path = sys.argv[1], sys.argv[2]
+def replay(base, path):
     with open(path) as f:
         fx = json.load(f)
     saved = {}
-    try:
-        reset(base)
-        for name in fx.get("setup", []):
-            with open(os.path.join(os.path.dirname(path), "_setup", name + ".json")) as f:
-                for s in json.load(f)["steps"]:
-                    step(base, s, saved, "setup " + name)
-        for s in fx.get("steps", []):
-            step(base, s, saved, "step")
-        check(base, fx, saved, "request")
-        for i, a in enumerate(fx.get("after", [])):
-            check(base, a, saved, "after[%d]" % i)
-    except Failed as e:
-        print("%s: %s" % (os.path.basename(path), e), file=sys.stderr)
-        return 1
-    return 0
+    reset(base)
+    for name in fx.get("setup", []):
+        with open(os.path.join(os.path.dirname(path), "_setup", name + ".json")) as f:
+            for s in json.load(f)["steps"]:
+                step(base, s, saved, "setup " + name)
+    for s in fx.get("steps", []):
+        step(base, s, saved, "step")
+    check(base, fx, saved, "request")
+    for i, a in enumerate(fx.get("after", [])):
+        check(base, a, saved, "after[%d]" % i)
+
+
+def main():
+    base, out, rc = sys.argv[1], sys.argv[2], 0
+    for path in sys.argv[3:]:
+        name = os.path.join(out, os.path.basename(path)[:-5])
+        try:
+            replay(base, path)
+            open(name + ".ok", "w").close()
+        except (Failed, KeyError, ValueError, TypeError, OSError) as e:
+            with open(name + ".fail", "w") as f:
+                f.write("%s: %s: %s\n" % (os.path.basename(path), type(e).__name__, e))
+            rc = 1
+    return rc
 
 
 if __name__ == "__main__":
