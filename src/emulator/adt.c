@@ -2111,9 +2111,11 @@ static jv
 qtoken_make(const char *text, long next)
 {
 	struct buf b = BUF_INIT;
-	char *js = json_dump(JV_OBJECT(jv_string("q"), jv_string(text),
-	    jv_string("s"), jv_number((double)next)), 0);
-	jv v;
+	jv v = JV_OBJECT(jv_string("q"), jv_string(text), jv_string("s"),
+	    jv_number((double)next));
+	char *js = json_dump(v, 0);	/* borrows v */
+
+	jv_free(v);
 
 	buf_adds(&b, "tpemu:");
 	base64_encode(&b, js, strlen(js));
