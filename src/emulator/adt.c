@@ -759,16 +759,24 @@ model_view(sqlite3_stmt *st, int with_def)
 	return meta;
 }
 
+struct deps {
+	jv ids;		/* id -> false */
+	int bad;	/* an id with a malformed escape */
+};
+
 static void
 dep_arg(void *ctx, const char *k, const char *v)
 {
-	jv *ids = ctx;
+	struct deps *d = ctx;
 	struct buf b = BUF_INIT;
 
-	if (strcmp(k, "dependenciesFor") == 0 && v[0] != '\0' &&
-	    pct_decode(&b, v, strlen(v)) == 0)
-		*ids = jv_object_set(*ids, jv_string_sized(b.p, (int)b.len),
+	if (strcmp(k, "dependenciesFor") != 0 || v[0] == '\0')
+		return;
+	if (pct_decode(&b, v, strlen(v)) == 0 && b.len > 0)
+		d->ids = jv_object_set(d->ids, jv_string_sized(b.p, (int)b.len),
 		    jv_false());
+	else
+		d->bad = 1;
 	buf_release(&b);
 }
 
@@ -830,15 +838,22 @@ models_list(struct req *r, struct resp *rs, int with_def)
 {
 	struct pager pg;
 	sqlite3_stmt *st;
-	jv arr, ids = jv_object();
+	struct deps d = { jv_object(), 0 };
+	jv arr, ids;
 	char missing[300];
 	int t, some;
 
+	req_query_each(r, dep_arg, &d);
+	ids = d.ids;
 	if (pager_init(r, &pg) != 0) {
 		aerr(rs, 400, "BadRequest", "Invalid continuation token.");
 		goto out;
 	}
-	req_query_each(r, dep_arg, &ids);
+	if (d.bad) {
+		aerr(rs, 400, "InvalidArgument", "A dependenciesFor model id is "
+		    "not validly percent-encoded.");
+		goto out;
+	}
 	some = jv_object_length(jv_copy(ids)) > 0;
 	if (some && !jv_is_valid(ids = models_closure(ids, missing,
 	    sizeof(missing)))) {
