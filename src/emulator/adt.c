@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "codec.h"
+#include "adt_query.h"
 #include "emu.h"
 #include "json.h"
 
@@ -72,6 +73,17 @@ json_get_bool(jv o, const char *k)
 {
 	jv v = json_get(o, k);
 	int r = jv_get_kind(v) == JV_KIND_TRUE;
+
+	jv_free(v);
+	return r;
+}
+
+/* Does object o (borrowed) have key k? */
+static int
+json_has(jv o, const char *k)
+{
+	jv v = json_get(o, k);
+	int r = jv_is_valid(v);
 
 	jv_free(v);
 	return r;
@@ -310,15 +322,72 @@ schema_ok(jv s, jv v)
 	return 1;
 }
 
+/* Only the user properties of an entity (no $ keys). */
+static jv
+user_props(jv ent)
+{
+	jv keys = jv_keys_unsorted(jv_copy(ent)), out = jv_object();
+	int i, n = jv_array_length(jv_copy(keys));
+
+	for (i = 0; i < n; i++) {
+		jv k = jv_array_get(jv_copy(keys), i);
+
+		if (jv_string_value(k)[0] != '$')
+			out = jv_object_set(out, jv_copy(k),
+			    jv_object_get(jv_copy(ent), jv_copy(k)));
+		jv_free(k);
+	}
+	jv_free(keys);
+	jv_free(ent);
+	return out;
+}
+
+static int twin_validate(jv twin, const char *model, struct resp *rs,
+    int is_new);
+
+/* Validate property k = v (borrowed) against its declaration d. */
+static int
+prop_validate(const char *k, jv v, jv d, const char *model, struct resp *rs)
+{
+	jv s;
+	int rc = 0;
+
+	if (!jv_is_valid(d) || !(has_type(d, "Property") ||
+	    has_type(d, "Component"))) {
+		aerr(rs, 400, "ValidationFailed", "Invalid twin: the property "
+		    "'%.200s' is not defined in model %.200s (or is not a "
+		    "writable property).", k, model);
+		return -1;
+	}
+	s = json_get(d, "schema");
+	if (has_type(d, "Component")) {
+		if (jv_get_kind(v) != JV_KIND_OBJECT) {
+			aerr(rs, 400, "ValidationFailed", "Invalid twin: the "
+			    "component '%.200s' must be an object.", k);
+			rc = -1;
+		} else if (jv_get_kind(s) == JV_KIND_STRING)
+			rc = twin_validate(user_props(jv_copy(v)),
+			    jv_string_value(s), rs, 0);
+	} else if (!schema_ok(s, v)) {
+		aerr(rs, 400, "ValidationFailed", "Invalid twin: the value of "
+		    "property '%.200s' does not match its schema '%s'.", k,
+		    jv_get_kind(s) == JV_KIND_STRING ? jv_string_value(s) : "?");
+		rc = -1;
+	}
+	jv_free(s);
+	return rc;
+}
+
 /*
- * Validate the properties of twin (borrowed) against its model. Returns 0,
- * or -1 with rs filled with ADT's 400 ValidationFailed.
+ * Validate the properties of twin (consumed) against its model (and its
+ * components against theirs). Returns 0, or -1 with rs filled with ADT's
+ * 400 ValidationFailed (ModelDecommissioned for a new twin of a
+ * decommissioned model).
  */
 static int
 twin_validate(jv twin, const char *model, struct resp *rs, int is_new)
 {
 	jv decl, keys = jv_invalid();
-	const char *k;
 	int i, n, rc = -1, decom = 0, missing_base = 0;
 
 	decl = decl_get(model, &decom, &missing_base);
@@ -334,52 +403,33 @@ twin_validate(jv twin, const char *model, struct resp *rs, int is_new)
 		goto out;
 	}
 	if (is_new && decom) {
-		aerr(rs, 400, "ValidationFailed", "Invalid twin: the model %.200s "
-		    "is decommissioned.", model);
+		aerr(rs, 400, "ModelDecommissioned", "Invalid twin: the model "
+		    "%.200s is decommissioned.", model);
 		goto out;
 	}
 	keys = jv_keys(jv_copy(twin));
 	n = jv_array_length(jv_copy(keys));
 	for (i = 0; i < n; i++) {
-		jv kj = jv_array_get(jv_copy(keys), i), d, v, s;
+		jv kj = jv_array_get(jv_copy(keys), i), d, v;
+		const char *k = jv_string_value(kj);
+		int bad = 0;
 
-		k = jv_string_value(kj);
-		if (k[0] == '$') {
-			jv_free(kj);
-			continue;
-		}
-		d = json_get(decl, k);
-		if (!jv_is_valid(d) || !(has_type(d, "Property") ||
-		    has_type(d, "Component"))) {
-			aerr(rs, 400, "ValidationFailed", "Invalid twin: the "
-			    "property '%.200s' is not defined in model %.200s "
-			    "(or is not a writable property).", k, model);
-			jv_free(d);
-			jv_free(kj);
-			goto out;
-		}
-		v = json_get(twin, k);
-		s = json_get(d, "schema");
-		if (has_type(d, "Property") && !schema_ok(s, v)) {
-			aerr(rs, 400, "ValidationFailed", "Invalid twin: the value "
-			    "of property '%.200s' does not match its schema '%s'.",
-			    k, jv_get_kind(s) == JV_KIND_STRING ?
-			    jv_string_value(s) : "?");
-			jv_free(s);
+		if (k[0] != '$') {
+			d = json_get(decl, k);
+			v = json_get(twin, k);
+			bad = prop_validate(k, v, d, model, rs) != 0;
 			jv_free(v);
 			jv_free(d);
-			jv_free(kj);
-			goto out;
 		}
-		jv_free(s);
-		jv_free(v);
-		jv_free(d);
 		jv_free(kj);
+		if (bad)
+			goto out;
 	}
 	rc = 0;
 out:
 	jv_free(keys);
 	jv_free(decl);
+	jv_free(twin);
 	return rc;
 }
 
@@ -394,13 +444,190 @@ display_map(jv v)
 	return jv_object();
 }
 
+/*
+ * The models model m (borrowed) depends on (owned array of ids): what it
+ * extends and the schemas of its components.
+ */
+static jv
+model_refs(jv m)
+{
+	jv out = model_extends(m), contents = json_get(m, "contents"), c, sc;
+	int i, n = jv_get_kind(contents) == JV_KIND_ARRAY ?
+	    jv_array_length(jv_copy(contents)) : 0;
+
+	for (i = 0; i < n; i++) {
+		c = jv_array_get(jv_copy(contents), i);
+		sc = json_get(c, "schema");
+		if (has_type(c, "Component") && jv_get_kind(sc) == JV_KIND_STRING)
+			out = jv_array_append(out, sc);
+		else
+			jv_free(sc);
+		jv_free(c);
+	}
+	jv_free(contents);
+	return out;
+}
+
+static int
+dtdl_name_ok(const char *s)
+{
+	size_t i, n = s != NULL ? strlen(s) : 0;
+
+	if (n == 0 || n > 64 || !isalpha((unsigned char)s[0]) || s[n - 1] == '_')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return 0;
+	return 1;
+}
+
+/* Check the contents of model m (borrowed); -1 with msg filled. */
+static int
+model_contents_ok(jv m, const char *id, char *msg, size_t msgsz)
+{
+	static const char *kinds[] = { "Property", "Telemetry", "Command",
+	    "Relationship", "Component" };
+	jv contents = json_get(m, "contents"), seen = jv_object(), c, sc;
+	int i, j, n, rc = 0, kind;
+	const char *name;
+
+	if (jv_get_kind(contents) != JV_KIND_ARRAY &&
+	    jv_get_kind(contents) != JV_KIND_INVALID) {
+		snprintf(msg, msgsz, "The contents of %.200s must be an array.", id);
+		rc = -1;
+	}
+	n = jv_get_kind(contents) == JV_KIND_ARRAY ?
+	    jv_array_length(jv_copy(contents)) : 0;
+	for (i = 0; i < n && rc == 0; i++) {
+		c = jv_array_get(jv_copy(contents), i);
+		name = json_get_str(c, "name");
+		for (kind = -1, j = 0; j < 5 && kind < 0; j++)
+			if (has_type(c, kinds[j]))
+				kind = j;
+		sc = json_get(c, "schema");
+		if (kind < 0 || !dtdl_name_ok(name)) {
+			snprintf(msg, msgsz, "Content %d of %.200s needs an @type "
+			    "(Property, Telemetry, Command, Relationship or "
+			    "Component) and a name of letters, digits and _.",
+			    i, id);
+			rc = -1;
+		} else if (json_has(seen, name)) {
+			snprintf(msg, msgsz, "The name %.64s is used twice in the "
+			    "contents of %.200s.", name, id);
+			rc = -1;
+		} else if ((kind == 0 || kind == 1 || kind == 4) &&
+		    !jv_is_valid(sc)) {
+			snprintf(msg, msgsz, "%s %.64s of %.200s needs a schema.",
+			    kinds[kind], name, id);
+			rc = -1;
+		} else if (kind == 4 && jv_get_kind(sc) != JV_KIND_STRING) {
+			snprintf(msg, msgsz, "The schema of component %.64s of "
+			    "%.200s must be an interface id.", name, id);
+			rc = -1;
+		} else
+			seen = jv_object_set(seen, jv_string(name), jv_true());
+		jv_free(sc);
+		jv_free(c);
+	}
+	jv_free(seen);
+	jv_free(contents);
+	return rc;
+}
+
+/* Is id uploaded or among the @ids of arr (borrowed)? */
+static int
+model_known(const char *id, jv arr)
+{
+	jv found = model_load(id, 0);
+	int j, n = jv_array_length(jv_copy(arr)), ok = jv_is_valid(found);
+
+	jv_free(found);
+	for (j = 0; j < n && !ok; j++) {
+		jv o = jv_array_get(jv_copy(arr), j);
+		const char *x = json_get_str(o, "@id");
+
+		ok = x != NULL && strcmp(x, id) == 0;
+		jv_free(o);
+	}
+	return ok;
+}
+
+/*
+ * Check model i of the upload arr (borrowed). Returns 0, or -1 with rs
+ * filled: nothing of the upload is stored then.
+ */
+static int
+model_check(jv arr, int i, struct resp *rs)
+{
+	jv m = jv_array_get(jv_copy(arr), i), refs = jv_invalid(), e;
+	const char *id = json_get_str(m, "@id");
+	char msg[400];
+	int j, n, rc = -1;
+
+	if (jv_get_kind(m) != JV_KIND_OBJECT || id == NULL ||
+	    strncmp(id, "dtmi:", 5) != 0 || strchr(id, ';') == NULL ||
+	    !has_type(m, "Interface")) {
+		aerr(rs, 400, "DTDLParserError", "Model %d is not a DTDL "
+		    "Interface with an @id of the form dtmi:...;N.", i);
+		goto out;
+	}
+	for (j = 0; j < i; j++) {
+		jv o = jv_array_get(jv_copy(arr), j);
+		const char *x = json_get_str(o, "@id");
+		int dup = x != NULL && strcmp(x, id) == 0;
+
+		jv_free(o);
+		if (dup) {
+			aerr(rs, 400, "DTDLParserError", "Model %.200s appears "
+			    "twice in the request.", id);
+			goto out;
+		}
+	}
+	e = model_load(id, 0);
+	if (jv_is_valid(e)) {
+		jv_free(e);
+		aerr(rs, 409, "ModelIdAlreadyExists", "Model with ID %.200s "
+		    "already exists. Use Model_List API to view models that "
+		    "already exist. See the Swagger example. "
+		    "(http://aka.ms/ModelListSwSmpl)", id);
+		goto out;
+	}
+	jv_free(e);
+	if (model_contents_ok(m, id, msg, sizeof(msg)) != 0) {
+		aerr(rs, 400, "DTDLParserError", "%s", msg);
+		goto out;
+	}
+	refs = model_refs(m);
+	n = jv_array_length(jv_copy(refs));
+	for (j = 0; j < n; j++) {
+		jv b = jv_array_get(jv_copy(refs), j);
+		int ok = jv_get_kind(b) != JV_KIND_STRING ||	/* inline */
+		    model_known(jv_string_value(b), arr);
+
+		if (!ok) {
+			aerr(rs, 400, "DTDLParserError", "Model %.200s refers to "
+			    "%.200s, which is neither uploaded nor in this "
+			    "request.", id, jv_string_value(b));
+			jv_free(b);
+			goto out;
+		}
+		jv_free(b);
+	}
+	rc = 0;
+out:
+	jv_free(refs);
+	jv_free(m);
+	return rc;
+}
+
+/* POST /models: all of them or none. */
 static void
 models_post(struct req *r, struct resp *rs)
 {
-	jv arr = jv_invalid(), out = jv_array(), m, ext, e;
+	jv arr = jv_invalid(), out = jv_array(), m;
 	char msg[300], now[40];
-	const char *id, *x;
-	int i, j, n, k, nx;
+	const char *id;
+	int i, n;
 	sqlite3_stmt *st;
 
 	if (req_json(r, &arr, msg, sizeof(msg)) != 0) {
@@ -417,70 +644,9 @@ models_post(struct req *r, struct resp *rs)
 		    "uploaded in one request.", ADT_MAX_MODELS_PER_POST);
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
-		m = jv_array_get(jv_copy(arr), i);
-		id = json_get_str(m, "@id");
-		if (jv_get_kind(m) != JV_KIND_OBJECT || id == NULL ||
-		    strncmp(id, "dtmi:", 5) != 0 || !has_type(m, "Interface")) {
-			jv_free(m);
-			aerr(rs, 400, "DTDLParserError", "Model %d is not a DTDL "
-			    "Interface with an @id of the form dtmi:...;N.", i);
+	for (i = 0; i < n; i++)
+		if (model_check(arr, i, rs) != 0)
 			goto out;
-		}
-		e = model_load(id, 0);
-		for (j = 0; j < i && !jv_is_valid(e); j++) {
-			jv o = jv_array_get(jv_copy(arr), j);
-
-			x = json_get_str(o, "@id");
-			if (x != NULL && strcmp(x, id) == 0) {
-				jv_free(e);
-				e = jv_true();
-			}
-			jv_free(o);
-		}
-		if (jv_is_valid(e)) {
-			jv_free(e);
-			aerr(rs, 409, "ModelIdAlreadyExists", "Model with ID %.200s "
-			    "already exists. Use Model_List API to view models that "
-			    "already exist. See the Swagger example. "
-			    "(http://aka.ms/ModelListSwSmpl)", id);
-			jv_free(m);
-			goto out;
-		}
-		jv_free(e);
-		ext = model_extends(m);
-		nx = jv_array_length(jv_copy(ext));
-		for (k = 0; k < nx; k++) {
-			jv b = jv_array_get(jv_copy(ext), k), found;
-			int ok = 0;
-
-			if (jv_get_kind(b) == JV_KIND_STRING) {
-				found = model_load(jv_string_value(b), 0);
-				ok = jv_is_valid(found);
-				jv_free(found);
-				for (j = 0; j < n && !ok; j++) {
-					jv o = jv_array_get(jv_copy(arr), j);
-
-					x = json_get_str(o, "@id");
-					ok = x != NULL && strcmp(x, jv_string_value(b)) == 0;
-					jv_free(o);
-				}
-			} else
-				ok = 1;	/* inline interface */
-			if (!ok) {
-				aerr(rs, 400, "DTDLParserError", "Model %.200s "
-				    "extends %.200s, which is neither uploaded nor "
-				    "in this request.", id, jv_string_value(b));
-				jv_free(b);
-				jv_free(ext);
-				jv_free(m);
-				goto out;
-			}
-			jv_free(b);
-		}
-		jv_free(ext);
-		jv_free(m);
-	}
 	adt_time(now, sizeof(now));
 	models_changed();
 	for (i = 0; i < n; i++) {
@@ -521,6 +687,9 @@ pager_init(struct req *r, struct pager *p)
 {
 	const char *mi = req_header(r, "max-items-per-page"),
 	    *tok = req_query(r, "continuationToken");
+
+	if (mi == NULL)		/* the name older clients send */
+		mi = req_header(r, "x-ms-max-item-count");
 
 	memset(p, 0, sizeof(*p));
 	p->page = mi != NULL ? strtol(mi, NULL, 10) : emu.page_size;
@@ -590,13 +759,135 @@ model_view(sqlite3_stmt *st, int with_def)
 	return meta;
 }
 
+struct deps {
+	jv ids;		/* id -> false */
+	int bad;	/* an id with a malformed escape */
+};
+
+static void
+dep_arg(void *ctx, const char *k, const char *v)
+{
+	struct deps *d = ctx;
+	struct buf b = BUF_INIT;
+
+	if (strcmp(k, "dependenciesFor") != 0 || v[0] == '\0')
+		return;
+	if (pct_decode(&b, v, strlen(v)) == 0 && b.len > 0)
+		d->ids = jv_object_set(d->ids, jv_string_sized(b.p, (int)b.len),
+		    jv_false());
+	else
+		d->bad = 1;
+	buf_release(&b);
+}
+
+/*
+ * The models in ids (an object id -> false, consumed) and all they depend
+ * on, as an object id -> true; jv_invalid() with *missing set to a model
+ * id that does not exist.
+ */
+static jv
+models_closure(jv ids, char *missing, size_t msz)
+{
+	jv keys, m, refs;
+	int i, n, j, nr, round, grew = 1;
+
+	for (round = 0; grew && round < 1000; round++) {
+		grew = 0;
+		keys = jv_keys(jv_copy(ids));
+		n = jv_array_length(jv_copy(keys));
+		for (i = 0; i < n; i++) {
+			jv k = jv_array_get(jv_copy(keys), i), done;
+
+			done = json_get(ids, jv_string_value(k));
+			if (jv_get_kind(done) == JV_KIND_FALSE) {
+				m = model_load(jv_string_value(k), 0);
+				if (!jv_is_valid(m)) {
+					snprintf(missing, msz, "%s", jv_string_value(k));
+					jv_free(k);
+					jv_free(keys);
+					jv_free(ids);
+					return m;
+				}
+				ids = jv_object_set(ids, jv_copy(k), jv_true());
+				refs = model_refs(m);
+				nr = jv_array_length(jv_copy(refs));
+				for (j = 0; j < nr; j++) {
+					jv b = jv_array_get(jv_copy(refs), j);
+
+					if (jv_get_kind(b) == JV_KIND_STRING &&
+					    !json_has(ids, jv_string_value(b))) {
+						ids = jv_object_set(ids, b, jv_false());
+						grew = 1;
+					} else
+						jv_free(b);
+				}
+				jv_free(refs);
+				jv_free(m);
+			}
+			jv_free(done);
+			jv_free(k);
+		}
+		jv_free(keys);
+	}
+	return ids;
+}
+
+/* GET /models[?dependenciesFor=ID...][&includeModelDefinition=true] */
+static void
+models_list(struct req *r, struct resp *rs, int with_def)
+{
+	struct pager pg;
+	sqlite3_stmt *st;
+	struct deps d = { jv_object(), 0 };
+	jv arr, ids;
+	char missing[300];
+	int t, some;
+
+	req_query_each(r, dep_arg, &d);
+	ids = d.ids;
+	if (pager_init(r, &pg) != 0) {
+		aerr(rs, 400, "BadRequest", "Invalid continuation token.");
+		goto out;
+	}
+	if (d.bad) {
+		aerr(rs, 400, "InvalidArgument", "A dependenciesFor model id is "
+		    "not validly percent-encoded.");
+		goto out;
+	}
+	some = jv_object_length(jv_copy(ids)) > 0;
+	if (some && !jv_is_valid(ids = models_closure(ids, missing,
+	    sizeof(missing)))) {
+		aerr(rs, 404, "ModelNotFound", "There is no Model(s) available "
+		    "that matches the provided id(s) %.200s. Check that the Model "
+		    "ID provided is valid by doing a Model_List API call.",
+		    missing);
+		goto out;
+	}
+	arr = jv_array();
+	st = store_stmt("SELECT body, meta, id FROM models ORDER BY seq");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (some && !json_has(ids, (const char *)sqlite3_column_text(st,
+		    2)))
+			continue;
+		if ((t = pager_take(&pg)) < 0)
+			break;
+		if (t == 1)
+			arr = jv_array_append(arr, model_view(st, with_def));
+	}
+	sqlite3_reset(st);
+	resp_json(rs, 200, JV_OBJECT(jv_string("value"), arr,
+	    jv_string("nextLink"), next_link(r, &pg)));
+out:
+	jv_free(ids);
+}
+
 static void
 models(struct req *r, struct resp *rs)
 {
 	const char *q = req_query(r, "includeModelDefinition");
 	int with_def = q != NULL && strcasecmp(q, "true") == 0;
 	sqlite3_stmt *st;
-	jv arr, body = jv_invalid(), meta;
+	jv body = jv_invalid(), meta;
 	char msg[300];
 	const char *m = r->method;
 
@@ -606,21 +897,7 @@ models(struct req *r, struct resp *rs)
 		return;
 	}
 	if (r->nseg == 1 && strcmp(m, "GET") == 0) {
-		struct pager pg;
-		int t;
-
-		if (pager_init(r, &pg) != 0) {
-			aerr(rs, 400, "BadRequest", "Invalid continuation token.");
-			return;
-		}
-		arr = jv_array();
-		st = store_stmt("SELECT body, meta FROM models ORDER BY seq");
-		while (sqlite3_step(st) == SQLITE_ROW && (t = pager_take(&pg)) >= 0)
-			if (t == 1)
-				arr = jv_array_append(arr, model_view(st, with_def));
-		sqlite3_reset(st);
-		resp_json(rs, 200, JV_OBJECT(jv_string("value"), arr,
-		    jv_string("nextLink"), next_link(r, &pg)));
+		models_list(r, rs, with_def);
 		return;
 	}
 	if (r->nseg != 2) {
@@ -648,17 +925,17 @@ models(struct req *r, struct resp *rs)
 		jv_free(meta);
 		st = store_stmt("SELECT id, body FROM models");
 		while (sqlite3_step(st) == SQLITE_ROW) {
-			jv o = load_col(st, 1), ext = model_extends(o);
-			int i, n = jv_array_length(jv_copy(ext)), hit = 0;
+			jv o = load_col(st, 1), refs = model_refs(o);
+			int i, n = jv_array_length(jv_copy(refs)), hit = 0;
 
 			for (i = 0; i < n && !hit; i++) {
-				jv b = jv_array_get(jv_copy(ext), i);
+				jv b = jv_array_get(jv_copy(refs), i);
 
 				hit = jv_get_kind(b) == JV_KIND_STRING &&
 				    strcmp(jv_string_value(b), r->seg[1]) == 0;
 				jv_free(b);
 			}
-			jv_free(ext);
+			jv_free(refs);
 			jv_free(o);
 			if (hit) {
 				aerr(rs, 409, "ModelReferencesNotDeleted", "Model "
@@ -759,73 +1036,194 @@ twin_has_rels(const char *id)
 	return r;
 }
 
-/* Only the user properties of an entity (no $ keys). */
+/*
+ * The $metadata entry of one property: lastUpdateTime now if fresh (or
+ * new), else the old one (om, consumed); sourceTime from st (consumed:
+ * a string sets it, null removes it, invalid keeps the old one).
+ */
 static jv
-user_props(jv ent)
+meta_entry(jv om, int fresh, jv st, const char *now)
 {
-	jv keys = jv_keys_unsorted(jv_copy(ent)), out = jv_object();
-	int i, n = jv_array_length(jv_copy(keys));
+	jv e = jv_get_kind(om) == JV_KIND_OBJECT ? om : (jv_free(om), jv_object());
+
+	if (fresh || !json_has(e, "lastUpdateTime"))
+		e = jv_object_set(e, jv_string("lastUpdateTime"), jv_string(now));
+	if (jv_get_kind(st) == JV_KIND_STRING)
+		e = jv_object_set(e, jv_string("sourceTime"), st);
+	else {
+		if (jv_get_kind(st) == JV_KIND_NULL)
+			e = jv_object_delete(e, jv_string("sourceTime"));
+		jv_free(st);
+	}
+	return e;
+}
+
+/* Is property k fresh: touched (an object of names), or changed? */
+static int
+prop_fresh(jv touched, const char *k, jv v, jv old)
+{
+	jv ov;
+	int r;
+
+	if (jv_get_kind(touched) == JV_KIND_OBJECT) {
+		ov = json_get(touched, k);
+		r = jv_is_valid(ov);
+		jv_free(ov);
+		return r;
+	}
+	ov = json_get(old, k);
+	r = !jv_is_valid(ov) || !jv_equal(ov, jv_copy(v));
+	return r;
+}
+
+/*
+ * Properties props (consumed) with their $metadata as ADT keeps it: a
+ * lastUpdateTime per property (and sourceTime from srct, borrowed, keyed
+ * prefix+name), from old (borrowed) where not fresh. Components (their
+ * names in comps, borrowed) get their own $metadata, recursively.
+ */
+static jv
+props_build(jv props, jv old, jv touched, jv srct, jv comps,
+    const char *prefix, const char *now, jv *meta)
+{
+	jv keys = jv_keys_unsorted(jv_copy(props)), oldmeta = json_get(old,
+	    "$metadata"), out = jv_object();
+	char key[600];
+	int i, n = jv_array_length(jv_copy(keys)), any = 0;
 
 	for (i = 0; i < n; i++) {
-		jv k = jv_array_get(jv_copy(keys), i);
+		jv k = jv_array_get(jv_copy(keys), i), v, ov, cm;
+		const char *ks = jv_string_value(k);
 
-		if (jv_string_value(k)[0] != '$')
-			out = jv_object_set(out, jv_copy(k),
-			    jv_object_get(jv_copy(ent), jv_copy(k)));
+		v = jv_object_get(jv_copy(props), jv_copy(k));
+		snprintf(key, sizeof(key), "%s%s", prefix, ks);
+		if (prefix[0] == '\0' && jv_get_kind(v) == JV_KIND_OBJECT &&
+		    json_has(comps, ks)) {
+			ov = json_get(old, ks);
+			snprintf(key, sizeof(key), "%s/", ks);
+			cm = JV_OBJECT(jv_string("$lastUpdateTime"), jv_string(now));
+			v = props_build(user_props(v), ov, jv_copy(touched), srct,
+			    jv_null(), key, now, &cm);
+			v = jv_object_set(v, jv_string("$metadata"), cm);
+			jv_free(ov);
+		} else {
+			int fresh = prop_fresh(touched, jv_get_kind(touched) ==
+			    JV_KIND_OBJECT ? key : ks, v, old);
+
+			any |= fresh;
+			*meta = jv_object_set(*meta, jv_copy(k), meta_entry(
+			    json_get(oldmeta, ks), fresh, json_get(srct, key), now));
+		}
+		out = jv_object_set(out, k, v);
+	}
+	if (prefix[0] != '\0' && !any && json_has(oldmeta, "$lastUpdateTime"))	/* an untouched component keeps its time */
+		*meta = jv_object_set(*meta, jv_string("$lastUpdateTime"),
+		    json_get(oldmeta, "$lastUpdateTime"));
+	jv_free(keys);
+	jv_free(oldmeta);
+	jv_free(props);
+	jv_free(touched);
+	return out;
+}
+
+/* The names of the Component contents of model (owned object). */
+static jv
+model_components(const char *model)
+{
+	int decom, missing;
+	jv decl = decl_get(model, &decom, &missing), keys, out = jv_object();
+	int i, n;
+
+	if (!jv_is_valid(decl))
+		return out;
+	keys = jv_keys(jv_copy(decl));
+	n = jv_array_length(jv_copy(keys));
+	for (i = 0; i < n; i++) {
+		jv k = jv_array_get(jv_copy(keys), i), d = json_get(decl,
+		    jv_string_value(k));
+
+		if (has_type(d, "Component"))
+			out = jv_object_set(out, jv_copy(k), json_get(d, "schema"));
+		jv_free(d);
 		jv_free(k);
 	}
 	jv_free(keys);
-	jv_free(ent);
+	jv_free(decl);
 	return out;
 }
 
 /*
  * Assemble a stored twin: $dtId, $etag, props, $metadata with a
- * lastUpdateTime per property: now for the touched ones (touched NULL:
+ * lastUpdateTime (and sourceTime, from srct: name or component/name ->
+ * time or null) per property: now for the touched ones (touched null:
  * those whose value differs from old), else the old time.
  */
 static jv
 twin_build(const char *id, jv props, const char *model, jv old, jv touched,
-    const char *now)
+    jv srct, const char *now)
 {
 	jv t = JV_OBJECT(jv_string("$dtId"), jv_string(id), jv_string("$etag"),
-	    new_etag()), meta, keys, oldmeta;
-	int i, n, fresh;
+	    new_etag()), meta, comps = model_components(model), keys;
+	int i, n;
 
 	meta = JV_OBJECT(jv_string("$model"), jv_string(model),
 	    jv_string("$lastUpdateTime"), jv_string(now));
-	oldmeta = json_get(old, "$metadata");
+	props = props_build(props, old, touched, srct, comps, "", now, &meta);
 	keys = jv_keys_unsorted(jv_copy(props));
 	n = jv_array_length(jv_copy(keys));
 	for (i = 0; i < n; i++) {
-		jv k = jv_array_get(jv_copy(keys), i), v, ov, om;
+		jv k = jv_array_get(jv_copy(keys), i);
 
-		v = jv_object_get(jv_copy(props), jv_copy(k));
-		ov = json_get(old, jv_string_value(k));
-		om = json_get(oldmeta, jv_string_value(k));
-		if (jv_get_kind(touched) == JV_KIND_OBJECT)
-			fresh = jv_is_valid(json_get(touched, jv_string_value(k)));
-		else
-			fresh = !jv_is_valid(ov) || !jv_equal(jv_copy(ov), jv_copy(v));
-		if (fresh || !jv_is_valid(om)) {
-			jv_free(om);
-			om = JV_OBJECT(jv_string("lastUpdateTime"), jv_string(now));
-		}
-		meta = jv_object_set(meta, jv_copy(k), om);
-		t = jv_object_set(t, k, v);
-		jv_free(ov);
+		t = jv_object_set(t, jv_copy(k), jv_object_get(jv_copy(props), k));
 	}
 	jv_free(keys);
-	jv_free(oldmeta);
 	jv_free(props);
-	jv_free(touched);
+	jv_free(comps);
+	jv_free(srct);
 	return jv_object_set(t, jv_string("$metadata"), meta);
+}
+
+/* The sourceTimes a PUT body (borrowed) sets: name or comp/name -> time. */
+static jv
+put_source_times(jv body)
+{
+	jv out = jv_object(), keys = jv_keys_unsorted(jv_copy(body));
+	int i, n = jv_array_length(jv_copy(keys));
+
+	for (i = -1; i < n; i++) {
+		jv k = i < 0 ? jv_string("") : jv_array_get(jv_copy(keys), i);
+		jv m = i < 0 ? json_get(body, "$metadata") : jv_getpath(
+		    jv_copy(body), JV_ARRAY(jv_copy(k), jv_string("$metadata")));
+		jv pk = jv_get_kind(m) == JV_KIND_OBJECT ?
+		    jv_keys_unsorted(jv_copy(m)) : jv_array();
+		int j, np = jv_array_length(jv_copy(pk));
+		char key[600];
+
+		for (j = 0; j < np; j++) {
+			jv p = jv_array_get(jv_copy(pk), j), st;
+
+			st = jv_getpath(jv_copy(m), JV_ARRAY(jv_copy(p),
+			    jv_string("sourceTime")));
+			snprintf(key, sizeof(key), "%s%s%s", jv_string_value(k),
+			    i < 0 ? "" : "/", jv_string_value(p));
+			if (jv_get_kind(st) == JV_KIND_STRING)
+				out = jv_object_set(out, jv_string(key), st);
+			else
+				jv_free(st);
+			jv_free(p);
+		}
+		jv_free(pk);
+		jv_free(m);
+		jv_free(k);
+	}
+	jv_free(keys);
+	return out;
 }
 
 static void
 twin_put(struct req *r, struct resp *rs, const char *id)
 {
-	jv body = jv_invalid(), old = jv_invalid(), t, model;
+	jv body = jv_invalid(), old = jv_invalid(), srct = jv_invalid(), t, model;
 	const char *inm = req_header(r, "If-None-Match"),
 	    *im = req_header(r, "If-Match");
 	char msg[300], now[40];
@@ -868,8 +1266,9 @@ twin_put(struct req *r, struct resp *rs, const char *id)
 		not_found_twin(rs, id);
 		goto out;
 	}
+	srct = put_source_times(body);
 	body = user_props(body);
-	if (twin_validate(body, jv_string_value(model), rs, 1) != 0) {
+	if (twin_validate(jv_copy(body), jv_string_value(model), rs, 1) != 0) {
 		jv_free(model);
 		goto out;
 	}
@@ -878,13 +1277,16 @@ twin_put(struct req *r, struct resp *rs, const char *id)
 		goto out;
 	}
 	adt_time(now, sizeof(now));
-	t = twin_build(id, body, jv_string_value(model), old, jv_null(), now);
+	t = twin_build(id, body, jv_string_value(model), old, jv_null(), srct,
+	    now);
+	srct = jv_invalid();
 	body = jv_invalid();
 	jv_free(model);
 	twin_save(id, t);
 	resp_header(rs, "ETag", "%s", json_get_str(t, "$etag"));
 	resp_json(rs, 200, t);
 out:
+	jv_free(srct);
 	jv_free(old);
 	jv_free(body);
 }
@@ -906,27 +1308,103 @@ patch_kind(const char *op, enum jpatch_op *k)
 }
 
 /*
- * Apply an ADT JSON Patch (body, borrowed) to props (consumed). Returns the
- * result, or jv_invalid() with rs filled. touched collects the top-level
- * property names written; *model may be replaced by /$metadata/$model.
+ * A patch of $metadata: /$metadata/$model (*model replaced), or
+ * [/comp]/$metadata/prop/sourceTime (srct[prop or comp/prop] set, null on
+ * remove). Returns 1 if path is one of those, 0 if it is no $metadata
+ * path, -1 (rs filled) if it is another $ path.
+ */
+static int
+patch_meta(int i, enum jpatch_op k, const char *path, jv op, jv *model,
+    jv *srct, struct resp *rs)
+{
+	char comp[256] = "", prop[256], key[600];
+	const char *m = path + 1, *e;
+	jv v = k == JP_REMOVE ? jv_null() : json_get(op, "value");
+
+	if (strcmp(path, "/$metadata/$model") == 0 && k != JP_REMOVE) {
+		if (jv_get_kind(v) != JV_KIND_STRING)
+			goto bad;
+		jv_free(*model);
+		*model = v;
+		return 1;
+	}
+	if (m[0] != '$' && (e = strchr(m, '/')) != NULL &&
+	    strncmp(e, "/$metadata/", 11) == 0 && (size_t)(e - m) < sizeof(comp)) {
+		snprintf(comp, sizeof(comp), "%.*s/", (int)(e - m), m);
+		m = e + 1;
+	}
+	if (strncmp(m, "$metadata/", 10) != 0) {
+		jv_free(v);
+		return comp[0] == '\0' && path[1] == '$' ? -1 : 0;
+	}
+	m += 10;
+	e = strchr(m, '/');
+	if (e == NULL || strcmp(e, "/sourceTime") != 0 || m[0] == '$' ||
+	    (size_t)(e - m) >= sizeof(prop) ||
+	    (k != JP_REMOVE && jv_get_kind(v) != JV_KIND_STRING))
+		goto bad;
+	snprintf(prop, sizeof(prop), "%.*s", (int)(e - m), m);
+	snprintf(key, sizeof(key), "%s%s", comp, prop);
+	*srct = jv_object_set(*srct, jv_string(key), v);
+	return 1;
+bad:
+	jv_free(v);
+	aerr(rs, 400, "JsonPatchInvalid", "Operation %d: the path %.200s "
+	    "cannot be patched (only /$metadata/$model and "
+	    "[/component]/$metadata/property/sourceTime with a string).", i,
+	    path);
+	return -1;
+}
+
+/* Record the first two segments of path in touched: "a" and "a/b". */
+static jv
+touch(jv touched, const char *path)
+{
+	const char *p1 = strchr(path + 1, '/'), *p2;
+	char top[600];
+	size_t l = p1 != NULL ? (size_t)(p1 - path - 1) : strlen(path + 1);
+
+	snprintf(top, sizeof(top), "%.*s", (int)(l < 255 ? l : 255), path + 1);
+	touched = jv_object_set(touched, jv_string(top), jv_true());
+	if (p1 != NULL) {
+		p2 = strchr(p1 + 1, '/');
+		l = p2 != NULL ? (size_t)(p2 - p1 - 1) : strlen(p1 + 1);
+		snprintf(top + strlen(top), sizeof(top) - strlen(top), "/%.*s",
+		    (int)(l < 255 ? l : 255), p1 + 1);
+		touched = jv_object_set(touched, jv_string(top), jv_true());
+	}
+	return touched;
+}
+
+static void
+problem_400(struct resp *rs)
+{
+	resp_json(rs, 400, JV_OBJECT(jv_string("type"), jv_string(
+	    "https://tools.ietf.org/html/rfc7231#section-6.5.1"),
+	    jv_string("title"), jv_string("One or more validation errors "
+	    "occurred."), jv_string("status"), jv_number(400)));
+	rs->hdrs.len = 0;
+	resp_header(rs, "Content-Type", "application/problem+json; "
+	    "charset=utf-8");
+}
+
+/*
+ * Apply an ADT JSON Patch (ops, borrowed) to props (consumed). Returns the
+ * result, or jv_invalid() with rs filled. touched collects the property
+ * names written (and comp/name), *model may be replaced by
+ * /$metadata/$model and *srct gets the sourceTimes set.
  */
 static jv
-apply_patch(jv props, jv ops, struct resp *rs, jv *touched, jv *model)
+apply_patch(jv props, jv ops, struct resp *rs, jv *touched, jv *model,
+    jv *srct)
 {
 	enum jpatch_op k;
-	const char *path, *p1;
-	char msg[300], top[256];
-	int i, n;
-	size_t l;
+	const char *path;
+	char msg[300];
+	int i, n, pm;
 
 	if (jv_get_kind(ops) != JV_KIND_ARRAY) {
-		resp_json(rs, 400, JV_OBJECT(jv_string("type"), jv_string(
-		    "https://tools.ietf.org/html/rfc7231#section-6.5.1"),
-		    jv_string("title"), jv_string("One or more validation errors "
-		    "occurred."), jv_string("status"), jv_number(400)));
-		rs->hdrs.len = 0;
-		resp_header(rs, "Content-Type", "application/problem+json; "
-		    "charset=utf-8");
+		problem_400(rs);
 		jv_free(props);
 		return jv_invalid();
 	}
@@ -941,23 +1419,11 @@ apply_patch(jv props, jv ops, struct resp *rs, jv *touched, jv *model)
 			    "replace and remove with a path are supported.", i);
 			goto bad;
 		}
-		if (strcmp(path, "/$metadata/$model") == 0 && k != JP_REMOVE) {
-			v = json_get(op, "value");
-			if (jv_get_kind(v) != JV_KIND_STRING) {
-				jv_free(v);
-				aerr(rs, 400, "JsonPatchInvalid", "$model must be a "
-				    "string.");
+		if ((pm = patch_meta(i, k, path, op, model, srct, rs)) != 0) {
+			if (pm < 0)
 				goto bad;
-			}
-			jv_free(*model);
-			*model = v;
 			jv_free(op);
 			continue;
-		}
-		if (path[1] == '$') {
-			aerr(rs, 400, "JsonPatchInvalid", "Operation %d: the path "
-			    "%.200s cannot be patched.", i, path);
-			goto bad;
 		}
 		v = json_get(op, "value");
 		if (k != JP_REMOVE && !jv_is_valid(v)) {
@@ -973,10 +1439,7 @@ apply_patch(jv props, jv ops, struct resp *rs, jv *touched, jv *model)
 			jv_free(op);
 			return jv_invalid();
 		}
-		p1 = strchr(path + 1, '/');
-		l = p1 != NULL ? (size_t)(p1 - path - 1) : strlen(path + 1);
-		snprintf(top, sizeof(top), "%.*s", (int)(l < 255 ? l : 255), path + 1);
-		*touched = jv_object_set(*touched, jv_string(top), jv_true());
+		*touched = touch(*touched, path);
 		jv_free(op);
 		continue;
 bad:
@@ -987,11 +1450,35 @@ bad:
 	return props;
 }
 
+/* ops (consumed) with every path put under /comp. */
+static jv
+ops_under(jv ops, const char *comp)
+{
+	int i, n;
+	char p[1200];
+
+	if (jv_get_kind(ops) != JV_KIND_ARRAY)
+		return ops;
+	n = jv_array_length(jv_copy(ops));
+	for (i = 0; i < n; i++) {
+		jv op = jv_array_get(jv_copy(ops), i);
+		const char *path = json_get_str(op, "path");
+
+		if (path != NULL && jv_get_kind(op) == JV_KIND_OBJECT) {
+			snprintf(p, sizeof(p), "/%.200s%.900s", comp, path);
+			op = jv_object_set(op, jv_string("path"), jv_string(p));
+		}
+		ops = jv_array_set(ops, i, op);
+	}
+	return ops;
+}
+
+/* PATCH a twin, or its component comp (NULL: the twin). */
 static void
-twin_patch(struct req *r, struct resp *rs, const char *id)
+twin_patch(struct req *r, struct resp *rs, const char *id, const char *comp)
 {
 	jv ops = jv_invalid(), old = jv_invalid(), props, touched = jv_object(),
-	    model, t;
+	    srct = jv_object(), model = jv_invalid(), t, comps;
 	char msg[300], now[40];
 
 	old = twin_load(id);
@@ -1010,26 +1497,41 @@ twin_patch(struct req *r, struct resp *rs, const char *id)
 	}
 	model = jv_getpath(jv_copy(old), JV_ARRAY(jv_string("$metadata"),
 	    jv_string("$model")));
-	props = apply_patch(user_props(jv_copy(old)), ops, rs, &touched, &model);
-	if (!jv_is_valid(props)) {
-		jv_free(model);
-		goto out;
+	props = user_props(jv_copy(old));
+	if (comp != NULL) {
+		comps = model_components(jv_string_value(model));
+		if (!json_has(comps, comp)) {
+			jv_free(comps);
+			jv_free(props);
+			aerr(rs, 404, "ComponentNotFound", "There is no component "
+			    "%.200s in digital twin %.200s.", comp, id);
+			goto out;
+		}
+		jv_free(comps);
+		if (!json_has(props, comp))
+			props = jv_object_set(props, jv_string(comp), jv_object());
+		ops = ops_under(ops, comp);
 	}
-	if (twin_validate(props, jv_string_value(model), rs, 0) != 0 ||
+	props = apply_patch(props, ops, rs, &touched, &model, &srct);
+	if (!jv_is_valid(props))
+		goto out;
+	if (twin_validate(jv_copy(props), jv_string_value(model), rs, 0) != 0 ||
 	    faults_twin(id, rs)) {
 		jv_free(props);
-		jv_free(model);
 		goto out;
 	}
 	adt_time(now, sizeof(now));
-	t = twin_build(id, props, jv_string_value(model), old, touched, now);
+	t = twin_build(id, props, jv_string_value(model), old, touched, srct,
+	    now);
 	touched = jv_invalid();
-	jv_free(model);
+	srct = jv_invalid();
 	twin_save(id, t);
 	resp_header(rs, "ETag", "%s", json_get_str(t, "$etag"));
 	rs->status = 204;
 	jv_free(t);
 out:
+	jv_free(model);
+	jv_free(srct);
 	jv_free(touched);
 	jv_free(ops);
 	jv_free(old);
@@ -1048,7 +1550,7 @@ twin_one(struct req *r, struct resp *rs)
 		return;
 	}
 	if (strcmp(m, "PATCH") == 0) {
-		twin_patch(r, rs, id);
+		twin_patch(r, rs, id, NULL);
 		return;
 	}
 	t = twin_load(id);
@@ -1083,6 +1585,98 @@ twin_one(struct req *r, struct resp *rs)
 	}
 	jv_free(t);
 	aerr(rs, 405, "MethodNotAllowed", "The method is not allowed here.");
+}
+
+/* GET|PATCH /digitaltwins/ID/components/C */
+static void
+component_one(struct req *r, struct resp *rs)
+{
+	const char *id = r->seg[1], *c = r->seg[3];
+	jv t, v, comps, model;
+
+	r->kind = "adt.component";
+	if (strcmp(r->method, "PATCH") == 0) {
+		twin_patch(r, rs, id, c);
+		return;
+	}
+	if (strcmp(r->method, "GET") != 0) {
+		aerr(rs, 405, "MethodNotAllowed", "The method is not allowed here.");
+		return;
+	}
+	t = twin_load(id);
+	if (!jv_is_valid(t)) {
+		jv_free(t);
+		not_found_twin(rs, id);
+		return;
+	}
+	model = jv_getpath(jv_copy(t), JV_ARRAY(jv_string("$metadata"),
+	    jv_string("$model")));
+	comps = jv_get_kind(model) == JV_KIND_STRING ?
+	    model_components(jv_string_value(model)) : jv_object();
+	v = json_get(t, c);
+	if (!json_has(comps, c) || jv_get_kind(v) != JV_KIND_OBJECT) {
+		jv_free(v);
+		aerr(rs, 404, "ComponentNotFound", "There is no component %.200s "
+		    "in digital twin %.200s.", c, id);
+	} else {
+		resp_header(rs, "ETag", "%s", json_get_str(t, "$etag"));
+		resp_json(rs, 200, v);
+	}
+	jv_free(model);
+	jv_free(comps);
+	jv_free(t);
+}
+
+/*
+ * POST /digitaltwins/ID[/components/C]/telemetry: checked (twin, component,
+ * Message-Id, a JSON object) and answered 204; there are no event routes
+ * to deliver it to.
+ */
+static void
+telemetry(struct req *r, struct resp *rs)
+{
+	jv t = jv_invalid(), body = jv_invalid(), comps, model;
+	char msg[300];
+
+	r->kind = "adt.telemetry";
+	if (strcmp(r->method, "POST") != 0) {
+		aerr(rs, 405, "MethodNotAllowed", "Use POST.");
+		return;
+	}
+	t = twin_load(r->seg[1]);
+	if (!jv_is_valid(t)) {
+		not_found_twin(rs, r->seg[1]);
+		goto out;
+	}
+	if (r->nseg == 5) {
+		model = jv_getpath(jv_copy(t), JV_ARRAY(jv_string("$metadata"),
+		    jv_string("$model")));
+		comps = jv_get_kind(model) == JV_KIND_STRING ?
+		    model_components(jv_string_value(model)) : jv_object();
+		jv_free(model);
+		if (!json_has(comps, r->seg[3])) {
+			jv_free(comps);
+			aerr(rs, 404, "ComponentNotFound", "There is no component "
+			    "%.200s in digital twin %.200s.", r->seg[3], r->seg[1]);
+			goto out;
+		}
+		jv_free(comps);
+	}
+	if (req_header(r, "Message-Id") == NULL) {
+		aerr(rs, 400, "InvalidArgument", "The Message-Id header is "
+		    "required.");
+		goto out;
+	}
+	if (req_json(r, &body, msg, sizeof(msg)) != 0 ||
+	    jv_get_kind(body) != JV_KIND_OBJECT) {
+		aerr(rs, 400, "ValidationFailed", "The telemetry must be a JSON "
+		    "object.");
+		goto out;
+	}
+	rs->status = 204;
+out:
+	jv_free(body);
+	jv_free(t);
 }
 
 /* ---- relationships ---- */
@@ -1295,13 +1889,15 @@ static void
 rel_one(struct req *r, struct resp *rs)
 {
 	const char *src = r->seg[1], *id = r->seg[3], *m = r->method;
-	jv rel, ops = jv_invalid(), props, touched = jv_object(), model = jv_null();
+	jv rel, ops = jv_invalid(), props, touched = jv_object(), model = jv_null(),
+	    srct = jv_object();
 	sqlite3_stmt *st;
 	char msg[300];
 
 	r->kind = "adt.relationship";
 	if (strcmp(m, "PUT") == 0) {
 		jv_free(touched);
+		jv_free(srct);
 		rel_put(r, rs, src, id);
 		return;
 	}
@@ -1345,7 +1941,7 @@ rel_one(struct req *r, struct resp *rs)
 			goto out;
 		}
 		props = apply_patch(user_props(jv_copy(rel)), ops, rs, &touched,
-		    &model);
+		    &model, &srct);
 		if (jv_is_valid(props)) {
 			jv d = rel_decl(src, json_get_str(rel, "$relationshipName"));
 			int bad = jv_is_valid(d) && rel_props_validate(d, props,
@@ -1373,6 +1969,7 @@ rel_one(struct req *r, struct resp *rs)
 out:
 	jv_free(model);
 	jv_free(touched);
+	jv_free(srct);
 	jv_free(ops);
 	jv_free(rel);
 }
@@ -1445,426 +2042,253 @@ rel_list(struct req *r, struct resp *rs, int incoming)
 	    jv_string("nextLink"), next_link(r, &pg)));
 }
 
-/* ---- query ---- */
+/* ---- query (the language is adt_query.c's) ---- */
 
-enum qkind { Q_CMP, Q_MODEL, Q_DEFINED };
-
-struct qcond {
-	enum qkind kind;
-	char path[256];		/* property path (dots), or the model id */
-	char op[3];
-	jv lit;
-	int exact;
+/* One run of a query: the row being bound, the page being filled. */
+struct qrun {
+	const struct adt_query *q;
+	jv row, out;
+	long skip, seen, got, page, count;
+	int more, stop;
 };
 
-struct query {
-	int rels;		/* FROM relationships */
-	int count;		/* SELECT COUNT() */
-	long top;		/* TOP(n), 0 = none */
-	struct qcond c[16];
-	int nc;
-};
-
-static const char *
-q_ws(const char *s)
-{
-	while (isspace((unsigned char)*s))
-		s++;
-	return s;
-}
-
 static int
-q_kw(const char **s, const char *kw)
+qrun_is_a(const char *model, const char *base)
 {
-	size_t n = strlen(kw);
-	const char *p = q_ws(*s);
-
-	if (strncasecmp(p, kw, n) != 0 || isalnum((unsigned char)p[n]) ||
-	    p[n] == '_')
-		return 0;
-	*s = p + n;
-	return 1;
+	return model_is_a(model, base, 0);
 }
 
-/* An identifier or path: letters, digits, _, $, and dots. */
-static int
-q_ident(const char **s, char *out, size_t outsz)
+static void
+qrun_emit(struct qrun *x)
 {
-	const char *p = q_ws(*s), *st = p;
-	size_t n;
-
-	while (isalnum((unsigned char)*p) || *p == '_' || *p == '$' || *p == '.')
-		p++;
-	n = (size_t)(p - st);
-	if (n == 0 || n >= outsz)
-		return -1;
-	memcpy(out, st, n);
-	out[n] = '\0';
-	*s = p;
-	return 0;
+	x->count++;
+	if (x->q->count || x->seen++ < x->skip)
+		return;
+	if (x->q->top > 0 && x->skip + x->got >= x->q->top) {
+		x->stop = 1;
+		return;
+	}
+	if (x->got == x->page) {
+		x->more = 1;
+		x->stop = 1;
+		return;
+	}
+	x->out = jv_array_append(x->out, adt_query_project(x->q, x->row));
+	x->got++;
 }
 
+/* Bind JOIN j and the ones after it, for each relationship it follows. */
+static void
+qrun_join(struct qrun *x, int j)
+{
+	const struct adtq_join *jn = &x->q->join[j];
+	sqlite3_stmt *st;
+	jv from, rels, rel, tw;
+	const char *src;
+	int i, n;
+
+	if (j == x->q->njoin) {
+		qrun_emit(x);
+		return;
+	}
+	from = jv_array_get(jv_copy(x->row), jn->from);
+	src = json_get_str(from, "$dtId");
+	rels = jv_array();
+	st = store_stmt("SELECT body FROM rels WHERE src=? AND name=? "
+	    "ORDER BY id");
+	sqlite3_bind_text(st, 1, src != NULL ? src : "", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, jn->rel, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		rels = jv_array_append(rels, load_col(st, 0));
+	sqlite3_reset(st);
+	jv_free(from);
+	n = jv_array_length(jv_copy(rels));
+	for (i = 0; i < n && !x->stop; i++) {
+		rel = jv_array_get(jv_copy(rels), i);
+		tw = twin_load(json_get_str(rel, "$targetId") != NULL ?
+		    json_get_str(rel, "$targetId") : "");
+		if (jv_is_valid(tw)) {
+			x->row = jv_array_set(x->row, jn->target, tw);
+			if (jn->relalias >= 0)
+				x->row = jv_array_set(x->row, jn->relalias,
+				    jv_copy(rel));
+			if (adt_query_match(x->q, x->row, j + 1, qrun_is_a))
+				qrun_join(x, j + 1);
+		} else
+			jv_free(tw);
+		jv_free(rel);
+	}
+	jv_free(rels);
+}
+
+/* A continuation token: the query and how many items were returned. */
 static jv
-q_literal(const char **s)
+qtoken_make(const char *text, long next)
 {
-	const char *p = q_ws(*s);
 	struct buf b = BUF_INIT;
-	char q, *end;
-	double d;
-	jv v;
+	jv v = JV_OBJECT(jv_string("q"), jv_string(text), jv_string("s"),
+	    jv_number((double)next));
+	char *js = json_dump(v, 0);	/* borrows v */
 
-	if (*p == '\'' || *p == '"') {
-		q = *p++;
-		while (*p != '\0' && *p != q) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			buf_addc(&b, *p++);
-		}
-		if (*p != q) {
-			buf_release(&b);
-			return jv_invalid();
-		}
-		*s = p + 1;
-		v = jv_string_sized(b.len ? b.p : "", (int)b.len);
-		buf_release(&b);
-		return v;
-	}
-	if (q_kw(&p, "true")) {
-		*s = p;
-		return jv_true();
-	}
-	if (q_kw(&p, "false")) {
-		*s = p;
-		return jv_false();
-	}
-	if (q_kw(&p, "null")) {
-		*s = p;
-		return jv_null();
-	}
-	d = strtod(p, &end);
-	if (end == p)
-		return jv_invalid();
-	*s = end;
-	return jv_number(d);
-}
+	jv_free(v);
 
-static void
-query_free(struct query *q)
-{
-	int i;
-
-	for (i = 0; i < q->nc; i++)
-		jv_free(q->c[i].lit);
-}
-
-/* Strip "alias." from a path. */
-static void
-strip_alias(char *path, const char *alias)
-{
-	size_t n = strlen(alias);
-
-	if (n > 0 && strncmp(path, alias, n) == 0 && path[n] == '.')
-		memmove(path, path + n + 1, strlen(path + n + 1) + 1);
-}
-
-static int
-query_parse(const char *text, struct query *q, char *msg, size_t msgsz)
-{
-	const char *s = text;
-	char from[64], alias[64] = "", tmp[256];
-	static const char *ops[] = { "<=", ">=", "!=", "<>", "=", "<", ">" };
-	size_t i;
-	struct qcond *c;
-
-	memset(q, 0, sizeof(*q));
-	if (!q_kw(&s, "SELECT"))
-		goto bad;
-	if (q_kw(&s, "TOP")) {
-		s = q_ws(s);
-		if (*s++ != '(')
-			goto bad;
-		q->top = strtol(s, (char **)&s, 10);
-		s = q_ws(s);
-		if (*s++ != ')' || q->top <= 0)
-			goto bad;
-	}
-	if (q_kw(&s, "COUNT")) {
-		s = q_ws(s);
-		if (s[0] != '(' || q_ws(s + 1)[0] != ')')
-			goto bad;
-		s = q_ws(s + 1) + 1;
-		q->count = 1;
-	} else {
-		s = q_ws(s);
-		if (*s == '*')
-			s++;
-		else if (q_ident(&s, tmp, sizeof(tmp)) != 0)
-			goto bad;	/* SELECT T is accepted as * */
-	}
-	if (!q_kw(&s, "FROM") || q_ident(&s, from, sizeof(from)) != 0)
-		goto bad;
-	if (strcasecmp(from, "digitaltwins") == 0)
-		q->rels = 0;
-	else if (strcasecmp(from, "relationships") == 0)
-		q->rels = 1;
-	else {
-		snprintf(msg, msgsz, "Only FROM DIGITALTWINS and FROM "
-		    "RELATIONSHIPS are supported by twin-emulator.");
-		return -1;
-	}
-	s = q_ws(s);
-	if (*s != '\0' && strncasecmp(s, "WHERE", 5) != 0 &&
-	    q_ident(&s, alias, sizeof(alias)) != 0)
-		goto bad;
-	if (*q_ws(s) == '\0')
-		return 0;
-	if (!q_kw(&s, "WHERE"))
-		goto bad;
-	do {
-		if (q->nc == (int)(sizeof(q->c) / sizeof(q->c[0])))
-			goto bad;
-		c = &q->c[q->nc];
-		c->lit = jv_invalid();
-		if (q_kw(&s, "IS_OF_MODEL")) {
-			s = q_ws(s);
-			if (*s++ != '(')
-				goto bad;
-			s = q_ws(s);
-			if (*s != '\'' && *s != '"' && q_ident(&s, tmp, sizeof(tmp)) == 0) {
-				s = q_ws(s);
-				if (*s++ != ',')
-					goto bad;
-			}
-			c->lit = q_literal(&s);
-			if (jv_get_kind(c->lit) != JV_KIND_STRING)
-				goto bad;
-			s = q_ws(s);
-			if (*s == ',') {
-				s++;
-				if (!q_kw(&s, "exact"))
-					goto bad;
-				c->exact = 1;
-				s = q_ws(s);
-			}
-			if (*s++ != ')')
-				goto bad;
-			c->kind = Q_MODEL;
-			q->nc++;
-			continue;
-		}
-		if (q_kw(&s, "IS_DEFINED")) {
-			s = q_ws(s);
-			if (*s++ != '(' || q_ident(&s, c->path, sizeof(c->path)) != 0)
-				goto bad;
-			s = q_ws(s);
-			if (*s++ != ')')
-				goto bad;
-			strip_alias(c->path, alias);
-			c->kind = Q_DEFINED;
-			q->nc++;
-			continue;
-		}
-		if (q_ident(&s, c->path, sizeof(c->path)) != 0)
-			goto bad;
-		strip_alias(c->path, alias);
-		s = q_ws(s);
-		for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-			if (strncmp(s, ops[i], strlen(ops[i])) == 0)
-				break;
-		if (i == sizeof(ops) / sizeof(ops[0]))
-			goto bad;
-		snprintf(c->op, sizeof(c->op), "%s", ops[i]);
-		s += strlen(ops[i]);
-		c->lit = q_literal(&s);
-		if (!jv_is_valid(c->lit))
-			goto bad;
-		c->kind = Q_CMP;
-		q->nc++;
-	} while (q_kw(&s, "AND"));
-	if (*q_ws(s) != '\0')
-		goto bad;
-	return 0;
-bad:
-	snprintf(msg, msgsz, "Query syntax not supported by twin-emulator near "
-	    "'%.40s': use SELECT [TOP(n)] * | COUNT() FROM DIGITALTWINS "
-	    "[alias] [WHERE cond AND cond ...] with $dtId = '...', "
-	    "IS_OF_MODEL('...'), IS_DEFINED(prop) or prop <op> literal.", s);
-	return -1;
-}
-
-static int
-cmp_ok(jv a, jv b, const char *op)
-{
-	int c;
-
-	if (!jv_is_valid(a))
-		return 0;
-	if (jv_get_kind(a) == JV_KIND_NUMBER && jv_get_kind(b) == JV_KIND_NUMBER)
-		c = jv_number_value(a) < jv_number_value(b) ? -1 :
-		    jv_number_value(a) > jv_number_value(b);
-	else if (jv_get_kind(a) == JV_KIND_STRING && jv_get_kind(b) == JV_KIND_STRING)
-		c = strcmp(jv_string_value(a), jv_string_value(b));
-	else if (strcmp(op, "=") == 0)
-		return jv_equal(jv_copy(a), jv_copy(b));
-	else if (strcmp(op, "!=") == 0 || strcmp(op, "<>") == 0)
-		return !jv_equal(jv_copy(a), jv_copy(b));
-	else
-		return 0;
-	if (strcmp(op, "=") == 0)
-		return c == 0;
-	if (strcmp(op, "!=") == 0 || strcmp(op, "<>") == 0)
-		return c != 0;
-	if (strcmp(op, "<") == 0)
-		return c < 0;
-	if (strcmp(op, "<=") == 0)
-		return c <= 0;
-	if (strcmp(op, ">") == 0)
-		return c > 0;
-	return c >= 0;
-}
-
-static jv
-path_get(jv ent, const char *path)
-{
-	jv v = jv_copy(ent);
-	char seg[256];
-	const char *p = path, *d;
-	size_t n;
-
-	while (jv_is_valid(v)) {
-		d = strchr(p, '.');
-		n = d != NULL ? (size_t)(d - p) : strlen(p);
-		if (n >= sizeof(seg) || jv_get_kind(v) != JV_KIND_OBJECT) {
-			jv_free(v);
-			return jv_invalid();
-		}
-		memcpy(seg, p, n);
-		seg[n] = '\0';
-		v = jv_object_get(v, jv_string(seg));
-		if (d == NULL)
-			break;
-		p = d + 1;
-	}
+	buf_adds(&b, "tpemu:");
+	base64_encode(&b, js, strlen(js));
+	free(js);
+	v = jv_string_sized(b.p, (int)b.len);
+	buf_release(&b);
 	return v;
 }
 
+/* Read a token into *text (owned, jv string) and *skip; -1 if invalid. */
 static int
-query_match(struct query *q, jv ent)
+qtoken_read(const char *tok, jv *text, long *skip)
 {
-	jv v, m;
-	int i, r;
+	struct buf b = BUF_INIT;
+	struct json_err je;
+	jv o = jv_invalid(), q, s;
+	int rc = -1;
 
-	for (i = 0; i < q->nc; i++) {
-		struct qcond *c = &q->c[i];
-
-		if (c->kind == Q_MODEL) {
-			m = jv_getpath(jv_copy(ent), JV_ARRAY(jv_string("$metadata"),
-			    jv_string("$model")));
-			r = jv_get_kind(m) == JV_KIND_STRING && (c->exact ?
-			    strcmp(jv_string_value(m), jv_string_value(c->lit)) == 0 :
-			    model_is_a(jv_string_value(m), jv_string_value(c->lit), 0));
-			jv_free(m);
-		} else {
-			v = path_get(ent, c->path);
-			r = c->kind == Q_DEFINED ? jv_is_valid(v) :
-			    cmp_ok(v, c->lit, c->op);
-			jv_free(v);
-		}
-		if (!r)
-			return 0;
-	}
-	return 1;
+	if (strncmp(tok, "tpemu:", 6) != 0 ||
+	    base64_decode(&b, tok + 6, strlen(tok + 6)) != 0 ||
+	    json_parse(b.len ? b.p : "", b.len, &o, NULL, &je) != 0)
+		goto out;
+	q = json_get(o, "q");
+	s = json_get(o, "s");
+	if (jv_get_kind(q) == JV_KIND_STRING && jv_get_kind(s) == JV_KIND_NUMBER &&
+	    jv_number_value(s) >= 0 && jv_number_value(s) < 1e12) {
+		*skip = (long)jv_number_value(s);
+		jv_free(*text);
+		*text = q;
+		rc = 0;
+	} else
+		jv_free(q);
+	jv_free(s);
+out:
+	jv_free(o);
+	buf_release(&b);
+	return rc;
 }
 
-static void
-query(struct req *r, struct resp *rs)
+/* The entities of the FROM collection that pass its conditions (owned). */
+static jv
+query_base(const struct adt_query *q, jv row)
 {
-	jv body = jv_invalid(), arr = jv_array(), v;
-	struct query q;
-	char msg[400];
-	const char *text, *tok, *mi = req_header(r, "max-items-per-page");
-	long page = mi != NULL ? strtol(mi, NULL, 10) : emu.page_size;
-	long skip = 0, seen = 0, count = 0, got = 0;
+	const struct adtq_cond *c0 = &q->c[0];
 	sqlite3_stmt *st;
-	int more = 0, parsed = 0;
-	char ctok[64];
+	jv v, arr = jv_array();
 
-	r->kind = "adt.query";
-	if (page <= 0 || page > ADT_MAX_PAGE)
-		page = emu.page_size;
-	if (strcmp(r->method, "POST") != 0) {
-		aerr(rs, 405, "MethodNotAllowed", "Use POST /query.");
-		goto out;
-	}
-	if (req_json(r, &body, msg, sizeof(msg)) != 0 ||
-	    (text = json_get_str(body, "query")) == NULL) {
-		aerr(rs, 400, "BadRequest", "The body must be {\"query\": "
-		    "\"SELECT ...\"}.");
-		goto out;
-	}
-	if (query_parse(text, &q, msg, sizeof(msg)) != 0) {
-		query_free(&q);
-		aerr(rs, 400, "QuerySyntaxError", "%s", msg);
-		goto out;
-	}
-	parsed = 1;
-	tok = json_get_str(body, "continuationToken");
-	if (tok != NULL) {
-		if (strncmp(tok, "tpemu:", 6) != 0 ||
-		    (skip = strtol(tok + 6, NULL, 10)) < 0) {
-			aerr(rs, 400, "BadRequest", "Invalid continuation token.");
-			goto out;
-		}
-	}
-	if (q.top > 0 && q.top < page)
-		page = q.top;
-	if (!q.rels && q.nc == 1 && q.c[0].kind == Q_CMP &&
-	    strcmp(q.c[0].path, "$dtId") == 0 && strcmp(q.c[0].op, "=") == 0 &&
-	    jv_get_kind(q.c[0].lit) == JV_KIND_STRING) {
+	if (!q->rels && q->nc >= 1 && c0->kind == ADTQ_CMP && c0->alias == 0 &&
+	    strcmp(c0->path, "$dtId") == 0 && strcmp(c0->op, "=") == 0 &&
+	    jv_get_kind(c0->lit) == JV_KIND_STRING) {
 		st = store_stmt("SELECT body FROM twins WHERE id=?");
-		sqlite3_bind_text(st, 1, jv_string_value(q.c[0].lit), -1,
+		sqlite3_bind_text(st, 1, jv_string_value(c0->lit), -1,
 		    SQLITE_STATIC);
-	} else if (q.rels)
+	} else if (q->rels)
 		st = store_stmt("SELECT body FROM rels ORDER BY src, id");
 	else
 		st = store_stmt("SELECT body FROM twins ORDER BY id");
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		v = load_col(st, 0);
-		if (!jv_is_valid(v) || !query_match(&q, v)) {
+		if (!jv_is_valid(v)) {
 			jv_free(v);
 			continue;
 		}
-		count++;
-		if (q.count || seen++ < skip) {
+		row = jv_array_set(row, 0, jv_copy(v));
+		if (adt_query_match(q, row, 0, qrun_is_a))
+			arr = jv_array_append(arr, v);
+		else
 			jv_free(v);
-			continue;
-		}
-		if (q.top > 0 && skip + got >= q.top) {
-			jv_free(v);
-			break;
-		}
-		if (got == page) {
-			jv_free(v);
-			more = 1;
-			break;
-		}
-		arr = jv_array_append(arr, v);
-		got++;
 	}
 	sqlite3_reset(st);
-	if (q.count) {
-		jv_free(arr);
-		arr = JV_ARRAY(JV_OBJECT(jv_string("COUNT"), jv_number(count)));
+	jv_free(row);
+	return arr;
+}
+
+/* Run x->q from x->skip and answer rs with the page. */
+static void
+query_run(struct qrun *x, const char *text, struct resp *rs)
+{
+	const struct adt_query *q = x->q;
+	jv base;
+	int i, n;
+
+	if (q->top > 0 && q->top < x->page)
+		x->page = q->top;
+	x->row = jv_array();
+	for (i = 0; i < q->nalias; i++)
+		x->row = jv_array_append(x->row, jv_null());
+	base = query_base(q, jv_copy(x->row));
+	n = jv_array_length(jv_copy(base));
+	for (i = 0; i < n && !x->stop; i++) {
+		x->row = jv_array_set(x->row, 0, jv_array_get(jv_copy(base), i));
+		qrun_join(x, 0);
 	}
-	snprintf(ctok, sizeof(ctok), "tpemu:%ld", skip + got);
-	resp_json(rs, 200, JV_OBJECT(jv_string("value"), arr,
-	    jv_string("continuationToken"), more ? jv_string(ctok) : jv_null()));
-	arr = jv_invalid();
-	resp_header(rs, "query-charge", "%.2f", 1 + 0.1 * (double)got);
+	jv_free(base);
+	jv_free(x->row);
+	x->row = jv_invalid();
+	if (q->count) {
+		jv_free(x->out);
+		x->out = JV_ARRAY(JV_OBJECT(jv_string("COUNT"),
+		    jv_number((double)x->count)));
+	}
+	resp_json(rs, 200, JV_OBJECT(jv_string("value"), x->out,
+	    jv_string("continuationToken"), x->more ?
+	    qtoken_make(text, x->skip + x->got) : jv_null()));
+	x->out = jv_invalid();
+	resp_header(rs, "query-charge", "%.2f", 1 + 0.1 * (double)x->got);
+}
+
+/*
+ * POST /query: {"query"} for a first page; {"continuationToken"} alone
+ * (or with the query) for the next ones. max-items-per-page sets a page.
+ */
+static void
+query(struct req *r, struct resp *rs)
+{
+	jv body = jv_invalid(), text = jv_invalid();
+	struct adt_query q;
+	struct qrun x;
+	char msg[600];
+	const char *tok, *mi = req_header(r, "max-items-per-page");
+
+	r->kind = "adt.query";
+	memset(&x, 0, sizeof(x));
+	x.out = jv_array();
+	x.page = mi != NULL ? strtol(mi, NULL, 10) : emu.page_size;
+	if (x.page <= 0 || x.page > ADT_MAX_PAGE)
+		x.page = emu.page_size;
+	if (strcmp(r->method, "POST") != 0) {
+		aerr(rs, 405, "MethodNotAllowed", "Use POST /query.");
+		goto out;
+	}
+	if (req_json(r, &body, msg, sizeof(msg)) != 0 ||
+	    jv_get_kind(body) != JV_KIND_OBJECT) {
+		aerr(rs, 400, "BadRequest", "The body must be {\"query\": "
+		    "\"SELECT ...\"} or {\"continuationToken\": \"...\"}.");
+		goto out;
+	}
+	text = json_get(body, "query");
+	tok = json_get_str(body, "continuationToken");
+	if (tok != NULL && qtoken_read(tok, &text, &x.skip) != 0) {
+		aerr(rs, 400, "BadRequest", "Invalid continuation token.");
+		goto out;
+	}
+	if (jv_get_kind(text) != JV_KIND_STRING) {
+		aerr(rs, 400, "BadRequest", "The body must be {\"query\": "
+		    "\"SELECT ...\"} or {\"continuationToken\": \"...\"}.");
+		goto out;
+	}
+	if (adt_query_parse(jv_string_value(text), &q, msg, sizeof(msg)) != 0) {
+		aerr(rs, 400, "SqlQueryError", "%s", msg);
+		goto out;
+	}
+	x.q = &q;
+	query_run(&x, jv_string_value(text), rs);
+	adt_query_free(&q);
 out:
-	if (parsed)
-		query_free(&q);
-	jv_free(arr);
+	jv_free(x.out);
+	jv_free(text);
 	jv_free(body);
 }
 
@@ -1937,6 +2361,14 @@ adt_handle(struct req *r, struct resp *rs)
 	else if (strcmp(s0, "digitaltwins") == 0 && r->nseg == 4 &&
 	    strcmp(r->seg[2], "relationships") == 0)
 		rel_one(r, rs);
+	else if (strcmp(s0, "digitaltwins") == 0 && r->nseg == 4 &&
+	    strcmp(r->seg[2], "components") == 0)
+		component_one(r, rs);
+	else if (strcmp(s0, "digitaltwins") == 0 && ((r->nseg == 3 &&
+	    strcmp(r->seg[2], "telemetry") == 0) || (r->nseg == 5 &&
+	    strcmp(r->seg[2], "components") == 0 &&
+	    strcmp(r->seg[4], "telemetry") == 0)))
+		telemetry(r, rs);
 	else
 		aerr(rs, 404, "NotFound", "The resource is not served by "
 		    "twin-emulator.");

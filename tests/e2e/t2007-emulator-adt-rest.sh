@@ -74,7 +74,7 @@ test_expect_success 'query: COUNT, TOP, IS_DEFINED, comparisons, relationships' 
 	q "SELECT * FROM digitaltwins WHERE IS_OF_MODEL('"'"'dtmi:t:S;1'"'"', exact)" && jq -e "(.value|length) == 8" out.json &&
 	q "SELECT * FROM digitaltwins WHERE IS_OF_MODEL('"'"'dtmi:t:S;1'"'"')" && jq -e "(.value|length) == 9" out.json &&
 	q "SELECT * FROM relationships WHERE \$sourceId = '"'"'s1'"'"'" && jq -e "[.value[].\"\$relationshipId\"] == [\"r1\"]" out.json &&
-	test "$(q "SELECT * FROM digitaltwins WHERE")" = 400 && jq -e ".error.code == \"QuerySyntaxError\"" out.json &&
+	test "$(q "SELECT * FROM digitaltwins WHERE")" = 400 && jq -e ".error.code == \"SqlQueryError\"" out.json &&
 	test "$(q "DELETE FROM digitaltwins")" = 400
 '
 test_expect_success 'query pages with continuation tokens' '
