@@ -1147,7 +1147,8 @@ main(int argc, char **argv)
 		status = EXIT_FATAL;
 	count(&c);
 	status = stage_end(&st, status, common.stats, c.failed, op.commit ?
-	    "processed and its acknowledgement recorded" : "processed");
+	    "every record read was processed and its acknowledgement "
+	    "recorded" : "every record read was processed");
 	cdc_free(&c);
 	return status;
 }

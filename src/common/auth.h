@@ -141,4 +141,22 @@ void auth_resource_to_scope(struct buf *b, const char *resource);
  */
 int64_t auth_cli_expiry(const char *expires_on, const char *expiresOn);
 
+/* A program's credential options (the same in every program). */
+struct auth_cli {
+	const char *credential;	/* --credential LIST, or NULL: all */
+	const char *token_file;	/* --token-file FILE, or NULL */
+	const char *cacert;	/* --cacert / TWINPIPE_CACERT, or NULL */
+	int insecure;		/* --insecure */
+};
+
+/*
+ * The credential the options name: the token in --token-file, else the
+ * chain of --credential. With scope, a first token is got now, so that a
+ * missing credential is a configuration error found before any side
+ * effect (its message prefixed by missing, e.g. "no account key and ").
+ * Returns NULL with the reason logged.
+ */
+struct auth *auth_from_options(const struct auth_cli *o, const char *scope,
+    const char *missing);
+
 #endif

@@ -86,17 +86,26 @@ stage_begin(struct stage *st, int argc, char **argv, int first,
 		}
 		st->nin++;
 	}
-	if (dead_letter != NULL) {
-		st->dlq_path = dead_letter;
-		if ((st->dlq = dlq_open(dead_letter, prog)) == NULL) {
-			log_error("cannot open dead-letter file '%s': %s",
-			    dead_letter, strerror(errno));
-			stage_free(st);
-			return EXIT_USAGE;
-		}
+	if (stage_open_dlq(st, dead_letter, prog) < 0) {
+		stage_free(st);
+		return EXIT_USAGE;
 	}
 	ndjson_writer_init(&st->out, 1);
 	st->out_up = 1;
+	return 0;
+}
+
+int
+stage_open_dlq(struct stage *st, const char *dead_letter, const char *prog)
+{
+	if (dead_letter == NULL)
+		return 0;
+	st->dlq_path = dead_letter;
+	if ((st->dlq = dlq_open(dead_letter, prog)) == NULL) {
+		log_error("cannot open dead-letter file '%s': %s", dead_letter,
+		    strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -183,8 +192,8 @@ stage_end(struct stage *st, int status, enum stats_mode mode,
 		status = EXIT_FATAL;
 	if (st->stopped) {
 		if (stage_stop)
-			log_error("interrupted: stopped reading; every record "
-			    "read was %s", what_done);
+			log_error("interrupted: stopped reading; %s",
+			    what_done);
 		status = EXIT_FATAL;
 	}
 	if (failed > 0)

@@ -87,6 +87,14 @@ int stage_begin(struct stage *st, int argc, char **argv, int first,
     const char *dead_letter, const char *prog);
 
 /*
+ * Opens the dead-letter file (for a program that must check something
+ * else first; stage_begin() does it otherwise). Returns 0 (also for a
+ * NULL path), or -1 with the reason logged.
+ */
+int stage_open_dlq(struct stage *st, const char *dead_letter,
+    const char *prog);
+
+/*
  * Reads every input in order, handing each line to ops->line. Stops at
  * the end of the inputs, on a signal (st->stopped), when ops->line says
  * so, on a fatal error or on a write error (st->fatal). Returns 0, or -1
@@ -99,8 +107,9 @@ void stage_flush(struct stage *st);
 
 /*
  * The end: flushes and closes the output and the dead letters, logs why
- * the input was cut (what_done: what was done with every record read,
- * e.g. "processed and written"), prints the summary and returns the exit
+ * the input was cut ("interrupted: stopped reading; " and what_done, what
+ * was done with every record read, e.g. "every record read was
+ * processed"), prints the summary and returns the exit
  * code: status made worse by a fatal error or a stop (EXIT_FATAL) and by
  * failed records (EXIT_SOME_FAILED). Releases everything stage_begin()
  * took.

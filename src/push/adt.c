@@ -33,12 +33,12 @@
 #include "ratectl.h"
 #include "ndjson.h"
 #include "result.h"
+#include "stage.h"
 #include "stats.h"
 
 #define ADT_SCOPE "https://digitaltwins.azure.net/.default"
 #define LIST_ROUNDS_MAX 1000	/* pages of relationships per delete */
 
-static volatile sig_atomic_t stop_flag;
 
 static struct {
 	const char *endpoint;
@@ -188,7 +188,7 @@ static struct {
 	struct adt_twins *twins;
 	struct auth *auth;
 	struct dlq *dlq;
-	struct ndjson_writer w;
+	struct ndjson_writer *w;	/* the stage's standard output */
 	struct json_numlits lits;
 	char *endpoint;
 	uint64_t seq;
@@ -208,13 +208,6 @@ static struct {
 } g;
 
 static void flush_controls(void);
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
 
 static int64_t
 now_ms(void)
@@ -337,8 +330,8 @@ emit(const struct rec *r, int ok, long status, unsigned attempts,
 	res.err_code = ok ? NULL : code;
 	res.err_msg = ok ? NULL : msg;
 	res.meta = r->op.meta;
-	result_write(&g.w.b, &res);
-	if (ndjson_writer_commit(&g.w) < 0)
+	result_write(&g.w->b, &res);
+	if (ndjson_writer_commit(g.w) < 0)
 		g.fatal = 1;
 	count_op(r->op.kind == ADT_REL ? "relationship" : "twin",
 	    adt_op_name(r->op.op), status);
@@ -443,10 +436,10 @@ flush_controls(void)
 {
 	if (g.live != 0 || g.controls.len == 0)
 		return;
-	buf_add(&g.w.b, g.controls.p, g.controls.len);
+	buf_add(&g.w->b, g.controls.p, g.controls.len);
 	g.controls.len = 0;
-	if (g.w.b.len >= g.w.flush_at)
-		(void)ndjson_writer_flush(&g.w);
+	if (g.w->b.len >= g.w->flush_at)
+		(void)ndjson_writer_flush(g.w);
 }
 
 static void
@@ -560,7 +553,7 @@ rec_send(struct rec *r)
 	long left_ms = 0;
 	unsigned left_att = 0;
 
-	if (stop_flag) {
+	if (stage_stop) {
 		rec_fail(r, "interrupted", "interrupted before it was "
 		    "applied (SIGINT/SIGTERM): re-drive it");
 		return;
@@ -658,7 +651,7 @@ rec_step(struct rec *r)
 	const char *t;
 	int64_t now, due;
 
-	if (stop_flag) {
+	if (stage_stop) {
 		rec_fail(r, "interrupted", "interrupted before it was "
 		    "applied (SIGINT/SIGTERM): re-drive it");
 		return;
@@ -697,7 +690,7 @@ rec_begin(struct rec *r)
 {
 	struct adt_twin *t;
 
-	if (stop_flag) {
+	if (stage_stop) {
 		rec_step(r);
 		return;
 	}
@@ -971,7 +964,7 @@ static void
 dry_req(const char *method, const char *url, const char *hdr,
     const char *body, const char *when)
 {
-	struct buf *b = &g.w.b;
+	struct buf *b = &g.w->b;
 
 	buf_adds(b, "{\"method\":");
 	json_write_string(b, method, strlen(method), 0);
@@ -990,7 +983,7 @@ dry_req(const char *method, const char *url, const char *hdr,
 		json_write_string(b, when, strlen(when), 0);
 	}
 	buf_addc(b, '}');
-	if (ndjson_writer_commit(&g.w) < 0)
+	if (ndjson_writer_commit(g.w) < 0)
 		g.fatal = 1;
 }
 
@@ -1064,8 +1057,8 @@ input_error(const struct ndjson_line *l, int is_json, const char *code,
 	res.err_code = code;
 	res.err_msg = msg;
 	if (!op.dry_run) {
-		result_write(&g.w.b, &res);
-		if (ndjson_writer_commit(&g.w) < 0)
+		result_write(&g.w->b, &res);
+		if (ndjson_writer_commit(g.w) < 0)
 			g.fatal = 1;
 	}
 	log_at(LV_ERROR, "<stdin>", l->lineno, "%s", msg);
@@ -1275,26 +1268,26 @@ before_block(void *ctx)
 	int ready = 0;
 
 	(void)ctx;
-	ndjson_writer_flush(&g.w);
+	ndjson_writer_flush(g.w);
 	dlq_flush(g.dlq);
 	if (g.e == NULL)
 		return;
-	while (!ready && !stop_flag) {
+	while (!ready && !stage_stop) {
 		if (only_deferred()) {
 			int64_t t0 = now_ms();
 
 			http_poll(g.e, DEFER_IDLE_MS, 0, &ready);
-			if (!ready && !stop_flag &&
+			if (!ready && !stage_stop &&
 			    now_ms() - t0 >= DEFER_IDLE_MS - 10) {
 				retry_deferred();
 				run_due();
-				ndjson_writer_flush(&g.w);
+				ndjson_writer_flush(g.w);
 			}
 			continue;
 		}
 		pump(-1, 0, &ready);
 		if (only_deferred())
-			ndjson_writer_flush(&g.w);
+			ndjson_writer_flush(g.w);
 	}
 }
 
@@ -1304,7 +1297,7 @@ finish_run(void)
 	int drained = 0;
 
 	while (g.live > 0) {
-		if (stop_flag && !drained) {
+		if (stage_stop && !drained) {
 			/* interrupted: give what is in flight (retries
 			   included) 10 s, then cancel it; the records fail
 			   and are dead-lettered for a re-drive */
@@ -1313,7 +1306,7 @@ finish_run(void)
 			run_due();
 			continue;
 		}
-		if (stop_flag && g.ndeferred > 0) {
+		if (stage_stop && g.ndeferred > 0) {
 			struct rec *r;
 
 			while ((r = g.deferred) != NULL) {
@@ -1339,164 +1332,89 @@ finish_run(void)
 			retry_deferred();
 			continue;
 		}
-		pump(stop_flag ? 1000 : -1, -1, NULL);
+		pump(stage_stop ? 1000 : -1, -1, NULL);
 	}
 }
 
-int
-main(int argc, char **argv)
+/* The options that need more than the table: 0, or -1 (reported). */
+static int
+check_options(int argc, int first)
 {
-	struct cli_common common;
-	struct http_opts ho;
-	struct ndjson_reader *rd = NULL;
-	struct sigaction sa;
-	struct buf err = BUF_INIT;
-	char *token = NULL;
-	int first, status = EXIT_ALL_OK, rc, fd = 0, failed = 0;
-	struct ndjson_line l;
-
-	g.ready_tail = &g.ready;
-	g.deferred_tail = &g.deferred;
-	log_init("push-adt");
-	first = cli_parse(&prog, argc, argv, &common);
-	if (first < 0) {
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (argc - first > 1) {
-		cli_usage_error(&prog, "at most one input FILE");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (op.endpoint == NULL && !op.dry_run) {
-		cli_usage_error(&prog, "no --endpoint (or ADT_ENDPOINT) given");
-		status = EXIT_USAGE;
-		goto out;
-	}
+	if (argc - first > 1)
+		return cli_usage_error(&prog, "at most one input FILE"), -1;
+	if (op.endpoint == NULL && !op.dry_run)
+		return cli_usage_error(&prog, "no --endpoint (or ADT_ENDPOINT) "
+		    "given"), -1;
 	if (op.concurrency < 1 || op.concurrency > 1024 ||
 	    op.max_attempts < 1 || op.max_attempts > 1000 ||
 	    op.rate < 0 || op.twin_rate < 0 || op.max_time < 0 ||
-	    op.create_rate < 0) {
-		cli_usage_error(&prog, "--concurrency must be 1..1024, "
+	    op.create_rate < 0)
+		return cli_usage_error(&prog, "--concurrency must be 1..1024, "
 		    "--max-attempts 1..1000, --rate, --create-rate, "
-		    "--twin-rate and --max-time not negative");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (op.max_line < 16 || op.max_line > (1u << 30)) {
-		cli_usage_error(&prog, "--max-line must be between 16 and 1G");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	{
-		const char *ep = op.endpoint ? op.endpoint :
-		    "https://ADT_ENDPOINT";
-		struct buf b = BUF_INIT;
-		size_t n;
+		    "--twin-rate and --max-time not negative"), -1;
+	if (op.max_line < 16 || op.max_line > (1u << 30))
+		return cli_usage_error(&prog, "--max-line must be between 16 "
+		    "and 1G"), -1;
+	return 0;
+}
 
-		if (strncmp(ep, "https://", 8) != 0 &&
-		    strncmp(ep, "http://", 7) != 0)
-			buf_adds(&b, "https://");
-		buf_adds(&b, ep);
-		n = b.len;
-		while (n > 0 && b.p[n - 1] == '/')
-			n--;
-		b.len = n;
-		g.endpoint = buf_cstr(&b);
-	}
-	if (first < argc && strcmp(argv[first], "-") != 0) {
-		fd = open(argv[first], O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			log_error("cannot open '%s': %s", argv[first],
-			    strerror(errno));
-			status = EXIT_USAGE;
-			goto out;
-		}
-	}
-	g.c_in = stats_counter("in");
-	g.c_ok = stats_counter("ok");
-	g.c_failed = stats_counter("failed");
-	g.c_merged = stats_counter("merged");
-	g.c_control = stats_counter("control");
-	if (!op.dry_run) {
-		struct auth_opts ao;
+/* The endpoint as a base URL: https:// when no scheme is given, no
+ * trailing slash. */
+static char *
+endpoint_url(const char *ep)
+{
+	struct buf b = BUF_INIT;
 
-		auth_opts_init(&ao);
-		ao.cacert = op.cacert;
-		ao.insecure = op.insecure;
-		ao.chain = op.credential;
-		if (op.token_file != NULL) {
-			token = cli_secret(NULL, op.token_file, &failed);
-			if (token == NULL) {
-				if (!failed)
-					log_error("token file '%s' is empty",
-					    op.token_file);
-				status = EXIT_USAGE;
-				goto out;
-			}
-			ao.chain = "static";
-			ao.static_token = token;
-		}
-		g.auth = auth_new(&ao, &err);
-		if (g.auth == NULL) {
-			log_error("%s", buf_cstr(&err));
-			status = EXIT_USAGE;
-			goto out;
-		}
-		/* a first token now: a missing credential is a
-		   configuration error found before any side effect */
-		err.len = 0;
-		if (auth_get(g.auth, ADT_SCOPE, NULL, &err) == NULL) {
-			log_error("%s", buf_cstr(&err));
-			status = EXIT_USAGE;
-			goto out;
-		}
-		log_info("credential: %s", auth_provider_name(g.auth));
-	}
-	if (op.dead_letter != NULL) {
-		g.dlq = dlq_open(op.dead_letter, "push-adt");
-		if (g.dlq == NULL) {
-			log_error("cannot open dead-letter file '%s': %s",
-			    op.dead_letter, strerror(errno));
-			status = EXIT_USAGE;
-			goto out;
-		}
-	}
-	if (!op.dry_run) {
-		http_opts_init(&ho);
-		ho.max_inflight = (unsigned)op.concurrency;
-		ho.max_attempts = (unsigned)op.max_attempts;
-		ho.max_total_ms = (long)(op.max_time * 1000);
-		ho.rate = (double)op.rate;
-		ho.burst = op.rate > 0 ? (double)op.rate / 20 + 1 : 1;
-		ho.cacert = op.cacert;
-		ho.insecure = op.insecure;
-		ho.http1 = op.http1;
-		g.e = http_engine_new(&ho);
-		if (g.e == NULL) {
-			status = EXIT_FATAL;
-			goto out;
-		}
-	}
-	g.q = keyq_new();
-	g.twins = adt_twins_new();
-	ratectl_init(&ra, (double)op.rate);
+	if (strncmp(ep, "https://", 8) != 0 && strncmp(ep, "http://", 7) != 0)
+		buf_adds(&b, "https://");
+	buf_adds(&b, ep);
+	while (b.len > 0 && b.p[b.len - 1] == '/')
+		b.len--;
+	return buf_cstr(&b);
+}
 
-	signal(SIGPIPE, SIG_IGN);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+/* The credential and the HTTP engine (not for --dry-run). Returns 0 or
+ * the exit code. */
+static int
+connect_setup(void)
+{
+	const struct auth_cli ac = { op.credential, op.token_file, op.cacert,
+	    op.insecure };
+	struct http_opts ho;
 
-	ndjson_writer_init(&g.w, 1);
-	rd = ndjson_reader_new(fd, fd ? argv[first] : "<stdin>", op.max_line,
-	    before_block, NULL, &stop_flag);
+	if ((g.auth = auth_from_options(&ac, ADT_SCOPE, NULL)) == NULL)
+		return EXIT_USAGE;
+	http_opts_init(&ho);
+	ho.max_inflight = (unsigned)op.concurrency;
+	ho.max_attempts = (unsigned)op.max_attempts;
+	ho.max_total_ms = (long)(op.max_time * 1000);
+	ho.rate = (double)op.rate;
+	ho.burst = op.rate > 0 ? (double)op.rate / 20 + 1 : 1;
+	ho.cacert = op.cacert;
+	ho.insecure = op.insecure;
+	ho.http1 = op.http1;
+	return (g.e = http_engine_new(&ho)) == NULL ? EXIT_FATAL : 0;
+}
+
+/*
+ * Read the input, one record at a time, while the engine runs: reading
+ * waits while the engine is full or too many records are live, and ends
+ * on a signal, a fatal error or the end of the input. Then every record
+ * read gets its result, and the control records their place.
+ */
+static void
+run(struct stage *st)
+{
+	struct ndjson_reader *rd = ndjson_reader_new(st->in[0].fd,
+	    st->in[0].name, op.max_line, before_block, NULL, &stage_stop);
+	struct ndjson_line l;
+	int rc;
+
 	for (;;) {
-		while (g.e != NULL && !stop_flag &&
+		while (g.e != NULL && !stage_stop &&
 		    (http_full(g.e) || g.live - g.ndeferred >= max_live()))
 			pump(-1, -1, NULL);
-		if (stop_flag || g.fatal)
+		if (stage_stop || g.fatal)
 			break;
 		if ((rc = ndjson_read(rd, &l)) <= 0) {
 			if (rc < 0) {
@@ -1510,48 +1428,66 @@ main(int argc, char **argv)
 			pump(0, -1, NULL);
 		stats_tick();
 	}
+	ndjson_reader_free(rd);
 	g.eof = 1;
 	if (g.e != NULL)
 		finish_run();
 	flush_controls();
 	buf_release(&g.controls);
-	if (ndjson_writer_release(&g.w) < 0 || g.w.err) {
-		log_error("write error on standard output: %s",
-		    strerror(g.w.err ? g.w.err : errno));
-		status = EXIT_FATAL;
-	}
-	if (dlq_close(g.dlq) < 0) {
-		log_error("write error on the dead-letter file '%s'",
-		    op.dead_letter);
-		status = EXIT_FATAL;
-	}
-	g.dlq = NULL;
-	if (g.fatal)
-		status = EXIT_FATAL;
-	if (stop_flag) {
-		log_error("interrupted: stopped reading; every record read "
-		    "has a result");
-		status = EXIT_FATAL;
-	}
-	if (*g.c_failed > 0)
-		status = exit_worst(status, EXIT_SOME_FAILED);
+	st->fatal = g.fatal;
+	st->stopped = stage_stop != 0;
 	if (g.auth != NULL)
 		log_info("token requests: %lu (credential %s)",
 		    auth_requests(g.auth), auth_provider_name(g.auth));
-	stats_summary(common.stats);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli_common common;
+	struct stage st;
+	int first, status;
+
+	g.ready_tail = &g.ready;
+	g.deferred_tail = &g.deferred;
+	log_init("push-adt");
+	first = cli_parse(&prog, argc, argv, &common);
+	if (first < 0 || check_options(argc, first) < 0)
+		return EXIT_USAGE;
+	g.endpoint = endpoint_url(op.endpoint ? op.endpoint :
+	    "https://ADT_ENDPOINT");
+	/* the input first, the dead letters once the credential works */
+	if ((status = stage_begin(&st, argc, argv, first, NULL,
+	    "push-adt")) != 0)
+		goto out;
+	g.w = &st.out;
+	g.c_in = stats_counter("in");
+	g.c_ok = stats_counter("ok");
+	g.c_failed = stats_counter("failed");
+	g.c_merged = stats_counter("merged");
+	g.c_control = stats_counter("control");
+	if (!op.dry_run)
+		status = connect_setup();
+	if (status == 0 && stage_open_dlq(&st, op.dead_letter, "push-adt") < 0)
+		status = EXIT_USAGE;
+	if (status != 0) {
+		stage_free(&st);
+		goto out;
+	}
+	g.dlq = st.dlq;
+	g.q = keyq_new();
+	g.twins = adt_twins_new();
+	ratectl_init(&ra, (double)op.rate);
+	run(&st);
+	status = stage_end(&st, EXIT_ALL_OK, common.stats, *g.c_failed,
+	    "every record read has a result");
 out:
-	ndjson_reader_free(rd);
-	if (fd > 0)
-		close(fd);
 	http_engine_free(g.e);
 	keyq_free(g.q, NULL);
 	adt_twins_free(g.twins);
 	auth_free(g.auth);
-	dlq_close(g.dlq);
 	json_numlits_release(&g.lits);
 	free(g.heap);
 	free(g.endpoint);
-	free(token);
-	buf_release(&err);
 	return status;
 }

@@ -548,7 +548,7 @@ main(int argc, char **argv)
 	run(&x, &st);
 	x.dlq = NULL;		/* stage_end closes it */
 	status = stage_end(&st, EXIT_ALL_OK, common.stats, x.c.failed,
-	    "processed and written");
+	    "every record read was processed and written");
 out:
 	if (x.jq != NULL)
 		jq_teardown(&x.jq);
