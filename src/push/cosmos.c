@@ -44,6 +44,7 @@
 #include "ndjson.h"
 #include "ratectl.h"
 #include "result.h"
+#include "stage.h"
 #include "stats.h"
 #include "url.h"
 
@@ -54,7 +55,6 @@
 #define HOLD_MAX_MS 60000	/* the engine's Retry-After clamp */
 #define CUT_SHARE 0.05		/* 429 share of answers that cuts the rate */
 
-static volatile sig_atomic_t stop_flag;
 
 static struct {
 	const char *endpoint;
@@ -220,7 +220,7 @@ static struct {
 	struct keyq *q;
 	struct auth *auth;
 	struct dlq *dlq;
-	struct ndjson_writer w;
+	struct ndjson_writer *w;	/* the stage's standard output */
 	struct json_numlits lits;
 	char *endpoint;		/* scheme://host[:port], no final '/' */
 	char *key;		/* master key, or NULL */
@@ -255,17 +255,10 @@ flush_controls(void)
 {
 	if (g.live != 0 || g.controls.len == 0)
 		return;
-	buf_add(&g.w.b, g.controls.p, g.controls.len);
+	buf_add(&g.w->b, g.controls.p, g.controls.len);
 	g.controls.len = 0;
-	if (g.w.b.len >= g.w.flush_at)
-		(void)ndjson_writer_flush(&g.w);
-}
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
+	if (g.w->b.len >= g.w->flush_at)
+		(void)ndjson_writer_flush(g.w);
 }
 
 /* ---- requests ---- */
@@ -524,8 +517,8 @@ ready_push(struct rec *r)
 static void
 write_result(const struct result *res)
 {
-	result_write(&g.w.b, res);
-	if (ndjson_writer_commit(&g.w) < 0)
+	result_write(&g.w->b, res);
+	if (ndjson_writer_commit(g.w) < 0)
 		g.fatal = 1;
 }
 
@@ -599,7 +592,7 @@ rec_send(struct rec *r)
 
 	/* interrupted: start nothing new, but let an operation that has
 	   read its document write it */
-	if (stop_flag && (r->step == S_READ || r->step == S_UPSERT ||
+	if (stage_stop && (r->step == S_READ || r->step == S_UPSERT ||
 	    r->step == S_PATCH || (r->step == S_DELETE && r->etag == NULL))) {
 		rec_fail(r, "interrupted", "interrupted before it was "
 		    "applied (SIGINT/SIGTERM): re-drive it");
@@ -1275,11 +1268,11 @@ before_block(void *ctx)
 	int ready = 0;
 
 	(void)ctx;
-	ndjson_writer_flush(&g.w);
+	ndjson_writer_flush(g.w);
 	dlq_flush(g.dlq);
 	if (g.e == NULL)
 		return;
-	while (!ready && !stop_flag)
+	while (!ready && !stage_stop)
 		pump(-1, 0, &ready);
 }
 
@@ -1289,7 +1282,7 @@ finish_run(void)
 	int drained = 0;
 
 	while (g.live > 0) {
-		if (stop_flag && !drained) {
+		if (stage_stop && !drained) {
 			drained = 1;
 			http_drain(g.e, 10000);
 			run_ready();
@@ -1301,7 +1294,7 @@ finish_run(void)
 			g.fatal = 1;
 			return;
 		}
-		pump(stop_flag ? 1000 : -1, -1, NULL);
+		pump(stage_stop ? 1000 : -1, -1, NULL);
 	}
 }
 
@@ -1464,132 +1457,69 @@ out:
 	return rc;
 }
 
-int
-main(int argc, char **argv)
+/* The options that need more than the table: 0, or -1 (reported). */
+static int
+check_options(int argc, int first)
 {
-	struct cli_common common;
-	struct http_opts ho;
-	struct ndjson_reader *rd = NULL;
-	struct sigaction sa;
-	struct buf err = BUF_INIT, b = BUF_INIT;
-	const char *why;
-	char *token = NULL;
-	int first, status = EXIT_ALL_OK, rc, fd = 0, failed = 0;
-	struct ndjson_line l;
-
-	g.ready_tail = &g.ready;
-	log_init("push-cosmos");
-	first = cli_parse(&prog, argc, argv, &common);
-	if (first < 0) {
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (argc - first > 1) {
-		cli_usage_error(&prog, "at most one input FILE");
-		status = EXIT_USAGE;
-		goto out;
-	}
+	if (argc - first > 1)
+		return cli_usage_error(&prog, "at most one input FILE"), -1;
 	if (op.database == NULL || op.container == NULL ||
-	    !*op.database || !*op.container) {
-		cli_usage_error(&prog, "--database and --container are "
-		    "required");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (op.pk_path[0] != '/' || op.pk_path[1] == '\0') {
-		cli_usage_error(&prog, "--partition-key-path must be a path "
-		    "like /deviceId");
-		status = EXIT_USAGE;
-		goto out;
-	}
+	    !*op.database || !*op.container)
+		return cli_usage_error(&prog, "--database and --container are "
+		    "required"), -1;
+	if (op.pk_path[0] != '/' || op.pk_path[1] == '\0')
+		return cli_usage_error(&prog, "--partition-key-path must be a "
+		    "path like /deviceId"), -1;
 	if (op.concurrency < 1 || op.concurrency > 1024 ||
 	    op.max_attempts < 1 || op.max_attempts > 1000 ||
-	    op.max_ru < 0 || op.max_time < 0) {
-		cli_usage_error(&prog, "--concurrency must be 1..1024, "
+	    op.max_ru < 0 || op.max_time < 0)
+		return cli_usage_error(&prog, "--concurrency must be 1..1024, "
 		    "--max-attempts 1..1000, --max-ru and --max-time not "
-		    "negative");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (op.max_line < 16 || op.max_line > (1u << 30)) {
-		cli_usage_error(&prog, "--max-line must be between 16 and 1G");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (configure() < 0) {
-		status = EXIT_USAGE;
-		goto out;
-	}
+		    "negative"), -1;
+	if (op.max_line < 16 || op.max_line > (1u << 30))
+		return cli_usage_error(&prog, "--max-line must be between 16 "
+		    "and 1G"), -1;
+	return 0;
+}
+
+/* The container's path (every name percent-encoded) and its resource link
+ * (for signatures). Returns 0, or -1 (reported). */
+static int
+container_paths(void)
+{
+	struct buf b = BUF_INIT;
+	const char *why;
+	int rc = 0;
+
 	buf_adds(&b, "/dbs");
 	if (url_segment(&b, op.database, strlen(op.database), &why) < 0 ||
 	    (buf_adds(&b, "/colls"), url_segment(&b, op.container,
 	    strlen(op.container), &why)) < 0) {
 		cli_usage_error(&prog, "--database/--container: %s", why);
-		status = EXIT_USAGE;
-		goto out;
+		rc = -1;
+	} else {
+		g.coll_path = xstrdup(buf_cstr(&b));
+		b.len = 0;
+		buf_printf(&b, "dbs/%s/colls/%s", op.database, op.container);
+		g.coll_link = xstrdup(buf_cstr(&b));
 	}
-	g.coll_path = xstrdup(buf_cstr(&b));
-	b.len = 0;
-	buf_printf(&b, "dbs/%s/colls/%s", op.database, op.container);
-	g.coll_link = xstrdup(buf_cstr(&b));
-	if (first < argc && strcmp(argv[first], "-") != 0) {
-		fd = open(argv[first], O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			log_error("cannot open '%s': %s", argv[first],
-			    strerror(errno));
-			status = EXIT_USAGE;
-			goto out;
-		}
-	}
-	g.c_in = stats_counter("in");
-	g.c_ok = stats_counter("ok");
-	g.c_failed = stats_counter("failed");
-	g.c_stale = stats_counter("stale");
-	g.c_restarts = stats_counter("conflicts");
-	g.c_control = stats_counter("control");
-	if (g.key == NULL) {
-		struct auth_opts ao;
+	buf_release(&b);
+	return rc;
+}
 
-		auth_opts_init(&ao);
-		ao.cacert = op.cacert;
-		ao.insecure = op.insecure;
-		ao.chain = op.credential;
-		if (op.token_file != NULL) {
-			token = cli_secret(NULL, op.token_file, &failed);
-			if (token == NULL) {
-				if (!failed)
-					log_error("token file '%s' is empty",
-					    op.token_file);
-				status = EXIT_USAGE;
-				goto out;
-			}
-			ao.chain = "static";
-			ao.static_token = token;
-		}
-		g.auth = auth_new(&ao, &err);
-		if (g.auth == NULL) {
-			log_error("%s", buf_cstr(&err));
-			status = EXIT_USAGE;
-			goto out;
-		}
-		err.len = 0;
-		if (auth_get(g.auth, g.scope, NULL, &err) == NULL) {
-			log_error("no account key (COSMOS_KEY, --key-file, "
-			    "connection string) and %s", buf_cstr(&err));
-			status = EXIT_USAGE;
-			goto out;
-		}
-		log_info("credential: %s", auth_provider_name(g.auth));
-	}
-	if (op.dead_letter != NULL) {
-		g.dlq = dlq_open(op.dead_letter, "push-cosmos");
-		if (g.dlq == NULL) {
-			log_error("cannot open dead-letter file '%s': %s",
-			    op.dead_letter, strerror(errno));
-			status = EXIT_USAGE;
-			goto out;
-		}
-	}
+/* The credential (without an account key) and the HTTP engine. Returns 0
+ * or the exit code. */
+static int
+connect_setup(void)
+{
+	const struct auth_cli ac = { op.credential, op.token_file, op.cacert,
+	    op.insecure };
+	struct http_opts ho;
+
+	if (g.key == NULL && (g.auth = auth_from_options(&ac, g.scope,
+	    "no account key (COSMOS_KEY, --key-file, connection string) "
+	    "and ")) == NULL)
+		return EXIT_USAGE;
 	http_opts_init(&ho);
 	ho.max_inflight = (unsigned)op.concurrency;
 	ho.max_attempts = (unsigned)op.max_attempts;
@@ -1598,33 +1528,27 @@ main(int argc, char **argv)
 	ho.insecure = op.insecure;
 	ho.http1 = op.http1;
 	ho.aimd_increase = 0;	/* 429s are per partition (see "Throttling") */
-	g.e = http_engine_new(&ho);
-	if (g.e == NULL) {
-		status = EXIT_FATAL;
-		goto out;
-	}
-	g.q = keyq_new();
-	ratectl_init(&g.rc, 0);
-	ratectl_tolerate(&g.rc, CUT_SHARE);
+	return (g.e = http_engine_new(&ho)) == NULL ? EXIT_FATAL : 0;
+}
 
-	signal(SIGPIPE, SIG_IGN);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+/*
+ * Read the input, one record at a time, while the engine runs: reading
+ * waits while the engine is full or too many records are live, and ends
+ * on a signal, a fatal error or the end of the input. Then every record
+ * read gets its result, and the control records their place.
+ */
+static void
+run(struct stage *st)
+{
+	struct ndjson_reader *rd = ndjson_reader_new(st->in[0].fd,
+	    st->in[0].name, op.max_line, before_block, NULL, &stage_stop);
+	struct ndjson_line l;
+	int rc;
 
-	if (op.create_container && create_container() < 0) {
-		status = EXIT_FATAL;
-		goto out;
-	}
-	ndjson_writer_init(&g.w, 1);
-	rd = ndjson_reader_new(fd, fd ? argv[first] : "<stdin>", op.max_line,
-	    before_block, NULL, &stop_flag);
 	for (;;) {
-		while (!stop_flag && (http_full(g.e) || g.live >= max_live()))
+		while (!stage_stop && (http_full(g.e) || g.live >= max_live()))
 			pump(-1, -1, NULL);
-		if (stop_flag || g.fatal)
+		if (stage_stop || g.fatal)
 			break;
 		if ((rc = ndjson_read(rd, &l)) <= 0) {
 			if (rc < 0) {
@@ -1637,47 +1561,64 @@ main(int argc, char **argv)
 		pump(0, -1, NULL);
 		stats_tick();
 	}
+	ndjson_reader_free(rd);
 	finish_run();
 	flush_controls();
 	buf_release(&g.controls);
-	if (ndjson_writer_release(&g.w) < 0 || g.w.err) {
-		log_error("write error on standard output: %s",
-		    strerror(g.w.err ? g.w.err : errno));
-		status = EXIT_FATAL;
-	}
-	if (dlq_close(g.dlq) < 0) {
-		log_error("write error on the dead-letter file '%s'",
-		    op.dead_letter);
-		status = EXIT_FATAL;
-	}
-	g.dlq = NULL;
-	if (g.fatal)
-		status = EXIT_FATAL;
-	if (stop_flag) {
-		log_error("interrupted: stopped reading; every record read "
-		    "has a result");
-		status = EXIT_FATAL;
-	}
-	if (*g.c_failed > 0)
-		status = exit_worst(status, EXIT_SOME_FAILED);
+	st->fatal = g.fatal;
+	st->stopped = stage_stop != 0;
 	*stats_counter("ru") = (uint64_t)llround(g.ru);
-	stats_summary(common.stats);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli_common common;
+	struct stage st;
+	int first, status = EXIT_USAGE;
+
+	g.ready_tail = &g.ready;
+	log_init("push-cosmos");
+	first = cli_parse(&prog, argc, argv, &common);
+	if (first < 0 || check_options(argc, first) < 0 || configure() < 0 ||
+	    container_paths() < 0)
+		goto out;
+	/* the input first, the dead letters once the credential works */
+	if ((status = stage_begin(&st, argc, argv, first, NULL,
+	    "push-cosmos")) != 0)
+		goto out;
+	g.w = &st.out;
+	g.c_in = stats_counter("in");
+	g.c_ok = stats_counter("ok");
+	g.c_failed = stats_counter("failed");
+	g.c_stale = stats_counter("stale");
+	g.c_restarts = stats_counter("conflicts");
+	g.c_control = stats_counter("control");
+	if ((status = connect_setup()) == 0 &&
+	    stage_open_dlq(&st, op.dead_letter, "push-cosmos") < 0)
+		status = EXIT_USAGE;
+	g.dlq = st.dlq;
+	g.q = keyq_new();
+	ratectl_init(&g.rc, 0);
+	ratectl_tolerate(&g.rc, CUT_SHARE);
+	if (status == 0 && op.create_container && create_container() < 0)
+		status = EXIT_FATAL;
+	if (status != 0) {
+		stage_free(&st);
+		goto out;
+	}
+	run(&st);
+	status = stage_end(&st, EXIT_ALL_OK, common.stats, *g.c_failed,
+	    "every record read has a result");
 out:
-	ndjson_reader_free(rd);
-	if (fd > 0)
-		close(fd);
 	http_engine_free(g.e);
 	keyq_free(g.q, rec_free_item);
 	auth_free(g.auth);
-	dlq_close(g.dlq);
 	json_numlits_release(&g.lits);
 	free(g.endpoint);
 	free(g.key);
 	free(g.scope);
 	free(g.coll_path);
 	free(g.coll_link);
-	free(token);
-	buf_release(&err);
-	buf_release(&b);
 	return status;
 }
