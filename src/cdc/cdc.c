@@ -1195,7 +1195,7 @@ out:
 		status = EXIT_FATAL;
 	}
 	if (status != EXIT_USAGE && writer_up)
-		stats_summary(common.stats);
+		stats_finish(common.stats, status);
 	state_close(c.st, NULL);
 	if (c.jq != NULL)
 		jq_teardown(&c.jq);

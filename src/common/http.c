@@ -25,6 +25,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "stats.h"
 
 struct http_req {
@@ -1087,6 +1088,20 @@ aimd_ok(struct http_engine *e)
 	}
 }
 
+/* The attempt's latency into the histogram by service and status. */
+static void
+observe(struct http_engine *e, struct http_req *r, long status)
+{
+	curl_off_t us = 0;
+	char labels[96];
+
+	curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME_T, &us);
+	snprintf(labels, sizeof(labels), "service=\"%s\",status=\"%ld\"",
+	    e->o.service != NULL ? e->o.service : "http", status);
+	metrics_observe("twinpipe_http_request_duration_seconds", labels,
+	    (double)us / 1e6);
+}
+
 /* One attempt of r ended with rc. */
 static void
 complete(struct http_engine *e, struct http_req *r, CURLcode rc)
@@ -1109,6 +1124,8 @@ complete(struct http_engine *e, struct http_req *r, CURLcode rc)
 	}
 	if (status >= 0 && status < 600)
 		e->st.status[status]++;
+	if (!e->o.no_stats)
+		observe(e, r, status);
 	if (status == 429) {
 		e->st.throttled++;
 		count(e->c_throttled);

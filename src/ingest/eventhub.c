@@ -1887,7 +1887,7 @@ run:
 	if (stop_flag)
 		status = exit_worst(status, EXIT_FATAL);
 	refresh_counts(&cx);
-	stats_summary(common.stats);
+	stats_finish(common.stats, status);
 out:
 	if (wrote_init)
 		ndjson_writer_release(&w);

@@ -1453,6 +1453,7 @@ main(int argc, char **argv)
 	}
 	if (!op.dry_run) {
 		http_opts_init(&ho);
+		ho.service = "adt";
 		ho.max_inflight = (unsigned)op.concurrency;
 		ho.max_attempts = (unsigned)op.max_attempts;
 		ho.max_total_ms = (long)(op.max_time * 1000);
@@ -1527,7 +1528,7 @@ main(int argc, char **argv)
 	if (g.auth != NULL)
 		log_info("token requests: %lu (credential %s)",
 		    auth_requests(g.auth), auth_provider_name(g.auth));
-	stats_summary(common.stats);
+	stats_finish(common.stats, status);
 out:
 	ndjson_reader_free(rd);
 	if (fd > 0)

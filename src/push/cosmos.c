@@ -1570,6 +1570,7 @@ main(int argc, char **argv)
 		}
 	}
 	http_opts_init(&ho);
+	ho.service = "cosmos";
 	ho.max_inflight = (unsigned)op.concurrency;
 	ho.max_attempts = (unsigned)op.max_attempts;
 	ho.max_total_ms = (long)(op.max_time * 1000);
@@ -1640,7 +1641,7 @@ main(int argc, char **argv)
 	if (*g.c_failed > 0)
 		status = exit_worst(status, EXIT_SOME_FAILED);
 	*stats_counter("ru") = (uint64_t)llround(g.ru);
-	stats_summary(common.stats);
+	stats_finish(common.stats, status);
 out:
 	ndjson_reader_free(rd);
 	if (fd > 0)

@@ -609,7 +609,7 @@ main(int argc, char **argv)
 	refresh_counts(&x);
 	if (log_enabled(LV_INFO))
 		*stats_counter("fast") = x.c.fast;
-	stats_summary(common.stats);
+	stats_finish(common.stats, status);
 out:
 	if (x.jq != NULL)
 		jq_teardown(&x.jq);
