@@ -84,6 +84,9 @@ static const struct {
 	    "Seconds since the last checkpoint commit (or the start)." },
 	{ "twinpipe_eventhub_commits_total", METRICS_COUNTER,
 	    "Checkpoint commits." },
+	{ "twinpipe_emulator_requests_total", METRICS_COUNTER,
+	    "Requests twin-emulator answered, by method, kind and status "
+	    "(0: dropped)." },
 };
 
 /* Summary counters with a name of their own (the rest: outcomes or
