@@ -567,20 +567,20 @@ previous_success(const char *path)
 int
 metrics_finish(int status)
 {
+	double prev;
 	int rc = 0;
 
 	if (!metrics_active())
 		return 0;
 	metrics_listen_stop();
 	snapshot();
+	prev = status != 0 && metrics_opt.file != NULL ?
+	    previous_success(metrics_opt.file) : -1;
 	pthread_mutex_lock(&mu);
 	finished = 1;
 	exit_code = status;
+	last_success = status == 0 ? now_real() : prev;
 	pthread_mutex_unlock(&mu);
-	if (status == 0)
-		last_success = now_real();
-	else if (metrics_opt.file != NULL)
-		last_success = previous_success(metrics_opt.file);
 	if (metrics_opt.file != NULL)
 		rc = metrics_write_file(metrics_opt.file);
 	return rc;

@@ -1062,8 +1062,11 @@ main(int argc, char **argv)
 		goto out;
 	metrics_set_ready(1);
 	for (;;) {
-		if (sigwait(&set, &sig) == 0)
+		struct timespec tick = { 1, 0 };
+
+		if ((sig = sigtimedwait(&set, NULL, &tick)) > 0)
 			break;
+		metrics_tick();	/* --metrics-interval, /healthz */
 	}
 	log_info("signal %d: stopping", sig);
 	rc = EXIT_ALL_OK;

@@ -158,7 +158,7 @@ main(void)
 	buf_release(&b);
 	metrics_clear("twinpipe_eventhub_lag_events");
 	metrics_render(&b);
-	ok(strstr(b.p, "twinpipe_eventhub_lag_events") == NULL,
+	ok(strstr(buf_cstr(&b), "twinpipe_eventhub_lag_events") == NULL,
 	    "a cleared family is gone, HELP included");
 	buf_release(&b);
 
