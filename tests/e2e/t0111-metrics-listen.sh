@@ -76,4 +76,19 @@ test_expect_success 'reading everything: the lag goes to 0, the counters say 20'
 	curl -s -D hdr -o /dev/null "$U/metrics" && grep -qi "^content-type: text/plain; version=0.0.4" hdr &&
 	kill $pid && { wait $pid || true; }
 '
+
+# the Kafka transport: lag from the high watermarks, on librdkafka's mock cluster
+. "$TP_TOP/tests/e2e/lib-eventhub.sh"
+eh_start 4 5 3 || exit 1
+test_expect_success 'Kafka: 4 partitions assigned, the lag goes to 0 once all 23 are read' '
+	{ ingest-eventhub -v -b "$BS" -t iot -g metrics $EH_GROUP_OPTS --dead-letter k.dlq \
+		--metrics-listen 127.0.0.1:0 >k.out 2>k.err & } && pid=$! &&
+	test_wait_for 60 "test -n \"\$(listen_url k.err)\"" && U=$(listen_url k.err) &&
+	test_wait_for 60 "test \$((\$(wc -l <k.out) + \$(wc -l <k.dlq 2>/dev/null || echo 0))) = 23" &&
+	test_wait_for 60 "scrape $U s && test \$(grep -c \"^twinpipe_eventhub_lag_events{.*} 0$\" s) = 4" &&
+	grep -Fqx "twinpipe_eventhub_partitions_assigned{program=\"ingest-eventhub\"} 4" s &&
+	grep -Fqx "twinpipe_records_in_total{program=\"ingest-eventhub\"} 23" s &&
+	test "$(code "$U/readyz")" = 200 &&
+	kill $pid && { wait $pid || true; }
+'
 test_done
