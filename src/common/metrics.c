@@ -135,7 +135,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct family *fams;
 static size_t nfams;
 static double t_start, t_tick, t_file, last_success = -1;
-static int finished, exit_code = -1, ticked;
+static int finished, exit_code = -1, ticked, heartbeat;
 static volatile int ready;
 
 static double
@@ -621,7 +621,7 @@ answer(void *cls, struct MHD_Connection *c, const char *url,
 		int t;
 
 		pthread_mutex_lock(&mu);
-		t = ticked;
+		t = ticked && heartbeat;
 		age = now_real() - t_tick;
 		pthread_mutex_unlock(&mu);
 		if (t && age > limit) {
@@ -722,6 +722,14 @@ metrics_listen_stop(void)
 }
 
 void
+metrics_expect_heartbeat(void)
+{
+	pthread_mutex_lock(&mu);
+	heartbeat = 1;
+	pthread_mutex_unlock(&mu);
+}
+
+void
 metrics_set_ready(int r)
 {
 	__atomic_store_n(&ready, r, __ATOMIC_RELEASE);
@@ -744,7 +752,7 @@ metrics_reset(void)
 	free(fams);
 	fams = NULL;
 	nfams = 0;
-	finished = ticked = 0;
+	finished = ticked = heartbeat = 0;
 	exit_code = -1;
 	last_success = -1;
 	t_file = t_tick = 0;

@@ -89,11 +89,19 @@ int metrics_write_file(const char *path);
  * any; the bound address is logged at info level and returned in bound,
  * may be NULL) with a thread of libmicrohttpd. /healthz answers 200 while
  * the main loop calls metrics_tick() (stats_progress()) at least every
- * 30 s (or 3 intervals), and always for a program that never ticks;
- * /readyz answers 200 after metrics_set_ready(1). Returns 0, or -1 after
+ * 30 s (or 3 intervals) if metrics_expect_heartbeat() was called, else
+ * as long as the process answers; /readyz answers 200 after metrics_set_ready(1). Returns 0, or -1 after
  * logging why.
  */
 int metrics_listen_start(const char *addr, struct buf *bound);
+/*
+ * Say that the main loop calls stats_progress() on every turn, idle or
+ * not (ingest-eventhub, twin-emulator): only then does /healthz answer
+ * 503 when it was not seen for 30 s. Without it /healthz is 200 while the
+ * process answers (a push program waits on its input for as long as it
+ * likes). Can't fail.
+ */
+void metrics_expect_heartbeat(void);
 void metrics_listen_stop(void);
 /* Readiness for /readyz; safe from any thread. */
 void metrics_set_ready(int ready);

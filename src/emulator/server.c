@@ -1061,6 +1061,7 @@ main(int argc, char **argv)
 	    metrics_listen_start(metrics_opt.listen, NULL) < 0)
 		goto out;
 	metrics_set_ready(1);
+	metrics_expect_heartbeat();
 	for (;;) {
 		struct timespec tick = { 1, 0 };
 

@@ -1767,6 +1767,7 @@ amqp_dlq:
 		status = EXIT_USAGE;
 		goto out;
 	}
+	metrics_expect_heartbeat();	/* the loop below turns when idle */
 	if (use_amqp) {
 		if ((status = amqp_setup(&cx, &conn)) != 0)
 			goto out;

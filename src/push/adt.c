@@ -30,6 +30,7 @@
 #include "http.h"
 #include "keyq.h"
 #include "log.h"
+#include "metrics.h"
 #include "ratectl.h"
 #include "ndjson.h"
 #include "result.h"
@@ -108,6 +109,9 @@ static const struct cli_opt options[] = {
 	{ "max-time", 0, CLI_DURATION, &op.max_time, "DURATION", NULL,
 	    "give a record up after DURATION of retries (default 5m)", 0,
 	    NULL },
+	{ "metrics-listen", 0, CLI_STR, &metrics_opt.listen, "ADDR:PORT",
+	    NULL, "serve /metrics, /healthz and /readyz over HTTP on "
+	    "ADDR:PORT (port 0: any), e.g. when reading a stream", 0, NULL },
 	{ "rate", 0, CLI_LONG, &op.rate, "N", "ADT_RATE",
 	    "start at most N requests a second (default 500, ADT's "
 	    "create/delete limit; 0: no limit)", 0, NULL },
@@ -1284,6 +1288,7 @@ before_block(void *ctx)
 		pump(-1, 0, &ready);
 		if (only_deferred())
 			ndjson_writer_flush(&g.w);
+		metrics_tick();	/* idle input: the counters stay current */
 	}
 }
 
@@ -1468,6 +1473,12 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (metrics_opt.listen != NULL &&
+	    metrics_listen_start(metrics_opt.listen, NULL) < 0) {
+		status = EXIT_USAGE;
+		goto out;
+	}
+	metrics_set_ready(1);
 	g.q = keyq_new();
 	g.twins = adt_twins_new();
 	ratectl_init(&ra, (double)op.rate);

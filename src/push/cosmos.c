@@ -41,6 +41,7 @@
 #include "json.h"
 #include "keyq.h"
 #include "log.h"
+#include "metrics.h"
 #include "ndjson.h"
 #include "ratectl.h"
 #include "result.h"
@@ -132,6 +133,9 @@ static const struct cli_opt options[] = {
 	{ "max-time", 0, CLI_DURATION, &op.max_time, "DURATION", NULL,
 	    "give a request up after DURATION of retries (default 5m)", 0,
 	    NULL },
+	{ "metrics-listen", 0, CLI_STR, &metrics_opt.listen, "ADDR:PORT",
+	    NULL, "serve /metrics, /healthz and /readyz over HTTP on "
+	    "ADDR:PORT (port 0: any), e.g. when reading a stream", 0, NULL },
 	{ "partition-key-path", 'p', CLI_STR, &op.pk_path, "PATH",
 	    "COSMOS_PARTITION_KEY_PATH", "the container's partition key "
 	    "path, e.g. /deviceId (default /id)", 0, NULL },
@@ -1264,8 +1268,10 @@ before_block(void *ctx)
 	dlq_flush(g.dlq);
 	if (g.e == NULL)
 		return;
-	while (!ready && !stop_flag)
+	while (!ready && !stop_flag) {
 		pump(-1, 0, &ready);
+		metrics_tick();	/* idle input: the counters stay current */
+	}
 }
 
 static void
@@ -1583,6 +1589,12 @@ main(int argc, char **argv)
 		status = EXIT_FATAL;
 		goto out;
 	}
+	if (metrics_opt.listen != NULL &&
+	    metrics_listen_start(metrics_opt.listen, NULL) < 0) {
+		status = EXIT_USAGE;
+		goto out;
+	}
+	metrics_set_ready(1);
 	g.q = keyq_new();
 	ratectl_init(&g.rc, 0);
 	ratectl_tolerate(&g.rc, CUT_SHARE);

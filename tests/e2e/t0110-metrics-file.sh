@@ -107,4 +107,17 @@ test_expect_success 'push-adt: records, operations, HTTP latency and token reque
 	sample "twinpipe_token_requests_total{outcome=\"ok\",program=\"push-adt\",source=\"environment\"} 1" s &&
 	sample "twinpipe_exit_code{program=\"push-adt\"} 1" s
 '
+test_expect_success 'push-adt --metrics-listen: /healthz, /readyz and live counters while its input is idle' '
+	mkfifo pfifo &&
+	{ padt -v --metrics-listen 127.0.0.1:0 <pfifo >pl.out 2>pl.err & } && pid=$! &&
+	exec 8>pfifo &&
+	test_wait_for 60 "grep -q \"metrics: serving\" pl.err" &&
+	U=$(sed -n "s|.*metrics: serving \(http://[^ ]*\)/metrics.*|\1|p" pl.err) &&
+	test "$(curl -s -o /dev/null -w "%{http_code}" "$U/healthz")" = 200 &&
+	test "$(curl -s -o /dev/null -w "%{http_code}" "$U/readyz")" = 200 &&
+	echo "{\"\$dtId\":\"m3\",\"\$metadata\":{\"\$model\":\"dtmi:t:Room;1\"},\"temp\":3}" >&8 &&
+	test_wait_for 60 "curl -sf $U/metrics >page && $PROM page >ls && grep -Fqx \"twinpipe_records_total{outcome=\\\"ok\\\",program=\\\"push-adt\\\"} 1\" ls" &&
+	grep -q "^twinpipe_http_request_duration_seconds_count{program=\"push-adt\",service=\"adt\",status=\"20[01]\"} 1$" ls &&
+	exec 8>&- && wait $pid && test_lines 1 pl.out
+'
 test_done
