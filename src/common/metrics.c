@@ -121,6 +121,7 @@ struct series {
 	double v;		/* counter, gauge; histogram: sum */
 	uint64_t n;		/* histogram: count */
 	uint64_t b[NBUCKETS];	/* histogram: per bucket (not cumulative) */
+	unsigned gen;		/* the family's gen when last set */
 };
 
 struct family {
@@ -129,6 +130,7 @@ struct family {
 	struct series *s;
 	size_t ns;
 	int from_stats;		/* values are copies of stats counters */
+	unsigned gen;		/* metrics_sweep() rounds */
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -224,8 +226,34 @@ metrics_add(const char *fam, const char *labels, double v)
 void
 metrics_set(const char *fam, const char *labels, double v)
 {
+	struct family *f;
+	struct series *s;
+
 	pthread_mutex_lock(&mu);
-	series(family(fam, METRICS_GAUGE), labels)->v = v;
+	f = family(fam, METRICS_GAUGE);
+	s = series(f, labels);
+	s->v = v;
+	s->gen = f->gen;
+	pthread_mutex_unlock(&mu);
+}
+
+void
+metrics_sweep(const char *fam)
+{
+	struct family *f;
+	size_t i, k = 0;
+
+	pthread_mutex_lock(&mu);
+	f = family(fam, -1);
+	for (i = 0; i < f->ns; i++) {
+		if (f->s[i].gen != f->gen) {
+			free(f->s[i].labels);
+			continue;
+		}
+		f->s[k++] = f->s[i];
+	}
+	f->ns = k;
+	f->gen++;	/* the next round's sets count */
 	pthread_mutex_unlock(&mu);
 }
 

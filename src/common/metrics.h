@@ -49,8 +49,14 @@ void metrics_describe(const char *family, enum metrics_type type,
     const char *help);
 void metrics_add(const char *family, const char *labels, double v);
 void metrics_set(const char *family, const char *labels, double v);
-/* Drop every series of family (e.g. a partition was revoked). */
+/* Drop every series of family. */
 void metrics_clear(const char *family);
+/*
+ * Drop the series of family that were not metrics_set() since the last
+ * sweep (a partition was revoked): set the current ones, then sweep, and
+ * a scrape in between never sees the family missing.
+ */
+void metrics_sweep(const char *family);
 /* Count v into a histogram with the fixed buckets of metrics.c (latency
  * in seconds: 5ms .. 60s). */
 void metrics_observe(const char *family, const char *labels, double v);

@@ -1214,8 +1214,6 @@ publish_metrics(const struct ctx *c)
 		commits_seen = c->commits;
 		commit_at = now;
 	}
-	metrics_clear("twinpipe_eventhub_lag_events");
-	metrics_clear("twinpipe_eventhub_lag_seconds");
 	if (c->amqp != NULL) {
 		struct eh_amqpc_pos p;
 
@@ -1253,6 +1251,8 @@ publish_metrics(const struct ctx *c)
 		if (l != NULL)
 			rd_kafka_topic_partition_list_destroy(l);
 	}
+	metrics_sweep("twinpipe_eventhub_lag_events");
+	metrics_sweep("twinpipe_eventhub_lag_seconds");
 	metrics_set("twinpipe_eventhub_partitions_assigned", NULL, assigned);
 	metrics_set("twinpipe_eventhub_in_flight_events", NULL,
 	    (double)c->ack.in_flight);

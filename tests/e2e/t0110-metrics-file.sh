@@ -16,6 +16,8 @@ test_expect_success 'python3-prometheus-client parses pages' '
 summary() { sed -n "s/.*: summary: .*\<$1=\([0-9]*\).*/\1/p" "$2"; }
 # sample LINE FILE: the parsed page FILE has exactly the sample LINE
 sample() { grep -Fx -- "$1" "$2" || { echo "no sample: $1"; cat "$2"; false; }; }
+# matches RE FILE: some sample of FILE matches the regular expression RE
+matches() { grep -q -- "$1" "$2" || { echo "no sample matches: $1"; cat "$2"; false; }; }
 
 test_expect_success 'transform: in, out, failed, skipped as in the summary; exit code 1' '
 	printf "%s\n" "{\"a\":1}" "{\"a\":2}" "not json" "" "{\"a\":3}" >in &&
@@ -96,14 +98,14 @@ test_expect_success 'push-adt: records, operations, HTTP latency and token reque
 	for k in ok failed; do
 		sample "twinpipe_records_total{outcome=\"$k\",program=\"push-adt\"} $(summary $k err)" s || exit 1
 	done &&
-	test "$(summary ok err)" = 2 && test "$(summary failed err)" = 2 &&
+	{ test "$(summary ok err)" = 2 && test "$(summary failed err)" = 2 || { cat err; false; }; } &&
 	sample "twinpipe_records_in_total{program=\"push-adt\"} 4" s &&
 	sample "twinpipe_http_attempts_total{program=\"push-adt\"} $(summary requests err)" s &&
 	sample "twinpipe_input_errors_total{code=\"missing_id\",program=\"push-adt\"} 1" s &&
-	grep -q "^twinpipe_adt_operations_total{kind=\"twin\",op=\"upsert\",program=\"push-adt\",status=\"[0-9]*\"} [12]$" s &&
+	matches "^twinpipe_adt_operations_total{kind=\"twin\",op=\"upsert\",program=\"push-adt\",status=\"[0-9]*\"} [12]$" s &&
 	hist=$(sed -n "s/^twinpipe_http_request_duration_seconds_count{program=\"push-adt\",service=\"adt\",status=\"[0-9]*\"} //p" s | paste -sd+ | bc) &&
-	test "$hist" = "$(summary requests err)" &&
-	grep -q "^twinpipe_http_request_duration_seconds_bucket{le=\"+Inf\",program=\"push-adt\",service=\"adt\",status=\"404\"} 1$" s &&
+	{ test "$hist" = "$(summary requests err)" || { echo "histogram count $hist"; cat err; false; }; } &&
+	matches "^twinpipe_http_request_duration_seconds_bucket{le=\"+Inf\",program=\"push-adt\",service=\"adt\",status=\"404\"} 1$" s &&
 	sample "twinpipe_token_requests_total{outcome=\"ok\",program=\"push-adt\",source=\"environment\"} 1" s &&
 	sample "twinpipe_exit_code{program=\"push-adt\"} 1" s
 '

@@ -156,6 +156,22 @@ main(void)
 	    "a described family");
 	ok(b.len > 0 && b.p[b.len - 1] == '\n', "ends with a newline");
 	buf_release(&b);
+	/* a sweep keeps what was set since the last one */
+	metrics_sweep("twinpipe_eventhub_lag_events");
+	metrics_set("twinpipe_eventhub_lag_events", "partition=\"1\"", 3);
+	metrics_sweep("twinpipe_eventhub_lag_events");
+	metrics_render(&b);
+	p = buf_cstr(&b);
+	ok(has(p, "twinpipe_eventhub_lag_events{program=\"push-adt\","
+	    "partition=\"1\"} 3") && strstr(p, "a\\\"b") == NULL,
+	    "a sweep drops the series not set since the last one");
+	buf_release(&b);
+	metrics_sweep("twinpipe_eventhub_lag_events");
+	metrics_render(&b);
+	ok(strstr(buf_cstr(&b), "twinpipe_eventhub_lag_events") == NULL,
+	    "a round without sets empties the family");
+	buf_release(&b);
+	metrics_set("twinpipe_eventhub_lag_events", "partition=\"1\"", 3);
 	metrics_clear("twinpipe_eventhub_lag_events");
 	metrics_render(&b);
 	ok(strstr(buf_cstr(&b), "twinpipe_eventhub_lag_events") == NULL,
