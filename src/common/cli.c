@@ -347,9 +347,10 @@ cli_parse(const struct cli_prog *p, int argc, char **argv,
 			case OPT_METRICS_INTERVAL:
 				if (cli_parse_duration(optarg,
 				    &metrics_opt.interval) < 0) {
-					cli_usage_error(p, "--metrics-interval: "
-					    "'%s' is not a duration (like 10s, "
-					    "1m)", optarg);
+					cli_usage_error(p,
+					    "--metrics-interval: '%s' is not "
+					    "a duration (like 10s, 1m)",
+					    optarg);
 					goto out_ops;
 				}
 				continue;

@@ -120,7 +120,7 @@ struct series {
 	char *labels;		/* without program="..." */
 	double v;		/* counter, gauge; histogram: sum */
 	uint64_t n;		/* histogram: count */
-	uint64_t b[NBUCKETS];	/* histogram: per bucket (not cumulative) */
+	uint64_t b[NBUCKETS];	/* histogram: per bucket, not cumulative */
 	unsigned gen;		/* the family's gen when last set */
 };
 

@@ -96,8 +96,8 @@ int metrics_write_file(const char *path);
  * may be NULL) with a thread of libmicrohttpd. /healthz answers 200 while
  * the main loop calls metrics_tick() (stats_progress()) at least every
  * 30 s (or 3 intervals) if metrics_expect_heartbeat() was called, else
- * as long as the process answers; /readyz answers 200 after metrics_set_ready(1). Returns 0, or -1 after
- * logging why.
+ * as long as the process answers; /readyz answers 200 after
+ * metrics_set_ready(1). Returns 0, or -1 after logging why.
  */
 int metrics_listen_start(const char *addr, struct buf *bound);
 /*

@@ -345,7 +345,8 @@ counters_add(const char *method, const char *kind, int status)
 		buf_adds(&l, "\",kind=\"");
 		metrics_label(&l, kind);
 		buf_printf(&l, "\",status=\"%d\"", status);
-		metrics_add("twinpipe_emulator_requests_total", buf_cstr(&l), 1);
+		metrics_add("twinpipe_emulator_requests_total", buf_cstr(&l),
+		    1);
 		buf_release(&l);
 	}
 }

@@ -1825,7 +1825,7 @@ run:
 		struct buf *ob = op.exec ? &ch.wb : &w.b;
 		double t;
 
-		stats_progress();	/* metrics and /healthz, once a second */
+		stats_progress();	/* metrics, /healthz: once a second */
 		if (stop_flag && reading) {
 			log_info("signal: stopping; draining what is in "
 			    "flight");

@@ -1015,8 +1015,8 @@ handle(struct eh_amqpc *a, pn_event_t *e)
 		if (a->state == ST_READY && a->auth_ok && !a->renew_sent &&
 		    now_s() >= a->renew_at)
 			(void)put_token(a);
-		if (a->state == ST_READY && a->mgmt_done && a->props_every > 0 &&
-		    now_s() >= a->props_at) {
+		if (a->state == ST_READY && a->mgmt_done &&
+		    a->props_every > 0 && now_s() >= a->props_at) {
 			a->props_at = now_s() + a->props_every;
 			ask_part_props(a);
 		}

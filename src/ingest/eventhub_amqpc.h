@@ -114,11 +114,11 @@ void eh_amqpc_track_end(struct eh_amqpc *a, double every_s);
 struct eh_amqpc_pos {
 	int32_t partition;
 	int active;		/* being read */
-	int64_t last;		/* last sequence number delivered, -1 none */
+	int64_t last;		/* last sequence number delivered, or -1 */
 	int64_t last_ms;	/* its enqueued time, ms, -1 unknown */
 	int64_t begin, end;	/* first and last enqueued sequence numbers
 				   of the partition (-1: empty), -2 unknown */
-	int64_t end_ms;		/* enqueued time of end, ms, -2 unknown */
+	int64_t end_ms;		/* enqueued time of end (ms), -2 unknown */
 };
 int eh_amqpc_position(const struct eh_amqpc *a, size_t i,
     struct eh_amqpc_pos *pos);

@@ -1288,7 +1288,7 @@ before_block(void *ctx)
 		pump(-1, 0, &ready);
 		if (only_deferred())
 			ndjson_writer_flush(&g.w);
-		metrics_tick();	/* idle input: the counters stay current */
+		metrics_tick();	/* idle input: counters stay current */
 	}
 }
 

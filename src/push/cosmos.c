@@ -1270,7 +1270,7 @@ before_block(void *ctx)
 		return;
 	while (!ready && !stop_flag) {
 		pump(-1, 0, &ready);
-		metrics_tick();	/* idle input: the counters stay current */
+		metrics_tick();	/* idle input: counters stay current */
 	}
 }
 
