@@ -24,6 +24,7 @@
 #include "codec.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "url.h"
 
 extern char **environ;
@@ -870,6 +871,17 @@ chain_get(struct auth *a, const char *scope, struct auth_token *tok,
 	return st;
 }
 
+/* One token request (a refresh included) into the metrics. */
+static void
+count_token(const struct auth *a, const char *outcome)
+{
+	char labels[96];
+
+	snprintf(labels, sizeof(labels), "source=\"%s\",outcome=\"%s\"",
+	    a->chosen != NULL ? a->chosen->name : "none", outcome);
+	metrics_add("twinpipe_token_requests_total", labels, 1);
+}
+
 const char *
 auth_get(struct auth *a, const char *scope, int64_t *expires_on,
     struct buf *err)
@@ -887,6 +899,7 @@ auth_get(struct auth *a, const char *scope, int64_t *expires_on,
 	if (c->token != NULL && now < c->refresh_at)
 		goto hit;
 	if (chain_get(a, scope, &tok, &why) != AUTH_OK) {
+		count_token(a, "failed");
 		free(tok.token);
 		if (c->token != NULL && now < c->expires_ms - 1000) {
 			log_warn("token refresh for %s failed, using the "
@@ -901,6 +914,7 @@ auth_get(struct auth *a, const char *scope, int64_t *expires_on,
 		return NULL;
 	}
 	buf_release(&why);
+	count_token(a, "ok");
 	free(c->token);
 	c->token = tok.token;
 	c->expires_on = tok.expires_on;

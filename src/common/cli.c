@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "metrics.h"
 #include "redact.h"
 
 #ifndef TP_VERSION
@@ -30,6 +31,8 @@ enum {
 	OPT_VERBOSE = 'v',
 	OPT_LOG_FORMAT = 0x1000,
 	OPT_STATS,
+	OPT_METRICS_FILE,
+	OPT_METRICS_INTERVAL,
 	OPT_BASE = 0x2000
 };
 
@@ -38,6 +41,12 @@ static const struct cli_opt common_opts[] = {
 	    "show this help and exit", 0, NULL },
 	{ "log-format", 0, CLI_STR, NULL, "FMT", "TWINPIPE_LOG_FORMAT",
 	    "messages on stderr as text (default) or json", 0, NULL },
+	{ "metrics-file", 0, CLI_STR, NULL, "FILE", NULL,
+	    "write the counters in the Prometheus text format to FILE "
+	    "(atomically) at exit", 0, NULL },
+	{ "metrics-interval", 0, CLI_DURATION, NULL, "DURATION", NULL,
+	    "also write --metrics-file every DURATION while running", 0,
+	    NULL },
 	{ "quiet", 'q', CLI_FLAG, NULL, NULL, NULL,
 	    "fewer messages (errors only; twice: less)", 0, NULL },
 	{ "stats", 0, CLI_STR, NULL, "FMT", NULL,
@@ -283,7 +292,10 @@ cli_parse(const struct cli_prog *p, int argc, char **argv,
 		lo[p->nopts + i].has_arg = o->argname ? required_argument :
 		    no_argument;
 		lo[p->nopts + i].val = o->short_name ? o->short_name :
-		    strcmp(o->name, "stats") == 0 ? OPT_STATS : OPT_LOG_FORMAT;
+		    strcmp(o->name, "stats") == 0 ? OPT_STATS :
+		    strcmp(o->name, "metrics-file") == 0 ? OPT_METRICS_FILE :
+		    strcmp(o->name, "metrics-interval") == 0 ?
+		    OPT_METRICS_INTERVAL : OPT_LOG_FORMAT;
 	}
 	buf_adds(&shorts, "hVqv");
 	/* permute like GNU tools, but let "+" stop at "--" only */
@@ -338,6 +350,19 @@ cli_parse(const struct cli_prog *p, int argc, char **argv,
 				continue;
 			case OPT_STATS:
 				stats = optarg;
+				continue;
+			case OPT_METRICS_FILE:
+				metrics_opt.file = optarg;
+				continue;
+			case OPT_METRICS_INTERVAL:
+				if (cli_parse_duration(optarg,
+				    &metrics_opt.interval) < 0) {
+					cli_usage_error(p,
+					    "--metrics-interval: '%s' is not "
+					    "a duration (like 10s, 1m)",
+					    optarg);
+					goto out_ops;
+				}
 				continue;
 			}
 			if (c >= OPT_BASE) {
@@ -417,6 +442,11 @@ out_ops:
 	else {
 		cli_usage_error(p, "--stats: '%s' is not text, json or none",
 		    stats);
+		rc = -1;
+		goto out;
+	}
+	if (metrics_opt.interval > 0 && metrics_opt.file == NULL) {
+		cli_usage_error(p, "--metrics-interval needs --metrics-file");
 		rc = -1;
 		goto out;
 	}

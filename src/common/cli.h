@@ -3,7 +3,9 @@
  * environment fallbacks of every twinpipe program.
  *
  * Every program also gets the common options -h/--help, -V/--version,
- * -q/--quiet, -v/--verbose, --log-format text|json, --stats text|json|none.
+ * -q/--quiet, -v/--verbose, --log-format text|json, --stats text|json|none,
+ * --metrics-file FILE and --metrics-interval DURATION (into metrics_opt,
+ * metrics.h).
  * Values: sizes like 16M / 64k / 1G, durations like 30s / 500ms / 5m / 1h
  * (a bare number is seconds). Secrets never come from the command line:
  * see cli_secret().

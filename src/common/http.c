@@ -21,10 +21,11 @@
 
 #include <curl/curl.h>
 
-#include "buf.h"
 #include "http.h"
+#include "buf.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "redact.h"
 #include "stats.h"
 
@@ -1053,6 +1054,20 @@ aimd_ok(struct http_engine *e)
 	}
 }
 
+/* The attempt's latency into the histogram by service and status. */
+static void
+observe(struct http_engine *e, struct http_req *r, long status)
+{
+	curl_off_t us = 0;
+	char labels[96];
+
+	curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME_T, &us);
+	snprintf(labels, sizeof(labels), "service=\"%s\",status=\"%ld\"",
+	    e->o.service != NULL ? e->o.service : "http", status);
+	metrics_observe("twinpipe_http_request_duration_seconds", labels,
+	    (double)us / 1e6);
+}
+
 /* One attempt of r ended with rc. */
 static void
 complete(struct http_engine *e, struct http_req *r, CURLcode rc)
@@ -1075,6 +1090,8 @@ complete(struct http_engine *e, struct http_req *r, CURLcode rc)
 	}
 	if (status >= 0 && status < 600)
 		e->st.status[status]++;
+	if (!e->o.no_stats)
+		observe(e, r, status);
 	if (status == 429) {
 		e->st.throttled++;
 		count(e->c_throttled);

@@ -55,7 +55,10 @@
  * Counters. Besides http_engine_stats(), the engine adds to the stats.h
  * counters "requests" (attempts), "retried", "throttled" (429s) and
  * "transport_errors", registered by http_engine_new() (after the
- * program's own, so the summary reads in / ok / failed / requests ...).
+ * program's own, so the summary reads in / ok / failed / requests ...),
+ * and every attempt's duration to the metrics.h histogram
+ * twinpipe_http_request_duration_seconds{service,status} (status 0: no
+ * answer), service from http_opts.service.
  *
  * Re-entrancy. Callbacks may call http_submit() (not http_poll() or
  * http_engine_free()). Single-threaded: one thread uses an engine.
@@ -113,7 +116,10 @@ struct http_opts {
 	const char *cacert;		/* CA bundle file, NULL = system */
 	int insecure;			/* 1: no TLS verification (--insecure) */
 	int http1;			/* 1: no HTTP/2 */
-	int no_stats;			/* 1: do not feed stats.h counters */
+	int no_stats;			/* 1: do not feed stats.h counters
+					   nor metrics.h */
+	const char *service;		/* metrics label: "adt", "cosmos",
+					   "blob"; NULL = "http" */
 	uint64_t seed;			/* jitter seed, 0 = from time and pid */
 };
 

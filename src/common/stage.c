@@ -198,7 +198,7 @@ stage_end(struct stage *st, int status, enum stats_mode mode,
 	}
 	if (failed > 0)
 		status = exit_worst(status, EXIT_SOME_FAILED);
-	stats_summary(mode);
+	stats_finish(mode, status);
 	stage_free(st);
 	return status;
 }

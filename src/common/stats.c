@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "metrics.h"
 
 #define MAX_COUNTERS 64
 
@@ -54,6 +55,23 @@ uint64_t
 stats_get(const char *name)
 {
 	return *stats_counter(name);
+}
+
+int
+stats_nth(int i, const char **name, uint64_t *v)
+{
+	if (i < 0 || i >= ncounters)
+		return -1;
+	*name = counters[i].name;
+	*v = counters[i].v;
+	return 0;
+}
+
+void
+stats_finish(enum stats_mode mode, int status)
+{
+	stats_summary(mode);
+	(void)metrics_finish(status);
 }
 
 static void
@@ -106,7 +124,7 @@ stats_summary(enum stats_mode mode)
 void
 stats_tick(void)
 {
-	if ((++ticks & 0xffff) != 0)
+	if ((++ticks & 0xffff) != 0 && !metrics_active())
 		return;
 	stats_progress();
 }
@@ -122,7 +140,7 @@ stats_progress(void)
 		if (tty)
 			log_set_progress_clear(stats_progress_clear);
 	}
-	if (!tty)
+	if (!tty && !metrics_active())
 		return;
 	now = time(NULL);
 	if (now == last)
@@ -130,6 +148,9 @@ stats_progress(void)
 	last = now;
 	if (refresh != NULL)
 		refresh(refresh_ctx);
+	metrics_tick();
+	if (!tty)
+		return;
 	buf_printf(&b, "\r%s: ", log_prog());
 	format_counters(&b, 0);
 	buf_adds(&b, "\033[K");

@@ -22,14 +22,23 @@ uint64_t stats_get(const char *name);
 
 /* Print the summary line on stderr in the given mode. */
 void stats_summary(enum stats_mode mode);
+/*
+ * The end of a run: the summary line, then the last --metrics-file write
+ * with the exit status (metrics.h). Can't fail (a metrics file that cannot
+ * be written is a warning, never an exit status).
+ */
+void stats_finish(enum stats_mode mode, int status);
+/* The i-th counter (registration order): 0, or -1 past the last. */
+int stats_nth(int i, const char **name, uint64_t *v);
 
 /*
- * Call once per record: every 64k calls, and at most once a second, the
- * counters are shown on one overwritten line if stderr is a terminal.
- * Can't fail.
+ * Call once per record: every 64k calls (every call while metrics are on),
+ * and at most once a second, the counters are shown on one overwritten
+ * line if stderr is a terminal, and handed to metrics_tick(). Can't fail.
  */
 void stats_tick(void);
-/* Like stats_tick() without the call count: at most once a second. */
+/* Like stats_tick() without the call count: at most once a second. A
+ * loop that can idle calls it on every turn (the /healthz heartbeat). */
 void stats_progress(void);
 /*
  * fn(ctx) is called before the progress line is formatted, so a program

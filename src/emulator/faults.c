@@ -12,6 +12,7 @@
 #include "fnv.h"
 #include "iothub.h"
 #include "json.h"
+#include "metrics.h"
 
 #define TWIN_SLOTS 4096
 #define COUNTER_MAX 512
@@ -336,6 +337,18 @@ counters_add(const char *method, const char *kind, int status)
 	if (i < ncounters)
 		counters[i].n++;
 	pthread_mutex_unlock(&counter_mu);
+	if (metrics_opt.listen != NULL || metrics_opt.file != NULL) {
+		struct buf l = BUF_INIT;
+
+		buf_adds(&l, "method=\"");
+		metrics_label(&l, method);
+		buf_adds(&l, "\",kind=\"");
+		metrics_label(&l, kind);
+		buf_printf(&l, "\",status=\"%d\"", status);
+		metrics_add("twinpipe_emulator_requests_total", buf_cstr(&l),
+		    1);
+		buf_release(&l);
+	}
 }
 
 static jv

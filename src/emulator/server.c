@@ -33,6 +33,7 @@
 #include "iothub.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 
 struct emu emu;
 
@@ -150,6 +151,9 @@ static const struct cli_opt options[] = {
 	{ "max-connections-per-ip", 0, CLI_LONG, &opt.max_conns_ip, "N", NULL,
 	    "serve at most N connections at once from one client address "
 	    "(default 512)", 0, NULL },
+	{ "metrics-listen", 0, CLI_STR, &metrics_opt.listen, "ADDR:PORT",
+	    NULL, "serve /metrics, /healthz and /readyz over HTTP on "
+	    "ADDR:PORT (port 0: any)", 0, NULL },
 	{ "no-auth", 0, CLI_FLAG, &opt.no_auth, NULL, NULL,
 	    "accept requests without credentials (demos only)", 0, NULL },
 	{ "page-size", 0, CLI_LONG, &opt.page_size, "N", NULL,
@@ -1053,13 +1057,22 @@ main(int argc, char **argv)
 		goto out;
 	}
 	log_info("serving on %s", url);
+	if (metrics_opt.listen != NULL &&
+	    metrics_listen_start(metrics_opt.listen, NULL) < 0)
+		goto out;
+	metrics_set_ready(1);
+	metrics_expect_heartbeat();
 	for (;;) {
-		if (sigwait(&set, &sig) == 0)
+		struct timespec tick = { 1, 0 };
+
+		if ((sig = sigtimedwait(&set, NULL, &tick)) > 0)
 			break;
+		metrics_tick();	/* --metrics-interval, /healthz */
 	}
 	log_info("signal %d: stopping", sig);
 	rc = EXIT_ALL_OK;
 out:
+	(void)metrics_finish(rc);
 	eh_amqp_stop();
 	if (d != NULL)
 		MHD_stop_daemon(d);

@@ -45,6 +45,7 @@
 #include "exitcode.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "ndjson.h"
 #include "stats.h"
 #include "tape.h"
@@ -161,6 +162,9 @@ static const struct cli_opt options[] = {
 	{ "max-in-flight", 0, CLI_LONG, &op.max_in_flight, "N", NULL,
 	    "with --exec, pause reading while N events are unacknowledged "
 	    "(default 100000)", 0, NULL },
+	{ "metrics-listen", 0, CLI_STR, &metrics_opt.listen, "ADDR:PORT",
+	    NULL, "serve /metrics, /healthz and /readyz over HTTP on "
+	    "ADDR:PORT (port 0: any)", 0, NULL },
 	{ "namespace", 0, CLI_STR, &op.namespace, "NS", "EVENTHUB_NAMESPACE",
 	    "Event Hubs namespace (NS or NS.servicebus.windows.net) with "
 	    "Entra ID tokens (OAUTHBEARER) instead of a key", 0, NULL },
@@ -1244,6 +1248,89 @@ handle(struct ctx *c, const rd_kafka_message_t *m, struct buf *out)
 	return handle_ev(c, &e, out);
 }
 
+/* One partition's lag gauges; behind < 0: unknown. */
+static void
+lag_gauges(int32_t partition, int64_t behind, double seconds)
+{
+	char l[48];
+
+	snprintf(l, sizeof(l), "partition=\"%d\"", (int)partition);
+	if (behind < 0)
+		return;
+	metrics_set("twinpipe_eventhub_lag_events", l, (double)behind);
+	if (seconds >= 0)
+		metrics_set("twinpipe_eventhub_lag_seconds", l,
+		    behind > 0 ? seconds : 0);
+}
+
+/*
+ * The gauges of metrics.h (main thread, once a second): consumer lag per
+ * partition, events in flight, commit age, and readiness (partitions
+ * assigned, the connection up, the sink alive).
+ */
+static void
+publish_metrics(const struct ctx *c)
+{
+	static uint64_t commits_seen;
+	static double commit_at;
+	double now = now_s(), wall = (double)time(NULL);
+	int assigned = 0;
+	size_t i;
+
+	if (commit_at == 0 || c->commits != commits_seen) {
+		commits_seen = c->commits;
+		commit_at = now;
+	}
+	if (c->amqp != NULL) {
+		struct eh_amqpc_pos p;
+
+		for (i = 0; eh_amqpc_position(c->amqp, i, &p) == 0; i++) {
+			int64_t from = p.last >= 0 ? p.last :
+			    p.begin >= 0 ? p.begin - 1 : -1;
+
+			if (!p.active)
+				continue;
+			assigned++;
+			lag_gauges(p.partition, p.end < -1 ? -1 : p.end > from ?
+			    p.end - from : 0, p.last_ms >= 0 ?
+			    wall - (double)p.last_ms / 1000 : p.end_ms >= 0 ?
+			    wall - (double)p.end_ms / 1000 : -1);
+		}
+	} else if (c->rk != NULL) {
+		rd_kafka_topic_partition_list_t *l = NULL;
+
+		if (rd_kafka_assignment(c->rk, &l) == 0 && l != NULL) {
+			assigned = l->cnt;
+			(void)rd_kafka_position(c->rk, l);
+			for (i = 0; i < (size_t)l->cnt; i++) {
+				int64_t lo = -1, hi = -1;
+
+				if (rd_kafka_get_watermark_offsets(c->rk,
+				    l->elems[i].topic, l->elems[i].partition,
+				    &lo, &hi) != 0 || hi < 0)
+					continue;
+				lag_gauges(l->elems[i].partition,
+				    l->elems[i].offset >= 0 ? (hi >
+				    l->elems[i].offset ? hi - l->elems[i].offset
+				    : 0) : hi - lo, -1);
+			}
+		}
+		if (l != NULL)
+			rd_kafka_topic_partition_list_destroy(l);
+	}
+	metrics_sweep("twinpipe_eventhub_lag_events");
+	metrics_sweep("twinpipe_eventhub_lag_seconds");
+	metrics_set("twinpipe_eventhub_partitions_assigned", NULL, assigned);
+	metrics_set("twinpipe_eventhub_in_flight_events", NULL,
+	    (double)c->ack.in_flight);
+	if (c->commit)
+		metrics_set("twinpipe_eventhub_commit_age_seconds", NULL,
+		    now - commit_at);
+	metrics_set_ready(assigned > 0 && !c->fatal && !stop_flag &&
+	    (c->amqp == NULL || eh_amqpc_connected(c->amqp)) &&
+	    (c->ch == NULL || (!c->ch->eof && c->ch->pid > 0)));
+}
+
 static void
 refresh_counts(void *ctx)
 {
@@ -1256,6 +1343,8 @@ refresh_counts(void *ctx)
 	*stats_counter("sink_failed") = c->sink_failed;
 	*stats_counter("commits") = c->commits;
 	*stats_counter("no_result") = c->no_result;
+	if (metrics_active())
+		publish_metrics(c);
 }
 
 static int
@@ -1836,6 +1925,13 @@ amqp_dlq:
 	}
 	cx.track = op.exec != NULL;
 	cx.commit = cx.track && !op.no_commit;
+	/* /healthz while connecting; /readyz once partitions are read */
+	if (metrics_opt.listen != NULL &&
+	    metrics_listen_start(metrics_opt.listen, NULL) < 0) {
+		status = EXIT_USAGE;
+		goto out;
+	}
+	metrics_expect_heartbeat();	/* the loop below turns when idle */
 	if (use_amqp) {
 		if ((status = amqp_setup(&cx, &conn)) != 0)
 			goto out;
@@ -1885,6 +1981,8 @@ run:
 	wrote_init = 1;
 	refresh_counts(&cx);
 	stats_set_refresh(refresh_counts, &cx);
+	if (cx.amqp != NULL && metrics_active())
+		eh_amqpc_track_end(cx.amqp, 5.0);	/* for the lag */
 
 	last_event = last_commit = cx.last_barrier = now_s();
 	for (;;) {
@@ -1892,6 +1990,7 @@ run:
 		struct buf *ob = op.exec ? &ch.wb : &w.b;
 		double t;
 
+		stats_progress();	/* metrics, /healthz: once a second */
 		if (stop_flag && reading) {
 			log_info("signal: stopping; draining what is in "
 			    "flight");
@@ -2066,7 +2165,7 @@ run:
 	if (stop_flag)
 		status = exit_worst(status, EXIT_FATAL);
 	refresh_counts(&cx);
-	stats_summary(common.stats);
+	stats_finish(common.stats, status);
 out:
 	if (wrote_init)
 		ndjson_writer_release(&w);

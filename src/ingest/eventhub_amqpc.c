@@ -52,6 +52,8 @@ struct part {
 	int lost;		/* taken by a higher epoch: not reopened */
 	struct seqoff *so;	/* offsets of delivered events, a ring */
 	size_t so_head, so_n, so_cap;
+	int64_t last_ms;	/* enqueued time of the last delivered */
+	int64_t begin, end, end_ms;	/* partition properties, -2: none */
 };
 
 enum { ST_IDLE, ST_CONNECTING, ST_AUTH, ST_READY, ST_DOWN };
@@ -90,6 +92,7 @@ struct eh_amqpc {
 	size_t nprops, props_cap;
 	struct buf names;
 	unsigned char uuids[64][16];
+	double props_every, props_at;	/* eh_amqpc_track_end() */
 };
 
 static double
@@ -668,9 +671,121 @@ deliver(struct eh_amqpc *a, struct part *p)
 	if (ev.seq <= p->last)
 		return 0;	/* delivered before a reconnect */
 	p->last = ev.seq;
+	p->last_ms = ev.enqueued;
 	remember(p, ev.seq, offs);
 	a->delivered++;
 	return a->fn ? a->fn(a->fctx, &ev) : 0;
+}
+
+/* A partition properties answer: where the partition ends. */
+static void
+part_props(struct eh_amqpc *a, pn_message_t *m)
+{
+	pn_data_t *body = pn_message_body(m);
+	int64_t begin = -2, end = -2, end_ms = -2;
+	struct part *p = NULL;
+
+	pn_data_rewind(body);
+	if (!pn_data_next(body) || pn_data_type(body) != PN_MAP)
+		return;
+	pn_data_enter(body);
+	while (pn_data_next(body)) {
+		pn_bytes_t k = pn_data_type(body) == PN_STRING ?
+		    pn_data_get_string(body) : pn_bytes(0, NULL);
+		pn_type_t t;
+
+		if (!pn_data_next(body))
+			break;
+		t = pn_data_type(body);
+		if (k.size == 9 && memcmp(k.start, "partition", 9) == 0 &&
+		    t == PN_STRING) {
+			pn_bytes_t v = pn_data_get_string(body);
+			char id[16];
+
+			snprintf(id, sizeof(id), "%.*s", (int)v.size,
+			    v.start ? v.start : "");
+			p = part_of(a, (int32_t)strtol(id, NULL, 10));
+		} else if (k.size == 29 && memcmp(k.start,
+		    "last_enqueued_sequence_number", 29) == 0 && t == PN_LONG) {
+			end = pn_data_get_long(body);
+		} else if (k.size == 21 && memcmp(k.start,
+		    "begin_sequence_number", 21) == 0 && t == PN_LONG) {
+			begin = pn_data_get_long(body);
+		} else if (k.size == 22 && memcmp(k.start,
+		    "last_enqueued_time_utc", 22) == 0 && t == PN_TIMESTAMP) {
+			end_ms = pn_data_get_timestamp(body);
+		}
+	}
+	pn_data_exit(body);
+	if (p == NULL || end == -2)
+		return;
+	p->begin = begin;
+	p->end = end;
+	p->end_ms = end_ms;
+}
+
+/* Ask $management where each partition being read ends. */
+static void
+ask_part_props(struct eh_amqpc *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->np; i++) {
+		pn_message_t *m;
+		pn_data_t *ap;
+		char id[16];
+
+		if (!a->p[i].active || a->p[i].lost)
+			continue;
+		m = pn_message();
+		snprintf(id, sizeof(id), "%d", (int)a->p[i].id);
+		pn_message_set_address(m, "$management");
+		pn_message_set_reply_to(m, "mgmt-reply");
+		pn_message_set_id(m, (pn_msgid_t){ .type = PN_ULONG,
+		    .u.as_ulong = ++a->tag });
+		ap = pn_message_properties(m);
+		pn_data_put_map(ap);
+		pn_data_enter(ap);
+		put_str_prop(ap, "operation", "READ");
+		put_str_prop(ap, "type", "com.microsoft:partition");
+		put_str_prop(ap, "name", a->cfg.hub);
+		put_str_prop(ap, "partition", id);
+		pn_data_exit(ap);
+		send_msg(a, a->mgmt_tx, m);
+		pn_message_free(m);
+	}
+}
+
+void
+eh_amqpc_track_end(struct eh_amqpc *a, double every_s)
+{
+	a->props_every = every_s;
+	a->props_at = 0;
+}
+
+int
+eh_amqpc_position(const struct eh_amqpc *a, size_t i,
+    struct eh_amqpc_pos *pos)
+{
+	const struct part *p;
+
+	if (i >= a->np)
+		return -1;
+	p = &a->p[i];
+	pos->partition = p->id;
+	pos->active = p->active && !p->lost;
+	pos->last = p->last;
+	pos->last_ms = p->last_ms;
+	pos->begin = p->begin;
+	pos->end = p->end;
+	pos->end_ms = p->end_ms;
+	return 0;
+}
+
+int
+eh_amqpc_connected(const struct eh_amqpc *a)
+{
+	return a->state == ST_READY && !a->fatal;
 }
 
 /* A reply on $cbs or $management. */
@@ -730,6 +845,14 @@ reply(struct eh_amqpc *a, pn_link_t *l)
 		a->auth_failed = a->fatal = 1;
 		return;
 	}
+	if (a->mgmt_done) {	/* only partition properties are asked now */
+		if (status == 200)
+			part_props(a, m);
+		else
+			log_debug("amqp: partition properties: %d %s",
+			    (int)status, desc);
+		return;
+	}
 	if (status != 200) {
 		log_error("amqp: reading hub '%s': %d %s", a->cfg.hub,
 		    (int)status, desc);
@@ -787,6 +910,8 @@ reply(struct eh_amqpc *a, pn_link_t *l)
 		for (i = 0; i < a->np; i++) {
 			a->p[i].id = a->ids[i];
 			a->p[i].last = -1;
+			a->p[i].last_ms = -1;
+			a->p[i].begin = a->p[i].end = a->p[i].end_ms = -2;
 		}
 	}
 	a->mgmt_done = 1;
@@ -939,6 +1064,11 @@ handle(struct eh_amqpc *a, pn_event_t *e)
 		if (a->state == ST_READY && a->auth_ok && !a->renew_sent &&
 		    now_s() >= a->renew_at)
 			(void)put_token(a);
+		if (a->state == ST_READY && a->mgmt_done &&
+		    a->props_every > 0 && now_s() >= a->props_at) {
+			a->props_at = now_s() + a->props_every;
+			ask_part_props(a);
+		}
 		give_credit(a);
 		break;
 	case PN_LINK_REMOTE_CLOSE:

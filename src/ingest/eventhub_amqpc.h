@@ -121,6 +121,27 @@ void eh_amqpc_forget(struct eh_amqpc *a, int32_t p, int64_t seq);
  */
 const char *eh_amqpc_tls_error(const struct eh_amqpc *a);
 
+/*
+ * For metrics: every every_s seconds (0: never) ask $management for the
+ * properties of each partition being read (where it ends). Can't fail.
+ */
+void eh_amqpc_track_end(struct eh_amqpc *a, double every_s);
+
+/* Where partition number i (0..) stands; -1 past the last. */
+struct eh_amqpc_pos {
+	int32_t partition;
+	int active;		/* being read */
+	int64_t last;		/* last sequence number delivered, or -1 */
+	int64_t last_ms;	/* its enqueued time, ms, -1 unknown */
+	int64_t begin, end;	/* first and last enqueued sequence numbers
+				   of the partition (-1: empty), -2 unknown */
+	int64_t end_ms;		/* enqueued time of end (ms), -2 unknown */
+};
+int eh_amqpc_position(const struct eh_amqpc *a, size_t i,
+    struct eh_amqpc_pos *pos);
+/* 1 while connected and authorised. */
+int eh_amqpc_connected(const struct eh_amqpc *a);
+
 /* The partitions this client lost to a higher epoch since the last call
  * (appended to out); returns how many. */
 size_t eh_amqpc_lost(struct eh_amqpc *a, int32_t *out, size_t max);

@@ -927,7 +927,7 @@ flush:
 		refresh_counts(&x);
 		*stats_counter("control") = x.control;
 	}
-	stats_summary(common.stats);
+	stats_finish(common.stats, status);
 out:
 	if (writer)
 		ndjson_writer_release(&w);

@@ -371,6 +371,7 @@ extract_blob(struct extract *x, const struct blob_src_opts *bo,
 	if (configure(&s, bo) < 0)
 		goto out;
 	http_opts_init(&ho);
+	ho.service = "blob";
 	ho.max_inflight = window;
 	ho.insecure = bo->insecure;
 	ho.cacert = bo->cacert;

@@ -260,6 +260,7 @@ extract_http(struct extract *x, const struct http_src_opts *o)
 		explicit_bzero(tmp.p, tmp.len);
 	}
 	http_opts_init(&ho);
+	ho.service = "source";
 	ho.max_inflight = 1;
 	ho.rate = o->rate;
 	ho.insecure = o->insecure;

@@ -30,6 +30,7 @@
 #include "http.h"
 #include "keyq.h"
 #include "log.h"
+#include "metrics.h"
 #include "ratectl.h"
 #include "ndjson.h"
 #include "result.h"
@@ -107,6 +108,9 @@ static const struct cli_opt options[] = {
 	{ "max-time", 0, CLI_DURATION, &op.max_time, "DURATION", NULL,
 	    "give a record up after DURATION of retries (default 5m)", 0,
 	    NULL },
+	{ "metrics-listen", 0, CLI_STR, &metrics_opt.listen, "ADDR:PORT",
+	    NULL, "serve /metrics, /healthz and /readyz over HTTP on "
+	    "ADDR:PORT (port 0: any), e.g. when reading a stream", 0, NULL },
 	{ "rate", 0, CLI_LONG, &op.rate, "N", "ADT_RATE",
 	    "start at most N requests a second (default 500, ADT's "
 	    "create/delete limit; 0: no limit)", 0, NULL },
@@ -1288,6 +1292,7 @@ before_block(void *ctx)
 		pump(-1, 0, &ready);
 		if (only_deferred())
 			ndjson_writer_flush(g.w);
+		metrics_tick();	/* idle input: counters stay current */
 	}
 }
 
@@ -1393,6 +1398,7 @@ connect_setup(void)
 	ho.cacert = op.cacert;
 	ho.insecure = op.insecure;
 	ho.http1 = op.http1;
+	ho.service = "adt";
 	return (g.e = http_engine_new(&ho)) == NULL ? EXIT_FATAL : 0;
 }
 
@@ -1470,10 +1476,14 @@ main(int argc, char **argv)
 		status = connect_setup();
 	if (status == 0 && stage_open_dlq(&st, op.dead_letter, "push-adt") < 0)
 		status = EXIT_USAGE;
+	if (status == 0 && metrics_opt.listen != NULL &&
+	    metrics_listen_start(metrics_opt.listen, NULL) < 0)
+		status = EXIT_USAGE;
 	if (status != 0) {
 		stage_free(&st);
 		goto out;
 	}
+	metrics_set_ready(1);
 	g.dlq = st.dlq;
 	g.q = keyq_new();
 	g.twins = adt_twins_new();

@@ -889,7 +889,7 @@ main(int argc, char **argv)
 	if (c.failed > 0)
 		status = exit_worst(status, EXIT_SOME_FAILED);
 	refresh_counts(&c);
-	stats_summary(common.stats);
+	stats_finish(common.stats, status);
 out:
 	ndjson_reader_free(r);
 	dlq_close(dlq);

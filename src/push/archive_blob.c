@@ -517,6 +517,7 @@ up_new(const struct up_opts *o, const char *spool, struct buf *err)
 		}
 	}
 	http_opts_init(&ho);
+	ho.service = "blob";
 	ho.max_inflight = o->concurrency;
 	ho.insecure = o->insecure;
 	ho.cacert = o->cacert;

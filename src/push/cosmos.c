@@ -41,6 +41,7 @@
 #include "json.h"
 #include "keyq.h"
 #include "log.h"
+#include "metrics.h"
 #include "ndjson.h"
 #include "ratectl.h"
 #include "result.h"
@@ -132,6 +133,9 @@ static const struct cli_opt options[] = {
 	{ "max-time", 0, CLI_DURATION, &op.max_time, "DURATION", NULL,
 	    "give a request up after DURATION of retries (default 5m)", 0,
 	    NULL },
+	{ "metrics-listen", 0, CLI_STR, &metrics_opt.listen, "ADDR:PORT",
+	    NULL, "serve /metrics, /healthz and /readyz over HTTP on "
+	    "ADDR:PORT (port 0: any), e.g. when reading a stream", 0, NULL },
 	{ "partition-key-path", 'p', CLI_STR, &op.pk_path, "PATH",
 	    "COSMOS_PARTITION_KEY_PATH", "the container's partition key "
 	    "path, e.g. /deviceId (default /id)", 0, NULL },
@@ -1272,8 +1276,10 @@ before_block(void *ctx)
 	dlq_flush(g.dlq);
 	if (g.e == NULL)
 		return;
-	while (!ready && !stage_stop)
+	while (!ready && !stage_stop) {
 		pump(-1, 0, &ready);
+		metrics_tick();	/* idle input: counters stay current */
+	}
 }
 
 static void
@@ -1521,12 +1527,14 @@ connect_setup(void)
 	    "and ")) == NULL)
 		return EXIT_USAGE;
 	http_opts_init(&ho);
+	ho.service = "cosmos";
 	ho.max_inflight = (unsigned)op.concurrency;
 	ho.max_attempts = (unsigned)op.max_attempts;
 	ho.max_total_ms = (long)(op.max_time * 1000);
 	ho.cacert = op.cacert;
 	ho.insecure = op.insecure;
 	ho.http1 = op.http1;
+	ho.service = "cosmos";
 	ho.aimd_increase = 0;	/* 429s are per partition (see "Throttling") */
 	return (g.e = http_engine_new(&ho)) == NULL ? EXIT_FATAL : 0;
 }
@@ -1603,10 +1611,14 @@ main(int argc, char **argv)
 	ratectl_tolerate(&g.rc, CUT_SHARE);
 	if (status == 0 && op.create_container && create_container() < 0)
 		status = EXIT_FATAL;
+	if (status == 0 && metrics_opt.listen != NULL &&
+	    metrics_listen_start(metrics_opt.listen, NULL) < 0)
+		status = EXIT_USAGE;
 	if (status != 0) {
 		stage_free(&st);
 		goto out;
 	}
+	metrics_set_ready(1);
 	run(&st);
 	status = stage_end(&st, EXIT_ALL_OK, common.stats, *g.c_failed,
 	    "every record read has a result");
