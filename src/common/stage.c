@@ -15,12 +15,20 @@
 #include "log.h"
 
 volatile sig_atomic_t stage_stop;
+volatile sig_atomic_t stage_halted;
 
 static void
 on_signal(int sig)
 {
 	(void)sig;
 	stage_stop = 1;
+	stage_halted = 1;
+}
+
+void
+stage_halt(void)
+{
+	stage_halted = 1;
 }
 
 static void
@@ -131,7 +139,7 @@ static int
 run_input(struct stage *st, const struct stage_input *in)
 {
 	struct ndjson_reader *r = ndjson_reader_new(in->fd, in->name,
-	    st->max_line, before_block, st, &stage_stop);
+	    st->max_line, before_block, st, &stage_halted);
 	struct ndjson_line l;
 	int rc, go = 0;
 

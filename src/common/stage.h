@@ -35,8 +35,15 @@
 #include "ndjson.h"
 #include "stats.h"
 
-/* Set by SIGINT/SIGTERM once stage_begin() ran; readers stop on it. */
+/* Set by SIGINT/SIGTERM once stage_begin() ran. */
 extern volatile sig_atomic_t stage_stop;
+/* Set with stage_stop, or by stage_halt(): the stage's readers stop on
+ * it (a program's own reader passes &stage_halted). */
+extern volatile sig_atomic_t stage_halted;
+
+/* Stop reading for a reason of the program's own (a fatal error): the
+ * reader stops before its next read, no "interrupted" message. */
+void stage_halt(void);
 
 struct stage_input {
 	int fd;

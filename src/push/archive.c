@@ -24,14 +24,13 @@
 #include "json.h"
 #include "log.h"
 #include "ndjson.h"
+#include "stage.h"
 #include "stats.h"
 #include "tape.h"
 #include "url.h"
 
 #define PEND_FLUSH (256u << 10)
 
-static volatile sig_atomic_t stop_flag;	/* SIGINT/SIGTERM */
-static volatile sig_atomic_t halt;	/* stop reading: signal or fatal */
 
 struct opts {
 	const char *auth;
@@ -167,20 +166,12 @@ struct ctx {
 };
 
 static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-	halt = 1;
-}
-
-static void
 set_fatal(struct ctx *c)
 {
 	if (!c->fatal)
 		log_error("%s", buf_cstr(&c->err));
 	c->fatal = 1;
-	halt = 1;
+	stage_halt();
 }
 
 /* the JSON text of _meta.src of line p[0..n), or nothing */
@@ -309,7 +300,7 @@ before_block(void *ctx)
 
 	if (flush_pend(c) < 0)
 		return;
-	while (!halt) {
+	while (!stage_halted) {
 		long t = age_left_ms(c);
 		int ready = 0;
 
@@ -665,242 +656,254 @@ refresh_counts(void *ctx)
 	}
 }
 
+/* The options that need more than the table: 0, or -1 (reported). */
+static int
+check_options(int argc, char **argv, int first)
+{
+	if (first < argc)
+		return cli_usage_error(&prog, "unexpected operand '%s' (the "
+		    "input is standard input)", argv[first]), -1;
+	if ((op.dir != NULL) == (op.blob != NULL))
+		return cli_usage_error(&prog, "give exactly one of --dir and "
+		    "--blob"), -1;
+	if (op.list && op.cat)
+		return cli_usage_error(&prog, "give --list or --cat, not "
+		    "both"), -1;
+	if (op.level < 1 || op.level > ZSTD_maxCLevel() || op.threads < 0 ||
+	    op.threads > 64 || op.queue < 1 || op.concurrency < 1 ||
+	    op.concurrency > 64 || op.seg_records < 0 || op.seg_size < 1 ||
+	    op.seg_age < 0 || op.block_size < (64u << 10) ||
+	    op.block_size > (4000u << 20) || op.retry_time <= 0)
+		return cli_usage_error(&prog, "a value is out of range (--level "
+		    "1-%d, --threads 0-64, --queue >= 1, --concurrency 1-64, "
+		    "--block-size 64k-4000M)", ZSTD_maxCLevel()), -1;
+	if (op.run_id != NULL && !valid_run_id(op.run_id))
+		return cli_usage_error(&prog, "--run-id: 1-32 letters, digits "
+		    "or '_'"), -1;
+	return 0;
+}
+
+/* What archive holds beside its context for a run. */
+struct run {
+	struct up_opts uo;
+	char *owned[2];		/* what blob_config() allocated */
+	struct buf spool;
+	size_t spool_from;	/* where the spool's own part begins */
+	int spool_strict;	/* the default spool: its owner is checked */
+	int lockfd;
+	char id[33];
+};
+
+/* --blob: the account, the spool and the uploader. Returns 0 or the exit
+ * code. */
+static int
+blob_setup(struct ctx *c, struct run *rn)
+{
+	*stats_counter("uploaded") = 0;
+	*stats_counter("refused") = 0;
+	if (blob_config(&rn->uo, rn->owned, &c->err) < 0) {
+		if (c->err.len > 0)
+			log_error("%s", buf_cstr(&c->err));
+		return EXIT_USAGE;
+	}
+	if (op.spool != NULL) {
+		const char *sl = strrchr(op.spool, '/');
+
+		buf_adds(&rn->spool, op.spool);
+		rn->spool_from = sl != NULL ? (size_t)(sl - op.spool) : 0;
+	} else {
+		spool_default(&rn->spool, &rn->spool_from, rn->uo.acct.name,
+		    rn->uo.container, rn->uo.prefix);
+		rn->spool_strict = 1;
+	}
+	c->root = buf_cstr(&rn->spool);
+	if ((c->up = up_new(&rn->uo, c->root, &c->err)) == NULL) {
+		log_error("%s", buf_cstr(&c->err));
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* --list, --cat: the archive read back. Returns the exit code. */
+static int
+read_back(struct ctx *c)
+{
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (c->up != NULL)
+		rc = up_read_back(c->up, op.cat, &c->err);
+	else
+		rc = read_back_dir(c->root, op.cat, &c->err);
+	if (rc < 0) {
+		log_error("%s", buf_cstr(&c->err));
+		return EXIT_FATAL;
+	}
+	return EXIT_ALL_OK;
+}
+
+/* The directory segments go to: a private spool (whoever can write there
+ * decides what is uploaded with our credentials), locked by one process,
+ * which owns its segments; or --dir. Returns 0 or the exit code. */
+static int
+root_prepare(struct ctx *c, struct run *rn)
+{
+	struct buf lp = BUF_INIT;
+
+	if (c->up == NULL) {
+		if (mkdir(c->root, 0777) < 0 && errno != EEXIST) {
+			log_error("cannot create directory '%s': %s", c->root,
+			    strerror(errno));
+			return EXIT_USAGE;
+		}
+		return 0;
+	}
+	if (spool_prepare(c->root, rn->spool_from, rn->spool_strict,
+	    &c->err) < 0) {
+		log_error("%s", buf_cstr(&c->err));
+		return EXIT_USAGE;
+	}
+	buf_printf(&lp, "%s/.lock", c->root);
+	rn->lockfd = open(buf_cstr(&lp), O_RDWR | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	buf_release(&lp);
+	if (rn->lockfd < 0 || flock(rn->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		log_error("spool '%s' is in use by another archive process "
+		    "(give each its own --spool)", c->root);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* The uploader started, with the segments an earlier run finished but
+ * did not upload. Returns 0 or the exit code. */
+static int
+resume_uploads(struct ctx *c)
+{
+	char **v;
+	size_t i;
+
+	if (c->up == NULL)
+		return 0;
+	if (up_start(c->up, &c->err) < 0) {
+		log_error("%s", buf_cstr(&c->err));
+		return EXIT_FATAL;
+	}
+	v = seg_list_dir(c->root, &c->err);
+	for (i = 0; v != NULL && v[i] != NULL; i++) {
+		log_warn("'%s' was left in the spool by an earlier run: "
+		    "uploading it once its manifest vouches for it", v[i]);
+		up_enqueue(c->up, v[i], 0);
+	}
+	seg_names_free(v);
+	return 0;
+}
+
+/* Standard input passed on and archived; at EOF, a signal or a fatal
+ * error, what was read is kept. Returns the exit code so far. */
+static int
+run(struct ctx *c, struct stage *st)
+{
+	struct ndjson_reader *r = ndjson_reader_new(0, "<stdin>", op.max_line,
+	    before_block, c, &stage_halted);
+	struct ndjson_line l;
+	int rc = 0, status = EXIT_ALL_OK;
+
+	while (!c->fatal && (rc = ndjson_read(r, &l)) > 0) {
+		if (l.too_long) {
+			c->failed++;
+			if (dlq_fail(st->dlq, "<stdin>", &l, 0, "line_too_long",
+			    "line longer than --max-line (%zu bytes): not "
+			    "passed on, not archived", l.len) < 0) {
+				buf_printf(&c->err, "dead-letter write failed");
+				set_fatal(c);
+			}
+			continue;
+		}
+		if (add_line(c, &l) < 0)
+			break;
+		stats_tick();
+	}
+	if (rc < 0 && !c->fatal) {
+		buf_printf(&c->err, "read error on standard input: %s",
+		    strerror(errno));
+		set_fatal(c);
+	}
+	ndjson_reader_free(r);
+	if (c->seg.fd >= 0) {
+		int was = c->fatal;
+
+		c->fatal = 0;	/* still pass on and store what we have */
+		if (close_seg(c) < 0 && !was)
+			status = EXIT_FATAL;
+		c->fatal |= was;
+	}
+	while (c->up != NULL && !c->fatal && up_pending(c->up) > 0)
+		if (up_poll(c->up, -1, -1, NULL, &c->err) < 0)
+			set_fatal(c);
+	st->fatal = c->fatal;
+	st->stopped = stage_stop != 0;
+	refresh_counts(c);
+	return status;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct cli_common common;
 	struct ctx c;
-	struct up_opts uo;
-	struct ndjson_reader *r = NULL;
-	struct ndjson_line l;
-	struct sigaction sa;
-	struct dlq *dlq = NULL;
-	struct buf spool = BUF_INIT;
-	char run[33], *owned[2] = { NULL, NULL };
-	size_t spool_from = 0;
-	int first, rc = 0, status = EXIT_ALL_OK, lockfd = -1, spool_strict = 0;
+	struct run rn;
+	struct stage st;
+	int first, status = EXIT_USAGE;
 
 	memset(&c, 0, sizeof(c));
-	memset(&uo, 0, sizeof(uo));
+	memset(&rn, 0, sizeof(rn));
+	rn.lockfd = -1;
 	seg_init(&c.seg);
 	first = cli_parse(&prog, argc, argv, &common);
-	if (first < 0) {
-		status = EXIT_USAGE;
+	if (first < 0 || check_options(argc, argv, first) < 0)
 		goto out;
-	}
-	if (first < argc) {
-		cli_usage_error(&prog, "unexpected operand '%s' (the input "
-		    "is standard input)", argv[first]);
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if ((op.dir != NULL) == (op.blob != NULL)) {
-		cli_usage_error(&prog, "give exactly one of --dir and --blob");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (op.list && op.cat) {
-		cli_usage_error(&prog, "give --list or --cat, not both");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (op.level < 1 || op.level > ZSTD_maxCLevel() || op.threads < 0 ||
-	    op.threads > 64 || op.queue < 1 || op.concurrency < 1 ||
-	    op.concurrency > 64 || op.seg_records < 0 || op.seg_size < 1 ||
-	    op.seg_age < 0 || op.block_size < (64u << 10) ||
-	    op.block_size > (4000u << 20) || op.retry_time <= 0) {
-		cli_usage_error(&prog, "a value is out of range (--level 1-%d, "
-		    "--threads 0-64, --queue >= 1, --concurrency 1-64, "
-		    "--block-size 64k-4000M)", ZSTD_maxCLevel());
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (op.run_id != NULL && !valid_run_id(op.run_id)) {
-		cli_usage_error(&prog, "--run-id: 1-32 letters, digits or '_'");
-		status = EXIT_USAGE;
-		goto out;
-	}
 	if (op.run_id != NULL)
-		snprintf(run, sizeof(run), "%s", op.run_id);
+		snprintf(rn.id, sizeof(rn.id), "%s", op.run_id);
 	else
-		random_id(run);
+		random_id(rn.id);
 	c.so.level = (int)op.level;
 	c.so.threads = (int)op.threads;
-	c.so.run = run;
-
+	c.so.run = rn.id;
 	refresh_counts(&c);	/* registers our counters first */
-	if (op.blob != NULL) {
-		*stats_counter("uploaded") = 0;
-		*stats_counter("refused") = 0;
-		if (blob_config(&uo, owned, &c.err) < 0) {
-			if (c.err.len > 0)
-				log_error("%s", buf_cstr(&c.err));
-			status = EXIT_USAGE;
-			goto out;
-		}
-		if (op.spool != NULL) {
-			const char *sl = strrchr(op.spool, '/');
-
-			buf_adds(&spool, op.spool);
-			spool_from = sl != NULL ? (size_t)(sl - op.spool) : 0;
-		} else {
-			spool_default(&spool, &spool_from, uo.acct.name,
-			    uo.container, uo.prefix);
-			spool_strict = 1;
-		}
-		c.root = buf_cstr(&spool);
-		c.up = up_new(&uo, c.root, &c.err);
-		if (c.up == NULL) {
-			log_error("%s", buf_cstr(&c.err));
-			status = EXIT_USAGE;
-			goto out;
-		}
-	} else {
-		c.root = op.dir;
-	}
-
-	signal(SIGPIPE, SIG_IGN);
+	c.root = op.dir;
+	if ((op.blob != NULL && (status = blob_setup(&c, &rn)) != 0))
+		goto out;
 	if (op.list || op.cat) {
-		if (c.up != NULL)
-			rc = up_read_back(c.up, op.cat, &c.err);
-		else
-			rc = read_back_dir(c.root, op.cat, &c.err);
-		if (rc < 0) {
-			log_error("%s", buf_cstr(&c.err));
-			status = EXIT_FATAL;
-		}
+		status = read_back(&c);
 		goto out;
 	}
-
-	if (c.up != NULL) {
-		/* a private spool: whoever can write there decides what is
-		 * uploaded with our credentials */
-		if (spool_prepare(c.root, spool_from, spool_strict,
-		    &c.err) < 0) {
-			log_error("%s", buf_cstr(&c.err));
-			status = EXIT_USAGE;
-			goto out;
-		}
-	} else if (mkdir(c.root, 0777) < 0 && errno != EEXIST) {
-		log_error("cannot create directory '%s': %s", c.root,
-		    strerror(errno));
-		status = EXIT_USAGE;
+	if ((status = root_prepare(&c, &rn)) != 0)
 		goto out;
-	}
-	if (c.up != NULL) {
-		/* one process per spool: it owns the spool's segments */
-		struct buf lp = BUF_INIT;
-
-		buf_printf(&lp, "%s/.lock", c.root);
-		lockfd = open(buf_cstr(&lp), O_RDWR | O_CREAT | O_CLOEXEC |
-		    O_NOFOLLOW, 0600);
-		buf_release(&lp);
-		if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
-			log_error("spool '%s' is in use by another archive "
-			    "process (give each its own --spool)", c.root);
-			status = EXIT_USAGE;
-			goto out;
-		}
-	}
 	seg_report_stale(c.root);
-	if (op.dead_letter != NULL &&
-	    (dlq = dlq_open(op.dead_letter, "archive")) == NULL) {
-		log_error("cannot open dead-letter file '%s': %s",
-		    op.dead_letter, strerror(errno));
-		status = EXIT_USAGE;
+	/* standard input, the dead letters, the signals */
+	if ((status = stage_begin(&st, argc, argv, argc, op.dead_letter,
+	    "archive")) != 0)
+		goto out;
+	if ((status = resume_uploads(&c)) != 0) {
+		stage_free(&st);
 		goto out;
 	}
-	if (c.up != NULL) {
-		char **v;
-		size_t i;
-
-		if (up_start(c.up, &c.err) < 0) {
-			log_error("%s", buf_cstr(&c.err));
-			status = EXIT_FATAL;
-			goto out;
-		}
-		/* segments an earlier run finished but did not upload */
-		v = seg_list_dir(c.root, &c.err);
-		for (i = 0; v != NULL && v[i] != NULL; i++) {
-			log_warn("'%s' was left in the spool by an earlier "
-			    "run: uploading it once its manifest vouches for "
-			    "it", v[i]);
-			up_enqueue(c.up, v[i], 0);
-		}
-		seg_names_free(v);
-	}
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
-	refresh_counts(&c);
 	stats_set_refresh(refresh_counts, &c);
-	r = ndjson_reader_new(0, "<stdin>", op.max_line, before_block, &c,
-	    &halt);
-	while (!c.fatal && (rc = ndjson_read(r, &l)) > 0) {
-		if (l.too_long) {
-			c.failed++;
-			if (dlq_fail(dlq, "<stdin>", &l, 0, "line_too_long",
-			    "line longer than --max-line (%zu bytes): not "
-			    "passed on, not archived", l.len) < 0) {
-				buf_printf(&c.err, "dead-letter write failed");
-				set_fatal(&c);
-			}
-			continue;
-		}
-		if (add_line(&c, &l) < 0)
-			break;
-		stats_tick();
-	}
-	if (rc < 0 && !c.fatal) {
-		buf_printf(&c.err, "read error on standard input: %s",
-		    strerror(errno));
-		set_fatal(&c);
-	}
-	/* EOF, SIGTERM or a fatal error: keep what was read */
-	if (c.seg.fd >= 0) {
-		int was = c.fatal;
-
-		c.fatal = 0;	/* still pass on and store what we have */
-		if (close_seg(&c) < 0 && !was)
-			status = EXIT_FATAL;
-		c.fatal |= was;
-	}
-	while (c.up != NULL && !c.fatal && up_pending(c.up) > 0)
-		if (up_poll(c.up, -1, -1, NULL, &c.err) < 0)
-			set_fatal(&c);
-	if (c.fatal)
-		status = EXIT_FATAL;
-	if (stop_flag) {
-		log_error("interrupted: stopped reading; every record read was "
-		    "passed on and archived%s", c.up != NULL && c.fatal ?
-		    " in the spool" : "");
-		status = EXIT_FATAL;
-	}
-	if (dlq_close(dlq) < 0) {
-		log_error("write error on the dead-letter file '%s'",
-		    op.dead_letter);
-		status = EXIT_FATAL;
-	}
-	dlq = NULL;
-	if (c.failed > 0)
-		status = exit_worst(status, EXIT_SOME_FAILED);
-	refresh_counts(&c);
-	stats_finish(common.stats, status);
+	status = run(&c, &st);
+	status = stage_end(&st, status, common.stats, c.failed,
+	    c.up != NULL && c.fatal ? "every record read was passed on and "
+	    "archived in the spool" : "every record read was passed on and "
+	    "archived");
 out:
-	ndjson_reader_free(r);
-	dlq_close(dlq);
 	seg_release(&c.seg);
 	up_free(c.up);
-	if (lockfd >= 0)
-		close(lockfd);
-	blob_account_release(&uo.acct);
-	free(owned[0]);
-	free(owned[1]);
-	buf_release(&spool);
+	if (rn.lockfd >= 0)
+		close(rn.lockfd);
+	blob_account_release(&rn.uo.acct);
+	free(rn.owned[0]);
+	free(rn.owned[1]);
+	buf_release(&rn.spool);
 	buf_release(&c.pend);
 	buf_release(&c.err);
 	tape_release(&c.t);
