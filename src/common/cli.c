@@ -253,211 +253,261 @@ set_value(const struct cli_prog *p, const struct cli_opt *o, char **args,
 	return -1;
 }
 
-int
-cli_parse(const struct cli_prog *p, int argc, char **argv,
-    struct cli_common *common)
-{
-	size_t ncommon = sizeof(common_opts) / sizeof(common_opts[0]);
-	size_t nlong = p->nopts + ncommon, i;
-	struct option *lo = xcalloc(nlong + 1, sizeof(*lo));
-	unsigned char *seen = xcalloc(p->nopts + 1, 1);
-	struct buf shorts = BUF_INIT;
-	const char *log_format = NULL, *stats = NULL;
-	int c, quiet = 0, verbose = 0, rc = -1;
+/* One run of cli_parse(): the getopt tables and what the common options
+ * said. */
+struct parse {
+	const struct cli_prog *p;
+	struct option *lo;
+	unsigned char *seen;	/* the program's options given */
+	struct buf shorts;
+	const char *log_format, *stats;
+	int quiet, verbose;
+};
 
-	common->log_json = 0;
-	common->stats = STATS_TEXT;
-	log_init(p->name);
-	buf_addc(&shorts, '+');
-	buf_addc(&shorts, ':');
+/* getopt_long's tables: the program's options, then the common ones */
+static void
+build_tables(struct parse *ps)
+{
+	const struct cli_prog *p = ps->p;
+	size_t ncommon = sizeof(common_opts) / sizeof(common_opts[0]), i;
+
+	ps->lo = xcalloc(p->nopts + ncommon + 1, sizeof(*ps->lo));
+	ps->seen = xcalloc(p->nopts + 1, 1);
+	buf_addc(&ps->shorts, '+');
+	buf_addc(&ps->shorts, ':');
 	for (i = 0; i < p->nopts; i++) {
 		const struct cli_opt *o = &p->opts[i];
 		int hasarg = o->kind == CLI_FLAG ||
 		    (o->kind == CLI_FN && o->nargs == 0) ? no_argument :
 		    required_argument;
 
-		lo[i].name = o->name;
-		lo[i].has_arg = hasarg;
-		lo[i].val = OPT_BASE + (int)i;
+		ps->lo[i].name = o->name;
+		ps->lo[i].has_arg = hasarg;
+		ps->lo[i].val = OPT_BASE + (int)i;
 		if (o->short_name) {
-			buf_addc(&shorts, (char)o->short_name);
+			buf_addc(&ps->shorts, (char)o->short_name);
 			if (hasarg == required_argument)
-				buf_addc(&shorts, ':');
+				buf_addc(&ps->shorts, ':');
 		}
 	}
 	for (i = 0; i < ncommon; i++) {
 		const struct cli_opt *o = &common_opts[i];
+		struct option *lo = &ps->lo[p->nopts + i];
 
-		lo[p->nopts + i].name = o->name;
-		lo[p->nopts + i].has_arg = o->argname ? required_argument :
-		    no_argument;
-		lo[p->nopts + i].val = o->short_name ? o->short_name :
+		lo->name = o->name;
+		lo->has_arg = o->argname ? required_argument : no_argument;
+		lo->val = o->short_name ? o->short_name :
 		    strcmp(o->name, "stats") == 0 ? OPT_STATS :
 		    strcmp(o->name, "metrics-file") == 0 ? OPT_METRICS_FILE :
 		    strcmp(o->name, "metrics-interval") == 0 ?
 		    OPT_METRICS_INTERVAL : OPT_LOG_FORMAT;
 	}
-	buf_adds(&shorts, "hVqv");
+	buf_adds(&ps->shorts, "hVqv");
 	/* permute like GNU tools, but let "+" stop at "--" only */
-	shorts.p[0] = '-';
-	buf_cstr(&shorts);
+	ps->shorts.p[0] = '-';
+	buf_cstr(&ps->shorts);
+}
+
+/* A common option: 1 when c was one, 0 when not, -1 on an error (reported).
+ * --help and --version exit. */
+static int
+common_option(struct parse *ps, int c)
+{
+	switch (c) {
+	case OPT_HELP:
+		cli_help(ps->p);
+		exit(0);
+	case OPT_VERSION:
+		cli_version(ps->p->name);
+		exit(0);
+	case OPT_QUIET:
+		ps->quiet++;
+		return 1;
+	case OPT_VERBOSE:
+		ps->verbose++;
+		return 1;
+	case OPT_LOG_FORMAT:
+		ps->log_format = optarg;
+		return 1;
+	case OPT_STATS:
+		ps->stats = optarg;
+		return 1;
+	case OPT_METRICS_FILE:
+		metrics_opt.file = optarg;
+		return 1;
+	case OPT_METRICS_INTERVAL:
+		if (cli_parse_duration(optarg, &metrics_opt.interval) < 0) {
+			cli_usage_error(ps->p, "--metrics-interval: '%s' is "
+			    "not a duration (like 10s, 1m)", optarg);
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* One of the program's options (c as getopt_long returned it), with its
+ * argument(s). Returns 0, or -1 (reported). */
+static int
+program_option(struct parse *ps, int c, int argc, char **argv)
+{
+	const struct cli_prog *p = ps->p;
+	const struct cli_opt *o;
+	size_t oi;
+
+	if (c >= OPT_BASE) {
+		oi = (size_t)(c - OPT_BASE);
+	} else {
+		for (oi = 0; oi < p->nopts; oi++)
+			if (p->opts[oi].short_name == c)
+				break;
+	}
+	if (oi >= p->nopts)
+		return -1;
+	o = &p->opts[oi];
+	ps->seen[oi] = 1;
+	if (o->kind == CLI_FN && o->nargs == 2) {
+		char *args[2];
+
+		if (optind >= argc) {
+			cli_usage_error(p, "--%s needs %s", o->name,
+			    o->argname);
+			return -1;
+		}
+		args[0] = optarg;
+		args[1] = argv[optind++];
+		return set_value(p, o, args, 0);
+	} else {
+		char *args[1] = { optarg };
+
+		return set_value(p, o, args, 0);
+	}
+}
+
+/* The command line: options applied, operands moved to the end of argv
+ * in order. Returns the index of the first operand, or -1 (reported). */
+static int
+scan(struct parse *ps, int argc, char **argv)
+{
+	char **operands = xcalloc((size_t)argc + 1, sizeof(char *));
+	int nops = 0, li, c, k, rc = -1;
+
 	optind = 0;	/* 0: glibc resets its internal state too */
 	opterr = 0;
-	{
-		char **operands = xcalloc((size_t)argc + 1, sizeof(char *));
-		int nops = 0, li;
-
-		operands[nops++] = argv[0];
-		while ((c = getopt_long(argc, argv, shorts.p, lo, &li)) != -1) {
-			const struct cli_opt *o = NULL;
-			size_t oi = 0;
-
-			if (c == 1) {
-				operands[nops++] = optarg;
-				continue;
-			}
-			if (c == '?') {
-				if (optopt)
-					cli_usage_error(p,
-					    "unknown option '-%c'", optopt);
-				else
-					cli_usage_error(p,
-					    "unknown option '%s'",
-					    argv[optind - 1]);
-				goto out_ops;
-			}
-			if (c == ':') {
-				cli_usage_error(p,
-				    "option '%s' needs an argument",
-				    argv[optind - 1]);
-				goto out_ops;
-			}
-			switch (c) {
-			case OPT_HELP:
-				cli_help(p);
-				exit(0);
-			case OPT_VERSION:
-				cli_version(p->name);
-				exit(0);
-			case OPT_QUIET:
-				quiet++;
-				continue;
-			case OPT_VERBOSE:
-				verbose++;
-				continue;
-			case OPT_LOG_FORMAT:
-				log_format = optarg;
-				continue;
-			case OPT_STATS:
-				stats = optarg;
-				continue;
-			case OPT_METRICS_FILE:
-				metrics_opt.file = optarg;
-				continue;
-			case OPT_METRICS_INTERVAL:
-				if (cli_parse_duration(optarg,
-				    &metrics_opt.interval) < 0) {
-					cli_usage_error(p,
-					    "--metrics-interval: '%s' is not "
-					    "a duration (like 10s, 1m)",
-					    optarg);
-					goto out_ops;
-				}
-				continue;
-			}
-			if (c >= OPT_BASE) {
-				oi = (size_t)(c - OPT_BASE);
-			} else {
-				for (oi = 0; oi < p->nopts; oi++)
-					if (p->opts[oi].short_name == c)
-						break;
-			}
-			if (oi >= p->nopts)
-				goto out_ops;
-			o = &p->opts[oi];
-			seen[oi] = 1;
-			if (o->kind == CLI_FN && o->nargs == 2) {
-				char *args[2];
-
-				if (optind >= argc) {
-					cli_usage_error(p, "--%s needs %s",
-					    o->name, o->argname);
-					goto out_ops;
-				}
-				args[0] = optarg;
-				args[1] = argv[optind++];
-				if (set_value(p, o, args, 0) < 0)
-					goto out_ops;
-			} else {
-				char *args[1] = { optarg };
-
-				if (set_value(p, o, args, 0) < 0)
-					goto out_ops;
-			}
+	operands[nops++] = argv[0];
+	while ((c = getopt_long(argc, argv, ps->shorts.p, ps->lo, &li)) !=
+	    -1) {
+		if (c == 1) {
+			operands[nops++] = optarg;
+			continue;
 		}
-		while (optind < argc)
-			operands[nops++] = argv[optind++];
-		/* move operands to the end of argv, in order */
-		for (i = 0; i < (size_t)nops - 1; i++)
-			argv[argc - (nops - 1) + (int)i] = operands[i + 1];
-		rc = argc - (nops - 1);
-out_ops:
-		free(operands);
+		if (c == '?') {
+			if (optopt)
+				cli_usage_error(ps->p, "unknown option '-%c'",
+				    optopt);
+			else
+				cli_usage_error(ps->p, "unknown option '%s'",
+				    argv[optind - 1]);
+			goto out;
+		}
+		if (c == ':') {
+			cli_usage_error(ps->p, "option '%s' needs an argument",
+			    argv[optind - 1]);
+			goto out;
+		}
+		if ((k = common_option(ps, c)) < 0)
+			goto out;
+		if (k == 0 && program_option(ps, c, argc, argv) < 0)
+			goto out;
 	}
-	if (rc < 0)
-		goto out;
+	while (optind < argc)
+		operands[nops++] = argv[optind++];
+	for (k = 0; k < nops - 1; k++)
+		argv[argc - (nops - 1) + k] = operands[k + 1];
+	rc = argc - (nops - 1);
+out:
+	free(operands);
+	return rc;
+}
+
+/* The program's options not given on the command line, from their
+ * environment variables. Returns 0, or -1 (reported). */
+static int
+from_environment(struct parse *ps)
+{
+	const struct cli_prog *p = ps->p;
+	size_t i;
+
 	for (i = 0; i < p->nopts; i++) {
 		const struct cli_opt *o = &p->opts[i];
-		char *v;
+		char *v, *args[1];
 
-		if (seen[i] || o->env == NULL || (v = getenv(o->env)) == NULL)
+		if (ps->seen[i] || o->env == NULL || (v = getenv(o->env)) ==
+		    NULL)
 			continue;
 		if (o->kind == CLI_FN && o->nargs != 1)
 			continue;
-		{
-			char *args[1] = { v };
+		args[0] = v;
+		if (set_value(p, o, args, 1) < 0)
+			return -1;
+	}
+	return 0;
+}
 
-			if (set_value(p, o, args, 1) < 0) {
-				rc = -1;
-				goto out;
-			}
-		}
-	}
-	if (log_format == NULL)
-		log_format = getenv("TWINPIPE_LOG_FORMAT");
-	if (log_format != NULL && strcmp(log_format, "json") == 0)
+/* The common options' values checked and applied. Returns 0, or -1
+ * (reported). */
+static int
+apply_common(struct parse *ps, struct cli_common *common)
+{
+	const char *lf = ps->log_format, *st = ps->stats;
+
+	if (lf == NULL)
+		lf = getenv("TWINPIPE_LOG_FORMAT");
+	if (lf != NULL && strcmp(lf, "json") == 0)
 		common->log_json = 1;
-	else if (log_format != NULL && strcmp(log_format, "text") != 0) {
-		cli_usage_error(p, "--log-format: '%s' is not text or json",
-		    log_format);
-		rc = -1;
-		goto out;
-	}
-	if (stats == NULL || strcmp(stats, "text") == 0)
+	else if (lf != NULL && strcmp(lf, "text") != 0)
+		return cli_usage_error(ps->p, "--log-format: '%s' is not text "
+		    "or json", lf), -1;
+	if (st == NULL || strcmp(st, "text") == 0)
 		common->stats = STATS_TEXT;
-	else if (strcmp(stats, "json") == 0)
+	else if (strcmp(st, "json") == 0)
 		common->stats = STATS_JSON;
-	else if (strcmp(stats, "none") == 0)
+	else if (strcmp(st, "none") == 0)
 		common->stats = STATS_NONE;
-	else {
-		cli_usage_error(p, "--stats: '%s' is not text, json or none",
-		    stats);
-		rc = -1;
-		goto out;
-	}
-	if (metrics_opt.interval > 0 && metrics_opt.file == NULL) {
-		cli_usage_error(p, "--metrics-interval needs --metrics-file");
-		rc = -1;
-		goto out;
-	}
+	else
+		return cli_usage_error(ps->p, "--stats: '%s' is not text, json "
+		    "or none", st), -1;
+	if (metrics_opt.interval > 0 && metrics_opt.file == NULL)
+		return cli_usage_error(ps->p, "--metrics-interval needs "
+		    "--metrics-file"), -1;
 	log_set_json(common->log_json);
-	log_level = LV_WARN - quiet + verbose;
+	log_level = LV_WARN - ps->quiet + ps->verbose;
 	if (log_level < LV_QUIET)
 		log_level = LV_QUIET;
-out:
-	free(lo);
-	free(seen);
-	buf_release(&shorts);
+	return 0;
+}
+
+int
+cli_parse(const struct cli_prog *p, int argc, char **argv,
+    struct cli_common *common)
+{
+	struct parse ps;
+	int rc;
+
+	memset(&ps, 0, sizeof(ps));
+	ps.p = p;
+	ps.shorts = (struct buf)BUF_INIT;
+	common->log_json = 0;
+	common->stats = STATS_TEXT;
+	log_init(p->name);
+	build_tables(&ps);
+	rc = scan(&ps, argc, argv);
+	if (rc >= 0 && (from_environment(&ps) < 0 ||
+	    apply_common(&ps, common) < 0))
+		rc = -1;
+	free(ps.lo);
+	free(ps.seen);
+	buf_release(&ps.shorts);
 	return rc;
 }
 
