@@ -777,6 +777,181 @@ dl_clear(struct rec *r)
 	r->dl_n = r->dl_i = 0;
 }
 
+/* What on_done() does once a step's answer is read. */
+enum after {
+	A_STEP,		/* go on with the record's next step */
+	A_DONE,		/* the record has its result */
+	A_FAIL		/* it fails with the service's error */
+};
+
+static enum after
+after_put_new(struct rec *r, enum http_verdict v, long st)
+{
+	if (v == HTTP_OK) {
+		rec_finish(r, 1, NULL, NULL);
+		return A_DONE;
+	}
+	if (st != 412)
+		return A_FAIL;
+	if (strcmp(r->op.patch_body, "[]") == 0) {
+		rec_finish(r, 1, NULL, NULL);	/* exists, nothing to change */
+		return A_DONE;
+	}
+	r->step = S_PATCH;
+	return A_STEP;
+}
+
+static enum after
+after_put(struct rec *r, enum http_verdict v, long st)
+{
+	if (v == HTTP_OK) {
+		rec_finish(r, 1, NULL, NULL);
+		return A_DONE;
+	}
+	if (st == 404 && r->op.kind == ADT_REL && !r->deferred) {
+		/* a twin of the relationship may come later in the run: try
+		   once more at the end */
+		r->deferred = 1;
+		incoming_unlink(r);
+		release_key(r);
+		r->next = NULL;
+		*g.deferred_tail = r;
+		g.deferred_tail = &r->next;
+		g.ndeferred++;
+		return A_DONE;
+	}
+	return A_FAIL;
+}
+
+static enum after
+after_patch(struct rec *r, enum http_verdict v,
+    const struct http_resp *resp, long st)
+{
+	if (v == HTTP_OK) {
+		rec_finish(r, 1, NULL, NULL);
+		return A_DONE;
+	}
+	if (st == 400 && r->followers != NULL && r->own_patch != NULL) {
+		/* one of the merged patches is bad: apply them one by one,
+		   in order, so that only it fails */
+		free(r->op.patch_body);
+		r->op.patch_body = r->own_patch;
+		r->own_patch = NULL;
+		r->split = r->followers;
+		r->followers = NULL;
+		return A_STEP;
+	}
+	if (st == 400 && !r->healed && r->followers == NULL &&
+	    (strstr(r->op.patch_body, "\"remove\"") != NULL ||
+	    strstr(r->op.patch_body, "\"replace\"") != NULL)) {
+		/* maybe a replay of a patch that was applied (its answer
+		   lost): look at the entity as it is now */
+		r->healed = 1;
+		r->heal_status = st;
+		r->step = S_HEAL;
+		return A_STEP;
+	}
+	if (st == 404 && r->op.kind == ADT_TWIN && r->op.op == ADT_UPSERT) {
+		if (!r->op.has_model) {
+			struct buf code = BUF_INIT, msg = BUF_INIT;
+
+			adt_error(resp, &code, &msg);
+			buf_adds(&msg, " (the twin does not exist and the "
+			    "record has no $metadata.$model to create it)");
+			rec_finish(r, 0, buf_cstr(&code), buf_cstr(&msg));
+			buf_release(&code);
+			buf_release(&msg);
+			return A_DONE;
+		}
+		if (!r->recreate++) {
+			r->step = S_PUT_NEW;	/* deleted meanwhile */
+			return A_STEP;
+		}
+	}
+	return A_FAIL;
+}
+
+/* The entity as it is now, to make a replayed patch idempotent. */
+static enum after
+after_heal(struct rec *r, enum http_verdict v, const struct http_resp *resp)
+{
+	jv doc = jv_invalid();
+	struct json_err je;
+	char *healed;
+
+	if (v != HTTP_OK || json_parse(resp->body, resp->body_len, &doc, NULL,
+	    &je) < 0) {
+		jv_free(doc);
+		return A_FAIL;
+	}
+	healed = adt_patch_heal(r->op.patch_body, doc);
+	jv_free(doc);
+	if (healed == NULL) {
+		/* the patch is wrong as it stands: report ADT's answer to it,
+		   not to the GET */
+		r->status = r->heal_status;
+		rec_fail(r, "JsonPatchInvalid", "the patch was rejected (HTTP "
+		    "%ld) and does not become valid against the entity as it "
+		    "is now", r->heal_status);
+		return A_DONE;
+	}
+	log_info("twin '%s': patch made idempotent for a replay: %s",
+	    r->op.id, healed);
+	free(r->op.patch_body);
+	r->op.patch_body = healed;
+	if (strcmp(healed, "[]") == 0) {
+		rec_finish(r, 1, NULL, NULL);	/* already applied */
+		return A_DONE;
+	}
+	r->step = S_PATCH;
+	return A_STEP;
+}
+
+/* A page of the relationships of a twin to delete. */
+static enum after
+after_list(struct rec *r, enum http_verdict v, const struct http_resp *resp,
+    long st)
+{
+	if (st == 404) {	/* no such twin: nothing to delete */
+		rec_finish(r, 1, NULL, NULL);
+		return A_DONE;
+	}
+	if (v != HTTP_OK)
+		return A_FAIL;
+	dl_clear(r);
+	if (take_list(r, resp, r->step == S_LIST_IN) < 0) {
+		rec_fail(r, "bad_response", "unexpected answer to the "
+		    "relationship list");
+		return A_DONE;
+	}
+	if (++r->rounds > LIST_ROUNDS_MAX) {
+		rec_fail(r, "too_many_relationships", "relationships keep "
+		    "coming back after %d rounds of deletes", LIST_ROUNDS_MAX);
+		return A_DONE;
+	}
+	if (r->dl_n > 0)
+		r->step = r->step == S_LIST_OUT ? S_DEL_OUT : S_DEL_IN;
+	else
+		r->step = r->step == S_LIST_OUT ? S_LIST_IN : S_DELETE;
+	return A_STEP;
+}
+
+static enum after
+after_delete(struct rec *r, enum http_verdict v, long st)
+{
+	if (v == HTTP_OK || st == 404) {	/* gone either way */
+		rec_finish(r, 1, NULL, NULL);
+		return A_DONE;
+	}
+	if (st == 400 && r->op.kind == ADT_TWIN &&
+	    r->rounds < LIST_ROUNDS_MAX) {
+		r->step = S_LIST_OUT;	/* a relationship was added meanwhile */
+		return A_STEP;
+	}
+	return A_FAIL;
+}
+
+/* The answer to a record's request: its next step, or its result. */
 static void
 on_done(struct http_req *req, enum http_verdict v,
     const struct http_resp *resp, void *user)
@@ -784,6 +959,7 @@ on_done(struct http_req *req, enum http_verdict v,
 	struct rec *r = user;
 	struct buf code = BUF_INIT, msg = BUF_INIT;
 	long st = resp->status;
+	enum after next = A_FAIL;
 
 	(void)req;
 	r->attempts += resp->attempts;
@@ -792,172 +968,44 @@ on_done(struct http_req *req, enum http_verdict v,
 	if (v != HTTP_OK && st != 404 && st != 412 && !(st == 400 &&
 	    r->step == S_DELETE && r->op.kind == ADT_TWIN) && !(st == 400 &&
 	    r->step == S_PATCH && (r->followers != NULL || !r->healed)))
-		goto fail;
-	switch (r->step) {
+		next = A_FAIL;
+	else switch (r->step) {
 	case S_PUT_NEW:
-		if (v == HTTP_OK) {
-			rec_finish(r, 1, NULL, NULL);
-			goto out;
-		}
-		if (st != 412)
-			goto fail;
-		if (strcmp(r->op.patch_body, "[]") == 0) {
-			/* exists and nothing to change */
-			rec_finish(r, 1, NULL, NULL);
-			goto out;
-		}
-		r->step = S_PATCH;
+		next = after_put_new(r, v, st);
 		break;
 	case S_PUT:
-		if (v == HTTP_OK) {
-			rec_finish(r, 1, NULL, NULL);
-			goto out;
-		}
-		if (st == 404 && r->op.kind == ADT_REL && !r->deferred) {
-			/* a twin of the relationship may come later in the
-			   run: try once more at the end */
-			r->deferred = 1;
-			incoming_unlink(r);
-			release_key(r);
-			r->next = NULL;
-			*g.deferred_tail = r;
-			g.deferred_tail = &r->next;
-			g.ndeferred++;
-			goto out;
-		}
-		goto fail;
-	case S_PATCH:
-		if (v == HTTP_OK) {
-			rec_finish(r, 1, NULL, NULL);
-			goto out;
-		}
-		if (st == 400 && r->followers != NULL && r->own_patch != NULL) {
-			/* one of the merged patches is bad: apply them one
-			   by one, in order, so that only it fails */
-			free(r->op.patch_body);
-			r->op.patch_body = r->own_patch;
-			r->own_patch = NULL;
-			r->split = r->followers;
-			r->followers = NULL;
-			break;
-		}
-		if (st == 400 && !r->healed && r->followers == NULL &&
-		    (strstr(r->op.patch_body, "\"remove\"") != NULL ||
-		    strstr(r->op.patch_body, "\"replace\"") != NULL)) {
-			/* maybe a replay of a patch that was applied (its
-			   answer lost): look at the entity as it is now */
-			r->healed = 1;
-			r->heal_status = st;
-			r->step = S_HEAL;
-			break;
-		}
-		if (st == 400)
-			goto fail;
-		if (st == 404 && r->op.kind == ADT_TWIN &&
-		    r->op.op == ADT_UPSERT) {
-			if (!r->op.has_model) {
-				adt_error(resp, &code, &msg);
-				buf_adds(&msg, " (the twin does not exist and "
-				    "the record has no $metadata.$model to "
-				    "create it)");
-				rec_finish(r, 0, buf_cstr(&code),
-				    buf_cstr(&msg));
-				goto out;
-			}
-			if (!r->recreate++) {
-				r->step = S_PUT_NEW;	/* deleted meanwhile */
-				break;
-			}
-		}
-		goto fail;
-	case S_HEAL: {
-		jv doc = jv_invalid();
-		struct json_err je;
-		char *healed;
-
-		if (v != HTTP_OK || json_parse(resp->body, resp->body_len, &doc,
-		    NULL, &je) < 0) {
-			jv_free(doc);
-			goto fail;
-		}
-		healed = adt_patch_heal(r->op.patch_body, doc);
-		jv_free(doc);
-		if (healed == NULL) {
-			/* the patch is wrong as it stands: report ADT's answer
-			   to it, not to the GET */
-			buf_printf(&code, "JsonPatchInvalid");
-			buf_printf(&msg, "the patch was rejected (HTTP %ld) "
-			    "and does not become valid against the entity as "
-			    "it is now", r->heal_status);
-			r->status = r->heal_status;
-			rec_finish(r, 0, buf_cstr(&code), buf_cstr(&msg));
-			goto out;
-		}
-		log_info("twin '%s': patch made idempotent for a replay: %s",
-		    r->op.id, healed);
-		free(r->op.patch_body);
-		r->op.patch_body = healed;
-		if (strcmp(healed, "[]") == 0) {
-			rec_finish(r, 1, NULL, NULL);	/* already applied */
-			goto out;
-		}
-		r->step = S_PATCH;
+		next = after_put(r, v, st);
 		break;
-	}
+	case S_PATCH:
+		next = after_patch(r, v, resp, st);
+		break;
+	case S_HEAL:
+		next = after_heal(r, v, resp);
+		break;
 	case S_LIST_OUT:
 	case S_LIST_IN:
-		if (st == 404) {	/* no such twin: nothing to delete */
-			rec_finish(r, 1, NULL, NULL);
-			goto out;
-		}
-		if (v != HTTP_OK)
-			goto fail;
-		dl_clear(r);
-		if (take_list(r, resp, r->step == S_LIST_IN) < 0) {
-			rec_fail(r, "bad_response", "unexpected answer to "
-			    "the relationship list");
-			goto out;
-		}
-		if (++r->rounds > LIST_ROUNDS_MAX) {
-			rec_fail(r, "too_many_relationships", "relationships "
-			    "keep coming back after %d rounds of deletes",
-			    LIST_ROUNDS_MAX);
-			goto out;
-		}
-		if (r->dl_n > 0)
-			r->step = r->step == S_LIST_OUT ? S_DEL_OUT : S_DEL_IN;
-		else
-			r->step = r->step == S_LIST_OUT ? S_LIST_IN :
-			    S_DELETE;
+		next = after_list(r, v, resp, st);
 		break;
 	case S_DEL_OUT:
 	case S_DEL_IN:
 		if (v != HTTP_OK && st != 404)
-			goto fail;
+			break;
 		if (++r->dl_i == r->dl_n) {
 			dl_clear(r);
 			r->step = r->step == S_DEL_OUT ? S_LIST_OUT : S_LIST_IN;
 		}
+		next = A_STEP;
 		break;
 	case S_DELETE:
-		if (v == HTTP_OK || st == 404) {	/* gone either way */
-			rec_finish(r, 1, NULL, NULL);
-			goto out;
-		}
-		if (st == 400 && r->op.kind == ADT_TWIN &&
-		    r->rounds < LIST_ROUNDS_MAX) {
-			/* a relationship was added meanwhile */
-			r->step = S_LIST_OUT;
-			break;
-		}
-		goto fail;
+		next = after_delete(r, v, st);
+		break;
 	}
-	rec_step(r);
-	goto out;
-fail:
-	adt_error(resp, &code, &msg);
-	rec_finish(r, 0, buf_cstr(&code), buf_cstr(&msg));
-out:
+	if (next == A_STEP) {
+		rec_step(r);
+	} else if (next == A_FAIL) {
+		adt_error(resp, &code, &msg);
+		rec_finish(r, 0, buf_cstr(&code), buf_cstr(&msg));
+	}
 	buf_release(&code);
 	buf_release(&msg);
 }
