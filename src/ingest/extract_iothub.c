@@ -213,15 +213,16 @@ done(struct http_req *r, enum http_verdict v, const struct http_resp *resp,
 	if (resp->why != NULL)
 		buf_adds(&h->why, resp->why);
 	if (!h->ok && resp->body_len > 0) {
-		struct buf code = BUF_INIT, m = BUF_INIT;
+		/* IoT Hub's {"Message":"ErrorCode:...;text",...} */
+		struct json_err je;
+		jv o = jv_invalid();
+		const char *m;
 
-		http_error_text(resp, NULL, &code, &m);
-		if (m.len > 0) {
-			h->why.len = 0;
-			buf_add(&h->why, m.p, m.len);
-		}
-		buf_release(&code);
-		buf_release(&m);
+		if (json_parse(resp->body, resp->body_len, &o, NULL, &je) == 0 &&
+		    jv_get_kind(o) == JV_KIND_OBJECT &&
+		    (m = json_get_str(o, "Message")) != NULL)
+			buf_printf(&h->why, ": %.300s", m);
+		jv_free(o);
 	}
 }
 
@@ -318,11 +319,11 @@ run_query(struct extract *x, struct hub *h, struct http_engine *e,
 		if (!h->ok) {
 			if (h->status == 401 || h->status == 403)
 				log_error("%s: query '%s': authentication "
-				    "failed: %s", h->base, q.p,
+				    "failed: %s", h->base, buf_cstr(&q),
 				    buf_cstr(&h->why));
 			else
-				log_error("%s: query '%s': %s", h->base, q.p,
-				    buf_cstr(&h->why));
+				log_error("%s: query '%s': %s", h->base,
+				    buf_cstr(&q), buf_cstr(&h->why));
 			goto out;
 		}
 		page_time(h, when, sizeof(when));
@@ -351,7 +352,8 @@ run_query(struct extract *x, struct hub *h, struct http_engine *e,
 				why = "has duplicate keys";
 			else if (str_member(&t, i, "deviceId") == 0)
 				why = "has no deviceId string";
-			else if (modules && str_member(&t, i, "moduleId") == 0)
+			else if ((modules || tape_lookup(&t, i, "moduleId",
+			    8) != 0) && str_member(&t, i, "moduleId") == 0)
 				why = "has no moduleId string";
 			if (why != NULL) {
 				x->failed++;
