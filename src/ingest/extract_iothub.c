@@ -484,7 +484,12 @@ extract_iothub(struct extract *x, const struct iothub_src_opts *o)
 	if (started[0] != '\0') {
 		struct buf b = BUF_INIT;
 
-		buf_printf(&b, ",\"started\":\"%s\"", started);
+		buf_printf(&b, ",\"started\":\"%s\",\"modules\":%s", started,
+		    o->modules ? "true" : "false");
+		if (o->where != NULL) {
+			buf_adds(&b, ",\"where\":");
+			json_write_string(&b, o->where, strlen(o->where), 0);
+		}
 		free(x->control_extra);
 		x->control_extra = buf_cstr(&b);
 	}
