@@ -1846,6 +1846,8 @@ main(int argc, char **argv)
 	g.c_stale = stats_counter("stale");
 	g.c_restarts = stats_counter("conflicts");
 	g.c_control = stats_counter("control");
+	if (op.reconcile)
+		(void)stats_counter("reconciled");
 	if (g.key == NULL) {
 		struct auth_opts ao;
 
