@@ -1480,8 +1480,11 @@ reconcile(jv ctl)
 		ls.done = 0;
 		http_req_callbacks(req, prepare, classify, list_done, &ls);
 		http_submit(g.e, req);
-		while (!ls.done)
+		while (!ls.done) {
+			if (stop_flag)	/* cancels the listing: done runs */
+				http_drain(g.e, 10000);
 			pump(200, -1, NULL);
+		}
 		pages++;
 		if (!ls.ok) {
 			log_error("reconcile: listing the container: %s",
@@ -1532,6 +1535,10 @@ reconcile(jv ctl)
 	    pages, (unsigned long long)*stats_counter("reconciled"));
 	reconciling = 0;
 out:
+	if (kind != NULL && strcmp(kind, "snapshot-complete") == 0) {
+		seen_free();	/* the next snapshot starts afresh */
+		n_data = 0;
+	}
 	jv_free(page);
 	jv_free(meta);
 	jv_free(ctl);
