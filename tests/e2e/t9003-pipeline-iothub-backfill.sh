@@ -121,6 +121,16 @@ test_expect_success 'while nothing reads: devices deleted, created and changed' 
 	desired dev06 "{\"rate\":null,\"extra\":{\"a\":1}}" && reported dev08 "{\"fw\":\"2.0\"}" &&
 	! converged
 '
+# a document written in the second before a read starts counts as written
+# after it (_ts has seconds; the read's start is the hub's time less 1 s):
+# wait until the clock is 2 s past the last write
+test_expect_success 'the clock is past the last write to Cosmos' '
+	d=$(emu_date) && a=$(emu_sign get docs dbs/db/colls/c "$d") &&
+	last=$(emu_curl -H "x-ms-date: $d" -H "Authorization: $a" -H "x-ms-version: 2020-07-15" \
+		-H "x-ms-max-item-count: 1000" "$EMU_URL/dbs/db/colls/c/docs" | jq "[.Documents[]._ts] | max") &&
+	test "$last" -gt 0 &&
+	test_wait_for 30 "[ \$(date +%s) -ge $((last + 2)) ]"
+'
 test_expect_success 'the next back-fill heals it: deletes tombstoned, the rest equal' '
 	backfill 2 2>bf2.err &&
 	test_grep "reconciled=3" bf2.err &&
