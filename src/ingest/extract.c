@@ -35,11 +35,6 @@ static const char *const migrations[] = {
 
 struct opts {
 	const char *auth_header;
-	const char *conn_file;
-	const char *iothub_key_file;
-	const char *policy;
-	const char *where;
-	int modules;
 	const char *auth_header_file;
 	const char *limit_param;
 	const char *next;
@@ -65,6 +60,11 @@ struct opts {
 	const char *user;
 	const char *watermark;
 	const char *wm_start;
+	const char *conn_file;		/* iothub: */
+	const char *iothub_key_file;
+	const char *policy;
+	const char *where;
+	int modules;
 	long fetch;
 	size_t max_record;
 	int ack;
@@ -160,11 +160,11 @@ static const struct cli_opt options[] = {
 	{ "password-file", 0, CLI_STR, &op.password_file, "FILE", NULL,
 	    "ODBC, HTTP basic: read the password from FILE (else "
 	    "EXTRACT_PASSWORD)", 0, NULL },
-	{ "rate", 0, CLI_FN, NULL, "N", NULL,
-	    "HTTP, iothub: at most N requests a second", 1, opt_rate },
 	{ "policy", 0, CLI_STR, &op.policy, "NAME", "IOTHUB_POLICY",
 	    "iothub: the shared access policy of the key (default "
 	    "iothubowner)", 0, NULL },
+	{ "rate", 0, CLI_FN, NULL, "N", NULL,
+	    "HTTP, iothub: at most N requests a second", 1, opt_rate },
 	{ "query", 0, CLI_STR, &op.query, "SQL", "EXTRACT_QUERY",
 	    "ODBC: the query; with --watermark its one ? is the watermark",
 	    0, NULL },
