@@ -135,7 +135,9 @@ install: all
 	install -m 755 $(PROG_BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -d $(DESTDIR)$(PREFIX)/share/twinpipe
-	install -m 755 pipelines/lob-to-adt $(DESTDIR)$(PREFIX)/share/twinpipe/
+	install -m 755 pipelines/lob-to-adt pipelines/devicetwins-to-cosmos \
+		pipelines/iothub-backfill-to-cosmos pipelines/iothub-to-cosmos.jq \
+		$(DESTDIR)$(PREFIX)/share/twinpipe/
 
 clean:
 	rm -rf build bin

@@ -13,6 +13,10 @@
 #   delete*Identity        delete, guarded by $version
 #   deviceConnected /
 #   deviceDisconnected     merge of connectionState (no version)
+#   a twin read by         upsert of the whole twin, guarded by $version,
+#   extract-lob iothub:    with "$time" the hub's time of the read
+#                          (_meta.src.read): the back-fill of
+#                          pipelines/iothub-backfill-to-cosmos
 # Anything else is an error: transform dead-letters it (give it
 # --dead-letter FILE), and ingest-eventhub counts it as handled once the
 # next barrier control record comes back through the pipeline (re-drive it
@@ -30,9 +34,17 @@ def keys_: {id: docid, deviceId: dev} + (if mod then {moduleId: mod} else {} end
 def time_: if .properties.operationTimestamp then
     {"$time": .properties.operationTimestamp} else {} end;
 
+# a twin of the registry (extract-lob iothub:), not an event
+def twin_: (._meta.src.read | type) == "string" and
+    (.deviceId | type) == "string" and (.properties.opType == null);
+
 .properties.opType as $op
 | time_ as $time
-| if dev == null then error("event without a device id")
+| if twin_ then
+    {"$op": "upsert", id: (if .moduleId then "\(.deviceId)/\(.moduleId)"
+                           else .deviceId end)} +
+      {"$version": .version, "$time": ._meta.src.read} + del(.id)
+  elif dev == null then error("event without a device id")
   elif $op == "updateTwin" then
     {"$op": "merge"} + keys_ + {"$version": .body.version} + $time + .body
   elif $op == "replaceTwin" or $op == "createDeviceIdentity" or

@@ -63,6 +63,11 @@ struct opts {
 	const char *user;
 	const char *watermark;
 	const char *wm_start;
+	const char *conn_file;		/* iothub: */
+	const char *iothub_key_file;
+	const char *policy;
+	const char *where;
+	int modules;
 	long fetch;
 	size_t max_record;
 	int ack;
@@ -100,6 +105,9 @@ static const struct cli_opt options[] = {
 	{ "auth-header-file", 0, CLI_STR, &op.auth_header_file, "FILE", NULL,
 	    "HTTP: read the --auth-header value from FILE", 0, NULL },
 	CLI_OPT_CACERT(&op.cacert),
+	{ "connection-string-file", 0, CLI_STR, &op.conn_file, "FILE", NULL,
+	    "iothub: read the IoT Hub connection string from FILE (else "
+	    "IOTHUB_CONNECTION_STRING)", 0, NULL },
 	{ "dead-letter", 0, CLI_STR, &op.dead_letter, "FILE",
 	    "TWINPIPE_DEAD_LETTER",
 	    "append malformed records with their error to FILE (NDJSON)", 0,
@@ -118,6 +126,9 @@ static const struct cli_opt options[] = {
 	    "credential (default: refused)", 0, NULL },
 	{ "insecure", 0, CLI_FLAG, &op.insecure, NULL, NULL,
 	    "HTTP: do not verify TLS certificates", 0, NULL },
+	{ "iothub-key-file", 0, CLI_STR, &op.iothub_key_file, "FILE", NULL,
+	    "iothub: read the shared access policy key from FILE (else "
+	    "IOTHUB_KEY)", 0, NULL },
 	{ "items", 0, CLI_STR, &op.items, "PATH", NULL,
 	    "JSON: the jq path of the array whose elements are the records "
 	    "(default .[])", 0, NULL },
@@ -134,6 +145,8 @@ static const struct cli_opt options[] = {
 	{ "max-record", 0, CLI_SIZE, &op.max_record, "SIZE",
 	    "TWINPIPE_MAX_LINE", "largest record accepted (default 16M)", 0,
 	    NULL },
+	{ "modules", 0, CLI_FLAG, &op.modules, NULL, NULL,
+	    "iothub: read the module twins too", 0, NULL },
 	{ "name", 0, CLI_STR, &op.name, "NAME", NULL,
 	    "the source's name in _meta.src and the state (default: SOURCE "
 	    "without secrets)", 0, NULL },
@@ -149,12 +162,16 @@ static const struct cli_opt options[] = {
 	    "HTTP: the offset query parameter of --page-size (default offset)",
 	    0, NULL },
 	{ "page-size", 0, CLI_LONG, &op.page_size, "N", NULL,
-	    "HTTP: page by offset/limit, N records a page", 0, NULL },
+	    "HTTP: page by offset/limit, N records a page; iothub: twins "
+	    "a page (x-ms-max-item-count)", 0, NULL },
 	{ "password-file", 0, CLI_STR, &op.password_file, "FILE", NULL,
 	    "ODBC, HTTP basic: read the password from FILE (else "
 	    "EXTRACT_PASSWORD)", 0, NULL },
+	{ "policy", 0, CLI_STR, &op.policy, "NAME", "IOTHUB_POLICY",
+	    "iothub: the shared access policy of the key (default "
+	    "iothubowner)", 0, NULL },
 	{ "rate", 0, CLI_FN, NULL, "N", NULL,
-	    "HTTP: at most N requests a second", 1, opt_rate },
+	    "HTTP, iothub: at most N requests a second", 1, opt_rate },
 	{ "query", 0, CLI_STR, &op.query, "SQL", "EXTRACT_QUERY",
 	    "ODBC: the query; with --watermark its one ? is the watermark",
 	    0, NULL },
@@ -184,6 +201,8 @@ static const struct cli_opt options[] = {
 	{ "watermark-start", 0, CLI_STR, &op.wm_start, "VALUE", NULL,
 	    "the watermark of the first run (JSON: 0 or \"2024-01-01\")", 0,
 	    NULL },
+	{ "where", 0, CLI_STR, &op.where, "CONDITION", NULL,
+	    "iothub: only the twins of the query's WHERE CONDITION", 0, NULL },
 };
 
 static const struct cli_prog prog = {
@@ -194,7 +213,8 @@ static const struct cli_prog prog = {
 	"standard output, with _meta.src naming the source, run and position.\n"
 	"SOURCE is csv:PATH (or csv:- for standard input), tsv:PATH,\n"
 	"ndjson:PATH, json:PATH, http(s)://URL (JSON pages), or odbc:DSN /\n"
-	"odbc:CONNECTION-STRING with --query. For json: and ndjson:, PATH may\n"
+	"odbc:CONNECTION-STRING with --query, or iothub:[HOST] (every twin\n"
+	"of an IoT Hub's registry). For json: and ndjson:, PATH may\n"
 	"be a directory or a glob: every file in name order, one source;\n"
 	"blob:URL reads every blob of a container or prefix the same way.\n"
 	"After a complete read without errors, a control record\n"
@@ -577,6 +597,42 @@ refresh_counts(void *ctx)
 		*stats_counter("other_shard") = x->other_shard;
 }
 
+/* The iothub: source: its secrets, then the read. -2: usage error. */
+static int
+run_iothub(struct extract *x, const char *host)
+{
+	struct iothub_src_opts io = { 0 };
+	char *conn = NULL, *key = NULL;
+	int fail = 0, rc;
+
+	conn = cli_secret("IOTHUB_CONNECTION_STRING", op.conn_file, &fail);
+	if (!fail)
+		key = cli_secret("IOTHUB_KEY", op.iothub_key_file, &fail);
+	if (fail) {
+		free(conn);
+		return -2;
+	}
+	io.host = host;
+	io.conn = conn;
+	io.key = key;
+	io.policy = op.policy;
+	io.where = op.where;
+	io.modules = op.modules;
+	io.page_size = op.page_size;
+	io.rate = op.rate;
+	io.insecure = op.insecure;
+	io.max_pages = op.max_pages;
+	io.max_attempts = (unsigned)op.max_attempts;
+	rc = extract_iothub(x, &io);
+	if (conn != NULL)
+		explicit_bzero(conn, strlen(conn));
+	if (key != NULL)
+		explicit_bzero(key, strlen(key));
+	free(conn);
+	free(key);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -866,10 +922,16 @@ main(int argc, char **argv)
 		ho.max_pages = op.max_pages;
 		ho.max_attempts = (unsigned)op.max_attempts;
 		rc = extract_http(&x, &ho);
+	} else if (strncmp(src, "iothub:", 7) == 0) {
+		rc = run_iothub(&x, src + 7);
+		if (rc == -2) {
+			status = EXIT_USAGE;
+			goto flush;
+		}
 	} else {
 		cli_usage_error(&prog, "unknown source '%s': expected csv:, "
-		    "tsv:, ndjson:, json:, blob:, odbc:, http: or https:",
-		    name);
+		    "tsv:, ndjson:, json:, blob:, odbc:, http:, https: or "
+		    "iothub:", name);
 		status = EXIT_USAGE;
 		goto flush;
 	}
@@ -903,6 +965,8 @@ main(int argc, char **argv)
 		if (x.shard_n > 1)
 			buf_printf(&x.rec, ",\"shard\":\"%u/%u\"", x.shard_i,
 			    x.shard_n);
+		if (x.control_extra != NULL)
+			buf_adds(&x.rec, x.control_extra);
 		buf_printf(&x.rec, ",\"records\":%llu}}",
 		    (unsigned long long)x.out);
 		ndjson_write_line(&w, x.rec.p, x.rec.len);
@@ -940,6 +1004,7 @@ out:
 	json_numlits_release(&x.lits);
 	buf_release(&x.rec);
 	buf_release(&x.tmp);
+	free(x.control_extra);
 	free(name);
 	free(wm);
 	free(password);

@@ -44,6 +44,10 @@ struct extract {
 	const char *file_wm;	/* many-file sources: the file's "wm" (JSON
 				   text) for records emitted without one */
 	size_t file_wmlen;
+	const char *src_extra;	/* more _meta.src members (",\"k\":v"), or
+				   NULL */
+	char *control_extra;	/* more snapshot-complete members (malloc'd,
+				   ",\"k\":v"), or NULL */
 	volatile sig_atomic_t *stop;
 	uint64_t in, out, failed, other_shard, control, blank;
 };
@@ -233,5 +237,38 @@ struct blob_src_opts {
  */
 int extract_blob(struct extract *x, const struct blob_src_opts *bo,
     const struct files_opts *o);
+
+/* ---- IoT Hub registry (extract_iothub.c) ---- */
+
+struct iothub_src_opts {
+	const char *host;	/* after "iothub:": HUB.azure-devices.net or a
+				   base URL; empty: the connection string's */
+	const char *conn;	/* IoT Hub connection string (secret), or NULL */
+	const char *key;	/* shared access policy key (secret), or NULL */
+	const char *policy;	/* its policy name (default iothubowner) */
+	const char *where;	/* the query's WHERE condition, or NULL */
+	int modules;		/* module twins too */
+	long page_size;		/* x-ms-max-item-count, 0: the hub's */
+	double rate;
+	int insecure;
+	long max_pages;
+	unsigned max_attempts;
+};
+
+/*
+ * Read every device twin (then, with o->modules, every module twin) with
+ * the twin query, page by page; each twin is a record with _meta.src.read
+ * (the page's time) and x->control_extra gets the read's start. A twin
+ * that is not an object or lacks its ids is that record's failure; a page
+ * that fails or is not a JSON array is fatal (-1). Returns 0 or -1.
+ */
+int extract_iothub(struct extract *x, const struct iothub_src_opts *o);
+
+/*
+ * Append an IoT Hub SAS token for resource sr, policy and base64 key,
+ * valid until expiry (Unix s). Returns 0, or -1 if key is not base64.
+ */
+int iothub_sas_token(struct buf *out, const char *sr, const char *policy,
+    const char *key, int64_t expiry);
 
 #endif

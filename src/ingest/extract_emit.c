@@ -73,6 +73,8 @@ add_src(struct extract *x, struct buf *b, const char *poskind,
 		buf_adds(b, ",\"wm\":");
 		buf_add(b, wm, wmlen);
 	}
+	if (x->src_extra != NULL)
+		buf_adds(b, x->src_extra);
 	buf_addc(b, '}');
 }
 
