@@ -18,12 +18,12 @@
 #include "log.h"
 #include "redact.h"
 #include "state.h"
+#include "stage.h"
 #include "stats.h"
 
 #define SNAPSHOT_COMPLETE "snapshot-complete"
 #define WATERMARK_CONTROL "watermark"
 
-static volatile sig_atomic_t stop_flag;
 
 /* The state file's schema: migrations[i] takes version i to i+1. */
 static const char *const migrations[] = {
@@ -225,13 +225,6 @@ static const struct cli_prog prog = {
 	&op
 };
 
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
 /* ---- the watermark in the state file ---- */
 
 static struct state *
@@ -431,7 +424,7 @@ run_ack(char **files, int nfiles, struct ndjson_writer *w)
 			goto out;
 		}
 		r = ndjson_reader_new(fd, fd == 0 ? "<stdin>" : path,
-		    op.max_record, NULL, NULL, &stop_flag);
+		    op.max_record, NULL, NULL, &stage_stop);
 		while ((got = ndjson_read(r, &l)) > 0) {
 			if (ndjson_write_line(w, l.p, l.len) < 0)
 				break;
@@ -633,382 +626,409 @@ run_iothub(struct extract *x, const char *host)
 	return rc;
 }
 
+/* What one run reads from, beside the options. */
+struct run {
+	const char *src;	/* SOURCE */
+	int multi;		/* 1: a directory or glob, 2: blob: */
+	struct csv_opts co;
+	char *name;		/* the source's name in records */
+	char *wm;		/* the watermark to start from, or NULL */
+	char *password, *token, *hval;	/* secrets */
+	char id[64];		/* the run's id, when --run is not given */
+	int fd;			/* a file source's descriptor */
+	const char *file;
+};
+
+/* --delimiter, --types and the other CSV settings. Returns 0, or -1
+ * (reported). */
+static int
+csv_options(struct run *rn)
+{
+	char msg[256];
+
+	if (op.delimiter != NULL) {
+		if (strcmp(op.delimiter, "tab") == 0 ||
+		    strcmp(op.delimiter, "\\t") == 0)
+			rn->co.delimiter = '\t';
+		else if (strlen(op.delimiter) == 1 && op.delimiter[0] != '"' &&
+		    op.delimiter[0] != '\n' && op.delimiter[0] != '\r')
+			rn->co.delimiter = (unsigned char)op.delimiter[0];
+		else
+			return cli_usage_error(&prog, "--delimiter must be one "
+			    "character (or 'tab')"), -1;
+	} else if (strncmp(rn->src, "tsv:", 4) == 0) {
+		rn->co.delimiter = '\t';
+	}
+	rn->co.no_header = op.no_header;
+	rn->co.empty_null = op.empty_null;
+	rn->co.types = op.types;
+	if (op.types != NULL &&
+	    extract_csv_check_types(op.types, msg, sizeof(msg)) < 0)
+		return cli_usage_error(&prog, "--types: %s", msg), -1;
+	if (op.items != NULL &&
+	    extract_items_check(op.items, msg, sizeof(msg)) < 0)
+		return cli_usage_error(&prog, "--items: %s", msg), -1;
+	return 0;
+}
+
+/* The options that need more than the table, for one SOURCE: 0, or -1
+ * (reported). */
+static int
+check_options(struct extract *x, struct run *rn)
+{
+	const char *src = rn->src;
+
+	if (op.max_record < 16 || op.max_record > (1u << 30))
+		return cli_usage_error(&prog, "--max-record must be between 16 "
+		    "and 1G"), -1;
+	if (op.shard != NULL && parse_shard(op.shard, &x->shard_i,
+	    &x->shard_n) < 0)
+		return cli_usage_error(&prog, "--shard '%s': expected I/N with "
+		    "0 <= I < N", op.shard), -1;
+	if (op.shard != NULL && op.key == NULL)
+		return cli_usage_error(&prog, "--shard needs --key"), -1;
+	if (op.key != NULL && (x->kp = keypath_parse(op.key)) == NULL)
+		return cli_usage_error(&prog, "--key '%s': expected a path like "
+		    ".id or .[\"$dtId\"] // .id", op.key), -1;
+	if (csv_options(rn) < 0)
+		return -1;
+	if (op.fetch < 1 || op.fetch > 100000)
+		return cli_usage_error(&prog, "--fetch must be between 1 and "
+		    "100000"), -1;
+	if (strncmp(src, "odbc:", 5) == 0 && op.query == NULL)
+		return cli_usage_error(&prog, "an odbc: source needs --query"),
+		    -1;
+	/* many files as one source: json:/ndjson: DIR or GLOB, blob: */
+	if (strncmp(src, "blob:", 5) == 0)
+		rn->multi = 2;
+	else if ((strncmp(src, "json:", 5) == 0 &&
+	    extract_files_is_multi(src + 5)) ||
+	    (strncmp(src, "ndjson:", 7) == 0 &&
+	    extract_files_is_multi(src + 7)))
+		rn->multi = 1;
+	if (op.watermark != NULL && rn->multi &&
+	    strcmp(op.watermark, "last-modified") != 0)
+		return cli_usage_error(&prog, "--watermark of a directory, glob "
+		    "or blob: source must be last-modified"), -1;
+	if (op.watermark != NULL && ((strncmp(src, "odbc:", 5) != 0 &&
+	    !rn->multi) || op.state == NULL))
+		return cli_usage_error(&prog, "--watermark needs an odbc: "
+		    "source (or a directory, glob or blob: source) and "
+		    "--state"), -1;
+	if (op.scope != NULL && op.token_file != NULL)
+		return cli_usage_error(&prog, "give --scope or --token-file, "
+		    "not both"), -1;
+	if (op.page_size < 0 || op.max_pages < 0 || op.max_attempts < 0 ||
+	    op.max_attempts > 1000)
+		return cli_usage_error(&prog, "--page-size, --max-pages and "
+		    "--max-attempts must not be negative"), -1;
+	return 0;
+}
+
+/* The run's id: --run, or the time and the process id. */
+static void
+run_id(struct extract *x, struct run *rn)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (op.run != NULL) {
+		x->run = op.run;
+		return;
+	}
+	gmtime_r(&now, &tm);
+	strftime(rn->id, sizeof(rn->id), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(rn->id + strlen(rn->id), sizeof(rn->id) - strlen(rn->id),
+	    "-%ld", (long)getpid());
+	x->run = rn->id;
+}
+
+/* --watermark: where the last acknowledged run ended, or
+ * --watermark-start. Returns 0, or -1 (reported). */
+static int
+load_watermark(struct run *rn)
+{
+	if (op.watermark == NULL)
+		return 0;
+	if (wm_load(rn->name, &rn->wm) < 0)
+		return -1;
+	if (rn->wm == NULL && op.wm_start != NULL)
+		rn->wm = xstrdup(op.wm_start);
+	if (rn->wm != NULL && rn->multi && (rn->wm[0] != '"' ||
+	    rn->wm[strlen(rn->wm) - 1] != '"'))
+		return cli_usage_error(&prog, "--watermark-start of "
+		    "last-modified: a JSON string such as "
+		    "\"2026-01-01T00:00:00.000000000Z\""), -1;
+	if (rn->wm == NULL && !rn->multi)
+		return cli_usage_error(&prog, "no watermark of '%s' in '%s' "
+		    "yet: give --watermark-start", rn->name, op.state), -1;
+	return 0;
+}
+
+/* The password, the token and the --auth-header value, from files or
+ * the environment. Returns 0, or -1 (reported). */
+static int
+read_secrets(struct run *rn)
+{
+	int failed = 0;
+
+	rn->password = cli_secret("EXTRACT_PASSWORD", op.password_file,
+	    &failed);
+	if (!failed && op.token_file != NULL)
+		rn->token = cli_secret(NULL, op.token_file, &failed);
+	if (!failed && op.auth_header != NULL) {
+		rn->hval = cli_secret("EXTRACT_AUTH_HEADER",
+		    op.auth_header_file, &failed);
+		if (rn->hval == NULL && !failed)
+			return cli_usage_error(&prog, "--auth-header needs "
+			    "EXTRACT_AUTH_HEADER or --auth-header-file"), -1;
+	}
+	return failed ? -1 : 0;
+}
+
+/* A directory, a glob or a blob: container as one source */
+static int
+from_files(struct extract *x, struct run *rn)
+{
+	struct files_opts fo = { 0 };
+	struct blob_src_opts bo = { 0 };
+
+	fo.lines = strncmp(rn->src, "ndjson:", 7) == 0;
+	fo.items = op.items;
+	fo.max_line = op.max_record;
+	fo.wm_since = op.watermark != NULL ? rn->wm : NULL;
+	if (op.watermark != NULL && rn->wm == NULL)
+		fo.wm_since = "\"\"";	/* first run: everything */
+	if (rn->multi == 1)
+		return extract_files(x, rn->src + (rn->src[0] == 'j' ? 5 : 7),
+		    &fo);
+	bo.url = rn->src + 5;
+	bo.insecure = op.insecure;
+	bo.cacert = op.cacert;
+	return extract_blob(x, &bo, &fo);
+}
+
+static int
+from_odbc(struct extract *x, struct run *rn)
+{
+	struct odbc_opts oo = { 0 };
+
+	oo.conn = rn->src + 5;
+	oo.query = op.query;
+	oo.user = op.user;
+	oo.password = rn->password;
+	oo.wm_col = op.watermark;
+	oo.wm_value = rn->wm;
+	oo.fetch = op.fetch;
+	return extract_odbc(x, &oo);
+}
+
+static int
+from_http(struct extract *x, struct run *rn)
+{
+	struct http_src_opts ho = { 0 };
+
+	ho.url = rn->src;
+	ho.items = op.items;
+	ho.next = op.next;
+	ho.page_size = op.page_size;
+	ho.offset_param = op.offset_param;
+	ho.limit_param = op.limit_param;
+	ho.scope = op.scope;
+	ho.token = rn->token;
+	ho.basic_user = op.user;
+	ho.password = rn->password;
+	ho.header_name = op.auth_header;
+	ho.header_value = rn->hval;
+	ho.rate = op.rate;
+	ho.insecure = op.insecure;
+	ho.cacert = op.cacert;
+	ho.follow_foreign = op.follow_foreign;
+	ho.max_pages = op.max_pages;
+	ho.max_attempts = (unsigned)op.max_attempts;
+	return extract_http(x, &ho);
+}
+
+/* One file of a csv:, tsv:, ndjson: or json: source */
+static int
+from_file(struct extract *x, struct run *rn, size_t skip)
+{
+	const char *src = rn->src;
+
+	if ((rn->fd = open_path(src + skip, &rn->file)) < 0)
+		return -1;
+	x->file = rn->file;
+	if (skip == 4)
+		return extract_csv(x, rn->fd, &rn->co);
+	if (src[0] == 'n')
+		return extract_ndjson(x, rn->fd, op.max_record);
+	return extract_json(x, rn->fd, op.items);
+}
+
+/* The source read by the reader its scheme names. Returns 0, -1 on a
+ * fatal error (reported), -2 on a usage error (reported). */
+static int
+read_source(struct extract *x, struct run *rn)
+{
+	const char *src = rn->src;
+
+	if (rn->multi)
+		return from_files(x, rn);
+	if (strncmp(src, "csv:", 4) == 0 || strncmp(src, "tsv:", 4) == 0)
+		return from_file(x, rn, 4);
+	if (strncmp(src, "ndjson:", 7) == 0)
+		return from_file(x, rn, 7);
+	if (strncmp(src, "json:", 5) == 0)
+		return from_file(x, rn, 5);
+	if (strncmp(src, "odbc:", 5) == 0)
+		return from_odbc(x, rn);
+	if (strncmp(src, "http://", 7) == 0 || strncmp(src, "https://", 8) == 0)
+		return from_http(x, rn);
+	if (strncmp(src, "iothub:", 7) == 0)
+		return run_iothub(x, src + 7);
+	cli_usage_error(&prog, "unknown source '%s': expected csv:, tsv:, "
+	    "ndjson:, json:, blob:, odbc:, http:, https: or iothub:",
+	    rn->name);
+	return -2;
+}
+
+/* After a whole read: the control record that says what it was (a
+ * complete snapshot, or the watermark it reached), or why there is none.
+ * Returns the exit code. */
+static int
+announce(struct extract *x, struct run *rn, int rc)
+{
+	if (rc < 0 || (rn->fd < 0 && rn->file != NULL))
+		return EXIT_FATAL;
+	if (stage_stop) {
+		log_error("interrupted: stopped reading; no snapshot announced");
+		return EXIT_FATAL;
+	}
+	if (x->failed > 0) {
+		log_warn("%llu records failed: no complete snapshot announced",
+		    (unsigned long long)x->failed);
+		return EXIT_SOME_FAILED;
+	}
+	if (x->partial) {
+		log_warn("stopped at --max-pages with more pages left: no "
+		    "complete snapshot announced");
+		return EXIT_ALL_OK;
+	}
+	if (op.watermark == NULL && op.no_snapshot)
+		return EXIT_ALL_OK;
+	x->rec.len = 0;
+	buf_adds(&x->rec, op.watermark != NULL ? "{\"_meta\":{\"control\":\""
+	    WATERMARK_CONTROL "\",\"source\":" : "{\"_meta\":{\"control\":\""
+	    SNAPSHOT_COMPLETE "\",\"source\":");
+	json_write_string(&x->rec, rn->name, strlen(rn->name), JSON_ASCII);
+	if (op.watermark != NULL) {
+		buf_printf(&x->rec, ",\"run\":\"%s\"", x->run);
+	} else {
+		buf_adds(&x->rec, ",\"run\":");
+		json_write_string(&x->rec, x->run, strlen(x->run), JSON_ASCII);
+		if (x->shard_n > 1)
+			buf_printf(&x->rec, ",\"shard\":\"%u/%u\"", x->shard_i,
+			    x->shard_n);
+		if (x->control_extra != NULL)
+			buf_adds(&x->rec, x->control_extra);
+	}
+	buf_printf(&x->rec, ",\"records\":%llu}}", (unsigned long long)x->out);
+	ndjson_write_line(x->w, x->rec.p, x->rec.len);
+	x->control++;
+	return EXIT_ALL_OK;
+}
+
+/* --ack: the acknowledgements of a run read, its watermark stored. */
+static int
+ack(struct cli_common *common, int argc, char **argv, int first)
+{
+	struct stage st;
+	int status;
+
+	if (op.state == NULL || op.watermark == NULL || op.name == NULL) {
+		cli_usage_error(&prog, "--ack needs --state, --watermark and "
+		    "--name");
+		return EXIT_USAGE;
+	}
+	if ((status = stage_begin(&st, argc, argv, argc, NULL,
+	    "extract-lob")) != 0)
+		return status;
+	status = run_ack(argv + first, argc - first, &st.out) < 0 ?
+	    EXIT_FATAL : EXIT_ALL_OK;
+	return stage_end(&st, status, common->stats, 0, "");
+}
+
+static void
+run_free(struct extract *x, struct run *rn)
+{
+	if (rn->fd > 0)
+		close(rn->fd);
+	keypath_free(x->kp);
+	tape_release(&x->t);
+	canon_release(&x->canon);
+	json_numlits_release(&x->lits);
+	buf_release(&x->rec);
+	buf_release(&x->tmp);
+	free(x->control_extra);
+	free(rn->name);
+	free(rn->wm);
+	free(rn->password);
+	free(rn->token);
+	free(rn->hval);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct cli_common common;
 	struct extract x = { 0 };
-	struct ndjson_writer w;
-	struct sigaction sa;
-	struct csv_opts co = { ',', 0, 0, NULL };
-	struct odbc_opts oo = { 0 };
-	char msg[256], run[64], *name = NULL, *wm = NULL, *password = NULL;
-	char *token = NULL, *hval = NULL;
-	const char *src, *file = NULL;
-	int first, status = EXIT_ALL_OK, fd = -1, rc = -1, pwfail = 0;
-	int writer = 0, multi = 0;
+	struct run rn = { 0 };
+	struct stage st;
+	int first, status = EXIT_USAGE, rc;
 
 	log_init("extract-lob");
 	x.t = (struct tape)TAPE_INIT;
 	x.canon = (struct canon)CANON_INIT;
 	x.lits = (struct json_numlits)JSON_NUMLITS_INIT;
 	x.shard_n = 1;
-	first = cli_parse(&prog, argc, argv, &common);
-	if (first < 0) {
-		status = EXIT_USAGE;
-		goto out;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
-	if (op.ack) {
-		if (op.state == NULL || op.watermark == NULL || op.name == NULL) {
-			cli_usage_error(&prog, "--ack needs --state, "
-			    "--watermark and --name");
-			status = EXIT_USAGE;
-			goto out;
-		}
-		ndjson_writer_init(&w, 1);
-		writer = 1;
-		if (run_ack(argv + first, argc - first, &w) < 0)
-			status = EXIT_FATAL;
-		goto flush;
-	}
+	rn.co = (struct csv_opts){ ',', 0, 0, NULL };
+	rn.fd = -1;
+	if ((first = cli_parse(&prog, argc, argv, &common)) < 0)
+		return EXIT_USAGE;
+	if (op.ack)
+		return ack(&common, argc, argv, first);
 	if (argc - first != 1) {
 		cli_usage_error(&prog, "expected one SOURCE");
+		return EXIT_USAGE;
+	}
+	rn.src = argv[first];
+	if (check_options(&x, &rn) < 0)
+		goto out;
+	rn.name = op.name != NULL ? xstrdup(op.name) : source_name(rn.src);
+	x.source = rn.name;
+	run_id(&x, &rn);
+	/* no input: the stage gives the signals, the output, the end */
+	if (load_watermark(&rn) < 0 || (status = stage_begin(&st, argc,
+	    argv, argc, op.dead_letter, "extract-lob")) != 0)
+		goto out;
+	if (read_secrets(&rn) < 0) {
+		stage_free(&st);
 		status = EXIT_USAGE;
 		goto out;
 	}
-	src = argv[first];
-	if (op.max_record < 16 || op.max_record > (1u << 30)) {
-		cli_usage_error(&prog, "--max-record must be between 16 and 1G");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (op.shard != NULL) {
-		if (parse_shard(op.shard, &x.shard_i, &x.shard_n) < 0) {
-			cli_usage_error(&prog, "--shard '%s': expected I/N "
-			    "with 0 <= I < N", op.shard);
-			status = EXIT_USAGE;
-			goto out;
-		}
-		if (op.key == NULL) {
-			cli_usage_error(&prog, "--shard needs --key");
-			status = EXIT_USAGE;
-			goto out;
-		}
-	}
-	if (op.key != NULL && (x.kp = keypath_parse(op.key)) == NULL) {
-		cli_usage_error(&prog, "--key '%s': expected a path like .id "
-		    "or .[\"$dtId\"] // .id", op.key);
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (op.delimiter != NULL) {
-		if (strcmp(op.delimiter, "tab") == 0 ||
-		    strcmp(op.delimiter, "\\t") == 0)
-			co.delimiter = '\t';
-		else if (strlen(op.delimiter) == 1 && op.delimiter[0] != '"' &&
-		    op.delimiter[0] != '\n' && op.delimiter[0] != '\r')
-			co.delimiter = (unsigned char)op.delimiter[0];
-		else {
-			cli_usage_error(&prog, "--delimiter must be one "
-			    "character (or 'tab')");
-			status = EXIT_USAGE;
-			goto out;
-		}
-	} else if (strncmp(src, "tsv:", 4) == 0) {
-		co.delimiter = '\t';
-	}
-	co.no_header = op.no_header;
-	co.empty_null = op.empty_null;
-	co.types = op.types;
-	if (op.types != NULL &&
-	    extract_csv_check_types(op.types, msg, sizeof(msg)) < 0) {
-		cli_usage_error(&prog, "--types: %s", msg);
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (op.items != NULL &&
-	    extract_items_check(op.items, msg, sizeof(msg)) < 0) {
-		cli_usage_error(&prog, "--items: %s", msg);
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (op.fetch < 1 || op.fetch > 100000) {
-		cli_usage_error(&prog, "--fetch must be between 1 and 100000");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (strncmp(src, "odbc:", 5) == 0 && op.query == NULL) {
-		cli_usage_error(&prog, "an odbc: source needs --query");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	/* many files as one source: json:/ndjson: DIR or GLOB, blob: */
-	if (strncmp(src, "blob:", 5) == 0)
-		multi = 2;
-	else if ((strncmp(src, "json:", 5) == 0 &&
-	    extract_files_is_multi(src + 5)) ||
-	    (strncmp(src, "ndjson:", 7) == 0 &&
-	    extract_files_is_multi(src + 7)))
-		multi = 1;
-	if (op.watermark != NULL && multi &&
-	    strcmp(op.watermark, "last-modified") != 0) {
-		cli_usage_error(&prog, "--watermark of a directory, glob or "
-		    "blob: source must be last-modified");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (op.watermark != NULL && ((strncmp(src, "odbc:", 5) != 0 &&
-	    !multi) || op.state == NULL)) {
-		cli_usage_error(&prog, "--watermark needs an odbc: source (or "
-		    "a directory, glob or blob: source) and --state");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	name = op.name != NULL ? xstrdup(op.name) : source_name(src);
-	x.source = name;
-	if (op.run != NULL) {
-		x.run = op.run;
-	} else {
-		time_t now = time(NULL);
-		struct tm tm;
-
-		gmtime_r(&now, &tm);
-		strftime(run, sizeof(run), "%Y%m%dT%H%M%SZ", &tm);
-		snprintf(run + strlen(run), sizeof(run) - strlen(run), "-%ld",
-		    (long)getpid());
-		x.run = run;
-	}
-	if (op.watermark != NULL) {
-		if (wm_load(name, &wm) < 0) {
-			status = EXIT_USAGE;
-			goto out;
-		}
-		if (wm == NULL && op.wm_start != NULL)
-			wm = xstrdup(op.wm_start);
-		if (wm != NULL && multi && (wm[0] != '"' ||
-		    wm[strlen(wm) - 1] != '"')) {
-			cli_usage_error(&prog, "--watermark-start of "
-			    "last-modified: a JSON string such as "
-			    "\"2026-01-01T00:00:00.000000000Z\"");
-			status = EXIT_USAGE;
-			goto out;
-		}
-		if (wm == NULL && !multi) {
-			cli_usage_error(&prog, "no watermark of '%s' in '%s' "
-			    "yet: give --watermark-start", name, op.state);
-			status = EXIT_USAGE;
-			goto out;
-		}
-	}
-	if (op.dead_letter != NULL &&
-	    (x.dlq = dlq_open(op.dead_letter, "extract-lob")) == NULL) {
-		log_error("cannot open dead-letter file '%s': %s",
-		    op.dead_letter, strerror(errno));
-		status = EXIT_USAGE;
-		goto out;
-	}
-	password = cli_secret("EXTRACT_PASSWORD", op.password_file,
-	    &pwfail);
-	if (!pwfail && op.token_file != NULL)
-		token = cli_secret(NULL, op.token_file, &pwfail);
-	if (!pwfail && op.auth_header != NULL) {
-		hval = cli_secret("EXTRACT_AUTH_HEADER", op.auth_header_file,
-		    &pwfail);
-		if (hval == NULL && !pwfail) {
-			cli_usage_error(&prog, "--auth-header needs "
-			    "EXTRACT_AUTH_HEADER or --auth-header-file");
-			status = EXIT_USAGE;
-			goto out;
-		}
-	}
-	if (op.scope != NULL && op.token_file != NULL) {
-		cli_usage_error(&prog, "give --scope or --token-file, not both");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (op.page_size < 0 || op.max_pages < 0 || op.max_attempts < 0 ||
-	    op.max_attempts > 1000) {
-		cli_usage_error(&prog, "--page-size, --max-pages and "
-		    "--max-attempts must not be negative");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (pwfail) {
-		status = EXIT_USAGE;
-		goto out;
-	}
-
-	ndjson_writer_init(&w, 1);
-	writer = 1;
-	x.w = &w;
-	x.dlq = x.dlq;
+	x.w = &st.out;
+	x.dlq = st.dlq;
 	x.max_record = op.max_record;
-	x.stop = &stop_flag;
+	x.stop = &stage_stop;
 	x.key_expr = op.key;
 	refresh_counts(&x);
 	stats_set_refresh(refresh_counts, &x);
-	if (multi) {
-		struct files_opts fo = { 0 };
-
-		fo.lines = strncmp(src, "ndjson:", 7) == 0;
-		fo.items = op.items;
-		fo.max_line = op.max_record;
-		fo.wm_since = op.watermark != NULL ? wm : NULL;
-		if (op.watermark != NULL && wm == NULL)
-			fo.wm_since = "\"\"";	/* first run: everything */
-		if (multi == 2) {
-			struct blob_src_opts bo = { 0 };
-
-			bo.url = src + 5;
-			bo.insecure = op.insecure;
-			bo.cacert = op.cacert;
-			rc = extract_blob(&x, &bo, &fo);
-		} else {
-			rc = extract_files(&x, src + (src[0] == 'j' ? 5 : 7),
-			    &fo);
-		}
-	} else if (strncmp(src, "csv:", 4) == 0 ||
-	    strncmp(src, "tsv:", 4) == 0) {
-		if ((fd = open_path(src + 4, &file)) >= 0) {
-			x.file = file;
-			rc = extract_csv(&x, fd, &co);
-		}
-	} else if (strncmp(src, "ndjson:", 7) == 0) {
-		if ((fd = open_path(src + 7, &file)) >= 0) {
-			x.file = file;
-			rc = extract_ndjson(&x, fd, op.max_record);
-		}
-	} else if (strncmp(src, "json:", 5) == 0) {
-		if ((fd = open_path(src + 5, &file)) >= 0) {
-			x.file = file;
-			rc = extract_json(&x, fd, op.items);
-		}
-	} else if (strncmp(src, "odbc:", 5) == 0) {
-		oo.conn = src + 5;
-		oo.query = op.query;
-		oo.user = op.user;
-		oo.password = password;
-		oo.wm_col = op.watermark;
-		oo.wm_value = wm;
-		oo.fetch = op.fetch;
-		rc = extract_odbc(&x, &oo);
-	} else if (strncmp(src, "http://", 7) == 0 ||
-	    strncmp(src, "https://", 8) == 0) {
-		struct http_src_opts ho = { 0 };
-
-		ho.url = src;
-		ho.items = op.items;
-		ho.next = op.next;
-		ho.page_size = op.page_size;
-		ho.offset_param = op.offset_param;
-		ho.limit_param = op.limit_param;
-		ho.scope = op.scope;
-		ho.token = token;
-		ho.basic_user = op.user;
-		ho.password = password;
-		ho.header_name = op.auth_header;
-		ho.header_value = hval;
-		ho.rate = op.rate;
-		ho.insecure = op.insecure;
-		ho.cacert = op.cacert;
-		ho.follow_foreign = op.follow_foreign;
-		ho.max_pages = op.max_pages;
-		ho.max_attempts = (unsigned)op.max_attempts;
-		rc = extract_http(&x, &ho);
-	} else if (strncmp(src, "iothub:", 7) == 0) {
-		rc = run_iothub(&x, src + 7);
-		if (rc == -2) {
-			status = EXIT_USAGE;
-			goto flush;
-		}
-	} else {
-		cli_usage_error(&prog, "unknown source '%s': expected csv:, "
-		    "tsv:, ndjson:, json:, blob:, odbc:, http:, https: or "
-		    "iothub:", name);
-		status = EXIT_USAGE;
-		goto flush;
-	}
-	if (rc < 0 || (fd < 0 && file != NULL)) {
-		status = EXIT_FATAL;
-	} else if (stop_flag) {
-		log_error("interrupted: stopped reading; no snapshot announced");
-		status = EXIT_FATAL;
-	} else if (x.failed > 0) {
-		log_warn("%llu records failed: no complete snapshot announced",
-		    (unsigned long long)x.failed);
-	} else if (x.partial) {
-		log_warn("stopped at --max-pages with more pages left: no "
-		    "complete snapshot announced");
-	} else if (op.watermark != NULL) {
-		x.rec.len = 0;
-		buf_adds(&x.rec, "{\"_meta\":{\"control\":\"" WATERMARK_CONTROL
-		    "\",\"source\":");
-		json_write_string(&x.rec, name, strlen(name), JSON_ASCII);
-		buf_printf(&x.rec, ",\"run\":\"%s\",\"records\":%llu}}", x.run,
-		    (unsigned long long)x.out);
-		ndjson_write_line(&w, x.rec.p, x.rec.len);
-		x.control++;
-	} else if (!op.no_snapshot) {
-		x.rec.len = 0;
-		buf_adds(&x.rec, "{\"_meta\":{\"control\":\"" SNAPSHOT_COMPLETE
-		    "\",\"source\":");
-		json_write_string(&x.rec, name, strlen(name), JSON_ASCII);
-		buf_adds(&x.rec, ",\"run\":");
-		json_write_string(&x.rec, x.run, strlen(x.run), JSON_ASCII);
-		if (x.shard_n > 1)
-			buf_printf(&x.rec, ",\"shard\":\"%u/%u\"", x.shard_i,
-			    x.shard_n);
-		if (x.control_extra != NULL)
-			buf_adds(&x.rec, x.control_extra);
-		buf_printf(&x.rec, ",\"records\":%llu}}",
-		    (unsigned long long)x.out);
-		ndjson_write_line(&w, x.rec.p, x.rec.len);
-		x.control++;
-	}
-	if (x.failed > 0)
-		status = exit_worst(status, EXIT_SOME_FAILED);
-flush:
-	if (ndjson_writer_release(&w) < 0 || w.err) {
-		log_error("write error on standard output: %s",
-		    strerror(w.err ? w.err : errno));
-		status = EXIT_FATAL;
-	}
-	writer = 0;
-	if (dlq_close(x.dlq) < 0) {
-		log_error("write error on the dead-letter file '%s'",
-		    op.dead_letter);
-		status = EXIT_FATAL;
-	}
-	x.dlq = NULL;
-	if (!op.ack) {
-		refresh_counts(&x);
-		*stats_counter("control") = x.control;
-	}
-	stats_finish(common.stats, status);
+	rc = read_source(&x, &rn);
+	status = rc == -2 ? EXIT_USAGE : announce(&x, &rn, rc);
+	refresh_counts(&x);
+	*stats_counter("control") = x.control;
+	status = stage_end(&st, status, common.stats, x.failed, "");
 out:
-	if (writer)
-		ndjson_writer_release(&w);
-	if (fd > 0)
-		close(fd);
-	dlq_close(x.dlq);
-	keypath_free(x.kp);
-	tape_release(&x.t);
-	canon_release(&x.canon);
-	json_numlits_release(&x.lits);
-	buf_release(&x.rec);
-	buf_release(&x.tmp);
-	free(x.control_extra);
-	free(name);
-	free(wm);
-	free(password);
-	free(token);
-	free(hval);
+	run_free(&x, &rn);
 	return status;
 }
