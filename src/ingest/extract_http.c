@@ -213,25 +213,27 @@ with_offset(const struct http_src_opts *o, unsigned long long offset)
 	return buf_cstr(&b);
 }
 
-int
-extract_http(struct extract *x, const struct http_src_opts *o)
-{
-	struct http_opts ho;
-	struct http_engine *e = NULL;
-	struct page pg = { 0 };
-	struct tape t = TAPE_INIT;
-	struct keypath *next_kp = NULL;
-	struct buf basic = BUF_INIT, tmp = BUF_INIT;
-	char *url = NULL, msg[512];
-	unsigned long long row = 0, offset = 0, page = 0;
-	int rc = -1;
+/* The state of a walk through the pages. */
+struct walk {
+	struct extract *x;
+	const struct http_src_opts *o;
+	struct http_engine *e;
+	struct page pg;
+	struct tape t;		/* the page, parsed */
+	struct keypath *next_kp;	/* --next, or NULL */
+	struct buf basic;	/* the Basic authorization value, or empty */
+	struct buf tmp;
+	unsigned long long row, offset, page;
+	size_t nitems;		/* elements on the page */
+};
 
-	pg.o = o;
-	if (o->next != NULL && (next_kp = keypath_parse(o->next)) == NULL) {
-		log_error("--next '%s': expected a path like "
-		    ".[\"@odata.nextLink\"] or .next", o->next);
-		return -1;
-	}
+/* The bearer token's chain and the Basic value. Returns 0, or -1
+ * (reported). */
+static int
+credentials(struct walk *w)
+{
+	const struct http_src_opts *o = w->o;
+
 	if (o->scope != NULL || o->token != NULL) {
 		struct auth_opts ao;
 		struct buf err = BUF_INIT;
@@ -243,22 +245,180 @@ extract_http(struct extract *x, const struct http_src_opts *o)
 			ao.chain = "static";
 			ao.static_token = o->token;
 		}
-		pg.auth = auth_new(&ao, &err);
-		if (pg.auth == NULL) {
+		if ((w->pg.auth = auth_new(&ao, &err)) == NULL) {
 			log_error("credentials: %s", buf_cstr(&err));
 			buf_release(&err);
-			goto out;
+			return -1;
 		}
 		buf_release(&err);
 	}
 	if (o->basic_user != NULL) {
-		buf_printf(&tmp, "%s:%s", o->basic_user,
+		w->tmp.len = 0;
+		buf_printf(&w->tmp, "%s:%s", o->basic_user,
 		    o->password != NULL ? o->password : "");
-		buf_adds(&basic, "Basic ");
-		base64_encode(&basic, tmp.p, tmp.len);
-		log_secret(buf_cstr(&basic) + 6);
-		explicit_bzero(tmp.p, tmp.len);
+		buf_adds(&w->basic, "Basic ");
+		base64_encode(&w->basic, w->tmp.p, w->tmp.len);
+		log_secret(buf_cstr(&w->basic) + 6);
+		explicit_bzero(w->tmp.p, w->tmp.len);
 	}
+	return 0;
+}
+
+/* Credentials go only to the origin they were given for: a page on
+ * another origin is refused, or read without them. Returns 0, or -1
+ * (reported). */
+static int
+check_origin(struct walk *w, const char *url)
+{
+	struct buf ob = BUF_INIT;
+
+	w->pg.creds = same_origin(w->o->url, url);
+	if (w->pg.creds)
+		return 0;
+	if (w->o->follow_foreign) {
+		log_info("page %llu: another origin: no credentials sent",
+		    w->page);
+		return 0;
+	}
+	w->tmp.len = 0;
+	redact_url(&w->tmp, url);
+	origin(&ob, w->o->url);
+	log_error("page %llu: the next link %s is on another origin than %s: "
+	    "refused (--follow-foreign-links follows it without "
+	    "credentials)", w->page, buf_cstr(&w->tmp), buf_cstr(&ob));
+	buf_release(&ob);
+	return -1;
+}
+
+/* GET one page. Returns 0, 1 when a signal stopped it, -1 on an error
+ * (reported). */
+static int
+fetch(struct walk *w, const char *url)
+{
+	const struct http_src_opts *o = w->o;
+	struct http_req *r = http_req_new("GET", url);
+
+	http_req_header(r, "Accept", "application/json");
+	if (w->basic.len > 0 && w->pg.creds)
+		http_req_header(r, "Authorization", buf_cstr(&w->basic));
+	if (o->header_name != NULL && w->pg.creds)
+		http_req_header(r, o->header_name, o->header_value != NULL ?
+		    o->header_value : "");
+	w->pg.done = 0;
+	w->pg.reauth = 0;
+	http_req_callbacks(r, prepare, classify, done, &w->pg);
+	http_submit(w->e, r);
+	while (!w->pg.done && !*w->x->stop)
+		http_poll(w->e, 200, -1, NULL);
+	if (!w->pg.done) {
+		http_drain(w->e, 0);
+		return 1;
+	}
+	if (w->pg.ok)
+		return 0;
+	w->tmp.len = 0;
+	redact_url(&w->tmp, url);
+	if (w->pg.status == 401 || w->pg.status == 403)
+		log_error("GET %s: authentication failed: %s",
+		    buf_cstr(&w->tmp), buf_cstr(&w->pg.why));
+	else
+		log_error("GET %s: %s", buf_cstr(&w->tmp),
+		    buf_cstr(&w->pg.why));
+	return -1;
+}
+
+/* The page's records: the elements of its array (--items, an OData
+ * "value", or the page itself). Returns 0, or -1 (reported). */
+static int
+emit_page(struct walk *w)
+{
+	struct extract *x = w->x;
+	struct tape *t = &w->t;
+	struct json_err je;
+	char msg[512];
+	uint32_t arr, i;
+
+	if (tape_parse(t, w->pg.body.p, w->pg.body.len, &je) < 0) {
+		log_error("page %llu: not JSON: %s at byte %zu", w->page,
+		    je.msg, je.off);
+		return -1;
+	}
+	if (extract_items_find(w->o->items == NULL &&
+	    t->nodes[0].type == TAPE_OBJECT &&
+	    tape_lookup(t, 0, "value", 5) != 0 ? ".value" : w->o->items, t,
+	    &arr, msg, sizeof(msg)) < 0) {
+		log_error("page %llu: %s", w->page, msg);
+		return -1;
+	}
+	w->nitems = t->nodes[arr].n;
+	for (i = arr + 1; i < t->nodes[arr].next; i = t->nodes[i].next) {
+		w->row++;
+		x->in++;
+		if (t->nodes[i].type == TAPE_OBJECT) {
+			if (extract_emit_tape(x, t, i, "row", w->row) < 0)
+				return -1;
+			continue;
+		}
+		x->failed++;
+		w->tmp.len = 0;
+		canon_write(&x->canon, &w->tmp, t, i, 0);
+		if (extract_fail(x, w->row, w->tmp.p, w->tmp.len, 1,
+		    "not_an_object", "page %llu element %llu is not a JSON "
+		    "object", w->page, w->row) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The next page's URL (--next, the Link header, or the next offset), or
+ * NULL at the end. */
+static char *
+next_url(struct walk *w, const char *url)
+{
+	char *ref = NULL, *next = NULL;
+
+	if (w->next_kp != NULL) {
+		uint32_t k = keypath_eval(w->next_kp, &w->t);
+
+		if (k != 0 && w->t.nodes[k].type == TAPE_STRING &&
+		    w->t.nodes[k].n > 0) {
+			ref = xmalloc(w->t.nodes[k].n + 1);
+			memcpy(ref, w->t.nodes[k].p, w->t.nodes[k].n);
+			ref[w->t.nodes[k].n] = '\0';
+		}
+	} else if (w->pg.link.len > 0) {
+		ref = link_next(buf_cstr(&w->pg.link));
+	} else if (w->o->page_size > 0 &&
+	    w->nitems >= (size_t)w->o->page_size) {
+		w->offset += w->nitems;
+		return with_offset(w->o, w->offset);
+	}
+	if (ref != NULL) {
+		next = resolve(url, ref);
+		free(ref);
+	}
+	return next;
+}
+
+int
+extract_http(struct extract *x, const struct http_src_opts *o)
+{
+	struct walk w = { 0 };
+	struct http_opts ho;
+	char *url = NULL, *next;
+	int rc = -1, k;
+
+	w.x = x;
+	w.o = o;
+	w.pg.o = o;
+	w.t = (struct tape)TAPE_INIT;
+	if (o->next != NULL && (w.next_kp = keypath_parse(o->next)) == NULL) {
+		log_error("--next '%s': expected a path like "
+		    ".[\"@odata.nextLink\"] or .next", o->next);
+		return -1;
+	}
+	if (credentials(&w) < 0)
+		goto out;
 	http_opts_init(&ho);
 	ho.service = "source";
 	ho.max_inflight = 1;
@@ -267,149 +427,47 @@ extract_http(struct extract *x, const struct http_src_opts *o)
 	ho.cacert = o->cacert;
 	if (o->max_attempts > 0)
 		ho.max_attempts = o->max_attempts;
-	if ((e = http_engine_new(&ho)) == NULL)
+	if ((w.e = http_engine_new(&ho)) == NULL)
 		goto out;
 	url = o->page_size > 0 ? with_offset(o, 0) : xstrdup(o->url);
-	while (url != NULL) {
-		struct http_req *r;
-		struct json_err je;
-		uint32_t arr, i;
-		size_t nitems;
-		char *next = NULL;
-
-		if (*x->stop)
-			break;	/* main reports the interruption */
-		if (o->max_pages > 0 && page >= (unsigned long long)o->max_pages) {
+	rc = 0;
+	while (url != NULL && !*x->stop) {	/* main reports a stop */
+		if (o->max_pages > 0 &&
+		    w.page >= (unsigned long long)o->max_pages) {
 			x->partial = 1;	/* more pages exist */
 			break;
 		}
-		page++;
-		x->page = page;
-		/* credentials go only to the origin they were given for */
-		pg.creds = same_origin(o->url, url);
-		if (!pg.creds && !o->follow_foreign) {
-			struct buf ob = BUF_INIT;
-
-			tmp.len = 0;
-			redact_url(&tmp, url);
-			origin(&ob, o->url);
-			log_error("page %llu: the next link %s is on another "
-			    "origin than %s: refused (--follow-foreign-links "
-			    "follows it without credentials)", page,
-			    buf_cstr(&tmp), buf_cstr(&ob));
-			buf_release(&ob);
-			goto out;
-		}
-		if (!pg.creds)
-			log_info("page %llu: another origin: no credentials "
-			    "sent", page);
-		r = http_req_new("GET", url);
-		http_req_header(r, "Accept", "application/json");
-		if (basic.len > 0 && pg.creds)
-			http_req_header(r, "Authorization", buf_cstr(&basic));
-		if (o->header_name != NULL && pg.creds)
-			http_req_header(r, o->header_name,
-			    o->header_value != NULL ? o->header_value : "");
-		pg.done = 0;
-		pg.reauth = 0;
-		http_req_callbacks(r, prepare, classify, done, &pg);
-		http_submit(e, r);
-		while (!pg.done && !*x->stop)
-			http_poll(e, 200, -1, NULL);
-		if (!pg.done) {	/* stopped by a signal */
-			http_drain(e, 0);
+		x->page = ++w.page;
+		if (check_origin(&w, url) < 0 || (k = fetch(&w, url)) < 0 ||
+		    (k == 0 && emit_page(&w) < 0)) {
+			rc = -1;
 			break;
 		}
-		if (!pg.ok) {
-			tmp.len = 0;
-			redact_url(&tmp, url);
-			if (pg.status == 401 || pg.status == 403)
-				log_error("GET %s: authentication failed: %s",
-				    buf_cstr(&tmp), buf_cstr(&pg.why));
-			else
-				log_error("GET %s: %s", buf_cstr(&tmp),
-				    buf_cstr(&pg.why));
-			goto out;
-		}
-		if (tape_parse(&t, pg.body.p, pg.body.len, &je) < 0) {
-			log_error("page %llu: not JSON: %s at byte %zu", page,
-			    je.msg, je.off);
-			goto out;
-		}
-		if (o->items == NULL && t.nodes[0].type == TAPE_OBJECT &&
-		    tape_lookup(&t, 0, "value", 5) != 0) {
-			if (extract_items_find(".value", &t, &arr, msg,
-			    sizeof(msg)) < 0) {
-				log_error("page %llu: %s", page, msg);
-				goto out;
-			}
-		} else if (extract_items_find(o->items, &t, &arr, msg,
-		    sizeof(msg)) < 0) {
-			log_error("page %llu: %s", page, msg);
-			goto out;
-		}
-		nitems = t.nodes[arr].n;
-		for (i = arr + 1; i < t.nodes[arr].next; i = t.nodes[i].next) {
-			row++;
-			x->in++;
-			if (t.nodes[i].type != TAPE_OBJECT) {
-				x->failed++;
-				tmp.len = 0;
-				canon_write(&x->canon, &tmp, &t, i, 0);
-				if (extract_fail(x, row, tmp.p, tmp.len, 1,
-				    "not_an_object", "page %llu element %llu "
-				    "is not a JSON object", page, row) < 0)
-					goto out;
-				continue;
-			}
-			if (extract_emit_tape(x, &t, i, "row", row) < 0)
-				goto out;
-		}
-		if (next_kp != NULL) {
-			uint32_t k = keypath_eval(next_kp, &t);
-
-			if (k != 0 && t.nodes[k].type == TAPE_STRING &&
-			    t.nodes[k].n > 0) {
-				char *ref = xmalloc(t.nodes[k].n + 1);
-
-				memcpy(ref, t.nodes[k].p, t.nodes[k].n);
-				ref[t.nodes[k].n] = '\0';
-				next = resolve(url, ref);
-				free(ref);
-			}
-		} else if (pg.link.len > 0) {
-			char *ref = link_next(buf_cstr(&pg.link));
-
-			if (ref != NULL) {
-				next = resolve(url, ref);
-				free(ref);
-			}
-		} else if (o->page_size > 0 && nitems >= (size_t)o->page_size) {
-			offset += nitems;
-			next = with_offset(o, offset);
-		}
-		if (next != NULL && strcmp(next, url) == 0) {
+		if (k > 0)
+			break;	/* a signal */
+		if ((next = next_url(&w, url)) != NULL &&
+		    strcmp(next, url) == 0) {
 			log_error("page %llu links to itself as the next page",
-			    page);
+			    w.page);
 			free(next);
-			goto out;
+			rc = -1;
+			break;
 		}
 		free(url);
 		url = next;
 	}
-	rc = 0;
 out:
 	free(url);
-	http_engine_free(e);
-	auth_free(pg.auth);
-	keypath_free(next_kp);
-	tape_release(&t);
-	buf_release(&pg.body);
-	buf_release(&pg.link);
-	buf_release(&pg.why);
-	if (basic.p != NULL)
-		explicit_bzero(basic.p, basic.len);
-	buf_release(&basic);
-	buf_release(&tmp);
+	http_engine_free(w.e);
+	auth_free(w.pg.auth);
+	keypath_free(w.next_kp);
+	tape_release(&w.t);
+	buf_release(&w.pg.body);
+	buf_release(&w.pg.link);
+	buf_release(&w.pg.why);
+	if (w.basic.p != NULL)
+		explicit_bzero(w.basic.p, w.basic.len);
+	buf_release(&w.basic);
+	buf_release(&w.tmp);
 	return rc;
 }
