@@ -306,143 +306,178 @@ bind_wm(SQLHSTMT st, const char *wm, SQL_TIMESTAMP_STRUCT *ts,
 	    SQL_NUMERIC, text->len, 0, text->p, (SQLLEN)text->len, ind);
 }
 
-int
-extract_odbc(struct extract *x, const struct odbc_opts *o)
-{
-	SQLHENV env = SQL_NULL_HENV;
-	SQLHDBC dbc = SQL_NULL_HDBC;
-	SQLHSTMT st = SQL_NULL_HSTMT;
-	SQLSMALLINT ncols = 0, nlen, dtype, dig, nullable;
-	SQLULEN csize;
-	SQLRETURN r;
+/* One query's handles and columns. */
+struct q {
+	SQLHENV env;
+	SQLHDBC dbc;
+	SQLHSTMT st;
+	int connected;
+	struct ocol *cols;
+	SQLSMALLINT ncols;
+	int wmcol;		/* the --watermark column, or -1 */
+	/* the bound watermark parameter */
 	SQL_TIMESTAMP_STRUCT ts;
 	SQLLEN ind;
 	long long ll;
-	struct buf conn = BUF_INIT, tmp = BUF_INIT, wmtext = BUF_INIT;
-	struct buf wmval = BUF_INIT;
-	struct ocol *cols = NULL;
-	char msg[1024];
-	int rc = -1, wmcol = -1, connected = 0;
-	SQLSMALLINT i;
-	unsigned long long row = 0;
+	struct buf wmtext;
+};
 
-	if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_ENV, SQL_NULL_HANDLE,
-	    &env))) {
-		log_error("odbc: cannot allocate an environment");
-		return -1;
-	}
-	SQLSetEnvAttr(env, SQL_ATTR_ODBC_VERSION, (void *)SQL_OV_ODBC3, 0);
-	SQLAllocHandle(SQL_HANDLE_DBC, env, &dbc);
+/* The connection string: a DSN or the driver's keywords, psqlODBC told to
+ * use a cursor, the user and the password. */
+static void
+conn_string(const struct odbc_opts *o, struct buf *conn)
+{
 	if (strchr(o->conn, '=') != NULL)
-		buf_adds(&conn, o->conn);
+		buf_adds(conn, o->conn);
 	else
-		buf_printf(&conn, "DSN=%s", o->conn);
+		buf_printf(conn, "DSN=%s", o->conn);
 	if (strcasestr(o->conn, "postgres") != NULL) {
 		/* psqlODBC reads a whole result unless told to use a cursor */
 		if (strcasestr(o->conn, "usedeclarefetch") == NULL)
-			buf_printf(&conn, ";UseDeclareFetch=1;Fetch=%ld",
+			buf_printf(conn, ";UseDeclareFetch=1;Fetch=%ld",
 			    o->fetch);
 		if (strcasestr(o->conn, "boolsaschar") == NULL)
-			buf_adds(&conn, ";BoolsAsChar=0");
+			buf_adds(conn, ";BoolsAsChar=0");
 	}
 	if (o->user != NULL)
-		buf_printf(&conn, ";UID=%s", o->user);
+		buf_printf(conn, ";UID=%s", o->user);
 	if (o->password != NULL)
-		buf_printf(&conn, ";PWD={%s}", o->password);
-	r = SQLDriverConnect(dbc, NULL, (SQLCHAR *)buf_cstr(&conn), SQL_NTS,
-	    NULL, 0, NULL, SQL_DRIVER_NOPROMPT);
+		buf_printf(conn, ";PWD={%s}", o->password);
+}
+
+/* Connected, the query prepared and its watermark bound. Returns 0, or
+ * -1 (reported). */
+static int
+prepare_query(struct q *q, const struct odbc_opts *o)
+{
+	struct buf conn = BUF_INIT;
+	SQLRETURN r;
+
+	SQLSetEnvAttr(q->env, SQL_ATTR_ODBC_VERSION, (void *)SQL_OV_ODBC3, 0);
+	SQLAllocHandle(SQL_HANDLE_DBC, q->env, &q->dbc);
+	conn_string(o, &conn);
+	r = SQLDriverConnect(q->dbc, NULL, (SQLCHAR *)buf_cstr(&conn),
+	    SQL_NTS, NULL, 0, NULL, SQL_DRIVER_NOPROMPT);
+	explicit_bzero(conn.p, conn.len);
+	buf_release(&conn);
 	if (!SQL_SUCCEEDED(r)) {
-		odbc_error(SQL_HANDLE_DBC, dbc, "cannot connect");
-		goto out;
+		odbc_error(SQL_HANDLE_DBC, q->dbc, "cannot connect");
+		return -1;
 	}
-	connected = 1;
-	SQLAllocHandle(SQL_HANDLE_STMT, dbc, &st);
-	if (!SQL_SUCCEEDED(SQLPrepare(st, (SQLCHAR *)o->query, SQL_NTS))) {
-		odbc_error(SQL_HANDLE_STMT, st, "bad query");
-		goto out;
+	q->connected = 1;
+	SQLAllocHandle(SQL_HANDLE_STMT, q->dbc, &q->st);
+	if (!SQL_SUCCEEDED(SQLPrepare(q->st, (SQLCHAR *)o->query, SQL_NTS))) {
+		odbc_error(SQL_HANDLE_STMT, q->st, "bad query");
+		return -1;
 	}
-	if (o->wm_col != NULL) {
+	if (o->wm_col == NULL)
+		return 0;
+	{
 		SQLSMALLINT np = 0;
 
-		if (SQL_SUCCEEDED(SQLNumParams(st, &np)) && np != 1) {
+		if (SQL_SUCCEEDED(SQLNumParams(q->st, &np)) && np != 1) {
 			log_error("odbc: with --watermark the query needs "
 			    "exactly one ? (the last watermark), it has %d",
 			    (int)np);
-			goto out;
+			return -1;
 		}
-		if (!SQL_SUCCEEDED(bind_wm(st, o->wm_value, &ts, &ll, &wmtext,
-		    &ind))) {
-			odbc_error(SQL_HANDLE_STMT, st, "cannot bind the "
-			    "watermark");
-			goto out;
-		}
-		log_info("watermark %s > %s", o->wm_col, o->wm_value);
 	}
-	r = SQLExecute(st);
-	if (!SQL_SUCCEEDED(r) && r != SQL_NO_DATA) {
-		odbc_error(SQL_HANDLE_STMT, st, "query failed");
-		goto out;
+	if (!SQL_SUCCEEDED(bind_wm(q->st, o->wm_value, &q->ts, &q->ll,
+	    &q->wmtext, &q->ind))) {
+		odbc_error(SQL_HANDLE_STMT, q->st, "cannot bind the watermark");
+		return -1;
 	}
-	SQLNumResultCols(st, &ncols);
-	if (ncols <= 0) {
+	log_info("watermark %s > %s", o->wm_col, o->wm_value);
+	return 0;
+}
+
+/* The result's columns: names (as JSON keys), types, the watermark's.
+ * Returns 0, or -1 (reported). */
+static int
+describe(struct q *q, const struct odbc_opts *o)
+{
+	SQLSMALLINT i, nlen, dtype, dig, nullable;
+	SQLULEN csize;
+
+	SQLNumResultCols(q->st, &q->ncols);
+	if (q->ncols <= 0) {
 		log_error("odbc: the query returns no columns");
-		goto out;
+		return -1;
 	}
-	cols = xcalloc((size_t)ncols, sizeof(*cols));
-	for (i = 0; i < ncols; i++) {
-		if (!SQL_SUCCEEDED(SQLDescribeCol(st, (SQLUSMALLINT)(i + 1),
-		    (SQLCHAR *)cols[i].name, sizeof(cols[i].name), &nlen,
-		    &dtype, &csize, &dig, &nullable))) {
-			odbc_error(SQL_HANDLE_STMT, st, "describe");
-			goto out;
+	q->cols = xcalloc((size_t)q->ncols, sizeof(*q->cols));
+	for (i = 0; i < q->ncols; i++) {
+		struct ocol *c = &q->cols[i];
+
+		if (!SQL_SUCCEEDED(SQLDescribeCol(q->st, (SQLUSMALLINT)(i + 1),
+		    (SQLCHAR *)c->name, sizeof(c->name), &nlen, &dtype,
+		    &csize, &dig, &nullable))) {
+			odbc_error(SQL_HANDLE_STMT, q->st, "describe");
+			return -1;
 		}
-		cols[i].type = dtype;
-		json_write_string(&cols[i].key, cols[i].name,
-		    strlen(cols[i].name), JSON_ASCII);
-		buf_addc(&cols[i].key, ':');
-		if (o->wm_col != NULL &&
-		    strcasecmp(cols[i].name, o->wm_col) == 0)
-			wmcol = i;
+		c->type = dtype;
+		json_write_string(&c->key, c->name, strlen(c->name),
+		    JSON_ASCII);
+		buf_addc(&c->key, ':');
+		if (o->wm_col != NULL && strcasecmp(c->name, o->wm_col) == 0)
+			q->wmcol = i;
 	}
-	if (o->wm_col != NULL && wmcol < 0) {
+	if (o->wm_col != NULL && q->wmcol < 0) {
 		log_error("odbc: the query has no column '%s' (--watermark)",
 		    o->wm_col);
-		goto out;
+		return -1;
 	}
-	for (;;) {
-		int bad = 0;
+	return 0;
+}
 
-		if (*x->stop)
-			break;
-		r = SQLFetch(st);
-		if (r == SQL_NO_DATA)
+/* One fetched row as a record in x->rec (and its watermark value in wmval).
+ * Returns 0, or -1 with the reason in msg. */
+static int
+row_record(struct extract *x, struct q *q, struct buf *tmp,
+    struct buf *wmval, char *msg, size_t msgsz)
+{
+	SQLSMALLINT i;
+
+	x->rec.len = 0;
+	buf_addc(&x->rec, '{');
+	for (i = 0; i < q->ncols; i++) {
+		size_t at;
+
+		if (i > 0)
+			buf_addc(&x->rec, ',');
+		buf_add(&x->rec, q->cols[i].key.p, q->cols[i].key.len);
+		at = x->rec.len;
+		if (column(q->st, (SQLUSMALLINT)(i + 1), &q->cols[i], &x->rec,
+		    tmp, msg, msgsz) < 0)
+			return -1;
+		if (i == q->wmcol) {
+			wmval->len = 0;
+			buf_add(wmval, x->rec.p + at, x->rec.len - at);
+		}
+	}
+	return 0;
+}
+
+/* Every row, until the end, a signal or an error. Returns 0, or -1
+ * (reported). */
+static int
+fetch_rows(struct extract *x, struct q *q)
+{
+	struct buf tmp = BUF_INIT, wmval = BUF_INIT;
+	unsigned long long row = 0;
+	char msg[1024];
+	SQLRETURN r;
+	int rc = -1;
+
+	while (!*x->stop) {
+		if ((r = SQLFetch(q->st)) == SQL_NO_DATA)
 			break;
 		if (!SQL_SUCCEEDED(r)) {
-			odbc_error(SQL_HANDLE_STMT, st, "fetch failed");
+			odbc_error(SQL_HANDLE_STMT, q->st, "fetch failed");
 			goto out;
 		}
 		row++;
 		x->in++;
-		x->rec.len = 0;
-		buf_addc(&x->rec, '{');
-		for (i = 0; i < ncols; i++) {
-			size_t at;
-
-			if (i > 0)
-				buf_addc(&x->rec, ',');
-			buf_add(&x->rec, cols[i].key.p, cols[i].key.len);
-			at = x->rec.len;
-			if (column(st, (SQLUSMALLINT)(i + 1), &cols[i], &x->rec,
-			    &tmp, msg, sizeof(msg)) < 0) {
-				bad = 1;
-				break;
-			}
-			if (i == wmcol) {
-				wmval.len = 0;
-				buf_add(&wmval, x->rec.p + at, x->rec.len - at);
-			}
-		}
-		if (bad) {
+		if (row_record(x, q, &tmp, &wmval, msg, sizeof(msg)) < 0) {
 			x->failed++;
 			x->rec.len = 0;
 			if (extract_fail(x, row, NULL, 0, 0, "bad_row",
@@ -450,28 +485,55 @@ extract_odbc(struct extract *x, const struct odbc_opts *o)
 				goto out;
 			continue;
 		}
-		if (extract_emit(x, "row", row, wmcol >= 0 ? wmval.p : NULL,
+		if (extract_emit(x, "row", row, q->wmcol >= 0 ? wmval.p : NULL,
 		    wmval.len) < 0)
 			goto out;
 	}
 	rc = 0;
 out:
-	if (st != SQL_NULL_HSTMT)
-		SQLFreeHandle(SQL_HANDLE_STMT, st);
-	if (connected)
-		SQLDisconnect(dbc);
-	if (dbc != SQL_NULL_HDBC)
-		SQLFreeHandle(SQL_HANDLE_DBC, dbc);
-	SQLFreeHandle(SQL_HANDLE_ENV, env);
-	if (cols != NULL)
-		for (i = 0; i < ncols; i++)
-			buf_release(&cols[i].key);
-	free(cols);
-	if (conn.p != NULL)
-		explicit_bzero(conn.p, conn.len);
-	buf_release(&conn);
 	buf_release(&tmp);
-	buf_release(&wmtext);
 	buf_release(&wmval);
+	return rc;
+}
+
+int
+extract_odbc(struct extract *x, const struct odbc_opts *o)
+{
+	struct q q;
+	SQLRETURN r;
+	SQLSMALLINT i;
+	int rc = -1;
+
+	memset(&q, 0, sizeof(q));
+	q.dbc = SQL_NULL_HDBC;
+	q.st = SQL_NULL_HSTMT;
+	q.wmcol = -1;
+	q.wmtext = (struct buf)BUF_INIT;
+	if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_ENV, SQL_NULL_HANDLE,
+	    &q.env))) {
+		log_error("odbc: cannot allocate an environment");
+		return -1;
+	}
+	if (prepare_query(&q, o) < 0)
+		goto out;
+	r = SQLExecute(q.st);
+	if (!SQL_SUCCEEDED(r) && r != SQL_NO_DATA) {
+		odbc_error(SQL_HANDLE_STMT, q.st, "query failed");
+		goto out;
+	}
+	if (describe(&q, o) == 0)
+		rc = fetch_rows(x, &q);
+out:
+	if (q.st != SQL_NULL_HSTMT)
+		SQLFreeHandle(SQL_HANDLE_STMT, q.st);
+	if (q.connected)
+		SQLDisconnect(q.dbc);
+	if (q.dbc != SQL_NULL_HDBC)
+		SQLFreeHandle(SQL_HANDLE_DBC, q.dbc);
+	SQLFreeHandle(SQL_HANDLE_ENV, q.env);
+	for (i = 0; q.cols != NULL && i < q.ncols; i++)
+		buf_release(&q.cols[i].key);
+	free(q.cols);
+	buf_release(&q.wmtext);
 	return rc;
 }
