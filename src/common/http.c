@@ -1,5 +1,6 @@
 /*
- * http.c - the libcurl multi engine (see http.h).
+ * http.c - the libcurl multi engine (see http.h); requests are built in
+ * http_req.c, the retry policy is http_policy.c (see http_impl.h).
  *
  * A request is in exactly one place at a time: the ready queue (waiting
  * for a window slot and a rate token), the inflight list (an easy handle
@@ -21,68 +22,13 @@
 
 #include <curl/curl.h>
 
-#include "http.h"
+#include "http_impl.h"
 #include "buf.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "redact.h"
 #include "stats.h"
-
-struct http_req {
-	struct http_req *prev, *next;	/* ready queue or inflight list */
-	struct http_engine *e;
-	char *method;
-	char *url;
-	struct curl_slist *headers;	/* every attempt */
-	struct curl_slist *ahdrs;	/* this attempt (prepare) */
-	struct curl_slist *sent;	/* what CURLOPT_HTTPHEADER points to */
-	int has_ctype;
-	char *body;
-	size_t body_len;
-	http_prepare_fn prepare;
-	http_classify_fn classify;
-	http_done_fn done;
-	void *user;
-	unsigned max_attempts;
-	long max_total_ms;
-	unsigned attempts;
-	unsigned throttled;		/* 429s not counted in max_attempts */
-	int64_t t_first;		/* ms, monotonic */
-	int64_t due;			/* retry time, ms */
-	long delay;			/* http_req_delay(), ms */
-	uint64_t epoch;			/* AIMD epoch of the attempt */
-	CURL *easy;
-	struct buf rbody;
-	struct buf rhdrs;		/* "name\0value\0" ... */
-	size_t nhdrs;
-	char *why;			/* http_req_error() */
-	char errbuf[CURL_ERROR_SIZE];
-};
-
-struct http_list {
-	struct http_req *head, *tail;
-	size_t n;
-};
-
-struct http_engine {
-	struct http_opts o;
-	CURLM *multi;
-	struct http_list ready;
-	struct http_list inflight;
-	struct http_req **delayed;	/* min-heap on due */
-	size_t ndelayed, delayed_cap;
-	size_t pending;
-	unsigned window;
-	unsigned successes;		/* since the last window change */
-	uint64_t epoch;
-	struct http_bucket bucket;	/* the rate limit */
-	uint64_t rng;
-	CURL **pool;
-	size_t npool, pool_cap;
-	struct http_stats st;
-	uint64_t *c_requests, *c_retried, *c_throttled, *c_terr;
-};
 
 static int curl_ready;
 
@@ -186,348 +132,6 @@ heap_pop(struct http_engine *e)
 	if (n > 0)
 		e->delayed[i] = last;
 	return top;
-}
-
-/* ---- policy pieces ---- */
-
-static uint64_t
-rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1DULL;
-}
-
-long
-http_backoff_ms(long base_ms, long cap_ms, unsigned n, uint64_t *rng)
-{
-	long ceil = base_ms;
-	unsigned i;
-
-	if (base_ms <= 0 || n == 0)
-		return 0;
-	for (i = 1; i < n && ceil < cap_ms; i++)
-		ceil = ceil > LONG_MAX / 2 ? LONG_MAX : ceil * 2;
-	if (ceil > cap_ms)
-		ceil = cap_ms;
-	if (*rng == 0)
-		*rng = 0x9E3779B97F4A7C15ULL;
-	return (long)(rng_next(rng) % ((uint64_t)ceil + 1));
-}
-
-long
-http_parse_retry_after(const char *v, time_t now)
-{
-	const char *p;
-	time_t t;
-
-	if (v == NULL)
-		return -1;
-	while (*v == ' ' || *v == '\t')
-		v++;
-	for (p = v; isdigit((unsigned char)*p); p++)
-		;
-	if (p > v) {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p != '\0' || p - v > 9)
-			return -1;
-		return strtol(v, NULL, 10) * 1000;
-	}
-	t = curl_getdate(v, NULL);
-	if (t == -1)
-		return -1;
-	return t <= now ? 0 : (long)(t - now) * 1000;
-}
-
-static long
-parse_ms(const char *v)
-{
-	char *end;
-	double d;
-
-	if (v == NULL)
-		return -1;
-	errno = 0;
-	d = strtod(v, &end);
-	if (end == v || errno != 0 || d < 0 || d > 86400000.0)
-		return -1;
-	while (*end == ' ' || *end == '\t')
-		end++;
-	return *end == '\0' ? (long)(d + 0.999) : -1;
-}
-
-long
-http_retry_after_ms(const struct http_resp *resp, time_t now)
-{
-	long ms;
-
-	if ((ms = parse_ms(http_resp_header(resp, "x-ms-retry-after-ms"))) >= 0)
-		return ms;
-	if ((ms = parse_ms(http_resp_header(resp, "retry-after-ms"))) >= 0)
-		return ms;
-	return http_parse_retry_after(http_resp_header(resp, "retry-after"),
-	    now);
-}
-
-enum http_verdict
-http_classify_default(const struct http_resp *resp, void *user)
-{
-	switch (resp->terr) {
-	case HTTP_TE_NONE:
-		break;
-	case HTTP_TE_CONNECT:
-	case HTTP_TE_TIMEOUT:
-	case HTTP_TE_DROPPED:
-		return HTTP_RETRY;
-	default:
-		return HTTP_FAIL;
-	}
-	if (resp->status >= 200 && resp->status < 300)
-		return HTTP_OK;
-	switch (resp->status) {
-	case 408: case 429: case 500: case 502: case 503: case 504:
-		return HTTP_RETRY;
-	}
-	return HTTP_FAIL;
-}
-
-static enum http_terr
-terr_of(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_OK:
-		return HTTP_TE_NONE;
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
-		return HTTP_TE_CONNECT;
-	case CURLE_OPERATION_TIMEDOUT:
-		return HTTP_TE_TIMEOUT;
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-	case CURLE_SSL_CONNECT_ERROR:
-		return HTTP_TE_DROPPED;
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_ENGINE_NOTFOUND:
-		return HTTP_TE_TLS;
-	default:
-		return HTTP_TE_OTHER;
-	}
-}
-
-static const char *
-terr_name(enum http_terr t)
-{
-	static const char *const names[] = {
-		"ok", "connect error", "timeout", "connection dropped",
-		"TLS error", "cancelled", "transport error", "not sent"
-	};
-
-	return (unsigned)t < sizeof(names) / sizeof(names[0]) ?
-	    names[t] : "transport error";
-}
-
-void
-http_redact(struct buf *b, const char *name, const char *value)
-{
-	static const char *const secret[] = {
-		"authorization", "proxy-authorization", "x-identity-header",
-		"cookie", "set-cookie", "api-key"
-	};
-	static const char *const suffix[] = { "-key", "-secret", "-token" };
-	size_t i, nl = strlen(name), sl;
-	int hide = 0;
-
-	for (i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
-		if (strcasecmp(name, secret[i]) == 0)
-			hide = 1;
-	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-		sl = strlen(suffix[i]);
-		if (nl >= sl && strcasecmp(name + nl - sl, suffix[i]) == 0)
-			hide = 1;
-	}
-	buf_printf(b, "%s: %s", name, hide ? "***" : value);
-}
-
-/* ---- requests ---- */
-
-struct http_req *
-http_req_new(const char *method, const char *url)
-{
-	struct http_req *r = xcalloc(1, sizeof(*r));
-
-	r->method = xstrdup(method);
-	r->url = xstrdup(url);
-	return r;
-}
-
-static void
-resp_reset(struct http_req *r)
-{
-	r->rbody.len = 0;
-	r->rhdrs.len = 0;
-	r->nhdrs = 0;
-	r->errbuf[0] = '\0';
-}
-
-void
-http_req_free(struct http_req *r)
-{
-	if (r == NULL)
-		return;
-	curl_slist_free_all(r->headers);
-	curl_slist_free_all(r->ahdrs);
-	curl_slist_free_all(r->sent);
-	free(r->method);
-	free(r->url);
-	free(r->body);
-	free(r->why);
-	buf_release(&r->rbody);
-	buf_release(&r->rhdrs);
-	if (r->easy != NULL)
-		curl_easy_cleanup(r->easy);
-	free(r);
-}
-
-static struct curl_slist *
-slist_add(struct curl_slist *l, const char *name, const char *value)
-{
-	struct buf b = BUF_INIT;
-	struct curl_slist *n;
-
-	/* "Name;" is curl's way to send a header with an empty value */
-	if (*value == '\0')
-		buf_printf(&b, "%s;", name);
-	else
-		buf_printf(&b, "%s: %s", name, value);
-	n = xalloc_check(curl_slist_append(l, buf_cstr(&b)));
-	buf_release(&b);
-	return n;
-}
-
-void
-http_req_header(struct http_req *r, const char *name, const char *value)
-{
-	if (strcasecmp(name, "content-type") == 0)
-		r->has_ctype = 1;
-	r->headers = slist_add(r->headers, name, value);
-}
-
-void
-http_req_attempt_header(struct http_req *r, const char *name,
-    const char *value)
-{
-	r->ahdrs = slist_add(r->ahdrs, name, value);
-}
-
-void
-http_req_body(struct http_req *r, const void *p, size_t n)
-{
-	free(r->body);
-	r->body = xmalloc(n + 1);
-	memcpy(r->body, p, n);
-	r->body[n] = '\0';
-	r->body_len = n;
-}
-
-void
-http_req_body_buf(struct http_req *r, struct buf *b)
-{
-	free(r->body);
-	r->body_len = b->len;
-	r->body = b->p != NULL ? b->p : xstrdup("");
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
-
-void
-http_req_callbacks(struct http_req *r, http_prepare_fn prepare,
-    http_classify_fn classify, http_done_fn done, void *user)
-{
-	r->prepare = prepare;
-	r->classify = classify;
-	r->done = done;
-	r->user = user;
-}
-
-void
-http_req_limits(struct http_req *r, unsigned max_attempts, long max_total_ms)
-{
-	r->max_attempts = max_attempts;
-	r->max_total_ms = max_total_ms;
-}
-
-void
-http_req_delay(struct http_req *r, long ms)
-{
-	r->delay = ms > 0 ? ms : 0;
-}
-
-void
-http_req_error(struct http_req *r, const char *fmt, ...)
-{
-	struct buf b = BUF_INIT;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	buf_grow(&b, (size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(b.p, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	free(r->why);
-	r->why = b.p;
-}
-
-const char *
-http_req_url(const struct http_req *r)
-{
-	return r->url;
-}
-
-const char *
-http_req_method(const struct http_req *r)
-{
-	return r->method;
-}
-
-void *
-http_req_user(const struct http_req *r)
-{
-	return r->user;
-}
-
-const char *
-http_resp_header(const struct http_resp *resp, const char *name)
-{
-	const char *p = resp->hdrs_, *v;
-	size_t i;
-
-	for (i = 0; i < resp->nhdrs_; i++) {
-		v = p + strlen(p) + 1;
-		if (strcasecmp(p, name) == 0)
-			return v;
-		p = v + strlen(v) + 1;
-	}
-	return NULL;
 }
 
 /* ---- libcurl callbacks ---- */
@@ -675,7 +279,7 @@ static void
 describe(struct buf *b, const struct http_resp *resp)
 {
 	if (resp->terr != HTTP_TE_NONE) {
-		buf_adds(b, terr_name(resp->terr));
+		buf_adds(b, http_terr_name(resp->terr));
 		if (resp->error != NULL && *resp->error != '\0')
 			buf_printf(b, ": %s", resp->error);
 	} else
@@ -830,7 +434,7 @@ start(struct http_engine *e, struct http_req *r, int64_t now)
 	}
 	curl_slist_free_all(r->ahdrs);
 	r->ahdrs = NULL;
-	resp_reset(r);
+	http_resp_reset(r);
 	if (r->prepare != NULL && (rc = r->prepare(r, r->user)) != 0) {
 		const char *why = r->why != NULL ? r->why :
 		    "request preparation failed";
@@ -925,79 +529,6 @@ start(struct http_engine *e, struct http_req *r, int64_t now)
 	count(e->c_requests);
 }
 
-/*
- * The token bucket (http.h). The depth alone would cap the tokens while a
- * start waits too, and every wake-up that comes late (poll(2) counts whole
- * milliseconds) would lose what accrued past it: at depth 1 and 500/s,
- * waiting 3 ms a token delivered 64% of the rate asked. So the wait is
- * exact (rounded up) and a start that waited keeps up to BUCKET_CATCHUP
- * of lateness.
- */
-#define BUCKET_CATCHUP 0.05	/* s of rate made up after a late wake-up */
-
-static void
-bucket_refill(struct http_bucket *b, int64_t now_us)
-{
-	double cap = b->burst;
-
-	if (now_us > b->t_us && b->rate > 0) {
-		b->tokens += (double)(now_us - b->t_us) * b->rate / 1e6;
-		if (b->starved)
-			cap += b->rate * BUCKET_CATCHUP;
-		if (b->tokens > cap)
-			b->tokens = cap;
-	}
-	if (now_us > b->t_us)
-		b->t_us = now_us;
-}
-
-void
-http_bucket_init(struct http_bucket *b, double rate, double burst,
-    int64_t now_us)
-{
-	b->rate = rate > 0 ? rate : 0;
-	b->burst = burst >= 1 ? burst : 1;
-	b->tokens = b->burst;
-	b->t_us = now_us;
-	b->starved = 0;
-}
-
-void
-http_bucket_set(struct http_bucket *b, double rate, double burst,
-    int64_t now_us)
-{
-	if (b->rate > 0)
-		bucket_refill(b, now_us);
-	else {
-		b->tokens = burst;
-		b->starved = 0;
-	}
-	b->t_us = now_us;
-	b->rate = rate > 0 ? rate : 0;
-	b->burst = burst >= 1 ? burst : 1;
-	if (b->tokens > b->burst)
-		b->tokens = b->burst;
-}
-
-int
-http_bucket_take(struct http_bucket *b, int64_t now_us, int64_t *wait_us)
-{
-	if (b->rate <= 0)
-		return 1;
-	bucket_refill(b, now_us);
-	if (b->tokens >= 1) {
-		b->tokens -= 1;
-		b->starved = 0;
-		return 1;
-	}
-	b->starved = 1;
-	*wait_us = (int64_t)ceil((1 - b->tokens) * 1e6 / b->rate);
-	if (*wait_us < 1)
-		*wait_us = 1;
-	return 0;
-}
-
-/* Start what may start; returns ms until a blocked start may go, or -1. */
 static long
 dispatch(struct http_engine *e)
 {
@@ -1018,7 +549,7 @@ dispatch(struct http_engine *e)
 	}
 	if (wait < 0 && e->bucket.starved) {
 		/* nothing waits for a token any more (window, empty queue) */
-		bucket_refill(&e->bucket, t_us);
+		http_bucket_refill(&e->bucket, t_us);
 		e->bucket.starved = 0;
 	}
 	if (e->ndelayed > 0) {
@@ -1082,7 +613,7 @@ complete(struct http_engine *e, struct http_req *r, CURLcode rc)
 	curl_multi_remove_handle(e->multi, r->easy);
 	list_remove(&e->inflight, r);
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-	resp_fill(r, &resp, status, terr_of(rc), rc == CURLE_OK ? NULL :
+	resp_fill(r, &resp, status, http_terr_of(rc), rc == CURLE_OK ? NULL :
 	    (r->errbuf[0] != '\0' ? r->errbuf : curl_easy_strerror(rc)), now);
 	if (resp.terr != HTTP_TE_NONE) {
 		e->st.transport_errors++;
