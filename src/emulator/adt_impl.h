@@ -1,0 +1,73 @@
+/*
+ * adt_impl.h - what the parts of twin-emulator's ADT data plane share
+ * (emu.h has the server's types):
+ *
+ *   adt.c         the helpers every part uses (errors, ETags, times) and
+ *                 the entry: routes, API versions
+ *   adt_models.c  models: upload and validation, the declarations cache,
+ *                 listing, decommissioning, deletion, dependencies
+ *   adt_twins.c   twins and components: PUT, GET, PATCH, DELETE, $metadata,
+ *                 telemetry
+ *   adt_rels.c    relationships: one, lists, incoming
+ *   adt_search.c  the query endpoint (the language is adt_query.c)
+ */
+#ifndef TP_EMU_ADT_IMPL_H
+#define TP_EMU_ADT_IMPL_H
+
+#include <stdint.h>
+
+#include <jv.h>
+#include <sqlite3.h>
+
+#include "emu.h"
+
+#define ADT_MAX_MODELS_PER_POST 250
+#define ADT_MAX_PAGE 1000
+#define ADT_MAX_EXTENDS_DEPTH 10
+
+/* Paging of lists: continuationToken=tpemu:N in the query, nextLink. */
+struct pager {
+	long page, skip, seen, got;
+	int more;
+};
+
+/* adt.c */
+void adt_err(struct resp *rs, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int adt_etag_ok(jv ent, const char *if_match);
+int adt_json_bool(jv o, const char *k);
+int adt_json_has(jv o, const char *k);
+jv adt_load_col(sqlite3_stmt *st, int col);
+jv adt_new_etag(void);
+void adt_time(char *out, size_t n);
+void adt_twin_not_found(struct resp *rs, const char *id);
+
+/* adt_models.c */
+jv adt_decl_get(const char *id, int *decommissioned, int *missing_base);
+int adt_has_type(jv c, const char *kind);
+int adt_model_decls(const char *id, jv *decl, int depth);
+int adt_model_is_a(const char *id, const char *base, int depth);
+void adt_models(struct req *r, struct resp *rs);
+jv adt_next_link(struct req *r, struct pager *p);
+int adt_pager_init(struct req *r, struct pager *p);
+int adt_pager_take(struct pager *p);
+int adt_schema_ok(jv s, jv v);
+int adt_twin_validate(jv twin, const char *model, struct resp *rs, int is_new);
+jv adt_user_props(jv ent);
+
+/* adt_twins.c */
+jv adt_apply_patch(jv props, jv ops, struct resp *rs, jv *touched, jv *model,
+    jv *srct);
+void adt_component_one(struct req *r, struct resp *rs);
+void adt_telemetry(struct req *r, struct resp *rs);
+jv adt_twin_load(const char *id);
+void adt_twin_one(struct req *r, struct resp *rs);
+
+/* adt_rels.c */
+void adt_rel_list(struct req *r, struct resp *rs, int incoming);
+void adt_rel_one(struct req *r, struct resp *rs);
+
+/* adt_search.c */
+void adt_search(struct req *r, struct resp *rs);
+
+#endif
