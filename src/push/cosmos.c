@@ -34,6 +34,7 @@
 #include "cli.h"
 #include "codec.h"
 #include "cosmos_doc.h"
+#include "cosmos_impl.h"
 #include "cosmos_sig.h"
 #include "exitcode.h"
 #include "fnv.h"
@@ -49,37 +50,7 @@
 #include "stats.h"
 #include "url.h"
 
-#define COSMOS_API_VERSION "2020-07-15"
-#define RESTARTS_MAX 50		/* 409/412 races per record */
-#define PATCH_OPS_MAX 10
-#define HOLD_SLOTS 4096		/* partitions held after a 429 (hash) */
-#define HOLD_MAX_MS 60000	/* the engine's Retry-After clamp */
-#define CUT_SHARE 0.05		/* 429 share of answers that cuts the rate */
-
-
-static struct {
-	const char *endpoint;
-	const char *conn_file;
-	const char *key_file;
-	const char *database;
-	const char *container;
-	const char *pk_path;
-	const char *cacert;
-	const char *credential;
-	const char *dead_letter;
-	const char *token_file;
-	long concurrency;
-	long max_attempts;
-	long max_ru;
-	double max_time;
-	size_t max_line;
-	int create_container;
-	int encode_ids;
-	int tombstones;
-	int reconcile;
-	int insecure;
-	int http1;
-} op = {
+struct cosmos_opts op = {
 	.pk_path = "/id",
 	.concurrency = 32,
 	.max_attempts = 10,
@@ -176,90 +147,17 @@ static const struct cli_prog prog = {
 	NULL
 };
 
-enum opk { OP_UPSERT, OP_MERGE, OP_PATCH, OP_DELETE };
 static const char *const op_names[] = { "upsert", "merge", "patch",
     "delete" };
 
-enum step {
-	S_READ,		/* GET the document */
-	S_CREATE,	/* POST (no upsert): 409 if it exists */
-	S_UPSERT,	/* POST with x-ms-documentdb-is-upsert */
-	S_REPLACE,	/* PUT If-Match */
-	S_PATCH,	/* PATCH (with a condition when versioned) */
-	S_DELETE	/* DELETE (If-Match when versioned) */
-};
-
-/* What the prepare callback signs; first member of its owners. */
-struct sigctx {
-	const char *verb;
-	char type[8];
-	char *link;
-};
-
-struct rec {
-	struct sigctx sc;
-	enum opk op;
-	enum step step;
-	char *id;		/* as stored (maybe encoded) */
-	char *raw_id;		/* as the record has it */
-	char *key;		/* keyq key: pk header + '\n' + id */
-	char *pkh;		/* partition key header */
-	char *meta;		/* _meta as JSON, or NULL */
-	char *line;
-	size_t len;
-	unsigned long long lineno;
-	jv body;		/* upsert: the document; merge: the patch;
-				   patch: the operations */
-	int has_version;
-	double version;
-	char *time;		/* "$time", or NULL */
-	int64_t time_ns;
-	struct json_numlits lits; /* number literals of record and read */
-	char *etag;		/* from the read, for If-Match */
-	char *send;		/* body of the coming request */
-	int restarts;
-	unsigned attempts;
-	long status;
-	int stale;
-	struct rec *next;
-};
-
-static struct {
-	struct http_engine *e;
-	struct keyq *q;
-	struct auth *auth;
-	struct dlq *dlq;
-	struct ndjson_writer *w;	/* the stage's standard output */
-	struct json_numlits lits;
-	char *endpoint;		/* scheme://host[:port], no final '/' */
-	char *key;		/* master key, or NULL */
-	char *scope;
-	char *coll_path;	/* /dbs/D/colls/C (encoded) */
-	char *coll_link;	/* dbs/D/colls/C (raw) */
-	size_t live;
-	struct rec *ready, **ready_tail;
-	uint64_t *c_in, *c_ok, *c_failed, *c_stale, *c_restarts;
-	double ru;		/* request units consumed */
-	double ru_avg;		/* per request, moving average */
-	double ru_win, gain;	/* --max-ru: RU this second, correction */
-	int64_t win_start;
-	struct ratectl rc;	/* rate under 429s; --max-ru is its ceiling */
-	struct hold {		/* a partition key throttled until */
-		uint64_t h;
-		int64_t until;
-	} holds[HOLD_SLOTS];
-	struct buf controls;	/* control records waiting for the records
-				 * read before them to finish */
-	uint64_t *c_control;
-	int fatal;
-} g;
+struct cosmos_run g;
 
 /*
  * Control records pass through untouched, after the results of the records
  * read before them (ingest-eventhub's acknowledgements and cdc-filter
  * --commit rely on that): they wait until no record is in flight.
  */
-static void
+void
 flush_controls(void)
 {
 	if (g.live != 0 || g.controls.len == 0)
@@ -290,7 +188,7 @@ http_date(char *out, size_t n)
 }
 
 /* Before every attempt: a fresh x-ms-date and the signature over it. */
-static int
+int
 prepare(struct http_req *req, void *user)
 {
 	const struct sigctx *sc = user;
@@ -444,7 +342,7 @@ ru_account(const struct http_resp *resp)
 	}
 }
 
-static enum http_verdict
+enum http_verdict
 classify(const struct http_resp *resp, void *user)
 {
 	(void)user;
@@ -470,7 +368,7 @@ classify_rec(const struct http_resp *resp, void *user)
 }
 
 /* Build a request on path (encoded) for the resource link sc. */
-static struct http_req *
+struct http_req *
 req_new(struct sigctx *sc, const char *method, const char *path)
 {
 	struct buf url = BUF_INIT;
@@ -668,7 +566,7 @@ doc_final(const struct rec *r, jv d)
 }
 
 /* The partition key's key when it is a top-level one other than id. */
-static const char *
+const char *
 pk_key(void)
 {
 	const char *k = op.pk_path + 1;
@@ -794,7 +692,7 @@ rec_begin(struct rec *r)
 }
 
 /* Cosmos DB's error message from an answer, into msg. */
-static void
+void
 cosmos_error(const struct http_resp *resp, struct buf *code, struct buf *msg)
 {
 	http_error_text(resp, NULL, code, msg);
@@ -1189,15 +1087,10 @@ out:
 	return rc;
 }
 
-static void reconcile(jv ctl);
-static void seen_add(const char *id);
-static void pump(long timeout_ms, int fd, int *fd_ready);
-static size_t max_live(void);
-static void finish_run(void);
-static int reconciling;
-static uint64_t n_data;	/* data records read (not reconcile deletes) */
+int reconciling;
+uint64_t n_data;	/* data records read (not reconcile deletes) */
 
-static void
+void
 handle_line(const struct ndjson_line *l)
 {
 	struct buf msg = BUF_INIT;
@@ -1251,314 +1144,6 @@ out:
 	buf_release(&msg);
 }
 
-/* ---- --reconcile ---- */
-
-/*
- * The ids (as records have them) of the data records read: the snapshot.
- * An open-addressing set of strings, doubled at half full.
- */
-static struct {
-	char **slot;
-	size_t cap, n;
-} seen;
-
-static size_t
-seen_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return (size_t)h;
-}
-
-static int
-seen_has(const char *id)
-{
-	size_t i;
-
-	if (seen.cap == 0)
-		return 0;
-	for (i = seen_hash(id) & (seen.cap - 1); seen.slot[i] != NULL;
-	    i = (i + 1) & (seen.cap - 1))
-		if (strcmp(seen.slot[i], id) == 0)
-			return 1;
-	return 0;
-}
-
-static void
-seen_add(const char *id)
-{
-	size_t i, j;
-
-	if (id == NULL || seen_has(id))
-		return;
-	if (2 * (seen.n + 1) > seen.cap) {
-		size_t cap = seen.cap ? 2 * seen.cap : 1024;
-		char **slot = xcalloc(cap, sizeof(*slot));
-
-		for (j = 0; j < seen.cap; j++) {
-			if (seen.slot[j] == NULL)
-				continue;
-			for (i = seen_hash(seen.slot[j]) & (cap - 1);
-			    slot[i] != NULL; i = (i + 1) & (cap - 1))
-				;
-			slot[i] = seen.slot[j];
-		}
-		free(seen.slot);
-		seen.slot = slot;
-		seen.cap = cap;
-	}
-	for (i = seen_hash(id) & (seen.cap - 1); seen.slot[i] != NULL;
-	    i = (i + 1) & (seen.cap - 1))
-		;
-	seen.slot[i] = xstrdup(id);
-	seen.n++;
-}
-
-static void
-seen_free(void)
-{
-	size_t i;
-
-	for (i = 0; i < seen.cap; i++)
-		free(seen.slot[i]);
-	free(seen.slot);
-	memset(&seen, 0, sizeof(seen));
-}
-
-struct listing {
-	struct sigctx sc;
-	int done, ok;
-	char *why;
-	struct buf body, cont;
-};
-
-static void
-list_done(struct http_req *req, enum http_verdict v,
-    const struct http_resp *resp, void *user)
-{
-	struct listing *ls = user;
-	const char *c;
-
-	(void)req;
-	ls->done = 1;
-	ls->ok = v == HTTP_OK;
-	ls->body.len = ls->cont.len = 0;
-	buf_add(&ls->body, resp->body, resp->body_len);
-	if ((c = http_resp_header(resp, "x-ms-continuation")) != NULL)
-		buf_adds(&ls->cont, c);
-	if (!ls->ok) {
-		struct buf code = BUF_INIT, msg = BUF_INIT;
-
-		cosmos_error(resp, &code, &msg);
-		free(ls->why);
-		ls->why = xstrdup(buf_cstr(&msg));
-		buf_release(&code);
-		buf_release(&msg);
-	}
-}
-
-/* Submit a delete of document doc (borrowed) as if it were read. */
-static void
-reconcile_delete(jv doc, const char *started, const char *run)
-{
-	const char *id = json_get_str(doc, "id");
-	struct buf raw = BUF_INIT;
-	struct ndjson_line l;
-	jv rec, x;
-	char *text;
-
-	if (op.encode_ids) {
-		if (pct_decode(&raw, id, strlen(id)) < 0) {
-			buf_release(&raw);
-			return;
-		}
-	} else {
-		buf_adds(&raw, id);
-	}
-	if (seen_has(buf_cstr(&raw))) {
-		buf_release(&raw);
-		return;
-	}
-	rec = JV_OBJECT(jv_string("$op"), jv_string("delete"),
-	    jv_string("id"), jv_string(buf_cstr(&raw)));
-	x = json_get(doc, pk_key());
-	if (jv_is_valid(x))
-		rec = jv_object_set(rec, jv_string(pk_key()), x);
-	x = json_get(doc, COSMOS_VERSION_KEY);
-	if (jv_get_kind(x) == JV_KIND_NUMBER)
-		rec = jv_object_set(rec, jv_string("$version"), x);
-	else
-		jv_free(x);
-	rec = jv_object_set(rec, jv_string("$time"), jv_string(started));
-	rec = jv_object_set(rec, jv_string("_meta"), JV_OBJECT(
-	    jv_string("reconcile"), JV_OBJECT(jv_string("run"),
-	    jv_string(run != NULL ? run : ""), jv_string("started"),
-	    jv_string(started))));
-	text = json_dump(rec, 0);
-	jv_free(rec);
-	l.p = text;
-	l.len = strlen(text);
-	l.lineno = 0;
-	l.too_long = l.unterminated = 0;
-	(*stats_counter("reconciled"))++;
-	log_info("reconcile: document '%s' is not in the snapshot: delete",
-	    buf_cstr(&raw));
-	handle_line(&l);
-	free(text);
-	buf_release(&raw);
-	while (!stage_stop && (http_full(g.e) || g.live >= max_live()))
-		pump(-1, -1, NULL);
-}
-
-/*
- * A control record ctl (consumed) came: if it is a snapshot-complete of a
- * whole source with its start time, and every record before it arrived
- * and succeeded, list the container and delete what the snapshot lacks,
- * except documents tombstoned already, written since the start (_ts) or,
- * when the snapshot has "modules":false, module twins.
- */
-static void
-reconcile(jv ctl)
-{
-	jv meta = json_get(ctl, "_meta"), page = jv_invalid(), docs, x;
-	const char *kind = json_get_str(meta, "control");
-	const char *started = json_get_str(meta, "started");
-	const char *run = json_get_str(meta, "run");
-	struct listing ls = { { NULL, "docs", NULL }, 0, 0, NULL, BUF_INIT,
-	    BUF_INIT };
-	struct json_err je;
-	int64_t t0 = 0;
-	double records = -1;
-	int modules = 1, pages = 0;
-
-	if (kind == NULL || strcmp(kind, "snapshot-complete") != 0)
-		goto out;
-	x = json_get(meta, "records");
-	if (jv_get_kind(x) == JV_KIND_NUMBER)
-		records = jv_number_value(x);
-	jv_free(x);
-	x = json_get(meta, "modules");
-	modules = jv_get_kind(x) != JV_KIND_FALSE;
-	jv_free(x);
-	if (started == NULL || cosmos_time_parse(started, &t0) < 0) {
-		log_warn("reconcile: the snapshot-complete record has no "
-		    "\"started\" time: nothing deleted");
-		goto out;
-	}
-	{
-		jv sh = json_get(meta, "shard"), wh = json_get(meta, "where");
-		int part = jv_is_valid(sh) || jv_is_valid(wh);
-
-		jv_free(sh);
-		jv_free(wh);
-		if (part) {
-			log_warn("reconcile: the snapshot is of a part of the "
-			    "source (shard or where): nothing deleted");
-			goto out;
-		}
-	}
-	if (pk_key() == NULL) {
-		log_warn("reconcile: needs a top-level partition key path: "
-		    "nothing deleted");
-		goto out;
-	}
-	finish_run();	/* every record before the snapshot's end */
-	if (stage_stop || g.fatal)
-		goto out;
-	if (*g.c_failed > 0 || (records >= 0 && (double)n_data != records)) {
-		log_warn("reconcile: %llu records read of %.0f in the snapshot, "
-		    "%llu failed: nothing deleted", (unsigned long long)n_data,
-		    records, (unsigned long long)*g.c_failed);
-		goto out;
-	}
-	reconciling = 1;
-	ls.sc.link = g.coll_link;
-	do {
-		struct buf path = BUF_INIT;
-		struct http_req *req;
-		size_t i, n;
-
-		buf_printf(&path, "%s/docs", g.coll_path);
-		req = req_new(&ls.sc, "GET", buf_cstr(&path));
-		buf_release(&path);
-		http_req_header(req, "x-ms-max-item-count", "100");
-		http_req_header(req, "x-ms-documentdb-query-enablecrosspartition",
-		    "true");
-		if (ls.cont.len > 0)
-			http_req_header(req, "x-ms-continuation",
-			    buf_cstr(&ls.cont));
-		ls.done = 0;
-		http_req_callbacks(req, prepare, classify, list_done, &ls);
-		http_submit(g.e, req);
-		while (!ls.done) {
-			if (stage_stop)	/* cancels the listing: done runs */
-				http_drain(g.e, 10000);
-			pump(200, -1, NULL);
-		}
-		pages++;
-		if (!ls.ok) {
-			log_error("reconcile: listing the container: %s",
-			    ls.why != NULL ? ls.why : "failed");
-			g.fatal = 1;
-			break;
-		}
-		jv_free(page);
-		if (json_parse(ls.body.p, ls.body.len, &page, NULL, &je) < 0 ||
-		    jv_get_kind(docs = json_get(page, "Documents")) !=
-		    JV_KIND_ARRAY) {
-			if (jv_is_valid(page))
-				jv_free(docs);
-			page = jv_invalid();
-			log_error("reconcile: a listing page is not "
-			    "{\"Documents\":[...]}");
-			g.fatal = 1;
-			break;
-		}
-		n = (size_t)jv_array_length(jv_copy(docs));
-		for (i = 0; i < n && !stage_stop; i++) {
-			jv d = jv_array_get(jv_copy(docs), (int)i), ts, del;
-			const char *id = json_get_str(d, "id");
-			int skip = id == NULL;
-
-			del = json_get(d, COSMOS_DELETED_KEY);
-			skip |= jv_get_kind(del) == JV_KIND_TRUE;
-			jv_free(del);
-			ts = json_get(d, "_ts");
-			/* written since the snapshot started: keep */
-			skip |= jv_get_kind(ts) == JV_KIND_NUMBER &&
-			    jv_number_value(ts) >= (double)(t0 / 1000000000);
-			jv_free(ts);
-			if (!modules) {
-				jv m = json_get(d, "moduleId");
-
-				skip |= jv_is_valid(m) &&
-				    jv_get_kind(m) != JV_KIND_NULL;
-				jv_free(m);
-			}
-			if (!skip)
-				reconcile_delete(d, started, run);
-			jv_free(d);
-		}
-		jv_free(docs);
-	} while (ls.cont.len > 0 && !stage_stop);
-	log_info("reconcile: %d listing pages, %llu deletes",
-	    pages, (unsigned long long)*stats_counter("reconciled"));
-	reconciling = 0;
-out:
-	if (kind != NULL && strcmp(kind, "snapshot-complete") == 0) {
-		seen_free();	/* the next snapshot starts afresh */
-		n_data = 0;
-	}
-	jv_free(page);
-	jv_free(meta);
-	jv_free(ctl);
-	free(ls.why);
-	buf_release(&ls.body);
-	buf_release(&ls.cont);
-}
-
 /* ---- the loop ---- */
 
 static void
@@ -1577,7 +1162,7 @@ run_ready(void)
 	}
 }
 
-static void
+void
 pump(long timeout_ms, int fd, int *fd_ready)
 {
 	run_ready();
@@ -1587,7 +1172,7 @@ pump(long timeout_ms, int fd, int *fd_ready)
 	run_ready();
 }
 
-static size_t
+size_t
 max_live(void)
 {
 	return 1024 + 64 * (size_t)op.concurrency;
@@ -1609,7 +1194,7 @@ before_block(void *ctx)
 	}
 }
 
-static void
+void
 finish_run(void)
 {
 	int drained = 0;

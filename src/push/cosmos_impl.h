@@ -1,0 +1,157 @@
+/*
+ * cosmos_impl.h - what the parts of push-cosmos share: its options, a
+ * record's state machine, the run's state, and the functions one part
+ * gives the other.
+ *
+ *   cosmos.c            options, requests, results, the input, the loop,
+ *                       --create-container, main
+ *   cosmos_reconcile.c  --reconcile: the snapshot's ids, the container
+ *                       listed, the deletes it proves
+ *   cosmos_doc.c        the pure parts (connection strings, merges,
+ *                       versions; cosmos_doc.h)
+ */
+#ifndef TP_COSMOS_IMPL_H
+#define TP_COSMOS_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jv.h>
+
+#include "buf.h"
+#include "http.h"
+#include "json.h"
+#include "keyq.h"
+#include "ndjson.h"
+#include "ratectl.h"
+
+#define COSMOS_API_VERSION "2020-07-15"
+#define RESTARTS_MAX 50		/* 409/412 races per record */
+#define PATCH_OPS_MAX 10
+#define HOLD_SLOTS 4096		/* partitions held after a 429 (hash) */
+#define HOLD_MAX_MS 60000	/* the engine's Retry-After clamp */
+#define CUT_SHARE 0.05		/* 429 share of answers that cuts the rate */
+
+struct cosmos_opts {
+	const char *endpoint;
+	const char *conn_file;
+	const char *key_file;
+	const char *database;
+	const char *container;
+	const char *pk_path;
+	const char *cacert;
+	const char *credential;
+	const char *dead_letter;
+	const char *token_file;
+	long concurrency;
+	long max_attempts;
+	long max_ru;
+	double max_time;
+	size_t max_line;
+	int create_container;
+	int encode_ids;
+	int tombstones;
+	int reconcile;
+	int insecure;
+	int http1;
+};
+extern struct cosmos_opts op;
+
+enum opk { OP_UPSERT, OP_MERGE, OP_PATCH, OP_DELETE };
+enum step {
+	S_READ,		/* GET the document */
+	S_CREATE,	/* POST (no upsert): 409 if it exists */
+	S_UPSERT,	/* POST with x-ms-documentdb-is-upsert */
+	S_REPLACE,	/* PUT If-Match */
+	S_PATCH,	/* PATCH (with a condition when versioned) */
+	S_DELETE	/* DELETE (If-Match when versioned) */
+};
+
+/* What the prepare callback signs; first member of its owners. */
+struct sigctx {
+	const char *verb;
+	char type[8];
+	char *link;
+};
+
+struct rec {
+	struct sigctx sc;
+	enum opk op;
+	enum step step;
+	char *id;		/* as stored (maybe encoded) */
+	char *raw_id;		/* as the record has it */
+	char *key;		/* keyq key: pk header + '\n' + id */
+	char *pkh;		/* partition key header */
+	char *meta;		/* _meta as JSON, or NULL */
+	char *line;
+	size_t len;
+	unsigned long long lineno;
+	jv body;		/* upsert: the document; merge: the patch;
+				   patch: the operations */
+	int has_version;
+	double version;
+	char *time;		/* "$time", or NULL */
+	int64_t time_ns;
+	struct json_numlits lits; /* number literals of record and read */
+	char *etag;		/* from the read, for If-Match */
+	char *send;		/* body of the coming request */
+	int restarts;
+	unsigned attempts;
+	long status;
+	int stale;
+	struct rec *next;
+};
+
+struct cosmos_run {
+	struct http_engine *e;
+	struct keyq *q;
+	struct auth *auth;
+	struct dlq *dlq;
+	struct ndjson_writer *w;	/* the stage's standard output */
+	struct json_numlits lits;
+	char *endpoint;		/* scheme://host[:port], no final '/' */
+	char *key;		/* master key, or NULL */
+	char *scope;
+	char *coll_path;	/* /dbs/D/colls/C (encoded) */
+	char *coll_link;	/* dbs/D/colls/C (raw) */
+	size_t live;
+	struct rec *ready, **ready_tail;
+	uint64_t *c_in, *c_ok, *c_failed, *c_stale, *c_restarts;
+	double ru;		/* request units consumed */
+	double ru_avg;		/* per request, moving average */
+	double ru_win, gain;	/* --max-ru: RU this second, correction */
+	int64_t win_start;
+	struct ratectl rc;	/* rate under 429s; --max-ru is its ceiling */
+	struct hold {		/* a partition key throttled until */
+		uint64_t h;
+		int64_t until;
+	} holds[HOLD_SLOTS];
+	struct buf controls;	/* control records waiting for the records
+				 * read before them to finish */
+	uint64_t *c_control;
+	int fatal;
+};
+extern struct cosmos_run g;
+
+/* the input's side of --reconcile (cosmos.c) */
+extern int reconciling;		/* its deletes are being made */
+extern uint64_t n_data;		/* data records read (not reconcile deletes) */
+
+/* cosmos.c */
+int prepare(struct http_req *req, void *user);
+enum http_verdict classify(const struct http_resp *resp, void *user);
+struct http_req * req_new(struct sigctx *sc, const char *method, const char *path);
+void cosmos_error(const struct http_resp *resp, struct buf *code, struct buf *msg);
+const char * pk_key(void);
+void handle_line(const struct ndjson_line *l);
+void pump(long timeout_ms, int fd, int *fd_ready);
+size_t max_live(void);
+void finish_run(void);
+void flush_controls(void);
+
+/* cosmos_reconcile.c */
+void reconcile(jv ctl);
+void seen_add(const char *id);
+void seen_free(void);
+
+#endif
