@@ -179,6 +179,58 @@ stage_run(struct stage *st, const struct stage_ops *ops, void *ctx)
 	return st->fatal ? -1 : 0;
 }
 
+struct engine_run {
+	const struct stage_engine_ops *ops;
+	void *ctx;
+};
+
+static void
+engine_before_block(void *arg)
+{
+	struct engine_run *er = arg;
+
+	er->ops->before_block(er->ctx);
+}
+
+int
+stage_run_engine(struct stage *st, const struct stage_engine_ops *ops,
+    void *ctx)
+{
+	struct engine_run er = { ops, ctx };
+	struct ndjson_line l;
+	int i, rc = 1;
+
+	for (i = 0; i < st->nin && rc > 0; i++) {
+		struct ndjson_reader *r = ndjson_reader_new(st->in[i].fd,
+		    st->in[i].name, st->max_line, engine_before_block, &er,
+		    &stage_halted);
+
+		for (;;) {
+			while (!stage_halted && ops->busy(ctx))
+				ops->work(ctx, 1);
+			if (stage_halted || ops->failed(ctx)) {
+				rc = 0;
+				break;
+			}
+			if ((rc = ndjson_read(r, &l)) <= 0)
+				break;
+			ops->line(ctx, &l);
+			ops->work(ctx, 0);
+			stats_tick();
+		}
+		if (rc < 0) {
+			log_error("%s: read error: %s", st->in[i].name,
+			    strerror(errno));
+			st->fatal = 1;
+		}
+		if (rc == 0 && i + 1 < st->nin && !stage_halted &&
+		    !ops->failed(ctx))
+			rc = 1;	/* the next input */
+		ndjson_reader_free(r);
+	}
+	return st->fatal ? -1 : 0;
+}
+
 int
 stage_end(struct stage *st, int status, enum stats_mode mode,
     uint64_t failed, const char *what_done)

@@ -109,6 +109,32 @@ int stage_open_dlq(struct stage *st, const char *dead_letter,
  */
 int stage_run(struct stage *st, const struct stage_ops *ops, void *ctx);
 
+/*
+ * A program whose records become the requests of an engine (push-adt,
+ * push-cosmos): the read loop interleaved with the engine's work.
+ */
+struct stage_engine_ops {
+	/* 1 while the engine cannot take another record: reading waits */
+	int (*busy)(void *ctx);
+	/* the engine's work: until some progress (block), or what is due */
+	void (*work)(void *ctx, int block);
+	/* one line of input */
+	void (*line)(void *ctx, const struct ndjson_line *l);
+	/* before the reader blocks: flush, and work while only that waits */
+	void (*before_block)(void *ctx);
+	/* 1 once a fatal error happened: reading stops */
+	int (*failed)(void *ctx);
+};
+
+/*
+ * Reads every input in order, one line at a time, while the engine works:
+ * reading waits while ops->busy, and stops on a signal, ops->failed or a
+ * read error (st->fatal). The program then finishes what is in flight.
+ * Returns 0, or -1 when st->fatal was set.
+ */
+int stage_run_engine(struct stage *st, const struct stage_engine_ops *ops,
+    void *ctx);
+
 /* Flush the output and the dead letters now (for a program's own loop). */
 void stage_flush(struct stage *st);
 

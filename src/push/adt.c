@@ -1450,39 +1450,50 @@ connect_setup(void)
 	return (g.e = http_engine_new(&ho)) == NULL ? EXIT_FATAL : 0;
 }
 
+/* The read loop's side of the engine (stage_run_engine) */
+static int
+engine_busy(void *ctx)
+{
+	(void)ctx;
+	return g.e != NULL && (http_full(g.e) || g.live - g.ndeferred >= max_live());
+}
+
+static void
+engine_work(void *ctx, int block)
+{
+	(void)ctx;
+	if (g.e != NULL)
+		pump(block ? -1 : 0, -1, NULL);
+}
+
+static void
+engine_line(void *ctx, const struct ndjson_line *l)
+{
+	(void)ctx;
+	handle_line(l);
+}
+
+static int
+engine_failed(void *ctx)
+{
+	(void)ctx;
+	return g.fatal;
+}
+
 /*
- * Read the input, one record at a time, while the engine runs: reading
- * waits while the engine is full or too many records are live, and ends
- * on a signal, a fatal error or the end of the input. Then every record
- * read gets its result, and the control records their place.
+ * Read the input, one record at a time, while the engine runs (the
+ * stage's loop); then every record read gets its result, and the control
+ * records their place.
  */
 static void
 run(struct stage *st)
 {
-	struct ndjson_reader *rd = ndjson_reader_new(st->in[0].fd,
-	    st->in[0].name, op.max_line, before_block, NULL, &stage_stop);
-	struct ndjson_line l;
-	int rc;
+	static const struct stage_engine_ops ops = { engine_busy,
+	    engine_work, engine_line, before_block, engine_failed };
 
-	for (;;) {
-		while (g.e != NULL && !stage_stop &&
-		    (http_full(g.e) || g.live - g.ndeferred >= max_live()))
-			pump(-1, -1, NULL);
-		if (stage_stop || g.fatal)
-			break;
-		if ((rc = ndjson_read(rd, &l)) <= 0) {
-			if (rc < 0) {
-				log_error("read error: %s", strerror(errno));
-				g.fatal = 1;
-			}
-			break;
-		}
-		handle_line(&l);
-		if (g.e != NULL)
-			pump(0, -1, NULL);
-		stats_tick();
-	}
-	ndjson_reader_free(rd);
+	st->max_line = op.max_line;
+	if (stage_run_engine(st, &ops, NULL) < 0)
+		g.fatal = 1;
 	g.eof = 1;
 	if (g.e != NULL)
 		finish_run();
