@@ -1089,6 +1089,12 @@ count(const struct cdc *c)
 }
 
 static void
+refresh_counts(void *ctx)
+{
+	count(ctx);
+}
+
+static void
 cdc_free(struct cdc *c)
 {
 	state_close(c->st, NULL);
@@ -1129,6 +1135,7 @@ main(int argc, char **argv)
 	}
 	c.dlq = st.dlq;
 	c.w = &st.out;
+	stats_set_refresh(refresh_counts, &c);
 	st.max_line = op.max_line;
 	if ((status = cdc_open_state(&c)) != 0) {
 		stage_free(&st);

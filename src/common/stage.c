@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "buf.h"
 #include "exitcode.h"
 #include "log.h"
+#include "metrics.h"
 
 volatile sig_atomic_t stage_stop;
 volatile sig_atomic_t stage_halted;
@@ -124,6 +126,24 @@ stage_flush(struct stage *st)
 	dlq_flush(st->dlq);
 }
 
+/*
+ * With --metrics-interval, an idle input must not freeze the metrics
+ * file: wait for input in steps of the interval, writing it at each.
+ */
+static void
+idle_wait(int fd)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	int ms = (int)(metrics_opt.interval * 1000);
+
+	if (metrics_opt.interval <= 0 || metrics_opt.file == NULL)
+		return;
+	if (ms < 100)
+		ms = 100;
+	while (!stage_halted && poll(&p, 1, ms) == 0)
+		stats_progress();	/* the program's counts, then the file */
+}
+
 static void
 before_block(void *arg)
 {
@@ -132,6 +152,7 @@ before_block(void *arg)
 	stage_flush(st);
 	if (st->ops->drain != NULL)
 		st->ops->drain(st->ctx);
+	idle_wait(st->cur_fd);
 }
 
 /* One input to its end. Returns 0 to go on with the next, -1 to stop. */
@@ -143,6 +164,7 @@ run_input(struct stage *st, const struct stage_input *in)
 	struct ndjson_line l;
 	int rc, go = 0;
 
+	st->cur_fd = in->fd;
 	if (st->ops->file != NULL)
 		st->ops->file(st->ctx, in->name);
 	while ((rc = ndjson_read(r, &l)) > 0) {

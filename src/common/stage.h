@@ -77,6 +77,7 @@ struct stage {
 	int out_up;
 	int stopped;		/* the input was cut: a signal or the program */
 	int fatal;		/* a read error or a fatal error of the program */
+	int cur_fd;		/* the input being read */
 	/* set by stage_run while it runs */
 	const struct stage_ops *ops;
 	void *ctx;

@@ -88,6 +88,20 @@ test_expect_success '--metrics-interval writes while running (up 1), then the la
 	sample "twinpipe_exit_code{program=\"transform\"} 0" ls
 '
 
+# idle_in PROG FILE: records_in of PROG in the metrics FILE, or nothing
+idle_in() { sed -n "s/^twinpipe_records_in_total{program=\"$1\"} \([0-9]*\)$/\1/p" "$2" 2>/dev/null; }
+test_expect_success '--metrics-interval: an idle input does not freeze the file (transform, cdc-filter)' '
+	mkfifo idle1 idle2 &&
+	{ transform --metrics-file idle1.prom --metrics-interval 200ms -c . <idle1 >/dev/null 2>idle1.err & } &&
+	{ cdc-filter --state idle.db --metrics-file idle2.prom --metrics-interval 200ms <idle2 >/dev/null 2>idle2.err & } &&
+	exec 7>idle1 8>idle2 &&
+	echo "{\"a\":1}" >&7 && echo "{\"id\":\"x\",\"a\":1}" >&8 &&
+	# one record each, then nothing: the file says 1 while the input waits
+	test_wait_for 60 "test \"\$(idle_in transform idle1.prom)\" = 1" &&
+	test_wait_for 60 "test \"\$(idle_in cdc-filter idle2.prom)\" = 1" &&
+	exec 7>&- 8>&- && wait
+'
+
 padt_start || exit 1
 test_expect_success 'push-adt: records, operations, HTTP latency and token requests' '
 	printf "%s\n" "{\"\$dtId\":\"m1\",\"\$metadata\":{\"\$model\":\"dtmi:t:Room;1\"},\"temp\":1}" \
