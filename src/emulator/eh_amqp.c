@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -591,8 +592,8 @@ struct sect {
 	pn_bytes_t bin;		/* data section body */
 };
 
-/* Split an encoded message into its sections (at most max). Returns the
- * count, or -1 when it does not decode. */
+/* Split an encoded message into its sections (at most max; s NULL: only
+ * count them). Returns the count, or -1 when it does not decode. */
 static int
 split_sections(pn_data_t *d, const char *b, size_t len, struct sect *s, int max)
 {
@@ -607,6 +608,11 @@ split_sections(pn_data_t *d, const char *b, size_t len, struct sect *s, int max)
 		n = pn_data_decode(d, b + pos, len - pos);
 		if (n <= 0)
 			return -1;
+		if (s == NULL) {	/* count only */
+			pos += (size_t)n;
+			k++;
+			continue;
+		}
 		memset(&s[k], 0, sizeof(s[k]));
 		s[k].pos = pos;
 		s[k].len = (size_t)n;
@@ -680,7 +686,7 @@ static int
 publish(struct lk *k, const char *b, size_t len, char *err, size_t errsz)
 {
 	pn_data_t *d = pn_data(16), *d2 = pn_data(16);
-	struct sect s[64], in[16];
+	struct sect *s = NULL, in[16];
 	char key[256], ikey[256];
 	int n, i, ndata = 0, batch = 1, haskey, part = k->part, rc = 0;
 
@@ -689,7 +695,15 @@ publish(struct lk *k, const char *b, size_t len, char *err, size_t errsz)
 		rc = -1;
 		goto out;
 	}
-	n = split_sections(d, b, len, s, 64);
+	/* a batch holds as many events as fit in a message */
+	if ((n = split_sections(d, b, len, NULL, INT_MAX)) > 0 &&
+	    (s = calloc((size_t)n, sizeof(*s))) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		rc = -1;
+		goto out;
+	}
+	if (n > 0)
+		n = split_sections(d, b, len, s, n);
 	if (n < 0) {
 		snprintf(err, errsz, "the message does not decode");
 		rc = -1;
@@ -724,6 +738,7 @@ publish(struct lk *k, const char *b, size_t len, char *err, size_t errsz)
 			part = p;	/* one batch, one partition */
 	}
 out:
+	free(s);
 	pn_data_free(d);
 	pn_data_free(d2);
 	return rc;
