@@ -1603,6 +1603,7 @@ amqp_setup(struct ctx *c, const struct eh_conn *conn)
 	cfg.cacert = op.cacert;
 	cfg.tls_timeout = op.tls_timeout;
 	cfg.sas_ttl = op.sas_ttl;
+	cfg.no_offsets = op.exec == NULL || op.no_commit;
 	cfg.auth = c->auth;
 	cfg.prefetch = (uint32_t)op.prefetch;
 	cfg.epoch = -1;

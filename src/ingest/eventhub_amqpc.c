@@ -677,7 +677,8 @@ deliver(struct eh_amqpc *a, struct part *p)
 	p->last = ev.seq;
 	p->last_ms = ev.enqueued;
 	p->backoff = 0;
-	remember(p, ev.seq, offs);
+	if (!a->cfg.no_offsets)
+		remember(p, ev.seq, offs);
 	a->delivered++;
 	return a->fn ? a->fn(a->fctx, &ev) : 0;
 }
