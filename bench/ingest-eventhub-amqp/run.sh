@@ -35,7 +35,7 @@ t() {
 have=0
 printf '%-10s %-34s %8s %10s %12s %12s %9s %s\n' backlog reader wall events/s "CPU s/event" "events/CPU s" "max RSS" lines
 for n in "${sizes[@]}"; do
-	node "$here/produce.js" "$cs" $((n - have)) "$have" >"$w/produce.out"
+	node "$top/tests/fidelity/eh-produce-batch.js" "$cs" $((n - have)) "$have" >"$w/produce.out"
 	have=$n
 	for i in 1 2 3; do
 		t "$w/ie.$n" "$top/bin/ingest-eventhub" -T amqp --checkpoint-dir "$w/ck$i$RANDOM" \

@@ -11,6 +11,8 @@
 . "$TP_TOP/tests/e2e/lib-emulator.sh"
 
 test_require /usr/bin/python3 "python3-qpid-proton sends the events" || exit 1
+test_require node "@azure/event-hubs sends full batches" || exit 1
+test_expect_success 'install @azure/event-hubs 6.x' 'emu_node_install'
 test_expect_success 'python3-qpid-proton is installed' '/usr/bin/python3 -c "import proton"'
 send() { /usr/bin/python3 "$TP_TOP/tests/fidelity/eh-send.py" "$amqp" hubf 3 "$@"; }
 admin() { emu_curl -fsS -o /dev/null -X POST "$EMU_URL/_admin/$1" ${2:+-H "Content-Type: application/json" -d "$2"}; }
@@ -29,7 +31,8 @@ test_expect_success 'the emulator detaches a receiver whose token expired' '
 '
 test_expect_success 'reading: 30 events' '
 	test_bg ingest-eventhub -vv --sas-lifetime 2s --dead-letter dl \
-		--max-events 1000000 >out 2>err </dev/null &&
+		--checkpoint-dir ck --commit-interval 100ms --exec "tee -a out" \
+		--max-events 1000000 >/dev/null 2>err </dev/null &&
 	echo $! >pid && send 0 30 >/dev/null &&
 	test_wait_for 60 "test \$(seen out) -ge 30"
 '
@@ -65,6 +68,17 @@ test_expect_success 'tokens were renewed past several expiries, none let expire'
 test_expect_success 'nothing lost: every event number 0..149 but the bad one' '
 	jq -r ".body.n // empty" out | sort -un >ns &&
 	seq 0 149 | grep -vx 120 >want && test_cmp want ns
+'
+test_expect_success 'the checkpoints hold every acknowledged event: a restart reads none' '
+	ingest-eventhub --checkpoint-dir ck --idle-exit 1s --exec cat >again 2>err2 &&
+	test_lines 0 again
+'
+test_expect_success 'full SDK batches (hundreds of events each) are taken and read' '
+	emu_node "$TP_TOP/tests/fidelity/eh-produce-batch.js" \
+		"${EVENTHUB_CONNECTION_STRING/EntityPath=hubf/EntityPath=hubx}" 3000 >sent &&
+	grep -qx "sent 3000" sent &&
+	ingest-eventhub -t hubx --idle-exit 1s >batch 2>err3 &&
+	test_lines 3001 batch
 '
 kill "$EMU_PID"
 

@@ -1,6 +1,7 @@
 // Fill an event hub with N IoT Hub-shaped twin-change events, in batches
 // (as full as the SDK allows), round robin over the partitions.
-// Usage: node produce.js CONNECTION-STRING N FIRST ; prints "sent N".
+// Usage: node eh-produce-batch.js CONNECTION-STRING N [FIRST] ; prints
+// "sent N". (bench/ingest-eventhub-amqp, t8104)
 const path = require('path');
 const { EventHubProducerClient } = require(path.join(process.env.TP_NODE_MODULES, '@azure/event-hubs'));
 const [cs, n, first] = process.argv.slice(2);
