@@ -99,6 +99,27 @@ event_json(const struct eh_rec *r)
 	return o;
 }
 
+/* POST /_admin/eventhubs/<hub>/detach[?condition=C] or .../drop */
+static void
+admin_kick(struct req *r, struct resp *rs)
+{
+	const char *c = req_query(r, "condition");
+
+	if (eh_hub_get(r->seg[2], 0, NULL) < 0) {
+		resp_json(rs, 404, JV_OBJECT(jv_string("error"),
+		    jv_string("no such event hub")));
+		return;
+	}
+	if (c != NULL && (strlen(c) == 0 || strlen(c) > 63)) {
+		resp_json(rs, 400, JV_OBJECT(jv_string("error"),
+		    jv_string("condition wants 1-63 characters")));
+		return;
+	}
+	eh_amqp_kick(strcmp(r->seg[3], "detach") == 0 ? EH_KICK_DETACH :
+	    EH_KICK_DROP, r->seg[2], c);
+	rs->status = 202;
+}
+
 void
 eh_admin_handle(struct req *r, struct resp *rs)
 {
@@ -113,21 +134,7 @@ eh_admin_handle(struct req *r, struct resp *rs)
 	if (r->nseg == 4 && strcmp(r->method, "POST") == 0 &&
 	    (strcmp(r->seg[3], "detach") == 0 || strcmp(r->seg[3],
 	    "drop") == 0)) {
-		const char *c = req_query(r, "condition");
-
-		if (eh_hub_get(r->seg[2], 0, NULL) < 0) {
-			resp_json(rs, 404, JV_OBJECT(jv_string("error"),
-			    jv_string("no such event hub")));
-			return;
-		}
-		if (c != NULL && (strlen(c) == 0 || strlen(c) > 63)) {
-			resp_json(rs, 400, JV_OBJECT(jv_string("error"),
-			    jv_string("condition wants 1-63 characters")));
-			return;
-		}
-		eh_amqp_kick(r->seg[3][1] == 'e' ? EH_KICK_DETACH : EH_KICK_DROP,
-		    r->seg[2], c);
-		rs->status = 202;
+		admin_kick(r, rs);
 		return;
 	}
 	/* _admin eventhubs <hub> partitions <p> events */

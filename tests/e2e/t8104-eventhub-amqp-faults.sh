@@ -25,6 +25,10 @@ amqp=$(sed -n 2p "$TEST_DIR/emu$emu_n.out")
 EMU_ERR=$TEST_DIR/emu$emu_n.err
 export EVENTHUB_CONNECTION_STRING="Endpoint=sb://localhost:${amqp##*:}/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;EntityPath=hubf;UseDevelopmentEmulator=true"
 
+test_expect_success 'the fault endpoints: 404 for no such hub, 400 for a bad condition' '
+	test "$(emu_curl -o /dev/null -w "%{http_code}" -X POST "$EMU_URL/_admin/eventhubs/nohub/drop")" = 404 &&
+	test "$(emu_curl -o /dev/null -w "%{http_code}" -X POST "$EMU_URL/_admin/eventhubs/hubf/detach?condition=")" = 400
+'
 test_expect_success 'the emulator detaches a receiver whose token expired' '
 	/usr/bin/python3 "$TP_TOP/tests/fidelity/eh-expire.py" "$amqp" hubx >expire.out 2>&1 ||
 		{ cat expire.out >&2; false; }
