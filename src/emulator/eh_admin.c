@@ -3,6 +3,10 @@
  * events of a partition as JSON (sequenceNumber, offset, enqueuedTime,
  * partitionKey, contentType, body as text, properties), for tests and
  * debugging. ?from=SEQ (default 0) &max=N (default 100, at most 1000).
+ * POST /_admin/eventhubs/<hub>/detach[?condition=C]: every receiver link
+ * of the hub is detached with error condition C (default
+ * amqp:link:detach-forced); POST .../drop: every connection with one is
+ * dropped. Both for fault tests; 202, done by the AMQP thread soon after.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +14,7 @@
 #include <proton/codec.h>
 #include <proton/message.h>
 
+#include "eh_amqp.h"
 #include "eh_store.h"
 #include "emu.h"
 
@@ -94,6 +99,27 @@ event_json(const struct eh_rec *r)
 	return o;
 }
 
+/* POST /_admin/eventhubs/<hub>/detach[?condition=C] or .../drop */
+static void
+admin_kick(struct req *r, struct resp *rs)
+{
+	const char *c = req_query(r, "condition");
+
+	if (eh_hub_get(r->seg[2], 0, NULL) < 0) {
+		resp_json(rs, 404, JV_OBJECT(jv_string("error"),
+		    jv_string("no such event hub")));
+		return;
+	}
+	if (c != NULL && (strlen(c) == 0 || strlen(c) > 63)) {
+		resp_json(rs, 400, JV_OBJECT(jv_string("error"),
+		    jv_string("condition wants 1-63 characters")));
+		return;
+	}
+	eh_amqp_kick(strcmp(r->seg[3], "detach") == 0 ? EH_KICK_DETACH :
+	    EH_KICK_DROP, r->seg[2], c);
+	rs->status = 202;
+}
+
 void
 eh_admin_handle(struct req *r, struct resp *rs)
 {
@@ -105,11 +131,18 @@ eh_admin_handle(struct req *r, struct resp *rs)
 	jv a;
 	int n, i;
 
+	if (r->nseg == 4 && strcmp(r->method, "POST") == 0 &&
+	    (strcmp(r->seg[3], "detach") == 0 || strcmp(r->seg[3],
+	    "drop") == 0)) {
+		admin_kick(r, rs);
+		return;
+	}
 	/* _admin eventhubs <hub> partitions <p> events */
 	if (r->nseg != 6 || strcmp(r->seg[3], "partitions") != 0 ||
 	    strcmp(r->seg[5], "events") != 0 || strcmp(r->method, "GET") != 0) {
 		resp_json(rs, 404, JV_OBJECT(jv_string("error"), jv_string(
-		    "use GET /_admin/eventhubs/<hub>/partitions/<p>/events")));
+		    "use GET /_admin/eventhubs/<hub>/partitions/<p>/events, "
+		    "POST .../<hub>/detach or POST .../<hub>/drop")));
 		return;
 	}
 	part = strtol(r->seg[4], &end, 10);

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -72,6 +73,9 @@ struct lk {
 struct conn {
 	pn_connection_t *c;
 	int auth;		/* PLAIN with the key, a CBS token, or --no-auth */
+	double tok_exp;		/* the CBS token expires then; 0: no token */
+	int kick;		/* EH_KICK_*: asked for by the admin endpoint */
+	char kick_hub[EH_MAX_NAME], kick_cond[64];
 	struct lk *links;
 	struct conn *next;
 };
@@ -88,6 +92,9 @@ static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t start_cv = PTHREAD_COND_INITIALIZER;
 static int start_state, bound_port;
 static uint64_t tag_seq;
+static pthread_mutex_t kick_mu = PTHREAD_MUTEX_INITIALIZER;
+static int kick_what;			/* what eh_amqp_kick() asked for */
+static char kick_hub[EH_MAX_NAME], kick_cond[64];
 
 /* the audience of the Entra tokens Event Hubs accepts */
 #define EH_AUDIENCE "https://eventhubs.azure.net"
@@ -210,7 +217,7 @@ sas_field(const char *tok, const char *name, size_t *len)
 
 /* Check a SharedAccessSignature. 0, or -1 (why in msg). */
 static int
-sas_check(const char *tok, char *msg, size_t msgsz)
+sas_check(const char *tok, double *exp_at, char *msg, size_t msgsz)
 {
 	const char *sr, *sig, *se, *skn;
 	size_t srl, sigl, sel, sknl;
@@ -252,6 +259,8 @@ sas_check(const char *tok, char *msg, size_t msgsz)
 		snprintf(msg, msgsz, "the token has expired");
 		goto out;
 	}
+	if (exp_at != NULL)
+		*exp_at = (double)e;
 	rc = 0;
 out:
 	buf_release(&in);
@@ -398,6 +407,7 @@ on_cbs(struct conn *cn, pn_message_t *m)
 	const char *tok = NULL;
 	pn_data_t *b = pn_message_body(m);
 	char *tokbuf = NULL;
+	double exp_at = 0;
 	int ok;
 
 	if (app_prop(m, "operation", op, sizeof(op)) == NULL ||
@@ -423,9 +433,10 @@ on_cbs(struct conn *cn, pn_message_t *m)
 		return;
 	}
 	if (strcmp(type, "servicebus.windows.net:sastoken") == 0)
-		ok = sas_check(tok, msg, sizeof(msg)) == 0;
+		ok = sas_check(tok, &exp_at, msg, sizeof(msg)) == 0;
 	else if (strcmp(type, "jwt") == 0)
-		ok = token_check(tok, EH_AUDIENCE, msg, sizeof(msg)) == 0;
+		ok = token_check_exp(tok, EH_AUDIENCE, &exp_at, msg,
+		    sizeof(msg)) == 0;
 	else {
 		ok = 0;
 		snprintf(msg, sizeof(msg), "unsupported token type '%s'", type);
@@ -433,6 +444,7 @@ on_cbs(struct conn *cn, pn_message_t *m)
 	free(tokbuf);
 	if (ok) {
 		cn->auth = 1;
+		cn->tok_exp = exp_at;
 		reply(cn, "$cbs", m, 202, "Accepted", NULL, NULL);
 	} else {
 		log_info("eventhubs: put-token refused: %s", msg);
@@ -542,7 +554,7 @@ on_mgmt(struct conn *cn, pn_message_t *m)
 		char why[200];
 
 		if (st == NULL || (strncmp(st, "SharedAccessSignature ", 22) == 0 ?
-		    sas_check(st, why, sizeof(why)) : token_check(st, EH_AUDIENCE,
+		    sas_check(st, NULL, why, sizeof(why)) : token_check(st, EH_AUDIENCE,
 		    why, sizeof(why))) != 0) {
 			reply(cn, "$management", m, 401, "no valid token: put one "
 			    "on $cbs", NULL, NULL);
@@ -580,8 +592,8 @@ struct sect {
 	pn_bytes_t bin;		/* data section body */
 };
 
-/* Split an encoded message into its sections (at most max). Returns the
- * count, or -1 when it does not decode. */
+/* Split an encoded message into its sections (at most max; s NULL: only
+ * count them). Returns the count, or -1 when it does not decode. */
 static int
 split_sections(pn_data_t *d, const char *b, size_t len, struct sect *s, int max)
 {
@@ -596,6 +608,11 @@ split_sections(pn_data_t *d, const char *b, size_t len, struct sect *s, int max)
 		n = pn_data_decode(d, b + pos, len - pos);
 		if (n <= 0)
 			return -1;
+		if (s == NULL) {	/* count only */
+			pos += (size_t)n;
+			k++;
+			continue;
+		}
 		memset(&s[k], 0, sizeof(s[k]));
 		s[k].pos = pos;
 		s[k].len = (size_t)n;
@@ -669,7 +686,7 @@ static int
 publish(struct lk *k, const char *b, size_t len, char *err, size_t errsz)
 {
 	pn_data_t *d = pn_data(16), *d2 = pn_data(16);
-	struct sect s[64], in[16];
+	struct sect *s = NULL, in[16];
 	char key[256], ikey[256];
 	int n, i, ndata = 0, batch = 1, haskey, part = k->part, rc = 0;
 
@@ -678,7 +695,15 @@ publish(struct lk *k, const char *b, size_t len, char *err, size_t errsz)
 		rc = -1;
 		goto out;
 	}
-	n = split_sections(d, b, len, s, 64);
+	/* a batch holds as many events as fit in a message */
+	if ((n = split_sections(d, b, len, NULL, INT_MAX)) > 0 &&
+	    (s = calloc((size_t)n, sizeof(*s))) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		rc = -1;
+		goto out;
+	}
+	if (n > 0)
+		n = split_sections(d, b, len, s, n);
 	if (n < 0) {
 		snprintf(err, errsz, "the message does not decode");
 		rc = -1;
@@ -713,6 +738,7 @@ publish(struct lk *k, const char *b, size_t len, char *err, size_t errsz)
 			part = p;	/* one batch, one partition */
 	}
 out:
+	free(s);
 	pn_data_free(d);
 	pn_data_free(d2);
 	return rc;
@@ -741,6 +767,14 @@ pump(struct lk *k)
 
 	if (k->kind != LK_PART || pn_link_state(k->l) & PN_LOCAL_CLOSED)
 		return;
+	if (k->cn != NULL && k->cn->tok_exp > 0 && emu_now() > k->cn->tok_exp) {
+		/* as the service does: a link outlives no token */
+		log_info("eventhubs: the token of a receiver expired: detached");
+		k->kind = LK_REPLY;
+		link_fail(k->l, "amqp:unauthorized-access", "the token has "
+		    "expired: renew it on $cbs before it does");
+		return;
+	}
 	while ((credit = pn_link_credit(k->l)) > 0) {
 		n = eh_read(k->hub, k->part, k->next, credit < 32 ? credit : 32,
 		    recs, &next);
@@ -1110,11 +1144,39 @@ on_delivery(pn_delivery_t *d)
 		pn_link_flow(l, EH_CREDIT - pn_link_credit(l));
 }
 
+/* Do what the admin endpoint asked of this connection's receivers. */
+static int
+on_kick(struct conn *cn)
+{
+	struct lk *k;
+	int what = cn->kick, n = 0;
+
+	cn->kick = 0;
+	for (k = cn->links; k != NULL; k = k->next_lk) {
+		if (k->kind != LK_PART || strcmp(k->hub, cn->kick_hub) != 0)
+			continue;
+		n++;
+		if (what == EH_KICK_DETACH) {
+			k->kind = LK_REPLY;
+			if (!(pn_link_state(k->l) & PN_LOCAL_CLOSED))
+				link_fail(k->l, cn->kick_cond, "detached by "
+				    "POST /_admin/eventhubs/HUB/detach");
+		}
+	}
+	if (what == EH_KICK_DROP && n > 0) {
+		drop_connection(cn->c);
+		return 1;
+	}
+	return 0;
+}
+
 static void
 on_wake(struct conn *cn)
 {
 	struct lk *k;
 
+	if (cn->kick != 0 && on_kick(cn))
+		return;
 	for (k = cn->links; k != NULL; k = k->next_lk) {
 		if (k->kind != LK_PART)
 			continue;
@@ -1221,8 +1283,18 @@ handle(pn_event_t *e)
 			break;
 		}
 		atomic_store(&pending, 0);
-		for (cn = conns; cn != NULL; cn = cn->next)
+		pthread_mutex_lock(&kick_mu);
+		for (cn = conns; cn != NULL; cn = cn->next) {
+			if (kick_what != 0) {
+				cn->kick = kick_what;
+				memcpy(cn->kick_hub, kick_hub, sizeof(kick_hub));
+				memcpy(cn->kick_cond, kick_cond,
+				    sizeof(kick_cond));
+			}
 			pn_connection_wake(cn->c);
+		}
+		kick_what = 0;
+		pthread_mutex_unlock(&kick_mu);
 		break;
 	case PN_CONNECTION_WAKE:
 		if ((cn = pn_connection_get_context(pn_event_connection(e))) != NULL)
@@ -1304,6 +1376,19 @@ run(void *arg)
 		pn_proactor_done(px, b);
 	}
 	return NULL;
+}
+
+void
+eh_amqp_kick(int what, const char *hub, const char *cond)
+{
+	pthread_mutex_lock(&kick_mu);
+	kick_what = what;
+	snprintf(kick_hub, sizeof(kick_hub), "%s", hub);
+	snprintf(kick_cond, sizeof(kick_cond), "%s", cond != NULL ? cond :
+	    "amqp:link:detach-forced");
+	pthread_mutex_unlock(&kick_mu);
+	if (px != NULL)
+		pn_proactor_interrupt(px);
 }
 
 static void

@@ -18,6 +18,11 @@ struct eh_amqp_config {
 /* Listen and serve on a new thread. Returns the bound port, or -1
  * (logged). The config's strings must outlive eh_amqp_stop(). */
 int eh_amqp_start(const struct eh_amqp_config *cfg);
+/* Detach every receiver link of hub with condition cond (NULL:
+ * amqp:link:detach-forced), or drop every connection that has one; done
+ * on the AMQP thread soon after. */
+enum { EH_KICK_DETACH = 1, EH_KICK_DROP };
+void eh_amqp_kick(int what, const char *hub, const char *cond);
 /* Stop serving (closes every connection) and join the thread. */
 void eh_amqp_stop(void);
 

@@ -130,6 +130,9 @@ int token_handle(struct req *r, struct resp *rs);
  * Returns 0, or -1 with why in msg (never the token). Thread-safe.
  */
 int token_check(const char *tok, const char *aud, char *msg, size_t msgsz);
+/* The same, with the token's expiry (seconds since the epoch) in *exp. */
+int token_check_exp(const char *tok, const char *aud, double *exp,
+    char *msg, size_t msgsz);
 /* The audience of federated client assertions (Entra's token exchange). */
 #define FEDERATED_AUDIENCE "api://AzureADTokenExchange"
 /* The audiences of ADT's tokens: its resource URI and application id. */

@@ -105,7 +105,7 @@ static pthread_mutex_t tcache_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* 1 good (its audience copied to aud), -1 expired, 0 not cached. */
 static int
-tcache_hit(const char *tok, char *aud, size_t audsz)
+tcache_hit(const char *tok, char *aud, size_t audsz, double *exp)
 {
 	int i, r = 0;
 
@@ -113,6 +113,7 @@ tcache_hit(const char *tok, char *aud, size_t audsz)
 	for (i = 0; i < TOKEN_CACHE && r == 0; i++)
 		if (tcache[i].tok != NULL && strcmp(tcache[i].tok, tok) == 0) {
 			r = tcache[i].exp >= emu_now() ? 1 : -1;
+			*exp = tcache[i].exp;
 			snprintf(aud, audsz, "%s", tcache[i].aud);
 		}
 	pthread_mutex_unlock(&tcache_mu);
@@ -174,6 +175,15 @@ int
 token_check(const char *tok, const char *expected_aud, char *msg,
     size_t msgsz)
 {
+	double exp;
+
+	return token_check_exp(tok, expected_aud, &exp, msg, msgsz);
+}
+
+int
+token_check_exp(const char *tok, const char *expected_aud, double *exp_at,
+    char *msg, size_t msgsz)
+{
 	const char *d1, *d2;
 	struct buf s = BUF_INIT, pl = BUF_INIT;
 	struct json_err je;
@@ -182,7 +192,7 @@ token_check(const char *tok, const char *expected_aud, char *msg,
 	int rc = -1;
 
 	aud[0] = '\0';
-	if (tok != NULL && (rc = tcache_hit(tok, aud, sizeof(aud))) != 0) {
+	if (tok != NULL && (rc = tcache_hit(tok, aud, sizeof(aud), exp_at)) != 0) {
 		if (rc < 0) {
 			snprintf(msg, msgsz, "the access token has expired");
 			return -1;
@@ -219,6 +229,7 @@ token_check(const char *tok, const char *expected_aud, char *msg,
 		jv_free(a);
 	}
 	tcache_put(tok, aud, jv_number_value(e));
+	*exp_at = jv_number_value(e);
 	jv_free(e);
 audience:
 	if (expected_aud != NULL && !aud_match(aud, expected_aud)) {

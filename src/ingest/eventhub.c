@@ -84,13 +84,15 @@ struct opts {
 	size_t max_buffer;
 	long prefetch;
 	double tls_timeout;
+	double sas_ttl;
 };
 
 static struct opts op = {
 	.group = "twinpipe", .start = "earliest", .max_in_flight = 100000,
 	.commit_interval = 1.0, .drain_timeout = 30.0, .barrier_interval = 1.0,
 	.ckpt_dir = "eventhub-checkpoints", .max_buffer = 32u << 20,
-	.prefetch = 0, .tls_timeout = 60.0, .own_expiry = 60.0
+	.prefetch = 0, .tls_timeout = 60.0, .own_expiry = 60.0,
+	.sas_ttl = 3600
 };
 
 static int
@@ -184,6 +186,9 @@ static const struct cli_opt options[] = {
 	    "set a librdkafka property, like kcat -X (applied last)", 1,
 	    opt_x },
 	CLI_OPT_REDACT_PARAM,
+	{ "sas-lifetime", 0, CLI_DURATION, &op.sas_ttl, "DURATION", NULL,
+	    "AMQP: lifetime of the SAS tokens made from the key, each "
+	    "renewed before it expires (default 1h)", 0, NULL },
 	{ "start", 's', CLI_STR, &op.start, "WHERE", NULL,
 	    "where to start when the group has no committed offset: "
 	    "earliest (default), latest, or a time (ISO 8601 or ms since "
@@ -1586,8 +1591,9 @@ amqp_setup(struct ctx *c, const struct eh_conn *conn)
 		cli_usage_error(&prog, "--start seq:N wants a sequence number");
 		return EXIT_USAGE;
 	}
-	if (op.own_expiry <= 0) {
-		cli_usage_error(&prog, "--ownership-expiry must be positive");
+	if (op.own_expiry <= 0 || op.sas_ttl < 2) {
+		cli_usage_error(&prog, op.sas_ttl < 2 ? "--sas-lifetime wants "
+		    "at least 2s" : "--ownership-expiry must be positive");
 		return EXIT_USAGE;
 	}
 	memset(&cfg, 0, sizeof(cfg));
@@ -1596,6 +1602,8 @@ amqp_setup(struct ctx *c, const struct eh_conn *conn)
 	cfg.group = op.group;
 	cfg.cacert = op.cacert;
 	cfg.tls_timeout = op.tls_timeout;
+	cfg.sas_ttl = op.sas_ttl;
+	cfg.no_offsets = op.exec == NULL || op.no_commit;
 	cfg.auth = c->auth;
 	cfg.prefetch = (uint32_t)op.prefetch;
 	cfg.epoch = -1;
@@ -1752,15 +1760,19 @@ main(int argc, char **argv)
 		if (use_amqp && cs == NULL && op.namespace != NULL) {
 			struct auth_opts ao;
 
-			conn.host = xstrdup(op.namespace);
-			if (strchr(op.namespace, '.') == NULL) {
-				free(conn.host);
-				buf_printf(&e, "%s.servicebus.windows.net",
+			const char *pc = strrchr(op.namespace, ':');
+
+			/* NS, NS.servicebus.windows.net, or HOST:PORT */
+			if (pc != NULL)
+				buf_add(&e, op.namespace, (size_t)(pc -
+				    op.namespace));
+			else
+				buf_printf(&e, strchr(op.namespace, '.') ?
+				    "%s" : "%s.servicebus.windows.net",
 				    op.namespace);
-				conn.host = buf_cstr(&e);
-				e = (struct buf)BUF_INIT;
-			}
-			conn.port = 5671;
+			conn.host = buf_cstr(&e);
+			e = (struct buf)BUF_INIT;
+			conn.port = pc != NULL ? atoi(pc + 1) : 5671;
 			conn.tls = 1;
 			auth_opts_init(&ao);
 			ao.cacert = op.cacert;

@@ -50,6 +50,8 @@ struct part {
 	int64_t last;		/* last sequence number delivered, -1 none */
 	int active;		/* being read */
 	int lost;		/* taken by a higher epoch: not reopened */
+	double reopen_at;	/* detached: reopen then (0: not waiting) */
+	double backoff;		/* the next wait after a detach */
 	struct seqoff *so;	/* offsets of delivered events, a ring */
 	size_t so_head, so_n, so_cap;
 	int64_t last_ms;	/* enqueued time of the last delivered */
@@ -262,7 +264,8 @@ put_token(struct eh_amqpc *a)
 		exp = se ? strtoll(se + 3, NULL, 10) : (int64_t)time(NULL) +
 		    SAS_TTL;
 	} else {
-		exp = (int64_t)time(NULL) + SAS_TTL;
+		exp = (int64_t)time(NULL) + (a->cfg.sas_ttl >= 1 ?
+		    (int64_t)a->cfg.sas_ttl : SAS_TTL);
 		if (eh_sas_token(&tok, a->audience, a->cfg.conn->key_name,
 		    a->cfg.conn->key, exp) < 0) {
 			log_error("amqp: cannot sign a SAS token");
@@ -363,6 +366,7 @@ open_receiver(struct eh_amqpc *a, struct part *p)
 		snprintf(expr, sizeof(expr),
 		    "amqp.annotation.x-opt-offset > '-1'");
 	}
+	p->reopen_at = 0;
 	p->l = pn_receiver(a->s, name);
 	pn_link_set_context(p->l, p);
 	pn_terminus_set_address(pn_link_source(p->l), addr);
@@ -672,7 +676,9 @@ deliver(struct eh_amqpc *a, struct part *p)
 		return 0;	/* delivered before a reconnect */
 	p->last = ev.seq;
 	p->last_ms = ev.enqueued;
-	remember(p, ev.seq, offs);
+	p->backoff = 0;
+	if (!a->cfg.no_offsets)
+		remember(p, ev.seq, offs);
 	a->delivered++;
 	return a->fn ? a->fn(a->fctx, &ev) : 0;
 }
@@ -787,6 +793,7 @@ eh_amqpc_connected(const struct eh_amqpc *a)
 {
 	return a->state == ST_READY && !a->fatal;
 }
+static void reopen_all(struct eh_amqpc *);
 
 /* A reply on $cbs or $management. */
 static void
@@ -838,6 +845,8 @@ reply(struct eh_amqpc *a, pn_link_t *l)
 			log_debug("amqp: token accepted (%d)", (int)status);
 			if (!a->mgmt_done)
 				ask_partitions(a);
+			else if (a->state == ST_AUTH)
+				reopen_all(a);
 			return;
 		}
 		log_error("amqp: the token was refused: %d %s", (int)status,
@@ -925,8 +934,6 @@ bad:
 static void
 on_remote_open_conn(struct eh_amqpc *a)
 {
-	size_t i;
-
 	a->s = pn_session(a->c);
 	pn_session_open(a->s);
 	a->cbs_tx = link_pair(a, "$cbs", 0);
@@ -940,21 +947,28 @@ on_remote_open_conn(struct eh_amqpc *a)
 		a->fatal = 1;
 		return;
 	}
-	if (a->mgmt_done) {	/* a reconnect: reopen what was read */
-		a->state = ST_READY;
-		for (i = 0; i < a->np; i++) {
-			struct part *p = &a->p[i];
-
-			if (p->lost || !p->active)
-				continue;
-			if (p->last >= 0) {
-				p->st.kind = EHS_SEQ;
-				p->st.v = p->last;
-			}
-			open_receiver(a, p);
-		}
-	}
 	a->backoff = 0.5;
+}
+
+/* A reconnect, once the token is accepted (links opened before it would
+ * be refused): reopen what was read. */
+static void
+reopen_all(struct eh_amqpc *a)
+{
+	size_t i;
+
+	a->state = ST_READY;
+	for (i = 0; i < a->np; i++) {
+		struct part *p = &a->p[i];
+
+		if (p->lost || !p->active)
+			continue;
+		if (p->last >= 0) {
+			p->st.kind = EHS_SEQ;
+			p->st.v = p->last;
+		}
+		open_receiver(a, p);
+	}
 }
 
 static void
@@ -996,15 +1010,34 @@ link_closed(struct eh_amqpc *a, pn_link_t *l)
 		a->fatal = 1;
 		return;
 	}
-	log_warn("amqp: %s[%d] detached: %s %s (reopened after sequence "
-	    "number %" PRId64 ")", a->cfg.hub, (int)p->id, name ? name : "",
-	    pn_condition_get_description(cond) ?
-	    pn_condition_get_description(cond) : "", p->last);
+	/* server-busy, detach-forced, ...: reopen with backoff */
+	p->backoff = p->backoff < 0.25 ? 0.25 : p->backoff * 2 > 30 ? 30 :
+	    p->backoff * 2;
+	p->reopen_at = now_s() + p->backoff;
+	log_warn("amqp: %s[%d] detached: %s %s (reopened in %.2fs after "
+	    "sequence number %" PRId64 ")", a->cfg.hub, (int)p->id,
+	    name ? name : "", pn_condition_get_description(cond) ?
+	    pn_condition_get_description(cond) : "", p->backoff, p->last);
 	if (p->last >= 0) {
 		p->st.kind = EHS_SEQ;
 		p->st.v = p->last;
 	}
-	open_receiver(a, p);
+}
+
+/* Reopen the detached partitions whose backoff has passed. */
+static void
+reopen_due(struct eh_amqpc *a)
+{
+	double now = now_s();
+	size_t i;
+
+	for (i = 0; i < a->np; i++) {
+		struct part *p = &a->p[i];
+
+		if (p->l == NULL && p->active && !p->lost && p->reopen_at > 0 &&
+		    now >= p->reopen_at)
+			open_receiver(a, p);
+	}
 }
 
 /* Is this a failed verification of the peer's certificate? */
@@ -1069,6 +1102,8 @@ handle(struct eh_amqpc *a, pn_event_t *e)
 			a->props_at = now_s() + a->props_every;
 			ask_part_props(a);
 		}
+		if (a->state == ST_READY)
+			reopen_due(a);
 		give_credit(a);
 		break;
 	case PN_LINK_REMOTE_CLOSE:

@@ -29,6 +29,10 @@ struct eh_amqpc_cfg {
 	struct auth *auth;		/* Entra ID instead of a key, or NULL */
 	uint32_t prefetch;		/* credit per partition link */
 	int64_t epoch;			/* owner level, -1 none */
+	int no_offsets;			/* nothing is committed: keep no
+					   offsets for eh_amqpc_offset_of */
+	double sas_ttl;			/* lifetime of the SAS tokens made
+					   from the key, s; 0: an hour */
 	double tls_timeout;		/* give up after this long when no
 					   connection got through TLS and
 					   the peer's certificate failed
