@@ -771,90 +771,74 @@ parse_share(const char *s, const char *name, double *out)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
-{
-	struct cli_common common;
-	struct MHD_Daemon *d = NULL;
+/* What a run holds beside emu: secrets, the listeners, the addresses. */
+struct run {
+	char *cert_pem, *key_pem;
+	char *ckey, *csecret, *iotkey, *ehkey, *idh, *fsecret;
 	struct sockaddr_in sa;
-	struct addrinfo hints, *ai = NULL;
-	const union MHD_DaemonInfo *di;
-	char *cert_pem = NULL, *key_pem = NULL, *ckey = NULL, *csecret = NULL;
-	char *iotkey = NULL, *ehkey = NULL, amqp_url[160] = "";
-	struct eh_config ehc;
-	struct eh_amqp_config amc;
-	long amqp_port = -1;
-	int amqp_on = 0;
-	char url[128];
-	unsigned flags;
-	sigset_t set;
-	int sig, failed = 0, rc = EXIT_FATAL, i;
-	FILE *pf;
-	char *idh, *fsecret = NULL;
-	struct buf kb = BUF_INIT;
+	long amqp_port;		/* 0: any */
+	int amqp_on;
+	struct MHD_Daemon *d;
+	char url[128], amqp_url[160];
+};
 
-	log_init("twin-emulator");
-	if ((i = cli_parse(&prog, argc, argv, &common)) < 0)
-		return EXIT_USAGE;
-	if (i < argc) {
-		cli_usage_error(&prog, "unexpected operand '%s'", argv[i]);
-		return EXIT_USAGE;
-	}
-	if (opt.port < 0 || opt.port > 65535) {
-		cli_usage_error(&prog, "--port: %ld is out of range", opt.port);
-		return EXIT_USAGE;
-	}
-	if ((opt.cert == NULL) != (opt.key == NULL)) {
-		cli_usage_error(&prog, "--cert and --key go together");
-		return EXIT_USAGE;
-	}
-	if ((opt.cert != NULL) && !opt.tls) {
-		cli_usage_error(&prog, "--cert/--key need --tls");
-		return EXIT_USAGE;
-	}
-	if (opt.page_size < 1 || opt.page_size > 1000) {
-		cli_usage_error(&prog, "--page-size: %ld is not in 1..1000",
-		    opt.page_size);
-		return EXIT_USAGE;
-	}
+/* The options that need more than the table: 0, or -1 (reported). */
+static int
+check_options(struct run *rn, int argc, char **argv, int first)
+{
+	char *end;
+
+	if (first < argc)
+		return cli_usage_error(&prog, "unexpected operand '%s'",
+		    argv[first]), -1;
+	if (opt.port < 0 || opt.port > 65535)
+		return cli_usage_error(&prog, "--port: %ld is out of range",
+		    opt.port), -1;
+	if ((opt.cert == NULL) != (opt.key == NULL))
+		return cli_usage_error(&prog, "--cert and --key go together"),
+		    -1;
+	if ((opt.cert != NULL) && !opt.tls)
+		return cli_usage_error(&prog, "--cert/--key need --tls"), -1;
+	if (opt.page_size < 1 || opt.page_size > 1000)
+		return cli_usage_error(&prog, "--page-size: %ld is not in "
+		    "1..1000", opt.page_size), -1;
 	if (opt.rate < 0 || opt.twin_rate < 0 || opt.partition_ru < 0 ||
-	    opt.threads < 0 ||
-	    opt.latency < 0 || opt.jitter < 0 || opt.token_lifetime <= 0) {
-		cli_usage_error(&prog, "negative rate, latency, thread count or "
-		    "token lifetime");
-		return EXIT_USAGE;
-	}
+	    opt.threads < 0 || opt.latency < 0 || opt.jitter < 0 ||
+	    opt.token_lifetime <= 0)
+		return cli_usage_error(&prog, "negative rate, latency, thread "
+		    "count or token lifetime"), -1;
 	if (opt.amqp_port != NULL) {
-		char *end;
+		int any = strcmp(opt.amqp_port, "auto") == 0;
 
-		amqp_on = 1;
-		amqp_port = strcmp(opt.amqp_port, "auto") == 0 ? 0 :
-		    strtol(opt.amqp_port, &end, 10);
-		if (strcmp(opt.amqp_port, "auto") != 0 && (*end != '\0' ||
-		    end == opt.amqp_port || amqp_port < 0 || amqp_port > 65535)) {
-			cli_usage_error(&prog, "--amqp-port: '%s' is not a port "
-			    "or auto", opt.amqp_port);
-			return EXIT_USAGE;
-		}
-		amqp_on = amqp_port != 0 || strcmp(opt.amqp_port, "auto") == 0;
+		rn->amqp_port = any ? 0 : strtol(opt.amqp_port, &end, 10);
+		if (!any && (*end != '\0' || end == opt.amqp_port ||
+		    rn->amqp_port < 0 || rn->amqp_port > 65535))
+			return cli_usage_error(&prog, "--amqp-port: '%s' is not "
+			    "a port or auto", opt.amqp_port), -1;
+		rn->amqp_on = rn->amqp_port != 0 || any;
 	}
 	if (opt.eh_partitions < 1 || opt.eh_partitions > EH_MAX_PARTITIONS ||
-	    opt.eh_retention < 0 || opt.eh_retention_age < 0) {
-		cli_usage_error(&prog, "--eh-partitions is not in 1..%d, or a "
-		    "negative retention", EH_MAX_PARTITIONS);
-		return EXIT_USAGE;
-	}
+	    opt.eh_retention < 0 || opt.eh_retention_age < 0)
+		return cli_usage_error(&prog, "--eh-partitions is not in 1..%d, "
+		    "or a negative retention", EH_MAX_PARTITIONS), -1;
 	if (opt.max_conns < 1 || opt.max_conns_ip < 0 ||
-	    opt.header_timeout < 0 || opt.idle_timeout < 1) {
-		cli_usage_error(&prog, "--max-connections must be at least 1, "
-		    "--idle-timeout at least 1s, --max-connections-per-ip and "
-		    "--header-timeout not negative");
-		return EXIT_USAGE;
-	}
+	    opt.header_timeout < 0 || opt.idle_timeout < 1)
+		return cli_usage_error(&prog, "--max-connections must be at "
+		    "least 1, --idle-timeout at least 1s, "
+		    "--max-connections-per-ip and --header-timeout not "
+		    "negative"), -1;
+	return 0;
+}
+
+/* Faults, limits and switches from the options into emu. Returns 0, or
+ * -1 (reported). */
+static int
+configure(void)
+{
 	pthread_mutex_init(&emu.fault_mu, NULL);
 	if (parse_share(opt.error_rate, "error-rate", &emu.faults.error_rate) ||
 	    parse_share(opt.drop_rate, "drop-rate", &emu.faults.drop_rate))
-		return EXIT_USAGE;
+		return -1;
 	emu.faults.rate = (double)opt.rate;
 	emu.faults.twin_rate = (double)opt.twin_rate;
 	emu.faults.partition_ru = (double)opt.partition_ru;
@@ -867,44 +851,46 @@ main(int argc, char **argv)
 	emu.tls = opt.tls;
 	emu.page_size = opt.page_size;
 	emu.token_lifetime = opt.token_lifetime;
+	return 0;
+}
 
-	ckey = cli_secret("TWIN_EMULATOR_COSMOS_KEY", opt.cosmos_key_file, &failed);
-	if (failed)
-		return EXIT_USAGE;
-	emu.key = ckey != NULL ? ckey : COSMOS_EMULATOR_KEY;
-	if (base64_decode(&kb, emu.key, strlen(emu.key)) != 0 || kb.len == 0) {
-		buf_release(&kb);
-		cli_usage_error(&prog, "the Cosmos key is not base64");
-		return EXIT_USAGE;
-	}
-	buf_release(&kb);
-	csecret = cli_secret("TWIN_EMULATOR_CLIENT_SECRET",
-	    opt.client_secret_file, &failed);
-	if (failed)
-		return EXIT_USAGE;
-	emu.client_secret = csecret;
-	ehkey = cli_secret("TWIN_EMULATOR_EH_KEY", opt.eh_key_file, &failed);
-	if (failed)
-		return EXIT_USAGE;
-	iotkey = cli_secret("TWIN_EMULATOR_IOTHUB_KEY", opt.iothub_key_file,
+/* The keys and secrets, from files or the environment, and the IoT Hub.
+ * Returns 0, or an exit code (reported). */
+static int
+load_secrets(struct run *rn)
+{
+	struct buf kb = BUF_INIT;
+	char msg[200];
+	int failed = 0, bad;
+
+	rn->ckey = cli_secret("TWIN_EMULATOR_COSMOS_KEY", opt.cosmos_key_file,
 	    &failed);
+	if (!failed)
+		rn->csecret = cli_secret("TWIN_EMULATOR_CLIENT_SECRET",
+		    opt.client_secret_file, &failed);
+	if (!failed)
+		rn->ehkey = cli_secret("TWIN_EMULATOR_EH_KEY", opt.eh_key_file,
+		    &failed);
+	if (!failed)
+		rn->iotkey = cli_secret("TWIN_EMULATOR_IOTHUB_KEY",
+		    opt.iothub_key_file, &failed);
 	if (failed)
 		return EXIT_USAGE;
+	emu.key = rn->ckey != NULL ? rn->ckey : COSMOS_EMULATOR_KEY;
+	bad = base64_decode(&kb, emu.key, strlen(emu.key)) != 0 || kb.len == 0;
+	buf_release(&kb);
+	if (bad)
+		return cli_usage_error(&prog, "the Cosmos key is not base64"),
+		    EXIT_USAGE;
+	emu.client_secret = rn->csecret;
 	if (opt.iothub == NULL)
 		opt.iothub = "twin-emulator";
-	{
-		char msg[200];
-
-		if (iothub_init(opt.iothub, "iothubowner", iotkey != NULL ?
-		    iotkey : IOTHUB_EMULATOR_KEY, msg, sizeof(msg)) != 0) {
-			free(iotkey);
-			cli_usage_error(&prog, "%s", msg);
-			return EXIT_USAGE;
-		}
-	}
-	idh = cli_secret("TWIN_EMULATOR_IDENTITY_HEADER", NULL, &failed);
-	emu.identity_header = idh;
-	if (load_federated_key(&fsecret) != 0)
+	if (iothub_init(opt.iothub, "iothubowner", rn->iotkey != NULL ?
+	    rn->iotkey : IOTHUB_EMULATOR_KEY, msg, sizeof(msg)) != 0)
+		return cli_usage_error(&prog, "%s", msg), EXIT_USAGE;
+	rn->idh = cli_secret("TWIN_EMULATOR_IDENTITY_HEADER", NULL, &failed);
+	emu.identity_header = rn->idh;
+	if (load_federated_key(&rn->fsecret) != 0)
 		return EXIT_USAGE;
 	emu.fed_issuer = opt.fed_issuer;
 	emu.fed_subject = opt.fed_subject;
@@ -912,25 +898,40 @@ main(int argc, char **argv)
 		log_error("cannot get random bytes for the token key");
 		return EXIT_FATAL;
 	}
+	return 0;
+}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)opt.port);
+/* --host and --port as an IPv4 address. Returns 0, or -1 (reported). */
+static int
+resolve_host(struct run *rn)
+{
+	struct addrinfo hints, *ai = NULL;
+
+	memset(&rn->sa, 0, sizeof(rn->sa));
+	rn->sa.sin_family = AF_INET;
+	rn->sa.sin_port = htons((uint16_t)opt.port);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_INET;
 	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(opt.host, NULL, &hints, &ai) != 0 || ai == NULL) {
-		cli_usage_error(&prog, "--host: cannot resolve '%s' (IPv4)", opt.host);
-		return EXIT_USAGE;
-	}
-	sa.sin_addr = ((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+	if (getaddrinfo(opt.host, NULL, &hints, &ai) != 0 || ai == NULL)
+		return cli_usage_error(&prog, "--host: cannot resolve '%s' "
+		    "(IPv4)", opt.host), -1;
+	rn->sa.sin_addr = ((struct sockaddr_in *)ai->ai_addr)->sin_addr;
 	freeaddrinfo(ai);
+	return 0;
+}
 
-	if (opt.tls && tls_load_or_make(opt.cert, opt.key, &cert_pem,
-	    &key_pem) != 0)
-		goto out;
+/* The SQLite store and the event hubs (the IoT Hub's built-in endpoint,
+ * even when hubs are declared). Returns 0, or -1 (reported). */
+static int
+open_stores(void)
+{
+	struct eh_config ehc;
+	char msg[300];
+	int i;
+
 	if (store_open(opt.db) != 0)
-		goto out;
+		return -1;
 	memset(&ehc, 0, sizeof(ehc));
 	ehc.db_path = opt.db;
 	ehc.default_partitions = (int)opt.eh_partitions;
@@ -938,19 +939,14 @@ main(int argc, char **argv)
 	ehc.retention_age = opt.eh_retention_age;
 	ehc.strict = opt.neventhubs > 0;
 	if (eh_init(&ehc) != 0)
-		goto out;
-	{
-		char msg[300];
-
-		/* the IoT Hub's built-in endpoint, even when hubs are declared */
-		if (eh_hub_add(opt.iothub, (int)opt.eh_partitions, msg,
-		    sizeof(msg)) != 0) {
-			log_error("--iothub: %s", msg);
-			goto out;
-		}
+		return -1;
+	if (eh_hub_add(opt.iothub, (int)opt.eh_partitions, msg,
+	    sizeof(msg)) != 0) {
+		log_error("--iothub: %s", msg);
+		return -1;
 	}
 	for (i = 0; i < opt.neventhubs; i++) {
-		char name[EH_MAX_NAME], msg[300], *colon, *end;
+		char name[EH_MAX_NAME], *colon, *end;
 		long n = opt.eh_partitions;
 
 		snprintf(name, sizeof(name), "%s", opt.eventhubs[i]);
@@ -962,16 +958,25 @@ main(int argc, char **argv)
 		}
 		if (eh_hub_add(name, (int)n, msg, sizeof(msg)) != 0) {
 			log_error("--eventhub: %s", msg);
-			goto out;
+			return -1;
 		}
 	}
+	return 0;
+}
 
-	/* signals are taken by sigwait() in this thread only */
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+/*
+ * The HTTP(S) daemon. Hostile clients: bounded connections in total and
+ * per address (a refused one is closed at accept), the header deadline
+ * (guard.c), an idle timeout, strict request parsing (garbage answers 400
+ * and the connection is closed), 64 KiB per connection. Returns 0, or -1
+ * (reported).
+ */
+static int
+start_http(struct run *rn)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	    MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *di;
 
 	if (opt.threads == 0)
 		opt.threads = sysconf(_SC_NPROCESSORS_ONLN) > 0 ?
@@ -980,21 +985,13 @@ main(int argc, char **argv)
 	if (guard_start(opt.header_timeout) != 0) {
 		log_error("cannot start the header deadline thread: %s",
 		    strerror(errno));
-		goto out;
+		return -1;
 	}
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-	    MHD_USE_ERROR_LOG;
 	if (opt.tls)
 		flags |= MHD_USE_TLS;
-	/*
-	 * Hostile clients: bounded connections in total and per address (a
-	 * refused one is closed at accept), the header deadline (guard.c),
-	 * an idle timeout, strict request parsing (garbage answers 400 and
-	 * the connection is closed), 64 KiB per connection.
-	 */
 #define DAEMON_OPTIONS \
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, \
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, \
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&rn->sa, \
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt.threads, \
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, \
 	    MHD_OPTION_NOTIFY_CONNECTION, guard_notify, NULL, \
@@ -1006,90 +1003,162 @@ main(int argc, char **argv)
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, \
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u
 	if (opt.tls)
-		d = MHD_start_daemon(flags, (uint16_t)opt.port, NULL, NULL,
+		rn->d = MHD_start_daemon(flags, (uint16_t)opt.port, NULL, NULL,
 		    on_request, NULL, DAEMON_OPTIONS,
-		    MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
-		    MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+		    MHD_OPTION_HTTPS_MEM_CERT, rn->cert_pem,
+		    MHD_OPTION_HTTPS_MEM_KEY, rn->key_pem,
 		    MHD_OPTION_END);
 	else
-		d = MHD_start_daemon(flags, (uint16_t)opt.port, NULL, NULL,
+		rn->d = MHD_start_daemon(flags, (uint16_t)opt.port, NULL, NULL,
 		    on_request, NULL, DAEMON_OPTIONS, MHD_OPTION_END);
 #undef DAEMON_OPTIONS
-	if (d == NULL) {
+	if (rn->d == NULL) {
 		log_error("cannot listen on %s:%ld: %s", opt.host, opt.port,
 		    strerror(errno));
-		goto out;
+		return -1;
 	}
-	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	snprintf(url, sizeof(url), "%s://%s:%u", opt.tls ? "https" : "http",
-	    inet_ntoa(sa.sin_addr), di != NULL ? (unsigned)di->port : 0u);
-	if (amqp_on) {
-		memset(&amc, 0, sizeof(amc));
-		amc.host = inet_ntoa(sa.sin_addr);
-		amc.port = (int)amqp_port;
-		amc.tls = opt.tls;
-		amc.cert_pem = cert_pem;
-		amc.key_pem = key_pem;
-		amc.key_name = opt.eh_key_name;
-		amc.key = ehkey != NULL ? ehkey : "SAS_KEY_VALUE";
-		amc.no_auth = opt.no_auth;
-		if ((i = eh_amqp_start(&amc)) < 0)
-			goto out;
-		snprintf(amqp_url, sizeof(amqp_url), "%s://%s:%d",
-		    opt.tls ? "amqps" : "amqp", inet_ntoa(sa.sin_addr), i);
-	}
+	di = MHD_get_daemon_info(rn->d, MHD_DAEMON_INFO_BIND_PORT);
+	snprintf(rn->url, sizeof(rn->url), "%s://%s:%u", opt.tls ? "https" :
+	    "http", inet_ntoa(rn->sa.sin_addr), di != NULL ?
+	    (unsigned)di->port : 0u);
+	return 0;
+}
+
+/* The Event Hubs AMQP endpoint (--amqp-port). Returns 0, or -1 (reported). */
+static int
+start_amqp(struct run *rn)
+{
+	struct eh_amqp_config amc;
+	int port;
+
+	if (!rn->amqp_on)
+		return 0;
+	memset(&amc, 0, sizeof(amc));
+	amc.host = inet_ntoa(rn->sa.sin_addr);
+	amc.port = (int)rn->amqp_port;
+	amc.tls = opt.tls;
+	amc.cert_pem = rn->cert_pem;
+	amc.key_pem = rn->key_pem;
+	amc.key_name = opt.eh_key_name;
+	amc.key = rn->ehkey != NULL ? rn->ehkey : "SAS_KEY_VALUE";
+	amc.no_auth = opt.no_auth;
+	if ((port = eh_amqp_start(&amc)) < 0)
+		return -1;
+	snprintf(rn->amqp_url, sizeof(rn->amqp_url), "%s://%s:%d",
+	    opt.tls ? "amqps" : "amqp", inet_ntoa(rn->sa.sin_addr), port);
+	return 0;
+}
+
+/* --pid-file, then the URLs on standard output: the emulator is ready.
+ * Returns 0, or -1 (reported). */
+static int
+announce(const struct run *rn)
+{
+	FILE *pf;
+
 	if (opt.pid_file != NULL) {
 		if ((pf = fopen(opt.pid_file, "w")) == NULL) {
 			log_error("%s: %s", opt.pid_file, strerror(errno));
-			goto out;
+			return -1;
 		}
 		fprintf(pf, "%ld\n", (long)getpid());
 		if (fclose(pf) != 0) {
 			log_error("%s: %s", opt.pid_file, strerror(errno));
-			goto out;
+			return -1;
 		}
 	}
-	printf("%s\n", url);
-	if (amqp_url[0] != '\0')
-		printf("%s\n", amqp_url);
+	printf("%s\n", rn->url);
+	if (rn->amqp_url[0] != '\0')
+		printf("%s\n", rn->amqp_url);
 	if (fflush(stdout) != 0) {
 		log_error("cannot write to standard output");
-		goto out;
+		return -1;
 	}
-	log_info("serving on %s", url);
+	log_info("serving on %s", rn->url);
 	if (metrics_opt.listen != NULL &&
 	    metrics_listen_start(metrics_opt.listen, NULL) < 0)
-		goto out;
+		return -1;
 	metrics_set_ready(1);
 	metrics_expect_heartbeat();
-	for (;;) {
-		struct timespec tick = { 1, 0 };
+	return 0;
+}
 
-		if ((sig = sigtimedwait(&set, NULL, &tick)) > 0)
-			break;
+/* Serve until SIGTERM or SIGINT (taken by sigwait in this thread only). */
+static void
+serve(const sigset_t *set)
+{
+	struct timespec tick = { 1, 0 };
+	int sig;
+
+	while ((sig = sigtimedwait(set, NULL, &tick)) <= 0)
 		metrics_tick();	/* --metrics-interval, /healthz */
-	}
 	log_info("signal %d: stopping", sig);
-	rc = EXIT_ALL_OK;
-out:
+}
+
+static void
+run_free(struct run *rn, int rc)
+{
 	(void)metrics_finish(rc);
 	eh_amqp_stop();
-	if (d != NULL)
-		MHD_stop_daemon(d);
+	if (rn->d != NULL)
+		MHD_stop_daemon(rn->d);
 	eh_release();
 	guard_stop();
 	store_close();
 	token_release();
 	if (opt.pid_file != NULL && rc == EXIT_ALL_OK)
 		unlink(opt.pid_file);
-	free(cert_pem);
-	free(key_pem);
-	free(ckey);
-	free(csecret);
-	free(iotkey);
-	free(ehkey);
-	free(idh);
-	free(fsecret);
+	free(rn->cert_pem);
+	free(rn->key_pem);
+	free(rn->ckey);
+	free(rn->csecret);
+	free(rn->iotkey);
+	free(rn->ehkey);
+	free(rn->idh);
+	free(rn->fsecret);
 	EVP_PKEY_free(emu.fed_pkey);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli_common common;
+	struct run rn;
+	sigset_t set;
+	int first, rc;
+
+	memset(&rn, 0, sizeof(rn));
+	rn.amqp_port = -1;
+	log_init("twin-emulator");
+	if ((first = cli_parse(&prog, argc, argv, &common)) < 0 ||
+	    check_options(&rn, argc, argv, first) < 0 || configure() < 0)
+		return EXIT_USAGE;
+	if ((rc = load_secrets(&rn)) == 0 && resolve_host(&rn) < 0)
+		rc = EXIT_USAGE;
+	if (rc != 0) {
+		free(rn.ckey);
+		free(rn.csecret);
+		free(rn.iotkey);
+		free(rn.ehkey);
+		free(rn.idh);
+		free(rn.fsecret);
+		return rc;
+	}
+	rc = EXIT_FATAL;
+	if ((opt.tls && tls_load_or_make(opt.cert, opt.key, &rn.cert_pem,
+	    &rn.key_pem) != 0) || open_stores() < 0)
+		goto out;
+	/* signals are taken by sigwait() in this thread only */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (start_http(&rn) < 0 || start_amqp(&rn) < 0 || announce(&rn) < 0)
+		goto out;
+	serve(&set);
+	rc = EXIT_ALL_OK;
+out:
+	run_free(&rn, rc);
 	return rc;
 }
