@@ -47,10 +47,10 @@
 #include "log.h"
 #include "metrics.h"
 #include "ndjson.h"
+#include "stage.h"
 #include "stats.h"
 #include "tape.h"
 
-static volatile sig_atomic_t stop_flag;
 
 #define MAX_X 64
 
@@ -223,13 +223,6 @@ static const struct cli_prog prog = {
 	"  AZURE_STORAGE_SAS_TOKEN     the account of --checkpoint-store\n",
 	&op
 };
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
 
 static double
 now_s(void)
@@ -1331,7 +1324,7 @@ publish_metrics(const struct ctx *c)
 	if (c->commit)
 		metrics_set("twinpipe_eventhub_commit_age_seconds", NULL,
 		    now - commit_at);
-	metrics_set_ready(assigned > 0 && !c->fatal && !stop_flag &&
+	metrics_set_ready(assigned > 0 && !c->fatal && !stage_stop &&
 	    (c->amqp == NULL || eh_amqpc_connected(c->amqp)) &&
 	    (c->ch == NULL || (!c->ch->eof && c->ch->pid > 0)));
 }
@@ -1682,393 +1675,409 @@ out:
 	return rc;
 }
 
-int
-main(int argc, char **argv)
-{
-	struct cli_common common;
-	struct ndjson_writer w;
-	struct child ch = { .pid = -1, .in = -1, .out = -1 };
-	struct sigaction sa;
-	rd_kafka_conf_t *conf = NULL;
-	rd_kafka_topic_partition_list_t *subs = NULL;
-	char *cs = NULL, *ns = NULL, *entity = NULL, *host = NULL;
-	char err[512];
-	int first, status = EXIT_ALL_OK, reading = 1, i, wrote_init = 0;
-	double last_event, last_commit, drain_end = 0;
-	int failed_secret = 0, use_amqp = 0;
+/* What a run holds beside cx: the transport's set-up and the co-process. */
+struct run {
+	struct child ch;
+	rd_kafka_conf_t *conf;
+	rd_kafka_topic_partition_list_t *subs;
+	char *cs, *ns, *entity, *host;
+	int use_amqp;
 	struct eh_conn conn;
 	struct eh_budget bud;
 	char kbytes[32], kmsgs[32];
-	size_t kafka_out;
+	size_t kafka_out;	/* output bytes pending before Kafka waits */
+};
 
-	memset(&conn, 0, sizeof(conn));
-	cx.start_ts = -1;
-	first = cli_parse(&prog, argc, argv, &common);
-	if (first < 0) {
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (first < argc) {
-		cli_usage_error(&prog, "unexpected argument '%s'", argv[first]);
-		status = EXIT_USAGE;
-		goto out;
-	}
+/* The options that need more than the table: 0, or -1 (reported). */
+static int
+check_options(int argc, char **argv, int first)
+{
+	if (first < argc)
+		return cli_usage_error(&prog, "unexpected argument '%s'",
+		    argv[first]), -1;
 	if (strcmp(op.start, "earliest") && strcmp(op.start, "latest") &&
 	    strncmp(op.start, "seq:", 4) != 0 &&
-	    (cx.start_ts = parse_time(op.start)) < 0) {
-		cli_usage_error(&prog, "--start wants earliest, latest or a "
-		    "time, not '%s'", op.start);
-		status = EXIT_USAGE;
-		goto out;
-	}
+	    (cx.start_ts = parse_time(op.start)) < 0)
+		return cli_usage_error(&prog, "--start wants earliest, latest or "
+		    "a time, not '%s'", op.start), -1;
 	if (op.max_events < 0 || op.max_in_flight < 1 ||
 	    strlen(op.group) == 0 || strlen(op.group) > 256 ||
-	    op.max_buffer < (1u << 20)) {
-		cli_usage_error(&prog, "--max-events must not be negative, "
-		    "--max-in-flight positive, --group 1-256 characters, "
-		    "--max-buffer at least 1M");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	eh_budget_split(op.max_buffer, &bud);
-	snprintf(kbytes, sizeof(kbytes), "%lu", bud.kafka_kbytes);
-	snprintf(kmsgs, sizeof(kmsgs), "%lu", bud.kafka_messages);
-	kafka_out = bud.out_bytes < (1u << 20) ? bud.out_bytes : 1u << 20;
-	/* the transport: --transport, or what the connection string asks */
+	    op.max_buffer < (1u << 20))
+		return cli_usage_error(&prog, "--max-events must not be "
+		    "negative, --max-in-flight positive, --group 1-256 "
+		    "characters, --max-buffer at least 1M"), -1;
 	if (op.transport != NULL && strcmp(op.transport, "amqp") != 0 &&
-	    strcmp(op.transport, "kafka") != 0) {
-		cli_usage_error(&prog, "--transport wants amqp or kafka");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	use_amqp = op.transport != NULL && strcmp(op.transport, "amqp") == 0;
-	if (op.bootstrap == NULL && (op.transport == NULL || use_amqp)) {
-		struct buf e = BUF_INIT;
+	    strcmp(op.transport, "kafka") != 0)
+		return cli_usage_error(&prog, "--transport wants amqp or "
+		    "kafka"), -1;
+	if (op.assign && op.exec != NULL && !op.no_commit)
+		return cli_usage_error(&prog, "--assign joins no group and "
+		    "commits nothing: with --exec, add --no-commit"), -1;
+	return 0;
+}
 
-		if (op.namespace == NULL || op.conn_file != NULL)
-			cs = cli_secret("EVENTHUB_CONNECTION_STRING",
-			    op.conn_file, &failed_secret);
-		if (cs != NULL && eh_conn_parse(cs, strlen(cs), &conn,
-		    &e) < 0) {
-			log_error("connection string: %s", buf_cstr(&e));
-			buf_release(&e);
-			status = EXIT_USAGE;
-			goto out;
-		}
+/* --namespace over AMQP: NS, NS.servicebus.windows.net or HOST:PORT, with
+ * the Entra credential chain. Returns 0, or -1 (reported). */
+static int
+amqp_namespace(struct run *rn)
+{
+	const char *pc = strrchr(op.namespace, ':');
+	struct buf e = BUF_INIT;
+	struct auth_opts ao;
+
+	if (pc != NULL)
+		buf_add(&e, op.namespace, (size_t)(pc - op.namespace));
+	else
+		buf_printf(&e, strchr(op.namespace, '.') ? "%s" :
+		    "%s.servicebus.windows.net", op.namespace);
+	rn->conn.host = buf_cstr(&e);
+	e = (struct buf)BUF_INIT;
+	rn->conn.port = pc != NULL ? atoi(pc + 1) : 5671;
+	rn->conn.tls = 1;
+	auth_opts_init(&ao);
+	ao.cacert = op.cacert;
+	if ((cx.auth = auth_new(&ao, &e)) == NULL) {
+		log_error("entra: %s", buf_cstr(&e));
 		buf_release(&e);
-		use_amqp |= conn.amqp_hint;
-		if (use_amqp && cs == NULL && op.namespace != NULL) {
-			struct auth_opts ao;
-
-			const char *pc = strrchr(op.namespace, ':');
-
-			/* NS, NS.servicebus.windows.net, or HOST:PORT */
-			if (pc != NULL)
-				buf_add(&e, op.namespace, (size_t)(pc -
-				    op.namespace));
-			else
-				buf_printf(&e, strchr(op.namespace, '.') ?
-				    "%s" : "%s.servicebus.windows.net",
-				    op.namespace);
-			conn.host = buf_cstr(&e);
-			e = (struct buf)BUF_INIT;
-			conn.port = pc != NULL ? atoi(pc + 1) : 5671;
-			conn.tls = 1;
-			auth_opts_init(&ao);
-			ao.cacert = op.cacert;
-			cx.auth = auth_new(&ao, &e);
-			if (cx.auth == NULL) {
-				log_error("entra: %s", buf_cstr(&e));
-				buf_release(&e);
-				status = EXIT_USAGE;
-				goto out;
-			}
-		} else if (use_amqp && cs == NULL) {
-			if (!failed_secret)
-				cli_usage_error(&prog, "--transport amqp needs "
-				    "an Event Hubs connection string "
-				    "(EVENTHUB_CONNECTION_STRING or "
-				    "--connection-string-file) or "
-				    "--namespace");
-			status = EXIT_USAGE;
-			goto out;
-		}
-		if (use_amqp && op.topic == NULL)
-			op.topic = conn.entity;
-		if (use_amqp && (op.topic == NULL || *op.topic == '\0')) {
-			cli_usage_error(&prog, "no event hub: give --topic or a "
-			    "connection string with EntityPath");
-			status = EXIT_USAGE;
-			goto out;
-		}
-		if (use_amqp && (op.prefetch < 0 || op.prefetch > 100000)) {
-			cli_usage_error(&prog, "--prefetch wants 1-100000");
-			status = EXIT_USAGE;
-			goto out;
-		}
-		if (!use_amqp) {
-			free(cs);	/* read again below */
-			cs = NULL;
-			eh_conn_release(&conn);
-		}
+		return -1;
 	}
-	if (use_amqp)
-		goto amqp_dlq;
-	conf = rd_kafka_conf_new();
-	if (op.bootstrap == NULL && op.namespace != NULL) {
-		struct buf hb = BUF_INIT, e = BUF_INIT;
+	buf_release(&e);
+	return 0;
+}
+
+/* The transport (--transport, or what the connection string asks) and,
+ * for AMQP, the connection. Returns 0, or -1 (reported). */
+static int
+choose_transport(struct run *rn)
+{
+	struct buf e = BUF_INIT;
+	int failed = 0;
+
+	rn->use_amqp = op.transport != NULL &&
+	    strcmp(op.transport, "amqp") == 0;
+	if (op.bootstrap != NULL || (op.transport != NULL && !rn->use_amqp))
+		return 0;
+	if (op.namespace == NULL || op.conn_file != NULL)
+		rn->cs = cli_secret("EVENTHUB_CONNECTION_STRING", op.conn_file,
+		    &failed);
+	if (rn->cs != NULL && eh_conn_parse(rn->cs, strlen(rn->cs), &rn->conn,
+	    &e) < 0) {
+		log_error("connection string: %s", buf_cstr(&e));
+		buf_release(&e);
+		return -1;
+	}
+	buf_release(&e);
+	rn->use_amqp |= rn->conn.amqp_hint;
+	if (rn->use_amqp && rn->cs == NULL && op.namespace != NULL) {
+		if (amqp_namespace(rn) < 0)
+			return -1;
+	} else if (rn->use_amqp && rn->cs == NULL) {
+		if (!failed)
+			cli_usage_error(&prog, "--transport amqp needs an Event "
+			    "Hubs connection string (EVENTHUB_CONNECTION_STRING "
+			    "or --connection-string-file) or --namespace");
+		return -1;
+	}
+	if (rn->use_amqp && op.topic == NULL)
+		op.topic = rn->conn.entity;
+	if (rn->use_amqp && (op.topic == NULL || *op.topic == '\0'))
+		return cli_usage_error(&prog, "no event hub: give --topic or a "
+		    "connection string with EntityPath"), -1;
+	if (rn->use_amqp && (op.prefetch < 0 || op.prefetch > 100000))
+		return cli_usage_error(&prog, "--prefetch wants 1-100000"), -1;
+	if (!rn->use_amqp) {
+		free(rn->cs);	/* read again by kafka_broker() */
+		rn->cs = NULL;
+		eh_conn_release(&rn->conn);
+	}
+	return 0;
+}
+
+/* The settings every Event Hubs Kafka endpoint wants */
+static int
+kafka_sasl(rd_kafka_conf_t *conf, const char *host, const char *mech)
+{
+	return set(conf, "bootstrap.servers", host) ||
+	    set(conf, "security.protocol", "SASL_SSL") ||
+	    set(conf, "sasl.mechanisms", mech) ||
+	    set(conf, "socket.keepalive.enable", "true") ||
+	    set(conf, "metadata.max.age.ms", "180000") ||
+	    set(conf, "session.timeout.ms", "30000") ||
+	    set(conf, "request.timeout.ms", "60000");
+}
+
+/* Kafka: the broker and its credential (--namespace with Entra, a
+ * connection string, or --bootstrap). Returns 0, or -1 (reported). */
+static int
+kafka_broker(struct run *rn)
+{
+	struct buf hb = BUF_INIT, e = BUF_INIT;
+	int failed = 0;
+
+	if (op.bootstrap != NULL)
+		return set(rn->conf, "bootstrap.servers", op.bootstrap) ? -1 : 0;
+	if (op.namespace != NULL) {
 		struct auth_opts ao;
 
-		if (strchr(op.namespace, '.') != NULL)
-			buf_printf(&hb, "%s:9093", op.namespace);
-		else
-			buf_printf(&hb, "%s.servicebus.windows.net:9093",
-			    op.namespace);
-		host = buf_cstr(&hb);
+		buf_printf(&hb, strchr(op.namespace, '.') != NULL ? "%s:9093" :
+		    "%s.servicebus.windows.net:9093", op.namespace);
+		rn->host = buf_cstr(&hb);
 		auth_opts_init(&ao);
 		ao.cacert = op.cacert;
-		cx.auth = auth_new(&ao, &e);
-		if (cx.auth == NULL) {
+		if ((cx.auth = auth_new(&ao, &e)) == NULL) {
 			log_error("entra: %s", buf_cstr(&e));
 			buf_release(&e);
-			status = EXIT_USAGE;
-			goto out;
+			return -1;
 		}
 		buf_release(&e);
-		if (set(conf, "bootstrap.servers", host) ||
-		    set(conf, "security.protocol", "SASL_SSL") ||
-		    set(conf, "sasl.mechanisms", "OAUTHBEARER") ||
-		    set(conf, "socket.keepalive.enable", "true") ||
-		    set(conf, "metadata.max.age.ms", "180000") ||
-		    set(conf, "session.timeout.ms", "30000") ||
-		    set(conf, "request.timeout.ms", "60000")) {
-			status = EXIT_USAGE;
-			goto out;
-		}
-		rd_kafka_conf_set_oauthbearer_token_refresh_cb(conf,
+		if (kafka_sasl(rn->conf, rn->host, "OAUTHBEARER"))
+			return -1;
+		rd_kafka_conf_set_oauthbearer_token_refresh_cb(rn->conf,
 		    on_token_refresh);
-	} else if (op.bootstrap == NULL) {
-		cs = cli_secret("EVENTHUB_CONNECTION_STRING", op.conn_file,
-		    &failed_secret);
-		if (cs == NULL) {
-			if (!failed_secret)
-				cli_usage_error(&prog, "give --bootstrap, "
-				    "--namespace, or an Event Hubs connection "
-				    "string (EVENTHUB_CONNECTION_STRING or "
-				    "--connection-string-file)");
-			status = EXIT_USAGE;
-			goto out;
-		}
-		ns = cs_get(cs, "Endpoint");
-		entity = cs_get(cs, "EntityPath");
-		if (ns == NULL || strncmp(ns, "sb://", 5) != 0) {
-			log_error("the connection string has no "
-			    "Endpoint=sb://NAMESPACE/");
-			status = EXIT_USAGE;
-			goto out;
-		}
-		{
-			char *h = ns + 5, *e = strchr(h, '/');
-			struct buf hb = BUF_INIT;
+		return 0;
+	}
+	rn->cs = cli_secret("EVENTHUB_CONNECTION_STRING", op.conn_file,
+	    &failed);
+	if (rn->cs == NULL) {
+		if (!failed)
+			cli_usage_error(&prog, "give --bootstrap, --namespace, "
+			    "or an Event Hubs connection string "
+			    "(EVENTHUB_CONNECTION_STRING or "
+			    "--connection-string-file)");
+		return -1;
+	}
+	rn->ns = cs_get(rn->cs, "Endpoint");
+	rn->entity = cs_get(rn->cs, "EntityPath");
+	if (rn->ns == NULL || strncmp(rn->ns, "sb://", 5) != 0) {
+		log_error("the connection string has no Endpoint=sb://NAMESPACE/");
+		return -1;
+	}
+	{
+		char *h = rn->ns + 5, *end = strchr(h, '/');
 
-			if (e != NULL)
-				*e = '\0';
-			buf_printf(&hb, "%s:9093", h);
-			host = buf_cstr(&hb);
-		}
-		if (op.topic == NULL)
-			op.topic = entity;
-		if (set(conf, "bootstrap.servers", host) ||
-		    set(conf, "security.protocol", "SASL_SSL") ||
-		    set(conf, "sasl.mechanisms", "PLAIN") ||
-		    set(conf, "sasl.username", "$ConnectionString") ||
-		    set(conf, "sasl.password", cs) ||
-		    set(conf, "socket.keepalive.enable", "true") ||
-		    set(conf, "metadata.max.age.ms", "180000") ||
-		    set(conf, "session.timeout.ms", "30000") ||
-		    set(conf, "request.timeout.ms", "60000")) {
-			status = EXIT_USAGE;
-			goto out;
-		}
-	} else if (set(conf, "bootstrap.servers", op.bootstrap)) {
-		status = EXIT_USAGE;
-		goto out;
+		if (end != NULL)
+			*end = '\0';
+		buf_printf(&hb, "%s:9093", h);
+		rn->host = buf_cstr(&hb);
 	}
-	if (op.topic == NULL || *op.topic == '\0') {
-		cli_usage_error(&prog, "no topic: give --topic or a connection "
-		    "string with EntityPath");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (set(conf, "group.id", op.group) ||
-	    set(conf, "enable.auto.commit", "false") ||
-	    set(conf, "enable.auto.offset.store", "false") ||
-	    set(conf, "auto.offset.reset",
+	if (op.topic == NULL)
+		op.topic = rn->entity;
+	return kafka_sasl(rn->conf, rn->host, "PLAIN") ||
+	    set(rn->conf, "sasl.username", "$ConnectionString") ||
+	    set(rn->conf, "sasl.password", rn->cs) ? -1 : 0;
+}
+
+/* The Kafka consumer's configuration. Returns 0, or -1 (reported). */
+static int
+kafka_config(struct run *rn)
+{
+	int i;
+
+	rn->conf = rd_kafka_conf_new();
+	if (kafka_broker(rn) < 0)
+		return -1;
+	if (op.topic == NULL || *op.topic == '\0')
+		return cli_usage_error(&prog, "no topic: give --topic or a "
+		    "connection string with EntityPath"), -1;
+	if (set(rn->conf, "group.id", op.group) ||
+	    set(rn->conf, "enable.auto.commit", "false") ||
+	    set(rn->conf, "enable.auto.offset.store", "false") ||
+	    set(rn->conf, "auto.offset.reset",
 	    strcmp(op.start, "latest") == 0 ? "latest" : "earliest") ||
-	    set(conf, "client.id", "twinpipe-ingest-eventhub") ||
+	    set(rn->conf, "client.id", "twinpipe-ingest-eventhub") ||
 	    /* prefetch bounded by --max-buffer (eh_budget_split);
 	     * -X below may set them otherwise */
-	    set(conf, "queued.max.messages.kbytes", kbytes) ||
-	    set(conf, "queued.min.messages", kmsgs) ||
-	    (op.cacert != NULL && set(conf, "ssl.ca.location", op.cacert))) {
-		status = EXIT_USAGE;
-		goto out;
-	}
+	    set(rn->conf, "queued.max.messages.kbytes", rn->kbytes) ||
+	    set(rn->conf, "queued.min.messages", rn->kmsgs) ||
+	    (op.cacert != NULL && set(rn->conf, "ssl.ca.location",
+	    op.cacert)))
+		return -1;
 	for (i = 0; i < op.nx; i++)
-		if (set(conf, op.xk[i], op.xv[i])) {
-			status = EXIT_USAGE;
-			goto out;
-		}
-amqp_dlq:
-	if (op.dead_letter != NULL) {
-		cx.dlq = dlq_open(op.dead_letter, "ingest-eventhub");
-		if (cx.dlq == NULL) {
-			log_error("cannot open dead-letter file '%s': %s",
-			    op.dead_letter, strerror(errno));
-			status = EXIT_USAGE;
-			goto out;
-		}
-	}
-	if (op.assign && op.exec != NULL && !op.no_commit) {
-		cli_usage_error(&prog, "--assign joins no group and commits "
-		    "nothing: with --exec, add --no-commit");
-		status = EXIT_USAGE;
-		goto out;
-	}
-	cx.track = op.exec != NULL;
-	cx.commit = cx.track && !op.no_commit;
-	/* /healthz while connecting; /readyz once partitions are read */
-	if (metrics_opt.listen != NULL &&
-	    metrics_listen_start(metrics_opt.listen, NULL) < 0) {
-		status = EXIT_USAGE;
-		goto out;
-	}
-	metrics_expect_heartbeat();	/* the loop below turns when idle */
-	if (use_amqp) {
-		if ((status = amqp_setup(&cx, &conn)) != 0)
-			goto out;
-		goto run;
-	}
-	rd_kafka_conf_set_opaque(conf, &cx);
-	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-	rd_kafka_conf_set_error_cb(conf, on_error);
-	rd_kafka_conf_set_log_cb(conf, on_log);
-	cx.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+		if (set(rn->conf, op.xk[i], op.xv[i]))
+			return -1;
+	return 0;
+}
+
+/* The Kafka consumer made, and subscribed (or assigned). Returns 0 or the
+ * exit code. */
+static int
+kafka_start(struct run *rn)
+{
+	char err[512];
+	int i;
+
+	rd_kafka_conf_set_opaque(rn->conf, &cx);
+	rd_kafka_conf_set_rebalance_cb(rn->conf, on_rebalance);
+	rd_kafka_conf_set_error_cb(rn->conf, on_error);
+	rd_kafka_conf_set_log_cb(rn->conf, on_log);
+	cx.rk = rd_kafka_new(RD_KAFKA_CONSUMER, rn->conf, err, sizeof(err));
 	if (cx.rk == NULL) {
 		log_error("kafka: %s", err);
-		status = EXIT_USAGE;
-		goto out;
+		return EXIT_USAGE;
 	}
-	conf = NULL;	/* owned by rk now */
+	rn->conf = NULL;	/* owned by rk now */
 	rd_kafka_poll_set_consumer(cx.rk);
-	subs = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(subs, op.topic,
+	rn->subs = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(rn->subs, op.topic,
 	    RD_KAFKA_PARTITION_UA);
 	cx.t_start = now_s();
 	if (op.assign) {
-		if ((i = assign_all(&cx)) < 0) {
-			status = i == -2 ? EXIT_USAGE : EXIT_FATAL;
-			goto out;
-		}
-	} else if (rd_kafka_subscribe(cx.rk, subs) != 0) {
+		if ((i = assign_all(&cx)) < 0)
+			return i == -2 ? EXIT_USAGE : EXIT_FATAL;
+	} else if (rd_kafka_subscribe(cx.rk, rn->subs) != 0) {
 		log_error("cannot subscribe to '%s'", op.topic);
-		status = EXIT_FATAL;
-		goto out;
+		return EXIT_FATAL;
 	}
+	return 0;
+}
 
-run:
-	signal(SIGPIPE, SIG_IGN);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	if (op.exec != NULL && child_start(&ch, op.exec) < 0) {
-		status = EXIT_FATAL;
-		goto out;
+/* One turn of the AMQP transport into ob. Returns the events got, or -1
+ * on a fatal error; *reading is cleared when reading must end. */
+static int
+turn_amqp(struct run *rn, struct buf *ob, int *reading)
+{
+	int got;
+
+	cx.ob = ob;
+	got = eh_amqpc_run(cx.amqp, op.exec ? 0 : 100,
+	    ob->len < rn->bud.out_bytes && (!op.exec ||
+	    cx.ack.in_flight < (uint64_t)op.max_in_flight), amqp_event, &cx);
+	if (got < 0) {
+		*reading = 0;
+		return -1;
 	}
-	if (op.exec != NULL)
-		cx.ch = &ch;
-	ndjson_writer_init(&w, 1);
-	wrote_init = 1;
-	refresh_counts(&cx);
-	stats_set_refresh(refresh_counts, &cx);
-	if (cx.amqp != NULL && metrics_active())
-		eh_amqpc_track_end(cx.amqp, 5.0);	/* for the lag */
+	if (cx.amqp_full)
+		*reading = 0;
+	if (*reading)
+		amqp_balance(&cx);
+	return got;
+}
+
+/* One turn of the Kafka transport into ob (up to 1000 events). Returns
+ * the events got, or -1 on a fatal error; *reading is cleared when reading
+ * must end. */
+static int
+turn_kafka(struct run *rn, struct buf *ob, int *reading)
+{
+	int got = 0;
+
+	while (*reading && ob->len < rn->kafka_out && (!op.exec ||
+	    cx.ack.in_flight < (uint64_t)op.max_in_flight)) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(cx.rk,
+		    got || op.exec ? 0 : 100);
+		int rc;
+
+		if (m == NULL)
+			break;
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			cx.tls_ok = 1;	/* a broker answered */
+		if (m->err) {
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				log_warn("kafka: %s",
+				    rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		got++;
+		cx.tls_ok = 1;
+		rc = handle(&cx, m, ob);
+		rd_kafka_message_destroy(m);
+		stats_tick();
+		if (rc < 0) {
+			*reading = 0;
+			return -1;
+		}
+		if (op.max_events > 0 && cx.in >= (uint64_t)op.max_events) {
+			*reading = 0;
+			break;
+		}
+		if (got >= 1000)
+			break;
+	}
+	return got;
+}
+
+/*
+ * --exec: one turn of the co-process: barriers, its input and results,
+ * the commits, the drain. Returns 1 to go on, 0 when the run ends, -1 on
+ * a fatal error (reported).
+ */
+static int
+turn_exec(struct run *rn, int got, int reading, double t, double *drain_end,
+    double *last_commit)
+{
+	struct child *ch = &rn->ch;
+
+	if (!reading && *drain_end == 0)
+		*drain_end = t + op.drain_timeout;
+	/* a barrier every --barrier-interval while events are in flight, at
+	 * once when reading pauses or ends */
+	if (op.barrier_interval > 0 && ch->in >= 0 &&
+	    cx.out != cx.out_at_barrier &&
+	    (t - cx.last_barrier >= op.barrier_interval || !reading ||
+	    cx.ack.in_flight >= (uint64_t)op.max_in_flight))
+		(void)barrier_send(&cx, t);
+	if (child_io(&cx, ch, got ? 0 : 50) < 0)
+		return -1;
+	if (!reading && ch->in >= 0 && ch->wb.len == 0) {
+		close(ch->in);	/* the command sees the end */
+		ch->in = -1;
+	}
+	if (ch->eof && (reading || ch->in >= 0)) {
+		log_error("--exec: the command ended early");
+		return -1;
+	}
+	if (t - *last_commit >= op.commit_interval) {
+		commit_acked(&cx, 1);	/* sync: a failure is retried */
+		*last_commit = t;
+	}
+	if (!reading && (ch->eof || t >= *drain_end)) {
+		if (!ch->eof)
+			log_warn("--exec: %llu events still unacknowledged "
+			    "after %gs", (unsigned long long)cx.ack.in_flight,
+			    op.drain_timeout);
+		return 0;
+	}
+	if (got == 0)
+		dlq_flush(cx.dlq);
+	return 1;
+}
+
+/*
+ * The run: events read and written (to standard output or the --exec
+ * co-process) until a signal, --max-events, --idle-exit, the end of the
+ * drain or a fatal error. Returns the exit code so far.
+ */
+static int
+consume(struct run *rn, struct stage *st)
+{
+	double last_event, last_commit, drain_end = 0, t;
+	int reading = 1, got, k, status = EXIT_ALL_OK;
 
 	last_event = last_commit = cx.last_barrier = now_s();
 	for (;;) {
-		int got = 0;
-		struct buf *ob = op.exec ? &ch.wb : &w.b;
-		double t;
+		struct buf *ob = op.exec ? &rn->ch.wb : &st->out.b;
 
 		stats_progress();	/* metrics, /healthz: once a second */
-		if (stop_flag && reading) {
+		if (stage_stop && reading) {
 			log_info("signal: stopping; draining what is in "
 			    "flight");
 			reading = 0;
 		}
-		if (cx.fatal) {
-			status = EXIT_FATAL;
-			break;
-		}
+		if (cx.fatal)
+			return EXIT_FATAL;
 		if (cx.amqp == NULL && reading && !cx.tls_ok &&
 		    cx.assigned_at > 0)
 			cx.tls_ok = 1;	/* the group coordinator answered */
-		if (cx.amqp == NULL && reading && kafka_tls_check(&cx)) {
-			status = EXIT_USAGE;
-			break;
-		}
-		if (cx.amqp != NULL && reading) {
-			cx.ob = ob;
-			got = eh_amqpc_run(cx.amqp, op.exec ? 0 : 100,
-			    ob->len < bud.out_bytes && (!op.exec ||
-			    cx.ack.in_flight < (uint64_t)op.max_in_flight),
-			    amqp_event, &cx);
-			if (got < 0) {
-				status = EXIT_FATAL;
-				reading = 0;
-				got = 0;
-			}
-			if (cx.amqp_full)
-				reading = 0;
-			if (reading)
-				amqp_balance(&cx);
-		}
-		while (cx.amqp == NULL && reading && ob->len < kafka_out &&
-		    (!op.exec || cx.ack.in_flight <
-		    (uint64_t)op.max_in_flight)) {
-			rd_kafka_message_t *m = rd_kafka_consumer_poll(cx.rk,
-			    got || op.exec ? 0 : 100);
-
-			if (m == NULL)
-				break;
-			if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-				cx.tls_ok = 1;	/* a broker answered */
-			if (m->err) {
-				if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-					log_warn("kafka: %s",
-					    rd_kafka_message_errstr(m));
-				rd_kafka_message_destroy(m);
-				continue;
-			}
-			got++;
-			cx.tls_ok = 1;
-			i = handle(&cx, m, ob);
-			rd_kafka_message_destroy(m);
-			stats_tick();
-			if (i < 0) {
-				status = EXIT_FATAL;
-				reading = 0;
-				break;
-			}
-			if (op.max_events > 0 &&
-			    cx.in >= (uint64_t)op.max_events) {
-				reading = 0;
-				break;
-			}
-			if (got >= 1000)
-				break;
+		if (cx.amqp == NULL && reading && kafka_tls_check(&cx))
+			return EXIT_USAGE;
+		got = 0;
+		if (reading)
+			got = cx.amqp != NULL ? turn_amqp(rn, ob, &reading) :
+			    turn_kafka(rn, ob, &reading);
+		if (got < 0) {	/* reading ends; what is in flight drains */
+			status = EXIT_FATAL;
+			got = 0;
 		}
 		t = now_s();
 		if (got)
@@ -2081,136 +2090,165 @@ run:
 			reading = 0;
 		}
 		if (!op.exec) {
-			if ((!got || w.b.len >= (1u << 16)) &&
-			    ndjson_writer_flush(&w) < 0) {
-				status = EXIT_FATAL;
-				break;
-			}
+			if ((!got || st->out.b.len >= (1u << 16)) &&
+			    ndjson_writer_flush(&st->out) < 0)
+				return EXIT_FATAL;
 			dlq_flush(cx.dlq);
 			if (!reading)
-				break;
+				return status;
 			continue;
 		}
-		if (!reading && drain_end == 0)
-			drain_end = t + op.drain_timeout;
-		/* a barrier every --barrier-interval while events are in
-		 * flight, at once when reading pauses or ends */
-		if (op.barrier_interval > 0 && ch.in >= 0 &&
-		    cx.out != cx.out_at_barrier &&
-		    (t - cx.last_barrier >= op.barrier_interval || !reading ||
-		    cx.ack.in_flight >= (uint64_t)op.max_in_flight))
-			(void)barrier_send(&cx, t);
-		if (child_io(&cx, &ch, got ? 0 : 50) < 0) {
-			status = EXIT_FATAL;
-			reading = 0;
-			break;
-		}
-		if (!reading && ch.in >= 0 && ch.wb.len == 0) {
-			close(ch.in);	/* the command sees the end */
-			ch.in = -1;
-		}
-		if (ch.eof && (reading || ch.in >= 0)) {
-			log_error("--exec: the command ended early");
-			status = EXIT_FATAL;
-			break;
-		}
-		if (t - last_commit >= op.commit_interval) {
-			commit_acked(&cx, 1);	/* sync: a failure is retried */
-			last_commit = t;
-		}
-		if (!reading && (ch.eof || t >= drain_end)) {
-			if (!ch.eof)
-				log_warn("--exec: %llu events still "
-				    "unacknowledged after %gs",
-				    (unsigned long long)cx.ack.in_flight,
-				    op.drain_timeout);
-			break;
-		}
-		if (got == 0)
-			dlq_flush(cx.dlq);
+		if ((k = turn_exec(rn, got, reading, t, &drain_end,
+		    &last_commit)) <= 0)
+			return k < 0 ? EXIT_FATAL : status;
 	}
-	if (op.exec) {
-		int ws;
+}
 
-		commit_acked(&cx, 1);
-		if (cx.lb != NULL)	/* as the SDKs do on close */
-			eh_lb_release(cx.lb);
-		if (ch.in >= 0)
-			close(ch.in);
-		ch.in = -1;
-		cx.ch = NULL;
-		if (!ch.eof)
-			kill(ch.pid, SIGTERM);
-		if (waitpid(ch.pid, &ws, 0) == ch.pid) {
-			int rc = WIFEXITED(ws) ? WEXITSTATUS(ws) : EXIT_FATAL;
+/* --exec: the last commit, the partitions given up, the co-process ended
+ * and its exit status taken into the run's. */
+static int
+exec_end(struct run *rn, int status)
+{
+	struct child *ch = &rn->ch;
+	int ws;
 
-			if (rc == EXIT_SOME_FAILED)
-				status = exit_worst(status, EXIT_SOME_FAILED);
-			else if (rc != 0 && ch.eof) {
-				log_error("--exec: the command exited with "
-				    "status %d", rc);
-				status = EXIT_FATAL;
-			}
+	commit_acked(&cx, 1);
+	if (cx.lb != NULL)	/* as the SDKs do on close */
+		eh_lb_release(cx.lb);
+	if (ch->in >= 0)
+		close(ch->in);
+	ch->in = -1;
+	cx.ch = NULL;
+	if (!ch->eof)
+		kill(ch->pid, SIGTERM);
+	if (waitpid(ch->pid, &ws, 0) == ch->pid) {
+		int rc = WIFEXITED(ws) ? WEXITSTATUS(ws) : EXIT_FATAL;
+
+		if (rc == EXIT_SOME_FAILED)
+			status = exit_worst(status, EXIT_SOME_FAILED);
+		else if (rc != 0 && ch->eof) {
+			log_error("--exec: the command exited with status %d",
+			    rc);
+			status = EXIT_FATAL;
 		}
-		ch.pid = -1;
-		if (cx.ack.in_flight > 0)
-			log_warn("%llu events past the committed offsets: "
-			    "they will be delivered again", (unsigned long long)
-			    cx.ack.in_flight);
 	}
-	if (ndjson_writer_release(&w) < 0 || w.err) {
-		log_error("write error on standard output: %s",
-		    strerror(w.err ? w.err : errno));
-		status = EXIT_FATAL;
-	}
-	wrote_init = 0;
-	if (dlq_close(cx.dlq) < 0) {
-		log_error("write error on the dead-letter file '%s'",
-		    op.dead_letter);
-		status = EXIT_FATAL;
-	}
-	cx.dlq = NULL;
-	if (cx.rk != NULL)
-		rd_kafka_consumer_close(cx.rk);
-	if (cx.failed > 0 || cx.sink_failed > 0)
-		status = exit_worst(status, EXIT_SOME_FAILED);
-	if (stop_flag)
-		status = exit_worst(status, EXIT_FATAL);
+	ch->pid = -1;
+	if (cx.ack.in_flight > 0)
+		log_warn("%llu events past the committed offsets: they will be "
+		    "delivered again", (unsigned long long)cx.ack.in_flight);
+	return status;
+}
+
+/* The configuration, the transport connected, the co-process started:
+ * returns 0 or the exit code. */
+static int
+setup(struct run *rn, struct stage *st)
+{
+	int rc;
+
+	if (!rn->use_amqp && kafka_config(rn) < 0)
+		return EXIT_USAGE;
+	if (stage_open_dlq(st, op.dead_letter, "ingest-eventhub") < 0)
+		return EXIT_USAGE;
+	cx.dlq = st->dlq;
+	cx.track = op.exec != NULL;
+	cx.commit = cx.track && !op.no_commit;
+	/* /healthz while connecting; /readyz once partitions are read */
+	if (metrics_opt.listen != NULL &&
+	    metrics_listen_start(metrics_opt.listen, NULL) < 0)
+		return EXIT_USAGE;
+	metrics_expect_heartbeat();	/* the loop turns when idle */
+	if ((rc = rn->use_amqp ? amqp_setup(&cx, &rn->conn) :
+	    kafka_start(rn)) != 0)
+		return rc;
+	if (op.exec != NULL && child_start(&rn->ch, op.exec) < 0)
+		return EXIT_FATAL;
+	if (op.exec != NULL)
+		cx.ch = &rn->ch;
 	refresh_counts(&cx);
-	stats_finish(common.stats, status);
-out:
-	if (wrote_init)
-		ndjson_writer_release(&w);
-	if (ch.in >= 0)
-		close(ch.in);
-	if (ch.out >= 0)
-		close(ch.out);
-	if (ch.pid > 0)
-		waitpid(ch.pid, NULL, 0);
-	buf_release(&ch.wb);
-	buf_release(&ch.rb);
-	if (subs != NULL)
-		rd_kafka_topic_partition_list_destroy(subs);
+	stats_set_refresh(refresh_counts, &cx);
+	if (cx.amqp != NULL && metrics_active())
+		eh_amqpc_track_end(cx.amqp, 5.0);	/* for the lag */
+	return 0;
+}
+
+static void
+run_free(struct run *rn)
+{
+	if (rn->ch.in >= 0)
+		close(rn->ch.in);
+	if (rn->ch.out >= 0)
+		close(rn->ch.out);
+	if (rn->ch.pid > 0)
+		waitpid(rn->ch.pid, NULL, 0);
+	buf_release(&rn->ch.wb);
+	buf_release(&rn->ch.rb);
+	if (rn->subs != NULL)
+		rd_kafka_topic_partition_list_destroy(rn->subs);
 	if (cx.rk != NULL)
 		rd_kafka_destroy(cx.rk);
-	if (conf != NULL)
-		rd_kafka_conf_destroy(conf);
-	dlq_close(cx.dlq);
+	if (rn->conf != NULL)
+		rd_kafka_conf_destroy(rn->conf);
 	barrier_release(&cx);
 	eh_ack_release(&cx.ack);
 	free(hs);
 	eh_amqpc_free(cx.amqp);
 	eh_lb_free(cx.lb);
 	eh_ckpt_dir_close(cx.ckpt);
-	eh_conn_release(&conn);
+	eh_conn_release(&rn->conn);
 	auth_free(cx.auth);
 	buf_release(&cx.tls_why);
 	buf_release(&cx.line);
 	tape_release(&cx.t);
 	json_numlits_release(&cx.lits);
-	free(cs);
-	free(ns);
-	free(entity);
-	free(host);
+	free(rn->cs);
+	free(rn->ns);
+	free(rn->entity);
+	free(rn->host);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli_common common;
+	struct run rn;
+	struct stage st;
+	int first, status = EXIT_USAGE;
+
+	memset(&rn, 0, sizeof(rn));
+	rn.ch = (struct child){ .pid = -1, .in = -1, .out = -1 };
+	cx.start_ts = -1;
+	first = cli_parse(&prog, argc, argv, &common);
+	if (first < 0 || check_options(argc, argv, first) < 0)
+		goto out;
+	eh_budget_split(op.max_buffer, &rn.bud);
+	snprintf(rn.kbytes, sizeof(rn.kbytes), "%lu", rn.bud.kafka_kbytes);
+	snprintf(rn.kmsgs, sizeof(rn.kmsgs), "%lu", rn.bud.kafka_messages);
+	rn.kafka_out = rn.bud.out_bytes < (1u << 20) ? rn.bud.out_bytes :
+	    1u << 20;
+	if (choose_transport(&rn) < 0)
+		goto out;
+	/* no input: the stage gives the signals, the output, the end */
+	if ((status = stage_begin(&st, argc, argv, argc, NULL,
+	    "ingest-eventhub")) != 0)
+		goto out;
+	if ((status = setup(&rn, &st)) != 0) {
+		stage_free(&st);
+		goto out;
+	}
+	status = consume(&rn, &st);
+	if (op.exec)
+		status = exec_end(&rn, status);
+	if (cx.rk != NULL)
+		rd_kafka_consumer_close(cx.rk);
+	if (cx.failed > 0 || cx.sink_failed > 0)
+		status = exit_worst(status, EXIT_SOME_FAILED);
+	if (stage_stop)
+		status = exit_worst(status, EXIT_FATAL);
+	refresh_counts(&cx);
+	cx.dlq = NULL;		/* stage_end closes it */
+	status = stage_end(&st, status, common.stats, 0, "");
+out:
+	run_free(&rn);
 	return status;
 }
