@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "codec.h"
+
 static const char *const builtin[] = {
 	"access_token", "api-key", "api_key", "apikey", "client_assertion",
 	"client_secret", "code", "id_token", "key", "passwd", "password",
@@ -37,18 +39,6 @@ redact_reset(void)
 	nextra = 0;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 redact_param_is_secret(const char *name, size_t n)
 {
@@ -59,9 +49,9 @@ redact_param_is_secret(const char *name, size_t n)
 	for (i = 0; i < n; i++) {
 		int c = (unsigned char)name[i];
 
-		if (c == '%' && i + 2 < n && hexval(name[i + 1]) >= 0 &&
-		    hexval(name[i + 2]) >= 0) {
-			c = hexval(name[i + 1]) * 16 + hexval(name[i + 2]);
+		if (c == '%' && i + 2 < n && hex_value(name[i + 1]) >= 0 &&
+		    hex_value(name[i + 2]) >= 0) {
+			c = hex_value(name[i + 1]) * 16 + hex_value(name[i + 2]);
 			i += 2;
 		} else if (c == '+')
 			c = ' ';

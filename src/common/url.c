@@ -7,33 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char hexu[] = "0123456789ABCDEF";
-
-static int
-unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-	    c == '~';
-}
+#include "codec.h"
 
 void
 url_encode(struct buf *b, const char *s, size_t n)
 {
-	size_t i;
-
-	buf_grow(b, 3 * n + 1);
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (unreserved(c)) {
-			b->p[b->len++] = (char)c;
-		} else {
-			b->p[b->len++] = '%';
-			b->p[b->len++] = hexu[c >> 4];
-			b->p[b->len++] = hexu[c & 15];
-		}
-	}
+	pct_encode(b, s, n);	/* the unreserved characters kept */
 }
 
 int
