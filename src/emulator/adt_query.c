@@ -12,6 +12,7 @@
 
 #include "adt_query.h"
 #include "buf.h"
+#include "cmp.h"
 
 static const char *
 q_ws(const char *s)
@@ -464,17 +465,7 @@ cmp_ok(jv a, jv b, const char *op)
 		return !jv_equal(jv_copy(a), jv_copy(b));
 	else
 		return 0;
-	if (strcmp(op, "=") == 0)
-		return c == 0;
-	if (strcmp(op, "!=") == 0 || strcmp(op, "<>") == 0)
-		return c != 0;
-	if (strcmp(op, "<") == 0)
-		return c < 0;
-	if (strcmp(op, "<=") == 0)
-		return c <= 0;
-	if (strcmp(op, ">") == 0)
-		return c > 0;
-	return c >= 0;
+	return cmp_holds(op, c);
 }
 
 /* The value at dotted path in ent (borrowed); "" is ent itself. */

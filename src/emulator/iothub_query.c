@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "cmp.h"
 #include "iothub.h"
 
 enum { Q_OR, Q_AND, Q_NOT, Q_CMP, Q_IN, Q_NIN, Q_DEF, Q_LIT, Q_PATH };
@@ -453,17 +454,7 @@ cmp_vals(jv a, jv b, const char *op)
 			return -1;
 		c = jv_equal(jv_copy(a), jv_copy(b)) ? 0 : 1;
 	}
-	if (strcmp(op, "=") == 0)
-		return c == 0;
-	if (strcmp(op, "!=") == 0 || strcmp(op, "<>") == 0)
-		return c != 0;
-	if (strcmp(op, "<") == 0)
-		return c < 0;
-	if (strcmp(op, "<=") == 0)
-		return c <= 0;
-	if (strcmp(op, ">") == 0)
-		return c > 0;
-	return c >= 0;
+	return cmp_holds(op, c);
 }
 
 static int

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cmp.h"
 #include "emu.h"
 #include "json.h"
 
@@ -585,17 +586,7 @@ cmp_vals(jv a, jv b, const char *op)
 			return -1;
 		c = jv_equal(jv_copy(a), jv_copy(b)) ? 0 : 1;
 	}
-	if (strcmp(op, "=") == 0)
-		return c == 0;
-	if (strcmp(op, "!=") == 0 || strcmp(op, "<>") == 0)
-		return c != 0;
-	if (strcmp(op, "<") == 0)
-		return c < 0;
-	if (strcmp(op, "<=") == 0)
-		return c <= 0;
-	if (strcmp(op, ">") == 0)
-		return c > 0;
-	return c >= 0;
+	return cmp_holds(op, c);
 }
 
 static jv
