@@ -942,25 +942,6 @@ one_line(void *ctx, const char *src, const struct ndjson_line *l)
 	return c->fatal ? -1 : 0;
 }
 
-static int
-parse_shard(const char *s, unsigned *i, unsigned *n)
-{
-	char *e;
-	unsigned long a, b;
-
-	errno = 0;
-	a = strtoul(s, &e, 10);
-	if (e == s || *e != '/' || errno)
-		return -1;
-	s = e + 1;
-	b = strtoul(s, &e, 10);
-	if (e == s || *e != '\0' || errno || b == 0 || b > 65536 || a >= b)
-		return -1;
-	*i = (unsigned)a;
-	*n = (unsigned)b;
-	return 0;
-}
-
 /* The options that need more than the table: 0, or -1 (reported). */
 static int
 check_options(void)
@@ -990,7 +971,7 @@ cdc_setup(struct cdc *c)
 	c->snap_records = -1;
 	c->canon = &op.canon;
 	c->shard_n = 1;
-	if (op.shard != NULL && parse_shard(op.shard, &c->shard_i,
+	if (op.shard != NULL && canon_shard_parse(op.shard, &c->shard_i,
 	    &c->shard_n) < 0) {
 		cli_usage_error(&prog, "--shard '%s': expected I/N with "
 		    "0 <= I < N", op.shard);

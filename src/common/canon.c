@@ -4,6 +4,7 @@
 #include "canon.h"
 #include "fnv.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -501,5 +502,24 @@ canon_diff(struct canon *c, struct buf *out, const struct tape *old,
 	}
 	buf_addc(out, ']');
 	*nops = d.nops;
+	return 0;
+}
+
+int
+canon_shard_parse(const char *s, unsigned *i, unsigned *n)
+{
+	char *e;
+	unsigned long a, b;
+
+	errno = 0;
+	a = strtoul(s, &e, 10);
+	if (e == s || *e != '/' || errno)
+		return -1;
+	s = e + 1;
+	b = strtoul(s, &e, 10);
+	if (e == s || *e != '\0' || errno || b == 0 || b > 65536 || a >= b)
+		return -1;
+	*i = (unsigned)a;
+	*n = (unsigned)b;
 	return 0;
 }

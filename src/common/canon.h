@@ -78,6 +78,8 @@ void canon_hash(struct canon *c, const void *p, size_t n,
  * agree on it. nshards must be > 0.
  */
 unsigned canon_shard(const char *key, size_t n, unsigned nshards);
+/* --shard I/N: 0 <= I < N <= 65536. Returns 0, or -1. */
+int canon_shard_parse(const char *s, unsigned *i, unsigned *n);
 
 /*
  * Append the RFC 6901 escaping of a member name (~ as ~0, / as ~1) to b.

@@ -505,25 +505,6 @@ out:
 
 /* ---- main ---- */
 
-static int
-parse_shard(const char *s, unsigned *i, unsigned *n)
-{
-	char *e;
-	unsigned long a, b;
-
-	errno = 0;
-	a = strtoul(s, &e, 10);
-	if (e == s || *e != '/' || errno)
-		return -1;
-	s = e + 1;
-	b = strtoul(s, &e, 10);
-	if (e == s || *e != '\0' || errno || b == 0 || b > 65536 || a >= b)
-		return -1;
-	*i = (unsigned)a;
-	*n = (unsigned)b;
-	return 0;
-}
-
 /*
  * The source without secrets: PWD=... / Password=... values of an ODBC
  * connection string hidden; the userinfo and secret query parameters of
@@ -681,7 +662,7 @@ check_options(struct extract *x, struct run *rn)
 	if (op.max_record < 16 || op.max_record > (1u << 30))
 		return cli_usage_error(&prog, "--max-record must be between 16 "
 		    "and 1G"), -1;
-	if (op.shard != NULL && parse_shard(op.shard, &x->shard_i,
+	if (op.shard != NULL && canon_shard_parse(op.shard, &x->shard_i,
 	    &x->shard_n) < 0)
 		return cli_usage_error(&prog, "--shard '%s': expected I/N with "
 		    "0 <= I < N", op.shard), -1;
