@@ -95,12 +95,15 @@ amqp=amqps://localhost:${amqp##*:}	# the certificate's name
 EMU_ERR=$TEST_DIR/emu$emu_n.err
 test_expect_success 'Entra over amqps: --namespace HOST:PORT, tokens renewed' '
 	EH_CA=$TEST_DIR/cert.pem send 0 12 >/dev/null &&
-	env -u EVENTHUB_CONNECTION_STRING AZURE_AUTHORITY_HOST=$EMU_URL \
+	# only the reader in the background, killed at exit whatever happens
+	# (a "&" after an "&&" list put the whole list in a subshell: $! was
+	# not the reader, and the reader outlived the test)
+	test_bg env -u EVENTHUB_CONNECTION_STRING AZURE_AUTHORITY_HOST=$EMU_URL \
 		AZURE_TENANT_ID=tenant1 AZURE_CLIENT_ID=client1 \
 		AZURE_CLIENT_SECRET=eh-secret-42 TWINPIPE_CREDENTIAL=environment \
 		ingest-eventhub -vv -T amqp --namespace "localhost:${amqp##*:}" \
 		-t hubf --cacert "$TEST_DIR/cert.pem" --max-events 1000000 \
-		>entra 2>entra.err </dev/null &
+		>entra 2>entra.err </dev/null &&
 	pid=$! &&
 	test_wait_for 60 "test \$(seen entra) -ge 12" &&
 	test_wait_for 60 "test \$(grep -c \"put-token (jwt)\" entra.err) -ge 4" &&
