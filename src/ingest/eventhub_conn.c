@@ -6,11 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "codec.h"
 #include "eventhub_conn.h"
+#include "sas.h"
 
 void
 eh_conn_release(struct eh_conn *c)
@@ -208,28 +206,5 @@ int
 eh_sas_token(struct buf *out, const char *uri, const char *key_name,
     const char *key, int64_t expiry)
 {
-	struct buf sr = BUF_INIT, sts = BUF_INIT, sig = BUF_INIT;
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int ml = 0;
-	int rc = -1;
-
-	pct_encode(&sr, uri, strlen(uri));
-	buf_add(&sts, sr.p, sr.len);
-	buf_printf(&sts, "\n%lld", (long long)expiry);
-	if (HMAC(EVP_sha256(), key, (int)strlen(key),
-	    (const unsigned char *)sts.p, sts.len, mac, &ml) == NULL)
-		goto out;
-	base64_encode(&sig, mac, ml);
-	buf_adds(out, "SharedAccessSignature sr=");
-	buf_add(out, sr.p, sr.len);
-	buf_adds(out, "&sig=");
-	pct_encode(out, sig.p, sig.len);
-	buf_printf(out, "&se=%lld&skn=", (long long)expiry);
-	pct_encode(out, key_name, strlen(key_name));
-	rc = 0;
-out:
-	buf_release(&sr);
-	buf_release(&sts);
-	buf_release(&sig);
-	return rc;
+	return sas_token(out, uri, key_name, key, strlen(key), expiry);
 }

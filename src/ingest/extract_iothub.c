@@ -21,8 +21,6 @@
  */
 #include "extract.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +31,7 @@
 #include "codec.h"
 #include "http.h"
 #include "log.h"
+#include "sas.h"
 
 #define IOTHUB_API "2021-04-12"
 #define IOTHUB_SCOPE "https://iothubs.azure.net/.default"
@@ -110,34 +109,15 @@ int
 iothub_sas_token(struct buf *out, const char *sr, const char *policy,
     const char *key, int64_t expiry)
 {
-	struct buf k = BUF_INIT, enc = BUF_INIT, sts = BUF_INIT, sig = BUF_INIT;
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int ml = 0;
+	struct buf k = BUF_INIT;
 	int rc = -1;
 
-	if (base64_decode(&k, key, strlen(key)) < 0 || k.len == 0)
-		goto out;
-	pct_encode(&enc, sr, strlen(sr));
-	buf_add(&sts, enc.p, enc.len);
-	buf_printf(&sts, "\n%lld", (long long)expiry);
-	if (HMAC(EVP_sha256(), k.p, (int)k.len, (const unsigned char *)sts.p,
-	    sts.len, mac, &ml) == NULL)
-		goto out;
-	base64_encode(&sig, mac, ml);
-	buf_adds(out, "SharedAccessSignature sr=");
-	buf_add(out, enc.p, enc.len);
-	buf_adds(out, "&sig=");
-	pct_encode(out, sig.p, sig.len);
-	buf_printf(out, "&se=%lld&skn=", (long long)expiry);
-	pct_encode(out, policy, strlen(policy));
-	rc = 0;
-out:
+	/* IoT Hub signs with the bytes of the base64 policy key */
+	if (base64_decode(&k, key, strlen(key)) == 0 && k.len > 0)
+		rc = sas_token(out, sr, policy, k.p, k.len, expiry);
 	if (k.p != NULL)
 		explicit_bzero(k.p, k.len);
 	buf_release(&k);
-	buf_release(&enc);
-	buf_release(&sts);
-	buf_release(&sig);
 	return rc;
 }
 
