@@ -57,6 +57,7 @@ auth_from_options(const struct auth_cli *o, const char *scope,
 		return NULL;
 	}
 	buf_release(&err);
-	log_info("credential: %s", auth_provider_name(a));
+	if (scope != NULL)
+		log_info("credential: %s", auth_provider_name(a));
 	return a;
 }

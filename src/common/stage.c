@@ -230,13 +230,13 @@ stage_run_engine(struct stage *st, const struct stage_engine_ops *ops,
 		for (;;) {
 			while (!stage_halted && ops->busy(ctx))
 				ops->work(ctx, 1);
-			if (stage_halted || ops->failed(ctx)) {
+			if (stage_halted || *ops->fatal) {
 				rc = 0;
 				break;
 			}
 			if ((rc = ndjson_read(r, &l)) <= 0)
 				break;
-			ops->line(ctx, &l);
+			ops->line(&l);
 			ops->work(ctx, 0);
 			stats_tick();
 		}
@@ -246,7 +246,7 @@ stage_run_engine(struct stage *st, const struct stage_engine_ops *ops,
 			st->fatal = 1;
 		}
 		if (rc == 0 && i + 1 < st->nin && !stage_halted &&
-		    !ops->failed(ctx))
+		    !*ops->fatal)
 			rc = 1;	/* the next input */
 		ndjson_reader_free(r);
 	}

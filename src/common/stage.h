@@ -120,11 +120,11 @@ struct stage_engine_ops {
 	/* the engine's work: until some progress (block), or what is due */
 	void (*work)(void *ctx, int block);
 	/* one line of input */
-	void (*line)(void *ctx, const struct ndjson_line *l);
+	void (*line)(const struct ndjson_line *l);
 	/* before the reader blocks: flush, and work while only that waits */
 	void (*before_block)(void *ctx);
-	/* 1 once a fatal error happened: reading stops */
-	int (*failed)(void *ctx);
+	/* set once a fatal error happened: reading stops */
+	const int *fatal;
 };
 
 /*

@@ -1721,9 +1721,9 @@ check_options(int argc, char **argv, int first)
 static int
 amqp_namespace(struct run *rn)
 {
+	const struct auth_cli ac = { NULL, NULL, op.cacert, 0 };
 	const char *pc = strrchr(op.namespace, ':');
 	struct buf e = BUF_INIT;
-	struct auth_opts ao;
 
 	if (pc != NULL)
 		buf_add(&e, op.namespace, (size_t)(pc - op.namespace));
@@ -1731,18 +1731,10 @@ amqp_namespace(struct run *rn)
 		buf_printf(&e, strchr(op.namespace, '.') ? "%s" :
 		    "%s.servicebus.windows.net", op.namespace);
 	rn->conn.host = buf_cstr(&e);
-	e = (struct buf)BUF_INIT;
 	rn->conn.port = pc != NULL ? atoi(pc + 1) : 5671;
 	rn->conn.tls = 1;
-	auth_opts_init(&ao);
-	ao.cacert = op.cacert;
-	if ((cx.auth = auth_new(&ao, &e)) == NULL) {
-		log_error("entra: %s", buf_cstr(&e));
-		buf_release(&e);
-		return -1;
-	}
-	buf_release(&e);
-	return 0;
+	/* tokens are asked when the connection is (CBS), not before */
+	return (cx.auth = auth_from_options(&ac, NULL, NULL)) == NULL ? -1 : 0;
 }
 
 /* The transport (--transport, or what the connection string asks) and,
@@ -1811,25 +1803,20 @@ kafka_sasl(rd_kafka_conf_t *conf, const char *host, const char *mech)
 static int
 kafka_broker(struct run *rn)
 {
-	struct buf hb = BUF_INIT, e = BUF_INIT;
+	struct buf hb = BUF_INIT;
 	int failed = 0;
 
 	if (op.bootstrap != NULL)
 		return set(rn->conf, "bootstrap.servers", op.bootstrap) ? -1 : 0;
 	if (op.namespace != NULL) {
-		struct auth_opts ao;
+		const struct auth_cli ac = { NULL, NULL, op.cacert, 0 };
 
 		buf_printf(&hb, strchr(op.namespace, '.') != NULL ? "%s:9093" :
 		    "%s.servicebus.windows.net:9093", op.namespace);
 		rn->host = buf_cstr(&hb);
-		auth_opts_init(&ao);
-		ao.cacert = op.cacert;
-		if ((cx.auth = auth_new(&ao, &e)) == NULL) {
-			log_error("entra: %s", buf_cstr(&e));
-			buf_release(&e);
+		/* tokens are asked by librdkafka's refresh callback */
+		if ((cx.auth = auth_from_options(&ac, NULL, NULL)) == NULL)
 			return -1;
-		}
-		buf_release(&e);
 		if (kafka_sasl(rn->conf, rn->host, "OAUTHBEARER"))
 			return -1;
 		rd_kafka_conf_set_oauthbearer_token_refresh_cb(rn->conf,

@@ -1466,20 +1466,6 @@ engine_work(void *ctx, int block)
 	pump(block ? -1 : 0, -1, NULL);
 }
 
-static void
-engine_line(void *ctx, const struct ndjson_line *l)
-{
-	(void)ctx;
-	handle_line(l);
-}
-
-static int
-engine_failed(void *ctx)
-{
-	(void)ctx;
-	return g.fatal;
-}
-
 /*
  * Read the input, one record at a time, while the engine runs (the
  * stage's loop); then every record read gets its result, and the control
@@ -1488,8 +1474,8 @@ engine_failed(void *ctx)
 static void
 run(struct stage *st)
 {
-	static const struct stage_engine_ops ops = { engine_busy,
-	    engine_work, engine_line, before_block, engine_failed };
+	const struct stage_engine_ops ops = { engine_busy, engine_work,
+	    handle_line, before_block, &g.fatal };
 
 	st->max_line = op.max_line;
 	if (stage_run_engine(st, &ops, NULL) < 0)
