@@ -1352,105 +1352,124 @@ finish(struct resp *rs, struct opres *o, const char *pkey)
 	send_res(rs, o);
 }
 
+/* The 400 for a partitioned collection addressed without a partition key. */
 static void
-documents(struct req *r, struct resp *rs)
+pk_missing(struct resp *rs)
 {
-	struct coll c;
-	struct opres o = { 0, "", jv_invalid(), 0 };
-	jv body = jv_invalid(), ops;
-	char msg[300], *pk = NULL, *pkey = NULL;
-	const char *m = r->method, *im = req_header(r, "If-Match"), *ct, *inm;
+	cerr(rs, 400, "The partition key supplied in x-ms-partitionkey "
+	    "header has fewer components than defined in the the "
+	    "collection.");
+}
+
+/* GET of a collection's docs: its documents, of one partition if pk is set. */
+static void
+docs_feed(struct resp *rs, struct coll *c, const char *pk)
+{
 	sqlite3_stmt *st;
 
-	r->kind = strcmp(r->seg[4], "pkranges") == 0 ? "cosmos.pkranges" :
-	    "cosmos.doc";
-	if (coll_load(&c, r->seg[1], r->seg[3]) != 0) {
-		cerr(rs, 404, "Resource Not Found. Learn more: "
-		    "https://aka.ms/cosmosdb-tsg-not-found");
-		charge(rs, 1);
-		goto out;
+	if (pk != NULL) {
+		st = store_stmt("SELECT body FROM cdocs WHERE db=? AND coll=? "
+		    "AND pk=? ORDER BY id");
+		sqlite3_bind_text(st, 3, pk, -1, SQLITE_STATIC);
+	} else
+		st = store_stmt("SELECT body FROM cdocs WHERE db=? AND coll=? "
+		    "ORDER BY pk, id");
+	sqlite3_bind_text(st, 1, c->db, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, c->id, -1, SQLITE_STATIC);
+	feed(rs, st, "Documents", json_get_str(c->body, "_rid"));
+}
+
+/* POST to a collection's docs: a batch, a query plan, a query or a create. */
+static void
+docs_post(struct req *r, struct resp *rs, struct coll *c, const char *pk)
+{
+	struct opres o = { 0, "", jv_invalid(), 0 };
+	const char *ct = req_header(r, "Content-Type");
+	char msg[300], *pkey;
+	jv body = jv_invalid();
+
+	if (truthy(req_header(r, "x-ms-cosmos-is-batch-request"))) {
+		r->kind = "cosmos.batch";
+		batch(r, rs, c, pk);
+		return;
 	}
-	if (strcmp(r->seg[4], "pkranges") == 0 && r->nseg == 5) {
-		pkranges(rs, &c);
-		goto out;
+	if (truthy(req_header(r, "x-ms-cosmos-is-query-plan-request"))) {
+		r->kind = "cosmos.query";
+		query_plan(r, rs);
+		return;
 	}
-	if (strcmp(r->seg[4], "docs") != 0) {
-		cerr(rs, 404, "This resource type is not supported by twin-emulator.");
-		goto out;
+	if (truthy(req_header(r, "x-ms-documentdb-isquery")) ||
+	    (ct != NULL && strncasecmp(ct, "application/query+json", 22) == 0)) {
+		r->kind = "cosmos.query";
+		query(r, rs, c, pk);
+		return;
 	}
-	pk = hdr_pk(r, &c);
-	if (pk != NULL && strcmp(pk, "!") == 0) {
-		cerr(rs, 400, "The partition key header is not a JSON array of one value.");
-		goto out;
+	if (req_json(r, &body, msg, sizeof(msg)) != 0) {
+		cerr(rs, 400, msg);
+		jv_free(body);
+		return;
 	}
-	if (r->nseg == 5 && strcmp(m, "GET") == 0) {
-		if (pk != NULL) {
-			st = store_stmt("SELECT body FROM cdocs WHERE db=? AND coll=? "
-			    "AND pk=? ORDER BY id");
-			sqlite3_bind_text(st, 3, pk, -1, SQLITE_STATIC);
-		} else
-			st = store_stmt("SELECT body FROM cdocs WHERE db=? AND coll=? "
-			    "ORDER BY pk, id");
-		sqlite3_bind_text(st, 1, c.db, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, c.id, -1, SQLITE_STATIC);
-		feed(rs, st, "Documents", json_get_str(c.body, "_rid"));
-		goto out;
+	if (pk == NULL && c->partitioned) {
+		pk_missing(rs);
+		jv_free(body);
+		return;
 	}
-	if (r->nseg == 5 && strcmp(m, "POST") == 0) {
-		if (truthy(req_header(r, "x-ms-cosmos-is-batch-request"))) {
-			r->kind = "cosmos.batch";
-			batch(r, rs, &c, pk);
-			goto out;
-		}
-		ct = req_header(r, "Content-Type");
-		if (truthy(req_header(r, "x-ms-cosmos-is-query-plan-request"))) {
-			r->kind = "cosmos.query";
-			query_plan(r, rs);
-			goto out;
-		}
-		if (truthy(req_header(r, "x-ms-documentdb-isquery")) ||
-		    (ct != NULL && strncasecmp(ct, "application/query+json", 22) == 0)) {
-			r->kind = "cosmos.query";
-			query(r, rs, &c, pk);
-			goto out;
-		}
-		if (req_json(r, &body, msg, sizeof(msg)) != 0) {
-			cerr(rs, 400, msg);
-			goto out;
-		}
-		if (pk == NULL && c.partitioned) {
-			cerr(rs, 400, "The partition key supplied in x-ms-partitionkey "
-			    "header has fewer components than defined in the the "
-			    "collection.");
-			goto out;
-		}
-		pkey = part_key(&c, pk);
-		if (faults_partition(pkey, rs))
-			goto out;
-		op_create(&c, body, pk,
-		    truthy(req_header(r, "x-ms-documentdb-is-upsert")), im, &o);
-		body = jv_invalid();
+	pkey = part_key(c, pk);
+	if (faults_partition(pkey, rs))
+		jv_free(body);
+	else {
+		op_create(c, body, pk,
+		    truthy(req_header(r, "x-ms-documentdb-is-upsert")),
+		    req_header(r, "If-Match"), &o);
 		finish(rs, &o, pkey);
-		goto out;
 	}
-	if (r->nseg != 6) {
-		cerr(rs, 405, "The requested verb is not supported.");
-		goto out;
-	}
-	if (pk == NULL) {
-		if (c.partitioned) {
-			cerr(rs, 400, "The partition key supplied in x-ms-partitionkey "
-			    "header has fewer components than defined in the the "
-			    "collection.");
-			goto out;
+	free(pkey);
+}
+
+/*
+ * PATCH of one document: body (borrowed) is an array of operations or an
+ * object with "operations" and an optional "condition". 0 once o holds the
+ * result; -1 after answering 400.
+ */
+static int
+doc_patch(struct resp *rs, struct coll *c, const char *pk, const char *id,
+    jv body, const char *im, struct opres *o)
+{
+	if (jv_get_kind(body) == JV_KIND_ARRAY) {
+		op_patch(c, pk, id, jv_copy(body), NULL, im, o);
+	} else if (jv_get_kind(body) == JV_KIND_OBJECT) {
+		const char *cond = json_get_str(body, "condition");
+		jv cj = json_get(body, "condition");
+
+		if (jv_is_valid(cj) && cond == NULL) {
+			jv_free(cj);
+			cerr(rs, 400, "The patch condition must be a string.");
+			return -1;
 		}
-		pk = xstrdup("");
+		jv_free(cj);
+		op_patch(c, pk, id, json_get(body, "operations"), cond, im, o);
+	} else {
+		cerr(rs, 400, "The patch body must be an object with "
+		    "'operations' or an array of operations.");
+		return -1;
 	}
-	pkey = part_key(&c, pk);
+	return 0;
+}
+
+/* GET, PUT, DELETE or PATCH of one document of partition pk. */
+static void
+doc_item(struct req *r, struct resp *rs, struct coll *c, const char *pk)
+{
+	struct opres o = { 0, "", jv_invalid(), 0 };
+	const char *m = r->method, *im = req_header(r, "If-Match"), *inm;
+	const char *id = r->seg[5];
+	char msg[300], *pkey = part_key(c, pk);
+	jv body = jv_invalid();
+
 	if (faults_partition(pkey, rs))
 		goto out;
 	if (strcmp(m, "GET") == 0) {
-		op_read(&c, pk, r->seg[5], &o);
+		op_read(c, pk, id, &o);
 		inm = req_header(r, "If-None-Match");
 		if (o.status == 200 && inm != NULL &&
 		    json_get_str(o.doc, "_etag") != NULL &&
@@ -1462,49 +1481,54 @@ documents(struct req *r, struct resp *rs)
 			goto out;
 		}
 		finish(rs, &o, pkey);
-	} else if (strcmp(m, "PUT") == 0) {
-		if (req_json(r, &body, msg, sizeof(msg)) != 0) {
-			cerr(rs, 400, msg);
-			goto out;
-		}
-		op_replace(&c, pk, r->seg[5], body, im, &o);
+	} else if (strcmp(m, "DELETE") == 0) {
+		op_delete(c, pk, id, im, &o);
+		finish(rs, &o, pkey);
+	} else if (strcmp(m, "PUT") != 0 && strcmp(m, "PATCH") != 0)
+		cerr(rs, 405, "The requested verb is not supported.");
+	else if (req_json(r, &body, msg, sizeof(msg)) != 0)
+		cerr(rs, 400, msg);
+	else if (strcmp(m, "PUT") == 0) {
+		op_replace(c, pk, id, body, im, &o);
 		body = jv_invalid();
 		finish(rs, &o, pkey);
-	} else if (strcmp(m, "DELETE") == 0) {
-		op_delete(&c, pk, r->seg[5], im, &o);
+	} else if (doc_patch(rs, c, pk, id, body, im, &o) == 0)
 		finish(rs, &o, pkey);
-	} else if (strcmp(m, "PATCH") == 0) {
-		if (req_json(r, &body, msg, sizeof(msg)) != 0) {
-			cerr(rs, 400, msg);
-			goto out;
-		}
-		if (jv_get_kind(body) == JV_KIND_ARRAY) {
-			ops = jv_copy(body);
-			op_patch(&c, pk, r->seg[5], ops, NULL, im, &o);
-		} else if (jv_get_kind(body) == JV_KIND_OBJECT) {
-			const char *cond = json_get_str(body, "condition");
-			jv cj = json_get(body, "condition");
-
-			if (jv_is_valid(cj) && cond == NULL) {
-				jv_free(cj);
-				cerr(rs, 400, "The patch condition must be a string.");
-				goto out;
-			}
-			jv_free(cj);
-			ops = json_get(body, "operations");
-			op_patch(&c, pk, r->seg[5], ops, cond, im, &o);
-		} else {
-			cerr(rs, 400, "The patch body must be an object with "
-			    "'operations' or an array of operations.");
-			goto out;
-		}
-		finish(rs, &o, pkey);
-	} else
-		cerr(rs, 405, "The requested verb is not supported.");
 out:
 	free(pkey);
-	free(pk);
 	jv_free(body);
+}
+
+/* The docs and pkranges of a collection: dbs/D/colls/C/{docs,pkranges}... */
+static void
+documents(struct req *r, struct resp *rs)
+{
+	struct coll c;
+	char *pk = NULL;
+
+	r->kind = strcmp(r->seg[4], "pkranges") == 0 ? "cosmos.pkranges" :
+	    "cosmos.doc";
+	if (coll_load(&c, r->seg[1], r->seg[3]) != 0) {
+		cerr(rs, 404, "Resource Not Found. Learn more: "
+		    "https://aka.ms/cosmosdb-tsg-not-found");
+		charge(rs, 1);
+	} else if (strcmp(r->seg[4], "pkranges") == 0 && r->nseg == 5)
+		pkranges(rs, &c);
+	else if (strcmp(r->seg[4], "docs") != 0)
+		cerr(rs, 404, "This resource type is not supported by twin-emulator.");
+	else if ((pk = hdr_pk(r, &c)) != NULL && strcmp(pk, "!") == 0)
+		cerr(rs, 400, "The partition key header is not a JSON array of one value.");
+	else if (r->nseg == 5 && strcmp(r->method, "GET") == 0)
+		docs_feed(rs, &c, pk);
+	else if (r->nseg == 5 && strcmp(r->method, "POST") == 0)
+		docs_post(r, rs, &c, pk);
+	else if (r->nseg != 6)
+		cerr(rs, 405, "The requested verb is not supported.");
+	else if (pk == NULL && c.partitioned)
+		pk_missing(rs);
+	else
+		doc_item(r, rs, &c, pk != NULL ? pk : "");
+	free(pk);
 	coll_release(&c);
 }
 
