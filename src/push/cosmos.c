@@ -147,7 +147,7 @@ static const struct cli_prog prog = {
 	NULL
 };
 
-static const char *const op_names[] = { "upsert", "merge", "patch",
+const char *const op_names[] = { "upsert", "merge", "patch",
     "delete" };
 
 struct cosmos_run g;
@@ -386,7 +386,7 @@ req_new(struct sigctx *sc, const char *method, const char *path)
 
 /* ---- results ---- */
 
-static void
+void
 rec_free(struct rec *r)
 {
 	if (r == NULL)
@@ -421,7 +421,7 @@ ready_push(struct rec *r)
 }
 
 /* Write a result line. */
-static void
+void
 write_result(const struct result *res)
 {
 	result_write(&g.w->b, res);
@@ -665,7 +665,7 @@ patch_body(struct rec *r)
 }
 
 /* r is the active operation of its document: its first step. */
-static void
+void
 rec_begin(struct rec *r)
 {
 	switch (r->op) {
@@ -910,237 +910,6 @@ on_done(struct http_req *req, enum http_verdict v,
 	rec_finish(r, 0, buf_cstr(&code), buf_cstr(&msg));
 out:
 	buf_release(&code);
-	buf_release(&msg);
-}
-
-/* ---- input ---- */
-
-static void
-input_error(const struct ndjson_line *l, int is_json, const char *code,
-    const char *msg, const char *meta, const char *id, const char *opn)
-{
-	struct result res = { 0 };
-
-	res.op = opn;
-	res.id = id;
-	res.meta = meta;
-	res.err_code = code;
-	res.err_msg = msg;
-	write_result(&res);
-	log_at(LV_ERROR, "<stdin>", l->lineno, "%s", msg);
-	if (dlq_write(g.dlq, "<stdin>", l->lineno, l->p, l->len, is_json,
-	    code, msg, l->too_long ? jv_object_set(jv_object(),
-	    jv_string("truncated"), jv_true()) : jv_invalid()) < 0)
-		g.fatal = 1;
-	(*g.c_failed)++;
-}
-
-/*
- * Check the record v (consumed) and fill r. Returns 0, or -1 with code and
- * msg set.
- */
-static int
-rec_parse(struct rec *r, jv v, const char **code, struct buf *msg)
-{
-	jv x = jv_invalid(), pk = jv_invalid();
-	const char *why;
-	struct buf b = BUF_INIT;
-	size_t raw_n = 0;
-	int rc = -1, i;
-
-	x = json_get(v, "_meta");
-	if (jv_get_kind(x) == JV_KIND_OBJECT)
-		r->meta = json_dump(x, 0);
-	jv_free(x);
-	x = json_get(v, "id");
-	if (jv_get_kind(x) == JV_KIND_STRING) {
-		/* the id's bytes: a \u0000 in it must not cut it short */
-		raw_n = (size_t)jv_string_length_bytes(jv_copy(x));
-		r->raw_id = xmalloc(raw_n + 1);
-		memcpy(r->raw_id, jv_string_value(x), raw_n);
-		r->raw_id[raw_n] = '\0';
-	}
-	jv_free(x);
-	x = json_get(v, "$op");
-	r->op = OP_UPSERT;
-	if (jv_is_valid(x)) {
-		if (jv_get_kind(x) != JV_KIND_STRING)
-			goto bad_op;
-		for (i = 0; i < 4; i++)
-			if (strcmp(jv_string_value(x), op_names[i]) == 0)
-				break;
-		if (i == 4)
-			goto bad_op;
-		r->op = (enum opk)i;
-	}
-	jv_free(x);
-	x = json_get(v, "$version");
-	if (jv_is_valid(x)) {
-		if (jv_get_kind(x) != JV_KIND_NUMBER ||
-		    !isfinite(jv_number_value(x))) {
-			*code = "bad_version";
-			buf_adds(msg, "\"$version\" is not a number");
-			goto out;
-		}
-		r->has_version = 1;
-		r->version = jv_number_value(x);
-	}
-	jv_free(x);
-	x = json_get(v, "$time");
-	if (jv_is_valid(x)) {
-		if (jv_get_kind(x) != JV_KIND_STRING ||
-		    cosmos_time_parse(jv_string_value(x), &r->time_ns) < 0) {
-			*code = "bad_time";
-			buf_adds(msg, "\"$time\" is not an RFC 3339 time "
-			    "(YYYY-MM-DDTHH:MM:SS[.F]Z)");
-			goto out;
-		}
-		r->time = xstrdup(jv_string_value(x));
-	}
-	jv_free(x);
-	x = jv_invalid();
-	if (r->raw_id == NULL) {
-		*code = "no_id";
-		buf_adds(msg, "record has no string \"id\"");
-		goto out;
-	}
-	if (cosmos_id_check(r->raw_id, raw_n, op.encode_ids, &b,
-	    &why) < 0) {
-		*code = "bad_id";
-		buf_adds(msg, why);
-		goto out;
-	}
-	r->id = buf_cstr(&b);
-	b = (struct buf)BUF_INIT;
-	pk = cosmos_pk_get(v, op.pk_path);
-	if (!jv_is_valid(pk)) {
-		*code = "no_partition_key";
-		buf_printf(msg, "record has no partition key at '%s'",
-		    op.pk_path);
-		goto out;
-	}
-	if (strcmp(op.pk_path, "/id") == 0) {
-		jv_free(pk);
-		pk = jv_string(r->id);
-	}
-	cosmos_pk_header(&b, pk);
-	r->pkh = buf_cstr(&b);
-	b = (struct buf)BUF_INIT;
-	buf_adds(&b, r->pkh);
-	buf_addc(&b, '\n');
-	buf_adds(&b, r->id);
-	r->key = buf_cstr(&b);
-	b = (struct buf)BUF_INIT;
-	if (r->op == OP_PATCH) {
-		int n;
-
-		x = json_get(v, "$patch");
-		if (jv_get_kind(x) != JV_KIND_ARRAY) {
-			*code = "bad_patch";
-			buf_adds(msg, "a patch needs \"$patch\": an array of "
-			    "Cosmos DB patch operations");
-			goto out;
-		}
-		n = jv_array_length(jv_copy(x));
-		if (n == 0 || n + r->has_version > PATCH_OPS_MAX) {
-			*code = "bad_patch";
-			buf_printf(msg, "\"$patch\" has %d operations; Cosmos "
-			    "DB takes 1 to %d%s", n, PATCH_OPS_MAX -
-			    r->has_version, r->has_version ? " with "
-			    "\"$version\"" : "");
-			goto out;
-		}
-		for (i = 0; i < n; i++) {
-			jv o = jv_array_get(jv_copy(x), i);
-			int okk = jv_get_kind(o) == JV_KIND_OBJECT &&
-			    json_get_str(o, "op") != NULL &&
-			    json_get_str(o, "path") != NULL;
-
-			jv_free(o);
-			if (!okk) {
-				*code = "bad_patch";
-				buf_printf(msg, "patch operation %d needs "
-				    "\"op\" and \"path\"", i);
-				goto out;
-			}
-		}
-		jv_free(r->body);
-		r->body = x;
-		x = jv_invalid();
-		jv_free(v);
-		v = jv_invalid();
-	} else {
-		jv_free(r->body);
-		r->body = v;
-		v = jv_invalid();
-	}
-	rc = 0;
-	goto out;
-bad_op:
-	*code = "bad_op";
-	buf_adds(msg, "\"$op\" must be upsert, merge, patch or delete");
-out:
-	jv_free(x);
-	jv_free(pk);
-	jv_free(v);
-	buf_release(&b);
-	return rc;
-}
-
-int reconciling;
-uint64_t n_data;	/* data records read (not reconcile deletes) */
-
-void
-handle_line(const struct ndjson_line *l)
-{
-	struct buf msg = BUF_INIT;
-	const char *code = NULL;
-	struct rec *r;
-	jv v;
-	int rc, is_json;
-
-	if ((rc = ndjson_record(l, &v, &g.lits, &code, &msg, &is_json)) == 0)
-		return;
-	(*g.c_in)++;
-	if (rc < 0) {
-		input_error(l, is_json, code, buf_cstr(&msg), NULL, NULL,
-		    NULL);
-		goto out;
-	}
-	if (json_is_control(v)) {
-		(*g.c_in)--;
-		if (op.reconcile)
-			reconcile(jv_copy(v));
-		jv_free(v);
-		(*g.c_control)++;
-		buf_add(&g.controls, l->p, l->len);
-		buf_addc(&g.controls, '\n');
-		flush_controls();
-		goto out;
-	}
-	r = xcalloc(1, sizeof(*r));
-	r->body = jv_invalid();
-	cosmos_lits_add(&r->lits, &g.lits);
-	if (rec_parse(r, v, &code, &msg) < 0) {
-		const char *o = r->op <= OP_DELETE ? op_names[r->op] : NULL;
-
-		input_error(l, 1, code, buf_cstr(&msg), r->meta, r->raw_id,
-		    strcmp(code, "bad_op") == 0 ? NULL : o);
-		rec_free(r);
-		goto out;
-	}
-	if (op.reconcile && !reconciling) {
-		seen_add(r->raw_id);
-		n_data++;
-	}
-	r->lineno = l->lineno;
-	r->line = xmalloc(l->len + 1);
-	memcpy(r->line, l->p, l->len + 1);
-	r->len = l->len;
-	g.live++;
-	if (keyq_push(g.q, r->key, r))
-		rec_begin(r);
-out:
 	buf_release(&msg);
 }
 

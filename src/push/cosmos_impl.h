@@ -3,8 +3,9 @@
  * record's state machine, the run's state, and the functions one part
  * gives the other.
  *
- *   cosmos.c            options, requests, results, the input, the loop,
+ *   cosmos.c            options, requests, results, the loop,
  *                       --create-container, main
+ *   cosmos_input.c      the input: records parsed and checked, queued
  *   cosmos_reconcile.c  --reconcile: the snapshot's ids, the container
  *                       listed, the deletes it proves
  *   cosmos_doc.c        the pure parts (connection strings, merges,
@@ -24,6 +25,7 @@
 #include "keyq.h"
 #include "ndjson.h"
 #include "ratectl.h"
+#include "result.h"
 
 #define COSMOS_API_VERSION "2020-07-15"
 #define RESTARTS_MAX 50		/* 409/412 races per record */
@@ -148,6 +150,10 @@ void pump(long timeout_ms, int fd, int *fd_ready);
 size_t max_live(void);
 void finish_run(void);
 void flush_controls(void);
+extern const char *const op_names[];	/* by enum opk */
+void rec_free(struct rec *r);
+void write_result(const struct result *res);
+void rec_begin(struct rec *r);
 
 /* cosmos_reconcile.c */
 void reconcile(jv ctl);
