@@ -80,6 +80,7 @@ TEST_EXTRA_mapping := src/transform/mapping.c
 TEST_EXTRA_emulator_jpatch := src/emulator/jpatch.c
 TEST_EXTRA_emulator_eh := src/emulator/eh_store.c
 TEST_EXTRA_adt_op := src/push/adt_op.c
+TEST_EXTRA_adt_bulk := src/push/adt_bulk.c src/push/adt_op.c
 TEST_EXTRA_archive_seg := src/push/archive_seg.c
 TEST_EXTRA_blob := src/push/archive_blob.c src/push/archive_seg.c src/push/archive_spool.c
 TEST_EXTRA_cosmos_doc := src/push/cosmos_doc.c
