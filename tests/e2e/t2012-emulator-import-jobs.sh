@@ -116,6 +116,10 @@ test_expect_success 'partial failures: one error line each, the rest loaded, the
 		"E Relationships 14 t11 - InvalidArgument" \
 		"I Relationships Succeeded" "I - Succeeded" >expect &&
 	test_cmp expect sum &&
+	curl -sfI "$AZ_URL/$C/out2.ndjson?$sas" >head2 &&
+	grep -qi "^x-ms-blob-type: AppendBlob" head2 &&
+	blocks=$(sed -n "s/^x-ms-blob-committed-block-count: *\([0-9]*\).*/\1/ip" head2) &&
+	test "$blocks" -ge 1 && test "$blocks" -le 5 &&
 	curl -sf "$EMU_URL/digitaltwins/t10?$V" | jq -e ".n == 100" &&
 	curl -sf "$EMU_URL/digitaltwins/t14?$V" | jq -e ".n == 14" &&
 	curl -sf "$EMU_URL/digitaltwins/t11/relationships/r2?$V" | jq -e ".\"\$targetId\" == \"t14\"" &&
@@ -250,5 +254,13 @@ test_expect_success '--create-rate: 429 with Retry-After above the rate' '
 	curl -sf "$EMU_URL/_admin/faults" | jq -e ".create_rate == 5" &&
 	curl -sf -d "{\"create_rate\":0}" "$EMU_URL/_admin/faults" >/dev/null &&
 	test "$(curl -s -o /dev/null -w "%{http_code}" -X PUT -d "{\"\$metadata\":{\"\$model\":\"dtmi:t:R;1\"}}" "$EMU_URL/digitaltwins/c99?$V")" = 200
+'
+
+kill "$EMU_PID" 2>/dev/null; wait "$EMU_PID" 2>/dev/null
+TWIN_EMULATOR_STORAGE_CONNECTION_STRING=$AZ_CS emu_start
+test_expect_success 'the job routes need a token like the other ADT routes' '
+	code=$(curl -s -o e.json -w "%{http_code}" "$EMU_URL/jobs/imports?$V") &&
+	test "$code" = 401 && jq -e ".error.code == \"Unauthorized\"" e.json &&
+	test "$(jput a1 in1.ndjson outa1.ndjson)" = 401
 '
 test_done
