@@ -26,12 +26,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		e = memchr(p, '\n', size);
 		n = e != NULL ? (size_t)(e - p) : size;
 		msg[0] = '\0';
-		switch (adt_line_read(p, n, &sec, &ent, msg, sizeof(msg))) {
+		switch (adt_jobs_line_read(p, n, &sec, &ent, msg, sizeof(msg))) {
 		case ADT_LINE_BLANK:
 		case ADT_LINE_SECTION:
 			if (jv_is_valid(ent) || sec > ADT_SEC_UNKNOWN)
 				abort();
-			(void)adt_section_name(sec);
+			(void)adt_jobs_section_name(sec);
 			break;
 		case ADT_LINE_BAD:
 			if (msg[0] == '\0' || jv_is_valid(ent))
@@ -42,7 +42,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			for (s = ADT_SEC_NONE; s <= ADT_SEC_UNKNOWN; s++) {
 				msg[0] = '\0';
-				if (adt_line_ids(s, ent, msg, sizeof(msg)) != 0 &&
+				if (adt_jobs_line_ids(s, ent, msg, sizeof(msg)) != 0 &&
 				    msg[0] == '\0')
 					abort();
 			}
