@@ -263,4 +263,8 @@ test_expect_success 'the job routes need a token like the other ADT routes' '
 	test "$code" = 401 && jq -e ".error.code == \"Unauthorized\"" e.json &&
 	test "$(jput a1 in1.ndjson outa1.ndjson)" = 401
 '
+kill "$EMU_PID" 2>/dev/null; wait "$EMU_PID" 2>/dev/null
+test_expect_success 'the emulators stopped cleanly (no sanitizer report)' '
+	! grep -l -e "Sanitizer" -e "runtime error" "$TEST_DIR"/emu*.err
+'
 test_done
