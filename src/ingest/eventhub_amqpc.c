@@ -237,13 +237,39 @@ put_str_prop(pn_data_t *d, const char *k, const char *v)
 	pn_data_put_string(d, pn_bytes(strlen(v), v));
 }
 
+/*
+ * Address m, a request, to node (replies to reply_to) with a fresh message
+ * id and the application properties operation, type, name and, when
+ * partition is not NULL, partition. Cannot fail.
+ */
+static void
+request_set(struct eh_amqpc *a, pn_message_t *m, const char *node,
+    const char *reply_to, const char *operation, const char *type,
+    const char *name, const char *partition)
+{
+	pn_data_t *ap;
+
+	pn_message_set_address(m, node);
+	pn_message_set_reply_to(m, reply_to);
+	pn_message_set_id(m, (pn_msgid_t){ .type = PN_ULONG,
+	    .u.as_ulong = ++a->tag });
+	ap = pn_message_properties(m);
+	pn_data_put_map(ap);
+	pn_data_enter(ap);
+	put_str_prop(ap, "operation", operation);
+	put_str_prop(ap, "type", type);
+	put_str_prop(ap, "name", name);
+	if (partition != NULL)
+		put_str_prop(ap, "partition", partition);
+	pn_data_exit(ap);
+}
+
 /* Put a token on $cbs. Returns 0, or -1 (reported) when none can be made. */
 static int
 put_token(struct eh_amqpc *a)
 {
 	struct buf tok = BUF_INIT, e = BUF_INIT;
 	pn_message_t *m = pn_message();
-	pn_data_t *ap;
 	int64_t exp;
 	const char *type = "servicebus.windows.net:sastoken";
 	int rc = -1;
@@ -273,17 +299,8 @@ put_token(struct eh_amqpc *a)
 		}
 	}
 	log_secret(buf_cstr(&tok));
-	pn_message_set_address(m, "$cbs");
-	pn_message_set_reply_to(m, "cbs-reply");
-	pn_message_set_id(m, (pn_msgid_t){ .type = PN_ULONG,
-	    .u.as_ulong = ++a->tag });
-	ap = pn_message_properties(m);
-	pn_data_put_map(ap);
-	pn_data_enter(ap);
-	put_str_prop(ap, "operation", "put-token");
-	put_str_prop(ap, "type", type);
-	put_str_prop(ap, "name", a->audience);
-	pn_data_exit(ap);
+	request_set(a, m, "$cbs", "cbs-reply", "put-token", type, a->audience,
+	    NULL);
 	pn_data_put_string(pn_message_body(m), pn_bytes(tok.len, tok.p));
 	send_msg(a, a->cbs_tx, m);
 	/* renew RENEW_BEFORE before expiry (half the life if shorter) */
@@ -307,19 +324,9 @@ static void
 ask_partitions(struct eh_amqpc *a)
 {
 	pn_message_t *m = pn_message();
-	pn_data_t *ap;
 
-	pn_message_set_address(m, "$management");
-	pn_message_set_reply_to(m, "mgmt-reply");
-	pn_message_set_id(m, (pn_msgid_t){ .type = PN_ULONG,
-	    .u.as_ulong = ++a->tag });
-	ap = pn_message_properties(m);
-	pn_data_put_map(ap);
-	pn_data_enter(ap);
-	put_str_prop(ap, "operation", "READ");
-	put_str_prop(ap, "type", "com.microsoft:eventhub");
-	put_str_prop(ap, "name", a->cfg.hub);
-	pn_data_exit(ap);
+	request_set(a, m, "$management", "mgmt-reply", "READ",
+	    "com.microsoft:eventhub", a->cfg.hub, NULL);
 	send_msg(a, a->mgmt_tx, m);
 	pn_message_free(m);
 }
@@ -738,25 +745,14 @@ ask_part_props(struct eh_amqpc *a)
 
 	for (i = 0; i < a->np; i++) {
 		pn_message_t *m;
-		pn_data_t *ap;
 		char id[16];
 
 		if (!a->p[i].active || a->p[i].lost)
 			continue;
 		m = pn_message();
 		snprintf(id, sizeof(id), "%d", (int)a->p[i].id);
-		pn_message_set_address(m, "$management");
-		pn_message_set_reply_to(m, "mgmt-reply");
-		pn_message_set_id(m, (pn_msgid_t){ .type = PN_ULONG,
-		    .u.as_ulong = ++a->tag });
-		ap = pn_message_properties(m);
-		pn_data_put_map(ap);
-		pn_data_enter(ap);
-		put_str_prop(ap, "operation", "READ");
-		put_str_prop(ap, "type", "com.microsoft:partition");
-		put_str_prop(ap, "name", a->cfg.hub);
-		put_str_prop(ap, "partition", id);
-		pn_data_exit(ap);
+		request_set(a, m, "$management", "mgmt-reply", "READ",
+		    "com.microsoft:partition", a->cfg.hub, id);
 		send_msg(a, a->mgmt_tx, m);
 		pn_message_free(m);
 	}
