@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "cli.h"
+#include "clock.h"
 #include "eventhub_ack.h"
 #include "eventhub_amqpc.h"
 #include "eventhub_ckpt.h"
@@ -171,15 +172,6 @@ const struct cli_prog prog = {
 	&op
 };
 
-double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- connection string ---- */
 
 /* The value of key k in a ';'-separated connection string, or NULL. */
@@ -303,7 +295,7 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		if (c->start_ts >= 0)
 			start_at_time(c, parts);
 		rd_kafka_assign(rk, parts);
-		c->assigned_at = now_s();
+		c->assigned_at = clock_s();
 		return;
 	}
 	/* revoked: wait (bounded) for what is in flight, commit what is
@@ -359,7 +351,7 @@ static int
 kafka_tls_check(struct ctx *c)
 {
 	if (c->tls_ok || c->tls_why.len == 0 || op.tls_timeout <= 0 ||
-	    now_s() - c->t_start < op.tls_timeout)
+	    clock_s() - c->t_start < op.tls_timeout)
 		return 0;
 	log_error("kafka: no connection got through TLS in %gs: the "
 	    "server's certificate is not trusted: %s; trust its CA with "
@@ -443,7 +435,7 @@ assign_all(struct ctx *c)
 			rc = -2;
 			goto out;
 		}
-		if (now_s() - c->t_start >= 30 && (c->tls_why.len == 0 ||
+		if (clock_s() - c->t_start >= 30 && (c->tls_why.len == 0 ||
 		    op.tls_timeout <= 0))
 			break;
 	}
@@ -481,7 +473,7 @@ assign_all(struct ctx *c)
 		log_error("--assign: %s", rd_kafka_err2str(err));
 		goto out;
 	}
-	c->assigned_at = now_s();
+	c->assigned_at = clock_s();
 	rc = 0;
 out:
 	if (md != NULL)
@@ -523,12 +515,12 @@ revoke_wait(struct ctx *c, const rd_kafka_topic_partition_list_t *parts)
 	if (ch == NULL || ch->in < 0 || ch->eof || op.barrier_interval <= 0 ||
 	    (n = in_flight_of(c, parts)) == 0)
 		return;
-	if (!barrier_send(c, now_s()))
+	if (!barrier_send(c, clock_s()))
 		return;
 	log_info("revoked: waiting for %llu events in flight",
 	    (unsigned long long)n);
-	end = now_s() + op.drain_timeout;
-	while (!ch->eof && in_flight_of(c, parts) > 0 && now_s() < end)
+	end = clock_s() + op.drain_timeout;
+	while (!ch->eof && in_flight_of(c, parts) > 0 && clock_s() < end)
 		if (child_io(c, ch, 50) < 0)
 			break;
 }
@@ -611,7 +603,7 @@ publish_metrics(const struct ctx *c)
 {
 	static uint64_t commits_seen;
 	static double commit_at;
-	double now = now_s(), wall = (double)time(NULL);
+	double now = clock_s(), wall = (double)time(NULL);
 	int assigned = 0;
 	size_t i;
 
@@ -945,7 +937,7 @@ kafka_start(struct run *rn)
 	rn->subs = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(rn->subs, op.topic,
 	    RD_KAFKA_PARTITION_UA);
-	cx.t_start = now_s();
+	cx.t_start = clock_s();
 	if (op.assign) {
 		if ((i = assign_all(&cx)) < 0)
 			return i == -2 ? EXIT_USAGE : EXIT_FATAL;
@@ -1011,7 +1003,7 @@ consume(struct run *rn, struct stage *st)
 	double last_event, last_commit, drain_end = 0, t;
 	int reading = 1, got, k, status = EXIT_ALL_OK;
 
-	last_event = last_commit = cx.last_barrier = now_s();
+	last_event = last_commit = cx.last_barrier = clock_s();
 	for (;;) {
 		struct buf *ob = op.exec ? &rn->ch.wb : &st->out.b;
 
@@ -1036,7 +1028,7 @@ consume(struct run *rn, struct stage *st)
 			status = EXIT_FATAL;
 			got = 0;
 		}
-		t = now_s();
+		t = clock_s();
 		if (got)
 			last_event = t;
 		if (cx.assigned_at > last_event)

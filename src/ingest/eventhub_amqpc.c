@@ -30,6 +30,7 @@
 #include <proton/transport.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "eventhub_amqpc.h"
 #include "log.h"
 
@@ -96,15 +97,6 @@ struct eh_amqpc {
 	unsigned char uuids[64][16];
 	double props_every, props_at;	/* eh_amqpc_track_end() */
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void
 eh_amqpc_set_credit(struct eh_amqpc *a, uint32_t credit)
@@ -307,7 +299,7 @@ put_token(struct eh_amqpc *a)
 	{
 		double left = (double)(exp - (int64_t)time(NULL));
 
-		a->renew_at = now_s() + (left > 2 * RENEW_BEFORE ?
+		a->renew_at = clock_s() + (left > 2 * RENEW_BEFORE ?
 		    left - RENEW_BEFORE : left / 2);
 	}
 	a->renew_sent = 1;
@@ -1009,7 +1001,7 @@ link_closed(struct eh_amqpc *a, pn_link_t *l)
 	/* server-busy, detach-forced, ...: reopen with backoff */
 	p->backoff = p->backoff < 0.25 ? 0.25 : p->backoff * 2 > 30 ? 30 :
 	    p->backoff * 2;
-	p->reopen_at = now_s() + p->backoff;
+	p->reopen_at = clock_s() + p->backoff;
 	log_warn("amqp: %s[%d] detached: %s %s (reopened in %.2fs after "
 	    "sequence number %" PRId64 ")", a->cfg.hub, (int)p->id,
 	    name ? name : "", pn_condition_get_description(cond) ?
@@ -1024,7 +1016,7 @@ link_closed(struct eh_amqpc *a, pn_link_t *l)
 static void
 reopen_due(struct eh_amqpc *a)
 {
-	double now = now_s();
+	double now = clock_s();
 	size_t i;
 
 	for (i = 0; i < a->np; i++) {
@@ -1053,7 +1045,7 @@ static void
 tls_check(struct eh_amqpc *a)
 {
 	if (!a->tls_ok && a->tls_why.len > 0 && a->cfg.tls_timeout > 0 &&
-	    now_s() - a->t_first >= a->cfg.tls_timeout) {
+	    clock_s() - a->t_first >= a->cfg.tls_timeout) {
 		a->tls_fatal = 1;
 		a->fatal = 1;
 	}
@@ -1091,11 +1083,11 @@ handle(struct eh_amqpc *a, pn_event_t *e)
 		break;
 	case PN_CONNECTION_WAKE:
 		if (a->state == ST_READY && a->auth_ok && !a->renew_sent &&
-		    now_s() >= a->renew_at)
+		    clock_s() >= a->renew_at)
 			(void)put_token(a);
 		if (a->state == ST_READY && a->mgmt_done &&
-		    a->props_every > 0 && now_s() >= a->props_at) {
-			a->props_at = now_s() + a->props_every;
+		    a->props_every > 0 && clock_s() >= a->props_at) {
+			a->props_at = clock_s() + a->props_every;
 			ask_part_props(a);
 		}
 		if (a->state == ST_READY)
@@ -1160,7 +1152,7 @@ handle(struct eh_amqpc *a, pn_event_t *e)
 			a->p[i].l = NULL;
 		a->state = ST_DOWN;
 		a->c = NULL;
-		a->retry_at = now_s() + a->backoff;
+		a->retry_at = clock_s() + a->backoff;
 		a->backoff = a->backoff * 2 > 30 ? 30 : a->backoff * 2;
 		break;
 	}
@@ -1179,7 +1171,7 @@ pump(struct eh_amqpc *a, int timeout_ms)
 	tls_check(a);
 	if (a->fatal)
 		return -1;
-	if (a->state == ST_DOWN && now_s() >= a->retry_at)
+	if (a->state == ST_DOWN && clock_s() >= a->retry_at)
 		connect_now(a);
 	if (a->c != NULL && a->state != ST_DOWN)
 		pn_connection_wake(a->c);
@@ -1217,13 +1209,13 @@ int
 eh_amqpc_open(struct eh_amqpc *a, double timeout_s, const int32_t **ids,
     struct buf *err)
 {
-	double end = now_s() + timeout_s;
+	double end = clock_s() + timeout_s;
 
-	a->t_first = now_s();
+	a->t_first = clock_s();
 	if (a->cfg.tls_timeout > 0 && a->t_first + a->cfg.tls_timeout > end)
 		end = a->t_first + a->cfg.tls_timeout;
 	connect_now(a);
-	while (a->state != ST_READY && !a->fatal && now_s() < end)
+	while (a->state != ST_READY && !a->fatal && clock_s() < end)
 		if (pump(a, 100) < 0)
 			break;
 	if (a->state != ST_READY && !a->tls_ok && a->tls_why.len > 0) {
@@ -1236,7 +1228,7 @@ eh_amqpc_open(struct eh_amqpc *a, double timeout_s, const int32_t **ids,
 		    "connection got through TLS in %gs; trust its CA with "
 		    "--cacert", a->cfg.hub, a->cfg.conn->host,
 		    a->cfg.conn->port, buf_cstr(&a->tls_why),
-		    now_s() - a->t_first < a->cfg.tls_timeout ?
+		    clock_s() - a->t_first < a->cfg.tls_timeout ?
 		    timeout_s : a->cfg.tls_timeout);
 		return -1;
 	}

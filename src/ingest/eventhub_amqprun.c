@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "eventhub_impl.h"
 #include "exitcode.h"
 #include "log.h"
@@ -139,7 +140,7 @@ amqp_add(struct ctx *c, int32_t id, int64_t epoch)
 	buf_release(&e);
 	log_info("assigned %s[%d]%s", op.topic, (int)id,
 	    k == 1 ? " (from its checkpoint)" : "");
-	c->assigned_at = now_s();
+	c->assigned_at = clock_s();
 	return 0;
 }
 
@@ -176,11 +177,11 @@ amqp_balance(struct ctx *c)
 		eh_lb_lost(c->lb, lost[i]);
 		lb_drop(c, lost[i]);
 	}
-	if (now_s() < c->lb_next)
+	if (clock_s() < c->lb_next)
 		return;
 	if (eh_lb_cycle(c->lb, time(NULL), lb_add, lb_drop, c, &e) < 0)
 		log_warn("%s (retried next cycle)", buf_cstr(&e));
-	c->lb_next = now_s() + eh_lb_interval(c->lb);
+	c->lb_next = clock_s() + eh_lb_interval(c->lb);
 	buf_release(&e);
 }
 
@@ -286,7 +287,7 @@ amqp_setup(struct ctx *c, const struct eh_conn *conn)
 		    eh_lb_id(c->lb));
 		amqp_balance(c);
 	}
-	c->assigned_at = now_s();
+	c->assigned_at = clock_s();
 	rc = 0;
 out:
 	free(mine);

@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "eventhub_impl.h"
 #include "exitcode.h"
 #include "json.h"

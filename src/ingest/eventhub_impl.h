@@ -127,9 +127,6 @@ extern struct ctx cx;			/* eventhub.c: the one run */
 
 /* eventhub.c */
 
-/* Seconds on the monotonic clock. Cannot fail. */
-double now_s(void);
-
 /*
  * Handle one event of either transport: its line into out, or to the dead
  * letters (acknowledged at once when tracked). Returns 0, or -1 when the

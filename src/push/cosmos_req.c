@@ -15,6 +15,7 @@
 
 #include "auth.h"
 #include "blob.h"
+#include "clock.h"
 #include "codec.h"
 #include "cosmos_doc.h"
 #include "cosmos_impl.h"
@@ -69,15 +70,6 @@ out:
 	buf_release(&err);
 	buf_release(&date);
 	return rc;
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -147,7 +139,7 @@ static void
 ru_account(const struct http_resp *resp)
 {
 	const char *c = http_resp_header(resp, "x-ms-request-charge");
-	int64_t now = now_ms();
+	int64_t now = clock_ms();
 	double ch;
 
 	if (c != NULL && (ch = strtod(c, NULL)) >= 0 && ch < 1e6) {
@@ -209,7 +201,7 @@ classify_rec(const struct http_resp *resp, void *user)
 	const struct rec *r = user;
 
 	if (resp->status == 429)
-		hold_note(r->pkh, resp, now_ms());
+		hold_note(r->pkh, resp, clock_ms());
 	return classify(resp, user);
 }
 
@@ -373,7 +365,7 @@ rec_send(struct rec *r)
 	req = req_new(&r->sc, methods[r->step], buf_cstr(&path));
 	buf_release(&path);
 	http_req_header(req, "x-ms-documentdb-partitionkey", r->pkh);
-	if ((held = hold_left(r->pkh, now_ms())) > 0)
+	if ((held = hold_left(r->pkh, clock_ms())) > 0)
 		http_req_delay(req, held);
 	if (r->step == S_UPSERT)
 		http_req_header(req, "x-ms-documentdb-is-upsert", "true");
