@@ -187,20 +187,6 @@ fail(struct cdc *c, const char *src, const struct ndjson_line *l,
 	return 1;
 }
 
-static const char *
-kind_name(int tape_type)
-{
-	switch (tape_type) {
-	case TAPE_NULL: return "null";
-	case TAPE_TRUE:
-	case TAPE_FALSE: return "a boolean";
-	case TAPE_NUMBER: return "a number";
-	case TAPE_STRING: return "a string";
-	case TAPE_ARRAY: return "an array";
-	default: return "an object";
-	}
-}
-
 /* Member k of the object at node obj (the last one with duplicates), or 0. */
 static uint32_t
 member(const struct tape *t, uint32_t obj, const char *k)
@@ -265,7 +251,7 @@ eval_key(struct cdc *c, const char **code, char *msg, size_t msglen)
 		}
 		*code = "bad_key";
 		snprintf(msg, msglen, "key %s is %s, not a string or a number",
-		    op.key, kind_name(c->t.nodes[k].type));
+		    op.key, tape_kind_name(c->t.nodes[k].type));
 		return -1;
 	} else {
 		jv rec = json_from_tape(&c->t, 0, &c->lits), v;
@@ -610,7 +596,7 @@ filter_line(struct cdc *c, const char *src, const struct ndjson_line *l)
 	if (c->t.nodes[0].type != TAPE_OBJECT) {
 		c->data_records++;
 		fail(c, src, l, 1, "not_an_object", "record is %s, not a JSON "
-		    "object", kind_name(c->t.nodes[0].type));
+		    "object", tape_kind_name(c->t.nodes[0].type));
 		return;
 	}
 	if ((ck = control_kind(&c->t)) != NULL) {
@@ -803,7 +789,7 @@ commit_line(struct cdc *c, const char *src, const struct ndjson_line *l)
 	}
 	if (c->t.nodes[0].type != TAPE_OBJECT) {
 		fail(c, src, l, 1, "not_an_object", "result is %s, not a JSON "
-		    "object", kind_name(c->t.nodes[0].type));
+		    "object", tape_kind_name(c->t.nodes[0].type));
 		return;
 	}
 	if (control_kind(&c->t) != NULL) {

@@ -21,6 +21,7 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "clock.h"
 #include "codec.h"
 #include "json.h"
 #include "log.h"
@@ -51,15 +52,6 @@ struct auth {
 	size_t ncache;
 	unsigned long nreq;
 };
-
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static char *
 env_dup(const char *name)
@@ -283,7 +275,7 @@ token_answer(long status, const struct buf *resp, const char *tokkey,
 	if (on > 0)
 		out->expires_on = on;
 	else {
-		out->expires_ms = wall_ms() + in * 1000;
+		out->expires_ms = clock_wall_ms() + in * 1000;
 		out->expires_on = out->expires_ms / 1000;
 	}
 	log_secret(out->token);
@@ -530,7 +522,7 @@ run_captured(char *const argv[], long ms, struct buf *out, struct buf *err)
 	posix_spawn_file_actions_t fa;
 	struct pollfd pf[2];
 	int po[2], pe[2], rc, wst, open_fds = 2, e;
-	int64_t deadline = wall_ms() + ms;
+	int64_t deadline = clock_wall_ms() + ms;
 	char chunk[4096];
 	ssize_t n;
 	pid_t pid;
@@ -561,7 +553,7 @@ run_captured(char *const argv[], long ms, struct buf *out, struct buf *err)
 	pf[1].fd = pe[0];
 	pf[0].events = pf[1].events = POLLIN;
 	while (open_fds > 0) {
-		int64_t left = deadline - wall_ms();
+		int64_t left = deadline - clock_wall_ms();
 
 		if (left <= 0)
 			break;
@@ -889,7 +881,7 @@ auth_get(struct auth *a, const char *scope, int64_t *expires_on,
 	struct auth_token tok = { NULL, 0, 0 };
 	struct auth_cached *c;
 	struct buf why = BUF_INIT;
-	int64_t now = wall_ms(), life, margin;
+	int64_t now = clock_wall_ms(), life, margin;
 
 	if (scope == NULL || *scope == '\0') {
 		buf_adds(err, "no token scope given");

@@ -32,8 +32,8 @@ base64_encode(struct buf *b, const void *data, size_t n)
 	b->len = (size_t)(o - b->p);
 }
 
-static int
-b64val(unsigned char c)
+int
+base64_value(int c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -61,7 +61,7 @@ base64_decode(struct buf *b, const char *s, size_t n)
 		return -1;
 	buf_grow(b, n / 4 * 3 + 3);
 	for (i = 0; i < n; i++) {
-		int v = b64val((unsigned char)s[i]);
+		int v = base64_value((unsigned char)s[i]);
 
 		if (v < 0)
 			return -1;

@@ -17,6 +17,8 @@ void base64_encode(struct buf *b, const void *p, size_t n);
  * previous length).
  */
 int base64_decode(struct buf *b, const char *s, size_t n);
+/* The value (0-63) of standard base64 character c, or -1. */
+int base64_value(int c);
 /* Append lowercase hex of p[0..n). */
 void hex_encode(struct buf *b, const void *p, size_t n);
 /* The value of hex digit c (either case), or -1. */

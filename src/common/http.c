@@ -22,6 +22,7 @@
 
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "http_impl.h"
 #include "buf.h"
 #include "json.h"
@@ -31,24 +32,6 @@
 #include "stats.h"
 
 static int curl_ready;
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* ---- lists and the heap ---- */
 
@@ -223,10 +206,10 @@ http_engine_new(const struct http_opts *o)
 	    (long)e->o.max_inflight + 4);
 	e->window = e->o.max_inflight;
 	e->st.window = e->window;
-	http_bucket_init(&e->bucket, e->o.rate, e->o.burst, now_us());
+	http_bucket_init(&e->bucket, e->o.rate, e->o.burst, clock_us());
 	e->rng = o->seed ? o->seed :
 	    ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^
-	    (uint64_t)now_ms();
+	    (uint64_t)clock_ms();
 	if (e->rng == 0)
 		e->rng = 1;
 	if (!e->o.no_stats) {
@@ -317,7 +300,7 @@ finish_msg(struct http_engine *e, struct http_req *r, enum http_terr terr,
 {
 	struct http_resp resp;
 
-	resp_fill(r, &resp, 0, terr, why, now_ms());
+	resp_fill(r, &resp, 0, terr, why, clock_ms());
 	resp.why = why;
 	finish(e, r, HTTP_FAIL, &resp);
 }
@@ -333,7 +316,7 @@ http_submit(struct http_engine *e, struct http_req *r)
 	e->pending++;
 	e->st.submitted++;
 	if (r->delay > 0) {
-		r->due = now_ms() + r->delay;
+		r->due = clock_ms() + r->delay;
 		heap_push(e, r);
 	} else
 		list_push(&e->ready, r, 0);
@@ -532,7 +515,7 @@ start(struct http_engine *e, struct http_req *r, int64_t now)
 static long
 dispatch(struct http_engine *e)
 {
-	int64_t now = now_ms(), t_us = now_us(), w_us;
+	int64_t now = clock_ms(), t_us = clock_us(), w_us;
 	struct http_req *r;
 	long wait = -1;
 
@@ -607,7 +590,7 @@ complete(struct http_engine *e, struct http_req *r, CURLcode rc)
 	struct buf why = BUF_INIT;
 	enum http_verdict v;
 	http_classify_fn classify;
-	int64_t now = now_ms();
+	int64_t now = clock_ms();
 	long status = 0;
 
 	curl_multi_remove_handle(e->multi, r->easy);
@@ -735,10 +718,10 @@ cancel_all(struct http_engine *e)
 size_t
 http_drain(struct http_engine *e, long max_ms)
 {
-	int64_t deadline = now_ms() + max_ms, now;
+	int64_t deadline = clock_ms() + max_ms, now;
 
 	while (e->pending > 0) {
-		now = now_ms();
+		now = clock_ms();
 		if (max_ms >= 0 && now >= deadline)
 			break;
 		http_poll(e, max_ms < 0 ? -1 : (long)(deadline - now), -1,
@@ -768,7 +751,7 @@ http_set_rate(struct http_engine *e, double rate, double burst)
 {
 	e->o.rate = rate > 0 ? rate : 0;
 	e->o.burst = burst >= 1 ? burst : 1;
-	http_bucket_set(&e->bucket, e->o.rate, e->o.burst, now_us());
+	http_bucket_set(&e->bucket, e->o.rate, e->o.burst, clock_us());
 }
 
 size_t

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "fnv.h"
 #include "keyq.h"
 
 struct keyq_node {
@@ -31,13 +32,7 @@ struct keyq {
 static uint64_t
 keyq_hash(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
+	return fnv1a64(s, strlen(s));
 }
 
 struct keyq *

@@ -1,3 +1,4 @@
+#include "clock.h"
 #include "metrics.h"
 
 #include <arpa/inet.h>
@@ -140,20 +141,11 @@ static double t_start, t_tick, t_file, last_success = -1;
 static int finished, exit_code = -1, ticked, heartbeat;
 static volatile int ready;
 
-static double
-now_real(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 start_clock(void)
 {
 	if (t_start == 0)
-		t_start = now_real();
+		t_start = clock_wall_s();
 }
 
 /* The start time is the process's, not the first write's. */
@@ -455,7 +447,7 @@ render_family(struct buf *b, const struct family *f)
 void
 metrics_render(struct buf *b)
 {
-	double now = now_real();
+	double now = clock_wall_s();
 	size_t i, k;
 
 	start_clock();
@@ -558,7 +550,7 @@ metrics_tick(void)
 	if (!metrics_active())
 		return;
 	start_clock();
-	now = now_real();
+	now = clock_wall_s();
 	snapshot();
 	pthread_mutex_lock(&mu);
 	t_tick = now;
@@ -607,7 +599,7 @@ metrics_finish(int status)
 	pthread_mutex_lock(&mu);
 	finished = 1;
 	exit_code = status;
-	last_success = status == 0 ? now_real() : prev;
+	last_success = status == 0 ? clock_wall_s() : prev;
 	pthread_mutex_unlock(&mu);
 	if (metrics_opt.file != NULL)
 		rc = metrics_write_file(metrics_opt.file);
@@ -650,7 +642,7 @@ answer(void *cls, struct MHD_Connection *c, const char *url,
 
 		pthread_mutex_lock(&mu);
 		t = ticked && heartbeat;
-		age = now_real() - t_tick;
+		age = clock_wall_s() - t_tick;
 		pthread_mutex_unlock(&mu);
 		if (t && age > limit) {
 			status = 503;

@@ -426,6 +426,20 @@ tape_release(struct tape *t)
 	t->len = t->cap = 0;
 }
 
+const char *
+tape_kind_name(int type)
+{
+	switch (type) {
+	case TAPE_NULL: return "null";
+	case TAPE_TRUE:
+	case TAPE_FALSE: return "a boolean";
+	case TAPE_NUMBER: return "a number";
+	case TAPE_STRING: return "a string";
+	case TAPE_ARRAY: return "an array";
+	default: return "an object";
+	}
+}
+
 double
 tape_number(const struct tape_node *nd)
 {

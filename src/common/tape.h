@@ -72,6 +72,10 @@ void tape_release(struct tape *t);
 /* The value of a NUMBER node (strtod of its text). Can't fail. */
 double tape_number(const struct tape_node *nd);
 
+/* A node type in words for messages: "null", "a boolean", "a number", "a
+ * string", "an array", "an object". */
+const char *tape_kind_name(int type);
+
 /*
  * The index of the value of key k[0..kn) in the OBJECT node at index obj,
  * or 0 when absent (index 0 is always the root, never a member). Must not

@@ -69,6 +69,17 @@ cerr(struct resp *rs, int status, const char *msg)
 	    jv_string(code_of(status)), jv_string("message"), jv_string(full)));
 }
 
+static const char exists_msg[] =
+    "Entity with the specified id already exists in the system.";
+
+/* The 404 of a database or collection that does not exist. */
+static void
+not_found(struct resp *rs)
+{
+	cerr(rs, 404, "Resource Not Found. Learn more: "
+	    "https://aka.ms/cosmosdb-tsg-not-found");
+}
+
 static double
 kb_of(jv doc)
 {
@@ -269,31 +280,62 @@ hdr_pk(struct req *r, struct coll *c)
 	return s;
 }
 
-static jv
-doc_load(struct coll *c, const char *pk, const char *id)
+/*
+ * The statement sql with a document's key (db, collection, partition key,
+ * id) bound to its first four parameters; the strings are borrowed and must
+ * outlive the step. Cannot fail: store_stmt aborts on a bad statement.
+ */
+static sqlite3_stmt *
+doc_stmt(const char *sql, struct coll *c, const char *pk, const char *id)
 {
-	sqlite3_stmt *st = store_stmt("SELECT body FROM cdocs WHERE db=? AND "
-	    "coll=? AND pk=? AND id=?");
+	sqlite3_stmt *st = store_stmt(sql);
 
 	sqlite3_bind_text(st, 1, c->db, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, c->id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, pk, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
+	return st;
+}
+
+/*
+ * The statement that reads a collection's documents in id order: those of
+ * partition pk when pk is not NULL, else all by partition then id. c and pk
+ * are borrowed until the last step. Cannot fail.
+ */
+static sqlite3_stmt *
+coll_docs_stmt(struct coll *c, const char *pk)
+{
+	sqlite3_stmt *st;
+
+	if (pk != NULL) {
+		st = store_stmt("SELECT body FROM cdocs WHERE db=? AND coll=? "
+		    "AND pk=? ORDER BY id");
+		sqlite3_bind_text(st, 3, pk, -1, SQLITE_STATIC);
+	} else
+		st = store_stmt("SELECT body FROM cdocs WHERE db=? AND coll=? "
+		    "ORDER BY pk, id");
+	sqlite3_bind_text(st, 1, c->db, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, c->id, -1, SQLITE_STATIC);
+	return st;
+}
+
+static jv
+doc_load(struct coll *c, const char *pk, const char *id)
+{
+	sqlite3_stmt *st = doc_stmt("SELECT body FROM cdocs WHERE db=? AND "
+	    "coll=? AND pk=? AND id=?", c, pk, id);
+
 	return sqlite3_step(st) == SQLITE_ROW ? load_text(st, 0) : jv_invalid();
 }
 
 static int
 doc_save(struct coll *c, const char *pk, const char *id, jv doc)
 {
-	sqlite3_stmt *st = store_stmt("INSERT OR REPLACE INTO cdocs VALUES"
-	    "(?,?,?,?,?)");
+	sqlite3_stmt *st = doc_stmt("INSERT OR REPLACE INTO cdocs VALUES"
+	    "(?,?,?,?,?)", c, pk, id);
 	char *text = json_dump(doc, 0);
 	int rc;
 
-	sqlite3_bind_text(st, 1, c->db, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, c->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, pk, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, text, -1, free);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 	sqlite3_reset(st);
@@ -303,13 +345,9 @@ doc_save(struct coll *c, const char *pk, const char *id, jv doc)
 static void
 doc_del(struct coll *c, const char *pk, const char *id)
 {
-	sqlite3_stmt *st = store_stmt("DELETE FROM cdocs WHERE db=? AND coll=? "
-	    "AND pk=? AND id=?");
+	sqlite3_stmt *st = doc_stmt("DELETE FROM cdocs WHERE db=? AND coll=? "
+	    "AND pk=? AND id=?", c, pk, id);
 
-	sqlite3_bind_text(st, 1, c->db, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, c->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, pk, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
 	sqlite3_step(st);
 	sqlite3_reset(st);
 }
@@ -409,6 +447,38 @@ check_body(struct coll *c, jv body, const char *pk, struct opres *o)
 	return dpk;
 }
 
+/* The 412 of a request whose If-Match the stored document does not meet. */
+static void
+res_precondition(struct opres *o)
+{
+	res_err(o, 412, "Operation cannot be performed because one of the "
+	    "specified precondition is not met.");
+}
+
+/*
+ * The stored document (pk, id) that an operation on it acts on, owned by the
+ * caller; if_match NULL matches any. On an absent document (404) or an etag
+ * that differs from if_match (412) fills o and returns jv_invalid().
+ */
+static jv
+doc_existing(struct coll *c, const char *pk, const char *id,
+    const char *if_match, struct opres *o)
+{
+	jv doc = doc_load(c, pk, id);
+
+	if (!jv_is_valid(doc)) {
+		res_err(o, 404, "Entity with the specified id does not exist in "
+		    "the system. More info: https://aka.ms/cosmosdb-tsg-not-found");
+		return doc;
+	}
+	if (!etag_matches(doc, if_match)) {
+		jv_free(doc);
+		res_precondition(o);
+		return jv_invalid();
+	}
+	return doc;
+}
+
 static void
 op_create(struct coll *c, jv body, const char *pk, int upsert,
     const char *if_match, struct opres *o)
@@ -423,14 +493,12 @@ op_create(struct coll *c, jv body, const char *pk, int upsert,
 	id = json_get_str(body, "id");
 	old = doc_load(c, dpk, id);
 	if (jv_is_valid(old) && !upsert) {
-		res_err(o, 409, "Entity with the specified id already exists in "
-		    "the system.");
+		res_err(o, 409, exists_msg);
 		jv_free(old);
 		goto out;
 	}
 	if (jv_is_valid(old) && !etag_matches(old, if_match)) {
-		res_err(o, 412, "Operation cannot be performed because one of the "
-		    "specified precondition is not met.");
+		res_precondition(o);
 		jv_free(old);
 		goto out;
 	}
@@ -448,12 +516,9 @@ out:
 static void
 op_read(struct coll *c, const char *pk, const char *id, struct opres *o)
 {
-	o->doc = doc_load(c, pk, id);
-	if (!jv_is_valid(o->doc)) {
-		res_err(o, 404, "Entity with the specified id does not exist in "
-		    "the system. More info: https://aka.ms/cosmosdb-tsg-not-found");
+	o->doc = doc_existing(c, pk, id, NULL, o);
+	if (!jv_is_valid(o->doc))
 		return;
-	}
 	o->status = 200;
 	o->ru = kb_of(o->doc);
 }
@@ -472,17 +537,9 @@ op_replace(struct coll *c, const char *pk, const char *id, jv body,
 		res_err(o, 400, "The id in the body does not match the id in the URL.");
 		goto out;
 	}
-	old = doc_load(c, dpk, id);
-	if (!jv_is_valid(old)) {
-		res_err(o, 404, "Entity with the specified id does not exist in "
-		    "the system. More info: https://aka.ms/cosmosdb-tsg-not-found");
+	old = doc_existing(c, dpk, id, if_match, o);
+	if (!jv_is_valid(old))
 		goto out;
-	}
-	if (!etag_matches(old, if_match)) {
-		res_err(o, 412, "Operation cannot be performed because one of the "
-		    "specified precondition is not met.");
-		goto out;
-	}
 	o->doc = doc_stamp(c, jv_copy(body), json_get_str(old, "_rid"));
 	doc_save(c, dpk, id, o->doc);
 	o->status = 200;
@@ -497,17 +554,9 @@ static void
 op_delete(struct coll *c, const char *pk, const char *id,
     const char *if_match, struct opres *o)
 {
-	o->doc = doc_load(c, pk, id);
-	if (!jv_is_valid(o->doc)) {
-		res_err(o, 404, "Entity with the specified id does not exist in "
-		    "the system. More info: https://aka.ms/cosmosdb-tsg-not-found");
+	o->doc = doc_existing(c, pk, id, if_match, o);
+	if (!jv_is_valid(o->doc))
 		return;
-	}
-	if (!etag_matches(o->doc, if_match)) {
-		res_err(o, 412, "Operation cannot be performed because one of the "
-		    "specified precondition is not met.");
-		return;
-	}
 	doc_del(c, pk, id);
 	o->status = 204;
 	o->ru = 5.71 * kb_of(o->doc);
@@ -577,17 +626,9 @@ op_patch(struct coll *c, const char *pk, const char *id, jv ops,
 		res_err(o, 400, "The number of patch operations can't exceed 10.");
 		goto out;
 	}
-	doc = doc_load(c, pk, id);
-	if (!jv_is_valid(doc)) {
-		res_err(o, 404, "Entity with the specified id does not exist in "
-		    "the system. More info: https://aka.ms/cosmosdb-tsg-not-found");
+	doc = doc_existing(c, pk, id, if_match, o);
+	if (!jv_is_valid(doc))
 		goto out;
-	}
-	if (!etag_matches(doc, if_match)) {
-		res_err(o, 412, "Operation cannot be performed because one of the "
-		    "specified precondition is not met.");
-		goto out;
-	}
 	if (cond != NULL) {
 		r = jpatch_cond(cond, doc, msg, sizeof(msg));
 		if (r < 0) {
@@ -658,6 +699,20 @@ static void
 charge(struct resp *rs, double ru)
 {
 	resp_header(rs, "x-ms-request-charge", "%.2f", ru);
+}
+
+/*
+ * Runs st, the bound INSERT of a new database or collection, and answers 201
+ * with v (consumed), its etag and a charge of 1 RU.
+ */
+static void
+created(struct resp *rs, sqlite3_stmt *st, jv v)
+{
+	sqlite3_step(st);
+	sqlite3_reset(st);
+	resp_header(rs, "etag", "%s", json_get_str(v, "_etag"));
+	resp_json(rs, 201, v);
+	charge(rs, 1);
 }
 
 static void
@@ -786,8 +841,7 @@ databases(struct req *r, struct resp *rs)
 		v = db_load(id);
 		if (jv_is_valid(v)) {
 			jv_free(v);
-			cerr(rs, 409, "Entity with the specified id already exists "
-			    "in the system.");
+			cerr(rs, 409, exists_msg);
 			goto out;
 		}
 		jv_free(v);
@@ -803,30 +857,21 @@ databases(struct req *r, struct resp *rs)
 		st = store_stmt("INSERT INTO cdbs VALUES(?,?)");
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, json_dump(v, 0), -1, free);
-		sqlite3_step(st);
-		sqlite3_reset(st);
-		resp_header(rs, "etag", "%s", json_get_str(v, "_etag"));
-		resp_json(rs, 201, v);
-		charge(rs, 1);
+		created(rs, st, v);
 		goto out;
 	}
-	if (r->nseg == 2 && strcmp(r->method, "GET") == 0) {
+	if (r->nseg == 2 && (strcmp(r->method, "GET") == 0 ||
+	    strcmp(r->method, "DELETE") == 0)) {
 		v = db_load(r->seg[1]);
 		if (!jv_is_valid(v)) {
 			jv_free(v);
-			cerr(rs, 404, "Resource Not Found. Learn more: "
-			    "https://aka.ms/cosmosdb-tsg-not-found");
-		} else
+			not_found(rs);
+			charge(rs, 1);
+			goto out;
+		}
+		if (strcmp(r->method, "GET") == 0) {
 			resp_json(rs, 200, v);
-		charge(rs, 1);
-		goto out;
-	}
-	if (r->nseg == 2 && strcmp(r->method, "DELETE") == 0) {
-		v = db_load(r->seg[1]);
-		if (!jv_is_valid(v)) {
-			jv_free(v);
-			cerr(rs, 404, "Resource Not Found. Learn more: "
-			    "https://aka.ms/cosmosdb-tsg-not-found");
+			charge(rs, 1);
 			goto out;
 		}
 		jv_free(v);
@@ -862,8 +907,7 @@ collections(struct req *r, struct resp *rs)
 	r->kind = "cosmos.coll";
 	dbv = db_load(r->seg[1]);
 	if (!jv_is_valid(dbv)) {
-		cerr(rs, 404, "Resource Not Found. Learn more: "
-		    "https://aka.ms/cosmosdb-tsg-not-found");
+		not_found(rs);
 		charge(rs, 1);
 		goto out;
 	}
@@ -910,8 +954,7 @@ collections(struct req *r, struct resp *rs)
 		if (coll_load(&c, r->seg[1], id) == 0) {
 			coll_release(&c);
 			jv_free(pk);
-			cerr(rs, 409, "Entity with the specified id already exists "
-			    "in the system.");
+			cerr(rs, 409, exists_msg);
 			goto out;
 		}
 		coll_release(&c);
@@ -950,19 +993,14 @@ collections(struct req *r, struct resp *rs)
 		sqlite3_bind_text(st, 1, r->seg[1], -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, json_dump(v, 0), -1, free);
-		sqlite3_step(st);
-		sqlite3_reset(st);
-		resp_header(rs, "etag", "%s", json_get_str(v, "_etag"));
-		resp_json(rs, 201, v);
-		charge(rs, 1);
+		created(rs, st, v);
 		goto out;
 	}
 	if (r->nseg == 4 && (strcmp(r->method, "GET") == 0 ||
 	    strcmp(r->method, "DELETE") == 0)) {
 		if (coll_load(&c, r->seg[1], r->seg[3]) != 0) {
 			coll_release(&c);
-			cerr(rs, 404, "Resource Not Found. Learn more: "
-			    "https://aka.ms/cosmosdb-tsg-not-found");
+			not_found(rs);
 			charge(rs, 1);
 			goto out;
 		}
@@ -1278,15 +1316,7 @@ query(struct req *r, struct resp *rs, struct coll *c, const char *pk)
 		cerr(rs, 400, msg);
 		goto out;
 	}
-	if (pk != NULL) {
-		st = store_stmt("SELECT body FROM cdocs WHERE db=? AND coll=? "
-		    "AND pk=? ORDER BY id");
-		sqlite3_bind_text(st, 3, pk, -1, SQLITE_STATIC);
-	} else
-		st = store_stmt("SELECT body FROM cdocs WHERE db=? AND coll=? "
-		    "ORDER BY pk, id");
-	sqlite3_bind_text(st, 1, c->db, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, c->id, -1, SQLITE_STATIC);
+	st = coll_docs_stmt(c, pk);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		v = load_text(st, 0);
 		if (!jv_is_valid(v) ||
@@ -1367,15 +1397,7 @@ docs_feed(struct resp *rs, struct coll *c, const char *pk)
 {
 	sqlite3_stmt *st;
 
-	if (pk != NULL) {
-		st = store_stmt("SELECT body FROM cdocs WHERE db=? AND coll=? "
-		    "AND pk=? ORDER BY id");
-		sqlite3_bind_text(st, 3, pk, -1, SQLITE_STATIC);
-	} else
-		st = store_stmt("SELECT body FROM cdocs WHERE db=? AND coll=? "
-		    "ORDER BY pk, id");
-	sqlite3_bind_text(st, 1, c->db, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, c->id, -1, SQLITE_STATIC);
+	st = coll_docs_stmt(c, pk);
 	feed(rs, st, "Documents", json_get_str(c->body, "_rid"));
 }
 
@@ -1509,8 +1531,7 @@ documents(struct req *r, struct resp *rs)
 	r->kind = strcmp(r->seg[4], "pkranges") == 0 ? "cosmos.pkranges" :
 	    "cosmos.doc";
 	if (coll_load(&c, r->seg[1], r->seg[3]) != 0) {
-		cerr(rs, 404, "Resource Not Found. Learn more: "
-		    "https://aka.ms/cosmosdb-tsg-not-found");
+		not_found(rs);
 		charge(rs, 1);
 	} else if (strcmp(r->seg[4], "pkranges") == 0 && r->nseg == 5)
 		pkranges(rs, &c);

@@ -874,6 +874,15 @@ link_epoch(pn_link_t *l, int64_t *epoch)
 	return 0;
 }
 
+/* Whether o is another live receiver of k's partition (hub, group). */
+static int
+rival(const struct lk *o, const struct lk *k)
+{
+	return o != k && o->kind == LK_PART && !o->kicked &&
+	    strcmp(o->hub, k->hub) == 0 && strcmp(o->cg, k->cg) == 0 &&
+	    o->part == k->part;
+}
+
 /* Apply the epoch rules to new receiver k: 0 go on, -1 refused. */
 static int
 epoch_rules(struct lk *k)
@@ -883,18 +892,14 @@ epoch_rules(struct lk *k)
 
 	for (cn = conns; cn != NULL; cn = cn->next)
 		for (o = cn->links; o != NULL; o = o->next_lk) {
-			if (o == k || o->kind != LK_PART || o->kicked ||
-			    strcmp(o->hub, k->hub) != 0 ||
-			    strcmp(o->cg, k->cg) != 0 || o->part != k->part)
+			if (!rival(o, k))
 				continue;
 			if (o->has_epoch && (!k->has_epoch || k->epoch < o->epoch))
 				return -1;
 		}
 	for (cn = conns; cn != NULL; cn = cn->next)
 		for (o = cn->links; o != NULL; o = o->next_lk) {
-			if (o == k || o->kind != LK_PART || o->kicked ||
-			    strcmp(o->hub, k->hub) != 0 ||
-			    strcmp(o->cg, k->cg) != 0 || o->part != k->part)
+			if (!rival(o, k))
 				continue;
 			if (k->has_epoch && (!o->has_epoch || o->epoch < k->epoch)) {
 				o->kicked = 1;

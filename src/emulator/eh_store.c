@@ -23,6 +23,7 @@
 #include <proton/message.h>
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "eh.h"
 #include "eh_store.h"
 #include "log.h"
@@ -57,15 +58,6 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS eh_events(hub TEXT, part INTEGER,"
     " seq INTEGER, off INTEGER, t INTEGER, pkey TEXT, msg BLOB,"
     " PRIMARY KEY(hub, part, seq));";
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 part_init(struct part *p)
@@ -347,7 +339,7 @@ eh_hub_add(const char *name, int n, char *msg, size_t msgsz)
 		return -1;
 	}
 	pthread_mutex_lock(&mu);
-	if (hub_find(name) == NULL && hub_new(name, n, now_ms(), 1) == NULL) {
+	if (hub_find(name) == NULL && hub_new(name, n, clock_wall_ms(), 1) == NULL) {
 		snprintf(msg, msgsz, "out of memory");
 		rc = -1;
 	}
@@ -362,7 +354,7 @@ hub_get_locked(const char *name, int create)
 	struct hub *h = hub_find(name);
 
 	if (h == NULL && create && name_ok(name))
-		h = hub_new(name, cfg.default_partitions, now_ms(), 1);
+		h = hub_new(name, cfg.default_partitions, clock_wall_ms(), 1);
 	return h;
 }
 
@@ -394,7 +386,7 @@ eh_part_info(const char *hub, int part, struct eh_part_info *pi)
 	h = hub_get_locked(hub, !cfg.strict);
 	if (h != NULL && part >= 0 && part < h->n) {
 		p = &h->p[part];
-		part_trim(h, part, now_ms());
+		part_trim(h, part, clock_wall_ms());
 		pi->begin_seq = p->n ? p->ev[p->head].seq : -1;
 		pi->last_seq = p->last_seq;
 		pi->last_off = p->last_off;
@@ -454,7 +446,7 @@ eh_publish_raw(const char *hub, const char *partition_key, int partition,
 	p = &h->p[part];
 	r.seq = p->next_seq;
 	r.off = p->next_off;
-	r.t_ms = now_ms();
+	r.t_ms = clock_wall_ms();
 	if (r.t_ms < p->last_time)
 		r.t_ms = p->last_time;	/* enqueued times never go back */
 	r.len = len;
@@ -650,7 +642,7 @@ eh_read(const char *hub, int part, int64_t from, int max,
 	if (h == NULL || part < 0 || part >= h->n)
 		goto out;
 	p = &h->p[part];
-	part_trim(h, part, now_ms());
+	part_trim(h, part, clock_wall_ms());
 	if (p->n == 0 || from >= p->next_seq)
 		goto out;
 	i = from <= p->ev[p->head].seq ? 0 :

@@ -21,6 +21,7 @@
 #include <microhttpd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "emu.h"
 #include "log.h"
 
@@ -40,15 +41,6 @@ static struct {
 	struct guard_conn *head, *tail;
 	unsigned long reaped;
 } g;
-
-static double
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Take gc off the list. Call with the mutex held. */
 static void
@@ -80,7 +72,7 @@ reaper(void *arg)
 	pthread_mutex_lock(&g.mu);
 	while (!g.stop) {
 		n = 0;
-		now = mono_now();
+		now = clock_s();
 		while ((gc = g.head) != NULL && now - gc->start >= g.timeout) {
 			unlist(gc);
 			shutdown(gc->fd, SHUT_RDWR);
@@ -150,7 +142,7 @@ guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 			return;
 		gc = xcalloc(1, sizeof(*gc));
 		gc->fd = ci->connect_fd;
-		gc->start = mono_now();
+		gc->start = clock_s();
 		pthread_mutex_lock(&g.mu);
 		gc->prev = g.tail;
 		if (g.tail != NULL)

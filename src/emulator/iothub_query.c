@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "cmp.h"
 #include "iothub.h"
+#include "qlex.h"
 
 enum { Q_OR, Q_AND, Q_NOT, Q_CMP, Q_IN, Q_NIN, Q_DEF, Q_LIT, Q_PATH };
 
@@ -45,8 +46,7 @@ qp_fail(struct qp *p, const char *what)
 static void
 qp_ws(struct qp *p)
 {
-	while (isspace((unsigned char)*p->s))
-		p->s++;
+	qlex_ws(&p->s);
 }
 
 static int
@@ -71,11 +71,7 @@ qp_kw(struct qp *p, const char *kw)
 static int
 qp_ch(struct qp *p, char c)
 {
-	qp_ws(p);
-	if (*p->s != c)
-		return 0;
-	p->s++;
-	return 1;
+	return qlex_ch(&p->s, c);
 }
 
 /* A new node; -1 (and the parse fails) when the query is too big. */
@@ -104,23 +100,10 @@ qp_node(struct qp *p, int kind, int a, int b, jv v)
 static jv
 qp_string(struct qp *p)
 {
-	struct buf b = BUF_INIT;
-	char q = *p->s++;
-	jv v;
+	jv v = qlex_string(&p->s);
 
-	while (*p->s != '\0' && *p->s != q) {
-		if (*p->s == '\\' && p->s[1] != '\0')
-			p->s++;
-		buf_addc(&b, *p->s++);
-	}
-	if (*p->s != q) {
-		buf_release(&b);
+	if (!jv_is_valid(v))
 		qp_fail(p, "unterminated string");
-		return jv_invalid();
-	}
-	p->s++;
-	v = jv_string_sized(b.len ? b.p : "", (int)b.len);
-	buf_release(&b);
 	return v;
 }
 
@@ -428,51 +411,6 @@ fail:
 
 /* ---- evaluation: three-valued, undefined as jv_invalid() ---- */
 
-/* 1 true, 0 false, -1 undefined (a and b borrowed) */
-static int
-cmp_vals(jv a, jv b, const char *op)
-{
-	jv_kind ka = jv_get_kind(a), kb = jv_get_kind(b);
-	int c;
-
-	if (!jv_is_valid(a) || !jv_is_valid(b))
-		return -1;
-	if ((ka == JV_KIND_TRUE || ka == JV_KIND_FALSE) &&
-	    (kb == JV_KIND_TRUE || kb == JV_KIND_FALSE))
-		c = (ka == JV_KIND_TRUE) - (kb == JV_KIND_TRUE);
-	else if (ka != kb)
-		return strcmp(op, "!=") == 0 || strcmp(op, "<>") == 0 ? 1 : 0;
-	else if (ka == JV_KIND_NUMBER)
-		c = jv_number_value(a) < jv_number_value(b) ? -1 :
-		    jv_number_value(a) > jv_number_value(b);
-	else if (ka == JV_KIND_STRING)
-		c = strcmp(jv_string_value(a), jv_string_value(b));
-	else if (ka == JV_KIND_NULL)
-		c = 0;
-	else {
-		if (strcmp(op, "=") && strcmp(op, "!=") && strcmp(op, "<>"))
-			return -1;
-		c = jv_equal(jv_copy(a), jv_copy(b)) ? 0 : 1;
-	}
-	return cmp_holds(op, c);
-}
-
-static int
-tv(jv v)
-{
-	int r = jv_get_kind(v) == JV_KIND_TRUE ? 1 :
-	    jv_get_kind(v) == JV_KIND_FALSE ? 0 : -1;
-
-	jv_free(v);
-	return r;
-}
-
-static jv
-tvj(int r)
-{
-	return r < 0 ? jv_invalid() : jv_bool(r);
-}
-
 static jv
 path_get(jv keys, jv twin)
 {
@@ -510,27 +448,27 @@ eval(const struct iothub_query *q, int i, jv twin)
 		jv_free(a);
 		return jv_bool(r);
 	case Q_NOT:
-		r = tv(eval(q, n->a, twin));
-		return tvj(r < 0 ? -1 : !r);
+		r = cmp_tv(eval(q, n->a, twin));
+		return cmp_tvj(r < 0 ? -1 : !r);
 	case Q_AND: {
-		int x = tv(eval(q, n->a, twin)), y = x == 0 ? 0 :
-		    tv(eval(q, n->b, twin));
+		int x = cmp_tv(eval(q, n->a, twin)), y = x == 0 ? 0 :
+		    cmp_tv(eval(q, n->b, twin));
 
-		return tvj(x == 0 || y == 0 ? 0 : x == 1 && y == 1 ? 1 : -1);
+		return cmp_tvj(cmp_and3(x, y));
 	}
 	case Q_OR: {
-		int x = tv(eval(q, n->a, twin)), y = x == 1 ? 1 :
-		    tv(eval(q, n->b, twin));
+		int x = cmp_tv(eval(q, n->a, twin)), y = x == 1 ? 1 :
+		    cmp_tv(eval(q, n->b, twin));
 
-		return tvj(x == 1 || y == 1 ? 1 : x == 0 && y == 0 ? 0 : -1);
+		return cmp_tvj(cmp_or3(x, y));
 	}
 	case Q_CMP:
 		a = eval(q, n->a, twin);
 		b = eval(q, n->b, twin);
-		r = cmp_vals(a, b, cmp_ops[n->op]);
+		r = cmp_values(a, b, cmp_ops[n->op], 0);
 		jv_free(a);
 		jv_free(b);
-		return tvj(r);
+		return cmp_tvj(r);
 	case Q_IN:
 	case Q_NIN:
 		a = eval(q, n->a, twin);
@@ -540,7 +478,7 @@ eval(const struct iothub_query *q, int i, jv twin)
 		len = jv_array_length(jv_copy(n->v));
 		for (j = 0; j < len && !r; j++) {
 			b = jv_array_get(jv_copy(n->v), j);
-			r = cmp_vals(a, b, "=") == 1;
+			r = cmp_values(a, b, "=", 0) == 1;
 			jv_free(b);
 		}
 		jv_free(a);
@@ -554,5 +492,5 @@ iothub_query_match(const struct iothub_query *q, jv twin)
 {
 	if (q->root < 0)
 		return 1;
-	return tv(eval(q, q->root, twin)) == 1;
+	return cmp_tv(eval(q, q->root, twin)) == 1;
 }

@@ -13,6 +13,7 @@
 #include "cmp.h"
 #include "emu.h"
 #include "json.h"
+#include "qlex.h"
 
 #define JP_MAX_DEPTH 64
 
@@ -370,8 +371,7 @@ cp_param(struct cp *p)
 static void
 cp_ws(struct cp *p)
 {
-	while (isspace((unsigned char)*p->s))
-		p->s++;
+	qlex_ws(&p->s);
 }
 
 /* Match a case-insensitive keyword followed by a non-identifier char. */
@@ -392,11 +392,7 @@ cp_kw(struct cp *p, const char *kw)
 static int
 cp_ch(struct cp *p, char c)
 {
-	cp_ws(p);
-	if (*p->s != c)
-		return 0;
-	p->s++;
-	return 1;
+	return qlex_ch(&p->s, c);
 }
 
 static void
@@ -412,23 +408,10 @@ cp_fail(struct cp *p, const char *what)
 static jv
 cp_string(struct cp *p)
 {
-	struct buf b = BUF_INIT;
-	char q = *p->s++;
-	jv v;
+	jv v = qlex_string(&p->s);
 
-	while (*p->s != '\0' && *p->s != q) {
-		if (*p->s == '\\' && p->s[1] != '\0')
-			p->s++;
-		buf_addc(&b, *p->s++);
-	}
-	if (*p->s != q) {
-		buf_release(&b);
+	if (!jv_is_valid(v))
 		cp_fail(p, "unterminated string");
-		return jv_invalid();
-	}
-	p->s++;
-	v = jv_string_sized(b.len ? b.p : "", (int)b.len);
-	buf_release(&b);
 	return v;
 }
 
@@ -560,35 +543,6 @@ cp_operand(struct cp *p)
 	return v;
 }
 
-/* 1 true, 0 false, -1 undefined */
-static int
-cmp_vals(jv a, jv b, const char *op)
-{
-	jv_kind ka = jv_get_kind(a), kb = jv_get_kind(b);
-	int c;
-
-	if (!jv_is_valid(a) || !jv_is_valid(b))
-		return -1;
-	if ((ka == JV_KIND_TRUE || ka == JV_KIND_FALSE) &&
-	    (kb == JV_KIND_TRUE || kb == JV_KIND_FALSE))
-		c = (ka == JV_KIND_TRUE) - (kb == JV_KIND_TRUE);
-	else if (ka != kb)
-		return -1;
-	else if (ka == JV_KIND_NUMBER)
-		c = jv_number_value(a) < jv_number_value(b) ? -1 :
-		    jv_number_value(a) > jv_number_value(b);
-	else if (ka == JV_KIND_STRING)
-		c = strcmp(jv_string_value(a), jv_string_value(b));
-	else if (ka == JV_KIND_NULL)
-		c = 0;
-	else {
-		if (strcmp(op, "=") && strcmp(op, "!=") && strcmp(op, "<>"))
-			return -1;
-		c = jv_equal(jv_copy(a), jv_copy(b)) ? 0 : 1;
-	}
-	return cmp_holds(op, c);
-}
-
 static jv
 cp_cmp(struct cp *p)
 {
@@ -606,10 +560,10 @@ cp_cmp(struct cp *p)
 		return a;
 	p->s += strlen(ops[i]);
 	b = cp_operand(p);
-	r = cmp_vals(a, b, ops[i]);
+	r = cmp_values(a, b, ops[i], 1);
 	jv_free(a);
 	jv_free(b);
-	return r < 0 ? jv_invalid() : jv_bool(r);
+	return cmp_tvj(r);
 }
 
 static jv
@@ -632,45 +586,28 @@ cp_not(struct cp *p)
 	return cp_cmp(p);
 }
 
-/* three-valued: 1, 0, -1 undefined */
-static int
-tv(jv v)
-{
-	int r = jv_get_kind(v) == JV_KIND_TRUE ? 1 :
-	    jv_get_kind(v) == JV_KIND_FALSE ? 0 : -1;
-
-	jv_free(v);
-	return r;
-}
-
-static jv
-tvj(int r)
-{
-	return r < 0 ? jv_invalid() : jv_bool(r);
-}
-
 static jv
 cp_and(struct cp *p)
 {
-	int a = tv(cp_not(p)), b;
+	int a = cmp_tv(cp_not(p)), b;
 
 	while (!p->err && cp_kw(p, "AND")) {
-		b = tv(cp_not(p));
-		a = (a == 0 || b == 0) ? 0 : (a == 1 && b == 1) ? 1 : -1;
+		b = cmp_tv(cp_not(p));
+		a = cmp_and3(a, b);
 	}
-	return tvj(a);
+	return cmp_tvj(a);
 }
 
 static jv
 cp_or(struct cp *p)
 {
-	int a = tv(cp_and(p)), b;
+	int a = cmp_tv(cp_and(p)), b;
 
 	while (!p->err && cp_kw(p, "OR")) {
-		b = tv(cp_and(p));
-		a = (a == 1 || b == 1) ? 1 : (a == 0 && b == 0) ? 0 : -1;
+		b = cmp_tv(cp_and(p));
+		a = cmp_or3(a, b);
 	}
-	return tvj(a);
+	return cmp_tvj(a);
 }
 
 int
@@ -717,5 +654,5 @@ jpatch_cond_params(const char *cond, jv doc, jv params, char *msg,
 		jv_free(v);
 		return -1;
 	}
-	return tv(v) == 1;
+	return cmp_tv(v) == 1;
 }

@@ -16,18 +16,6 @@
 
 #define JWT_MAX (16u << 10)
 
-static int
-b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '-' ? 62 : c == '_' ? 63 : 0xff;
-}
-
 int
 jwt_b64url_decode(struct buf *out, const char *s, size_t n)
 {
@@ -44,8 +32,8 @@ jwt_b64url_decode(struct buf *out, const char *s, size_t n)
 	}
 	/* canonical only: the unused low bits of the last character are 0,
 	 * so that no two texts decode to the same bytes */
-	if (n % 4 == 1 || (n % 4 != 0 && (b64_value(s[n - 1]) &
-	    (n % 4 == 2 ? 0x0f : 0x03)) != 0)) {
+	if (n % 4 == 1 || (n % 4 != 0 && (base64_value((unsigned char)
+	    t.p[n - 1]) & (n % 4 == 2 ? 0x0f : 0x03)) != 0)) {
 		buf_release(&t);
 		return -1;
 	}

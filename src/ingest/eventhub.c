@@ -1,29 +1,12 @@
 /*
  * ingest-eventhub - consume IoT Hub twin-change and lifecycle events from
- * Event Hubs (its Kafka endpoint, through librdkafka) or any Kafka
- * cluster, write them as NDJSON, and commit a partition's offset only up to
- * what the sink acknowledged.
+ * Event Hubs (its Kafka endpoint, through librdkafka, or AMQP 1.0) or any
+ * Kafka cluster, write them as NDJSON, and commit a partition's offset only
+ * up to what the sink acknowledged (--exec: eventhub_exec.c).
  *
- * The acknowledgement loop (--exec CMD): CMD runs under /bin/sh as a
- * co-process; its standard input is the events, its standard output the
- * result lines of the last stage. Every line that comes back carrying
- * _meta.src {topic, partition, offset} acknowledges that event (a result
- * with "ok": false too: the sink dead-lettered it). Per partition, the
- * offset committed is one past the highest offset below which everything
- * was acknowledged, at most once per --commit-interval.
- *
- * Barriers: a stage may drop an event without a result line (a filter, a
- * dead letter). So every --barrier-interval, while events are in flight,
- * the control record {"_meta":{"control":"barrier","seq":N}} goes into
- * CMD after the events; the programs of a pipeline pass control records on
- * after the results of the records before them, so when barrier N comes
- * back every event written before it was handled: it is acknowledged,
- * result or not. A stage that does not pass it on changes nothing.
+ * This file owns the options, main and its run loop, and the Kafka
+ * transport; eventhub_impl.h declares what the program's files share.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,13 +18,13 @@
 
 #include "auth.h"
 #include "cli.h"
-#include "codec.h"
+#include "clock.h"
 #include "eventhub_ack.h"
-#include "eventhub_amqp.h"
 #include "eventhub_amqpc.h"
 #include "eventhub_ckpt.h"
 #include "eventhub_conn.h"
 #include "eventhub_event.h"
+#include "eventhub_impl.h"
 #include "eventhub_own.h"
 #include "exitcode.h"
 #include "json.h"
@@ -52,43 +35,7 @@
 #include "stats.h"
 #include "tape.h"
 
-
-#define MAX_X 64
-
-struct opts {
-	const char *bootstrap;
-	const char *topic;
-	const char *group;
-	const char *start;
-	const char *conn_file;
-	const char *dead_letter;
-	const char *exec;
-	const char *namespace;
-	double barrier_interval;
-	int assign;
-	int binary_body;
-	int no_commit;
-	long max_events;
-	long max_in_flight;
-	double idle_exit;
-	double commit_interval;
-	double drain_timeout;
-	const char *xk[MAX_X], *xv[MAX_X];
-	int nx;
-	/* the AMQP transport */
-	const char *transport;
-	const char *partitions;
-	const char *ckpt_dir;
-	const char *ckpt_store;	/* Blob Storage checkpoints, or NULL */
-	double own_expiry;
-	const char *cacert;
-	size_t max_buffer;
-	long prefetch;
-	double tls_timeout;
-	double sas_ttl;
-};
-
-static struct opts op = {
+struct opts op = {
 	.group = "twinpipe", .start = "earliest", .max_in_flight = 100000,
 	.commit_interval = 1.0, .drain_timeout = 30.0, .barrier_interval = 1.0,
 	.ckpt_dir = "eventhub-checkpoints", .max_buffer = 32u << 20,
@@ -207,7 +154,7 @@ static const struct cli_opt options[] = {
 	    NULL },
 };
 
-static const struct cli_prog prog = {
+const struct cli_prog prog = {
 	"ingest-eventhub",
 	"[OPTION]... [--exec CMD]",
 	"Consume IoT Hub twin-change and lifecycle events from an Event Hub\n"
@@ -224,15 +171,6 @@ static const struct cli_prog prog = {
 	"  AZURE_STORAGE_SAS_TOKEN     the account of --checkpoint-store\n",
 	&op
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- connection string ---- */
 
@@ -263,69 +201,12 @@ cs_get(const char *cs, const char *k)
 
 /* ---- the consumer ---- */
 
-struct child {
-	pid_t pid;
-	int in, out;		/* its stdin (we write), its stdout (we read) */
-	struct buf wb, rb;	/* pending output, partial result line */
-	int eof;
-};
-
-/* A barrier in flight: where each partition stood when it was written. */
-struct barrier_mark {
-	int32_t partition;
-	uint64_t gen;
-	int64_t offset;
-};
-
-struct barrier {
-	uint64_t seq;
-	struct barrier_mark *m;
-	size_t n;
-};
-
-#define MAX_BARRIERS 64
-
-struct ctx {
-	rd_kafka_t *rk;
-	struct eh_ack ack;
-	struct dlq *dlq;
-	int64_t start_ts;	/* --start TIME in ms, or -1 */
-	int track;		/* acknowledgements tracked (--exec) */
-	int commit;		/* offsets committed */
-	struct buf line;
-	struct tape t;		/* the body, parsed */
-	struct json_numlits lits;
-	uint64_t in, out, failed, acked, sink_failed, commits;
-	uint64_t no_result;	/* acknowledged by a barrier, without result */
-	int fatal;
-	struct child *ch;	/* --exec */
-	struct barrier bq[MAX_BARRIERS];	/* barriers in flight, a ring */
-	size_t bq_head, bq_n;
-	uint64_t barrier_seq;
-	uint64_t out_at_barrier;	/* c->out when the last one was sent */
-	double last_barrier;
-	double assigned_at;	/* when partitions were last assigned */
-	struct auth *auth;	/* Entra ID (OAUTHBEARER), or NULL */
-	int token_set;		/* a token was handed to librdkafka */
-	struct eh_amqpc *amqp;	/* the AMQP transport, or NULL: Kafka */
-	struct eh_ckpt_dir *ckpt;	/* its checkpoints */
-	struct eh_lb *lb;	/* shared ownership (--checkpoint-store) */
-	double lb_next;		/* its next cycle */
-	struct eh_start st0;	/* where a partition without one starts */
-	struct buf *ob;		/* where amqp_event writes */
-	int amqp_full;		/* --max-events reached */
-	int tls_ok;		/* Kafka: a broker answered through TLS */
-	double t_start;		/* Kafka: when the client was made */
-	struct buf tls_why;	/* Kafka: the last certificate failure */
-};
-
-static struct ctx cx;
+struct ctx cx;
 
 static void revoke_wait(struct ctx *c,
     const rd_kafka_topic_partition_list_t *parts);
-static void amqp_commit(struct ctx *c);
 
-static void
+void
 commit_acked(struct ctx *c, int sync)
 {
 	rd_kafka_topic_partition_list_t *l;
@@ -414,7 +295,7 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		if (c->start_ts >= 0)
 			start_at_time(c, parts);
 		rd_kafka_assign(rk, parts);
-		c->assigned_at = now_s();
+		c->assigned_at = clock_s();
 		return;
 	}
 	/* revoked: wait (bounded) for what is in flight, commit what is
@@ -470,7 +351,7 @@ static int
 kafka_tls_check(struct ctx *c)
 {
 	if (c->tls_ok || c->tls_why.len == 0 || op.tls_timeout <= 0 ||
-	    now_s() - c->t_start < op.tls_timeout)
+	    clock_s() - c->t_start < op.tls_timeout)
 		return 0;
 	log_error("kafka: no connection got through TLS in %gs: the "
 	    "server's certificate is not trusted: %s; trust its CA with "
@@ -554,7 +435,7 @@ assign_all(struct ctx *c)
 			rc = -2;
 			goto out;
 		}
-		if (now_s() - c->t_start >= 30 && (c->tls_why.len == 0 ||
+		if (clock_s() - c->t_start >= 30 && (c->tls_why.len == 0 ||
 		    op.tls_timeout <= 0))
 			break;
 	}
@@ -592,260 +473,13 @@ assign_all(struct ctx *c)
 		log_error("--assign: %s", rd_kafka_err2str(err));
 		goto out;
 	}
-	c->assigned_at = now_s();
+	c->assigned_at = clock_s();
 	rc = 0;
 out:
 	if (md != NULL)
 		rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_destroy(t);
 	return rc;
-}
-
-/* ---- the co-process ---- */
-
-static int
-child_start(struct child *ch, const char *cmd)
-{
-	int a[2], b[2];
-
-	if (pipe2(a, O_CLOEXEC) < 0 || pipe2(b, O_CLOEXEC) < 0) {
-		log_error("pipe: %s", strerror(errno));
-		return -1;
-	}
-	ch->pid = fork();
-	if (ch->pid < 0) {
-		log_error("fork: %s", strerror(errno));
-		return -1;
-	}
-	if (ch->pid == 0) {
-		dup2(a[0], 0);
-		dup2(b[1], 1);
-		signal(SIGPIPE, SIG_DFL);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	close(a[0]);
-	close(b[1]);
-	ch->in = a[1];
-	ch->out = b[0];
-	fcntl(ch->in, F_SETFL, O_NONBLOCK);
-	fcntl(ch->out, F_SETFL, O_NONBLOCK);
-	return 0;
-}
-
-/*
- * Send a barrier into CMD (after what ch->wb holds): remember where every
- * partition with events in flight stands. Returns 1 if one was sent, 0 if
- * nothing is in flight or too many barriers are still out.
- */
-static int
-barrier_send(struct ctx *c, double now)
-{
-	struct barrier *b;
-	size_t i;
-
-	if (c->ack.in_flight == 0)
-		return 0;
-	if (c->bq_n == MAX_BARRIERS) {	/* CMD does not pass them on? */
-		if (now - c->last_barrier >= op.barrier_interval)
-			log_debug("--exec: %d barriers not back: none sent",
-			    MAX_BARRIERS);
-		c->last_barrier = now;
-		return 0;
-	}
-	b = &c->bq[(c->bq_head + c->bq_n) % MAX_BARRIERS];
-	b->seq = ++c->barrier_seq;
-	b->m = xmalloc(c->ack.n * sizeof(*b->m));
-	b->n = 0;
-	for (i = 0; i < c->ack.n; i++) {
-		struct barrier_mark *k = &b->m[b->n];
-
-		k->partition = c->ack.p[i].partition;
-		if (eh_ack_last(&c->ack, k->partition, &k->offset,
-		    &k->gen) == 0)
-			b->n++;
-	}
-	c->bq_n++;
-	buf_printf(&c->ch->wb, "{\"_meta\":{\"control\":\"barrier\","
-	    "\"seq\":%llu}}\n", (unsigned long long)b->seq);
-	c->out_at_barrier = c->out;
-	c->last_barrier = now;
-	return 1;
-}
-
-/* Barrier seq came back: what was written before it is handled. */
-static void
-barrier_back(struct ctx *c, uint64_t seq)
-{
-	size_t i, k;
-
-	while (c->bq_n > 0 && c->bq[c->bq_head].seq <= seq) {
-		struct barrier *b = &c->bq[c->bq_head];
-
-		/* an earlier barrier is covered by a later one */
-		for (i = 0; b->seq == seq && i < b->n; i++) {
-			k = eh_ack_upto(&c->ack, b->m[i].partition,
-			    b->m[i].gen, b->m[i].offset);
-			c->acked += k;
-			c->no_result += k;
-			if (k > 0)
-				log_debug("barrier %llu: %zu events of %s[%d] "
-				    "handled without a result line",
-				    (unsigned long long)seq, k, op.topic,
-				    (int)b->m[i].partition);
-		}
-		free(b->m);
-		b->m = NULL;
-		c->bq_head = (c->bq_head + 1) % MAX_BARRIERS;
-		c->bq_n--;
-	}
-}
-
-static void
-barrier_release(struct ctx *c)
-{
-	for (; c->bq_n > 0; c->bq_n--) {
-		free(c->bq[c->bq_head].m);
-		c->bq_head = (c->bq_head + 1) % MAX_BARRIERS;
-	}
-}
-
-/*
- * A control record came back: our barrier, or another kind (ignored).
- * Returns 1 if meta marks the line as a control record at all.
- */
-static int
-control_line(struct ctx *c, jv r, jv meta)
-{
-	const char *kind = json_get_str(meta, "control");
-	jv seq;
-
-	if (kind == NULL)
-		return 0;
-	if (!json_is_control(r) || strcmp(kind, "barrier") != 0) {
-		log_debug("--exec: a '%s' control line: ignored", kind);
-		return 1;
-	}
-	seq = json_get(meta, "seq");
-	if (jv_get_kind(seq) == JV_KIND_NUMBER && jv_number_value(seq) >= 1)
-		barrier_back(c, (uint64_t)jv_number_value(seq));
-	jv_free(seq);
-	return 1;
-}
-
-/* One result line: acknowledge its _meta.src. */
-static void
-result_line(struct ctx *c, const char *p, size_t n)
-{
-	struct json_err je;
-	jv r, meta, src, part, off, okv;
-
-	if (ndjson_blank(p, n))
-		return;
-	if (json_parse(p, n, &r, NULL, &je) < 0) {
-		log_warn("--exec: result line is not JSON: %s", je.msg);
-		return;
-	}
-	meta = json_get(r, "_meta");
-	if (control_line(c, r, meta)) {
-		jv_free(meta);
-		jv_free(r);
-		return;
-	}
-	src = json_get(meta, "src");
-	part = json_get(src, "partition");
-	off = json_get(src, "offset");
-	okv = json_get(r, "ok");
-	if (jv_get_kind(part) != JV_KIND_NUMBER ||
-	    jv_get_kind(off) != JV_KIND_NUMBER) {
-		log_warn("--exec: result line without _meta.src.partition and "
-		    "offset: ignored");
-	} else {
-		const char *t = json_get_str(src, "topic");
-
-		if (t == NULL || strcmp(t, op.topic) == 0) {
-			if (eh_ack_done(&c->ack, (int32_t)jv_number_value(part),
-			    (int64_t)jv_number_value(off)))
-				c->acked++;
-			if (jv_get_kind(okv) == JV_KIND_FALSE)
-				c->sink_failed++;
-		}
-	}
-	jv_free(okv);
-	jv_free(off);
-	jv_free(part);
-	jv_free(src);
-	jv_free(meta);
-	jv_free(r);
-}
-
-/* Move bytes both ways. Returns -1 on a fatal error (reported). */
-static int
-child_io(struct ctx *c, struct child *ch, int timeout_ms)
-{
-	struct pollfd pf[2];
-	int nf = 0, wi = -1, ri = -1;
-
-	if (ch->in >= 0 && ch->wb.len > 0) {
-		pf[nf].fd = ch->in;
-		pf[nf].events = POLLOUT;
-		wi = nf++;
-	}
-	if (!ch->eof) {
-		pf[nf].fd = ch->out;
-		pf[nf].events = POLLIN;
-		ri = nf++;
-	}
-	if (poll(pf, (nfds_t)nf, timeout_ms) < 0) {
-		if (errno == EINTR)
-			return 0;
-		log_error("poll: %s", strerror(errno));
-		return -1;
-	}
-	if (wi >= 0 && pf[wi].revents) {
-		ssize_t k = write(ch->in, ch->wb.p, ch->wb.len);
-
-		if (k < 0 && errno != EAGAIN && errno != EINTR) {
-			log_error("--exec: writing to the command: %s",
-			    strerror(errno));
-			return -1;
-		}
-		if (k > 0) {
-			memmove(ch->wb.p, ch->wb.p + k, ch->wb.len - (size_t)k);
-			ch->wb.len -= (size_t)k;
-		}
-	}
-	if (ri >= 0 && pf[ri].revents) {
-		char tmp[65536];
-		ssize_t k = read(ch->out, tmp, sizeof(tmp));
-		size_t start = 0, i;
-
-		if (k == 0) {
-			ch->eof = 1;
-		} else if (k < 0) {
-			if (errno != EAGAIN && errno != EINTR) {
-				log_error("--exec: reading results: %s",
-				    strerror(errno));
-				return -1;
-			}
-		} else {
-			buf_add(&ch->rb, tmp, (size_t)k);
-			for (i = 0; i < ch->rb.len; i++) {
-				if (ch->rb.p[i] != '\n')
-					continue;
-				result_line(c, ch->rb.p + start, i - start);
-				start = i + 1;
-			}
-			memmove(ch->rb.p, ch->rb.p + start, ch->rb.len - start);
-			ch->rb.len -= start;
-			if (ch->rb.len > NDJSON_DEFAULT_MAX_LINE) {
-				log_error("--exec: result line longer than "
-				    "16M");
-				return -1;
-			}
-		}
-	}
-	return 0;
 }
 
 /* In flight on the partitions of parts. */
@@ -881,18 +515,18 @@ revoke_wait(struct ctx *c, const rd_kafka_topic_partition_list_t *parts)
 	if (ch == NULL || ch->in < 0 || ch->eof || op.barrier_interval <= 0 ||
 	    (n = in_flight_of(c, parts)) == 0)
 		return;
-	if (!barrier_send(c, now_s()))
+	if (!barrier_send(c, clock_s()))
 		return;
 	log_info("revoked: waiting for %llu events in flight",
 	    (unsigned long long)n);
-	end = now_s() + op.drain_timeout;
-	while (!ch->eof && in_flight_of(c, parts) > 0 && now_s() < end)
+	end = clock_s() + op.drain_timeout;
+	while (!ch->eof && in_flight_of(c, parts) > 0 && clock_s() < end)
 		if (child_io(c, ch, 50) < 0)
 			break;
 }
 
 /* Handle one event: into out (the stream) or the dead letters. */
-static int
+int
 handle_ev(struct ctx *c, const struct ev *e, struct buf *out)
 {
 	const char *code = NULL;
@@ -969,7 +603,7 @@ publish_metrics(const struct ctx *c)
 {
 	static uint64_t commits_seen;
 	static double commit_at;
-	double now = now_s(), wall = (double)time(NULL);
+	double now = clock_s(), wall = (double)time(NULL);
 	int assigned = 0;
 	size_t i;
 
@@ -1092,287 +726,6 @@ parse_time(const char *s)
 	return (int64_t)timegm(&tm) * 1000 + ms;
 }
 
-/* ---- the AMQP transport ---- */
-
-/* Checkpoint every partition up to its last contiguous acknowledgement. */
-static void
-amqp_commit(struct ctx *c)
-{
-	struct buf e = BUF_INIT;
-	size_t i;
-
-	for (i = 0; i < c->ack.n; i++) {
-		struct eh_ack_part *p = &c->ack.p[i];
-		struct eh_ckpt ck;
-		const char *off;
-
-		if (p->commit < 1 || p->commit <= p->committed)
-			continue;
-		memset(&ck, 0, sizeof(ck));
-		ck.seq = p->commit - 1;
-		off = eh_amqpc_offset_of(c->amqp, p->partition, ck.seq);
-		snprintf(ck.offset, sizeof(ck.offset), "%s", off ? off : "");
-		e.len = 0;
-		if (eh_ckpt_put(c->ckpt, p->partition, &ck, &e) < 0) {
-			log_warn("%s (retried at the next interval)",
-			    buf_cstr(&e));
-			continue;
-		}
-		p->committed = p->commit;
-		eh_amqpc_forget(c->amqp, p->partition, ck.seq);
-		log_debug("checkpoint %s[%d] at sequence number %lld", op.topic,
-		    (int)p->partition, (long long)ck.seq);
-		c->commits++;
-	}
-	buf_release(&e);
-}
-
-/* An event from the AMQP client: the same record as from Kafka. */
-static int
-amqp_event(void *ctx, const struct eh_amqpc_event *ae)
-{
-	struct ctx *c = ctx;
-	struct ev e;
-	size_t i;
-	int rc;
-
-	if (c->amqp_full)
-		return 0;	/* not handed on: read again next time */
-	e.topic = op.topic;
-	e.partition = ae->partition;
-	e.offset = ae->seq;
-	e.ts = ae->enqueued;
-	e.amqp_offset = ae->offset;
-	e.body = ae->body;
-	e.blen = ae->blen;
-	for (i = 0; i < HX_N; i++)
-		e.ix[i] = -1;
-	for (i = 0; i < ae->nprops; i++)
-		hdr_push(i, ae->props[i].name, NULL, 0, &ae->props[i].v, e.ix);
-	e.nh = ae->nprops;
-	rc = handle_ev(c, &e, c->ob);
-	stats_tick();
-	if (op.max_events > 0 && c->in >= (uint64_t)op.max_events)
-		c->amqp_full = 1;
-	return rc;
-}
-
-/* Where a partition without a checkpoint starts (--start). */
-static int
-amqp_start(struct eh_start *st)
-{
-	char *end;
-
-	memset(st, 0, sizeof(*st));
-	if (strcmp(op.start, "earliest") == 0) {
-		st->kind = EHS_EARLIEST;
-	} else if (strcmp(op.start, "latest") == 0) {
-		st->kind = EHS_LATEST;
-	} else if (strncmp(op.start, "seq:", 4) == 0) {
-		st->kind = EHS_SEQ;
-		st->v = strtoll(op.start + 4, &end, 10) - 1;
-		if (*end != '\0' || end == op.start + 4 || st->v < -1)
-			return -1;
-	} else {
-		st->kind = EHS_TIME;
-		st->v = cx.start_ts;
-	}
-	return 0;
-}
-
-/*
- * Start reading partition id from its checkpoint, else --start; with owner
- * level epoch (0: none). Returns 0, or -1 (reported).
- */
-static int
-amqp_add(struct ctx *c, int32_t id, int64_t epoch)
-{
-	struct eh_start st = c->st0;
-	struct buf e = BUF_INIT;
-	struct eh_ckpt ck;
-	int k;
-
-	k = eh_ckpt_get(c->ckpt, id, &ck, &e);
-	if (k < 0) {
-		log_error("%s", buf_cstr(&e));
-		buf_release(&e);
-		return -1;
-	}
-	if (k == 1 && ck.offset[0] != '\0') {
-		st.kind = EHS_OFFSET;
-		snprintf(st.offset, sizeof(st.offset), "%s", ck.offset);
-	} else if (k == 1) {
-		st.kind = EHS_SEQ;
-		st.v = ck.seq;
-	}
-	st.epoch = epoch;
-	eh_ack_drop(&c->ack, id);	/* what an earlier hold left */
-	if (k == 1)
-		eh_ack_part(&c->ack, id, 1)->committed = ck.seq + 1;
-	e.len = 0;
-	if (eh_amqpc_add(c->amqp, id, &st, &e) < 0) {
-		log_error("amqp: %s", buf_cstr(&e));
-		buf_release(&e);
-		return -1;
-	}
-	buf_release(&e);
-	log_info("assigned %s[%d]%s", op.topic, (int)id,
-	    k == 1 ? " (from its checkpoint)" : "");
-	c->assigned_at = now_s();
-	return 0;
-}
-
-static int
-lb_add(void *ctx, int32_t id, int64_t epoch)
-{
-	return amqp_add(ctx, id, epoch);
-}
-
-/* Stop reading partition id: another instance holds it now. */
-static void
-lb_drop(void *ctx, int32_t id)
-{
-	struct ctx *c = ctx;
-
-	eh_amqpc_remove(c->amqp, id);
-	eh_ack_drop(&c->ack, id);
-	log_info("revoked %s[%d]", op.topic, (int)id);
-}
-
-/* A balancing cycle when one is due (--checkpoint-store), after dropping
- * the partitions a higher epoch took. */
-static void
-amqp_balance(struct ctx *c)
-{
-	struct buf e = BUF_INIT;
-	int32_t lost[64];
-	size_t i, n;
-
-	if (c->lb == NULL)
-		return;
-	n = eh_amqpc_lost(c->amqp, lost, 64);
-	for (i = 0; i < n; i++) {
-		eh_lb_lost(c->lb, lost[i]);
-		lb_drop(c, lost[i]);
-	}
-	if (now_s() < c->lb_next)
-		return;
-	if (eh_lb_cycle(c->lb, time(NULL), lb_add, lb_drop, c, &e) < 0)
-		log_warn("%s (retried next cycle)", buf_cstr(&e));
-	c->lb_next = now_s() + eh_lb_interval(c->lb);
-	buf_release(&e);
-}
-
-/*
- * Connect, open the checkpoints, start every chosen partition from its
- * checkpoint or --start. Returns 0, or an exit status (reported).
- */
-static int
-amqp_setup(struct ctx *c, const struct eh_conn *conn)
-{
-	struct eh_amqpc_cfg cfg;
-	struct buf e = BUF_INIT;
-	const int32_t *ids;
-	int32_t *mine = NULL;
-	size_t nmine = 0;
-	struct eh_start st0;
-	int n, i, rc = EXIT_FATAL;
-
-	if (amqp_start(&st0) < 0) {
-		cli_usage_error(&prog, "--start seq:N wants a sequence number");
-		return EXIT_USAGE;
-	}
-	if (op.own_expiry <= 0 || op.sas_ttl < 2) {
-		cli_usage_error(&prog, op.sas_ttl < 2 ? "--sas-lifetime wants "
-		    "at least 2s" : "--ownership-expiry must be positive");
-		return EXIT_USAGE;
-	}
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.conn = conn;
-	cfg.hub = op.topic;
-	cfg.group = op.group;
-	cfg.cacert = op.cacert;
-	cfg.tls_timeout = op.tls_timeout;
-	cfg.sas_ttl = op.sas_ttl;
-	cfg.no_offsets = op.exec == NULL || op.no_commit;
-	cfg.auth = c->auth;
-	cfg.prefetch = (uint32_t)op.prefetch;
-	cfg.epoch = -1;
-	if (op.ckpt_store != NULL) {
-		char *cs, *key, *sas;
-		int failed = 0;
-
-		cs = cli_secret("AZURE_STORAGE_CONNECTION_STRING", NULL,
-		    &failed);
-		key = cli_secret("AZURE_STORAGE_KEY", NULL, &failed);
-		sas = cli_secret("AZURE_STORAGE_SAS_TOKEN", NULL, &failed);
-		c->ckpt = eh_ckpt_blob_open(op.ckpt_store, cs, key, sas,
-		    c->auth, op.cacert, conn->host, op.topic, op.group, &e);
-		free(cs);
-		free(key);
-		free(sas);
-	} else
-		c->ckpt = eh_ckpt_dir_open(op.ckpt_dir, conn->host, op.topic,
-		    op.group, &e);
-	if (c->ckpt == NULL) {
-		log_error("%s", buf_cstr(&e));
-		rc = EXIT_USAGE;
-		goto out;
-	}
-	c->amqp = eh_amqpc_new(&cfg, &e);
-	if (c->amqp == NULL) {
-		log_error("amqp: %s", buf_cstr(&e));
-		rc = EXIT_USAGE;
-		goto out;
-	}
-	n = eh_amqpc_open(c->amqp, 30.0, &ids, &e);
-	if (n < 0) {
-		log_error("amqp: %s", buf_cstr(&e));
-		if (eh_amqpc_tls_error(c->amqp) != NULL)
-			rc = EXIT_USAGE;	/* a configuration error */
-		goto out;
-	}
-	mine = xcalloc((size_t)n + 1, sizeof(*mine));
-	if (op.prefetch == 0)	/* the budget shared by every partition */
-		eh_amqpc_set_credit(c->amqp, eh_budget_credit(op.max_buffer,
-		    n, 300));
-	c->st0 = st0;
-	for (i = 0; i < n; i++) {
-		char id[16];
-
-		snprintf(id, sizeof(id), ",%d,", (int)ids[i]);
-		if (op.partitions != NULL) {
-			struct buf l = BUF_INIT;
-			int want;
-
-			buf_printf(&l, ",%s,", op.partitions);
-			want = strstr(l.p, id) != NULL;
-			buf_release(&l);
-			if (!want)
-				continue;
-		}
-		if (eh_ckpt_shared(c->ckpt)) {
-			mine[nmine++] = ids[i];
-			continue;
-		}
-		if (amqp_add(c, ids[i], 0) < 0)
-			goto out;
-	}
-	if (eh_ckpt_shared(c->ckpt)) {
-		c->lb = eh_lb_new(c->ckpt, mine, nmine, op.own_expiry);
-		log_info("sharing %s/%s with the other readers of the "
-		    "checkpoint store as owner %s", op.topic, op.group,
-		    eh_lb_id(c->lb));
-		amqp_balance(c);
-	}
-	c->assigned_at = now_s();
-	rc = 0;
-out:
-	free(mine);
-	buf_release(&e);
-	return rc;
-}
-
 /* What a run holds beside cx: the transport's set-up and the co-process. */
 struct run {
 	struct child ch;
@@ -1414,27 +767,6 @@ check_options(int argc, char **argv, int first)
 	return 0;
 }
 
-/* --namespace over AMQP: NS, NS.servicebus.windows.net or HOST:PORT, with
- * the Entra credential chain. Returns 0, or -1 (reported). */
-static int
-amqp_namespace(struct run *rn)
-{
-	const struct auth_cli ac = { NULL, NULL, op.cacert, 0 };
-	const char *pc = strrchr(op.namespace, ':');
-	struct buf e = BUF_INIT;
-
-	if (pc != NULL)
-		buf_add(&e, op.namespace, (size_t)(pc - op.namespace));
-	else
-		buf_printf(&e, strchr(op.namespace, '.') ? "%s" :
-		    "%s.servicebus.windows.net", op.namespace);
-	rn->conn.host = buf_cstr(&e);
-	rn->conn.port = pc != NULL ? atoi(pc + 1) : 5671;
-	rn->conn.tls = 1;
-	/* tokens are asked when the connection is (CBS), not before */
-	return (cx.auth = auth_from_options(&ac, NULL, NULL)) == NULL ? -1 : 0;
-}
-
 /* The transport (--transport, or what the connection string asks) and,
  * for AMQP, the connection. Returns 0, or -1 (reported). */
 static int
@@ -1459,7 +791,7 @@ choose_transport(struct run *rn)
 	buf_release(&e);
 	rn->use_amqp |= rn->conn.amqp_hint;
 	if (rn->use_amqp && rn->cs == NULL && op.namespace != NULL) {
-		if (amqp_namespace(rn) < 0)
+		if (amqp_namespace(&rn->conn) < 0)
 			return -1;
 	} else if (rn->use_amqp && rn->cs == NULL) {
 		if (!failed)
@@ -1605,7 +937,7 @@ kafka_start(struct run *rn)
 	rn->subs = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(rn->subs, op.topic,
 	    RD_KAFKA_PARTITION_UA);
-	cx.t_start = now_s();
+	cx.t_start = clock_s();
 	if (op.assign) {
 		if ((i = assign_all(&cx)) < 0)
 			return i == -2 ? EXIT_USAGE : EXIT_FATAL;
@@ -1614,28 +946,6 @@ kafka_start(struct run *rn)
 		return EXIT_FATAL;
 	}
 	return 0;
-}
-
-/* One turn of the AMQP transport into ob. Returns the events got, or -1
- * on a fatal error; *reading is cleared when reading must end. */
-static int
-turn_amqp(struct run *rn, struct buf *ob, int *reading)
-{
-	int got;
-
-	cx.ob = ob;
-	got = eh_amqpc_run(cx.amqp, op.exec ? 0 : 100,
-	    ob->len < rn->bud.out_bytes && (!op.exec ||
-	    cx.ack.in_flight < (uint64_t)op.max_in_flight), amqp_event, &cx);
-	if (got < 0) {
-		*reading = 0;
-		return -1;
-	}
-	if (cx.amqp_full)
-		*reading = 0;
-	if (*reading)
-		amqp_balance(&cx);
-	return got;
 }
 
 /* One turn of the Kafka transport into ob (up to 1000 events). Returns
@@ -1683,52 +993,6 @@ turn_kafka(struct run *rn, struct buf *ob, int *reading)
 }
 
 /*
- * --exec: one turn of the co-process: barriers, its input and results,
- * the commits, the drain. Returns 1 to go on, 0 when the run ends, -1 on
- * a fatal error (reported).
- */
-static int
-turn_exec(struct run *rn, int got, int reading, double t, double *drain_end,
-    double *last_commit)
-{
-	struct child *ch = &rn->ch;
-
-	if (!reading && *drain_end == 0)
-		*drain_end = t + op.drain_timeout;
-	/* a barrier every --barrier-interval while events are in flight, at
-	 * once when reading pauses or ends */
-	if (op.barrier_interval > 0 && ch->in >= 0 &&
-	    cx.out != cx.out_at_barrier &&
-	    (t - cx.last_barrier >= op.barrier_interval || !reading ||
-	    cx.ack.in_flight >= (uint64_t)op.max_in_flight))
-		(void)barrier_send(&cx, t);
-	if (child_io(&cx, ch, got ? 0 : 50) < 0)
-		return -1;
-	if (!reading && ch->in >= 0 && ch->wb.len == 0) {
-		close(ch->in);	/* the command sees the end */
-		ch->in = -1;
-	}
-	if (ch->eof && (reading || ch->in >= 0)) {
-		log_error("--exec: the command ended early");
-		return -1;
-	}
-	if (t - *last_commit >= op.commit_interval) {
-		commit_acked(&cx, 1);	/* sync: a failure is retried */
-		*last_commit = t;
-	}
-	if (!reading && (ch->eof || t >= *drain_end)) {
-		if (!ch->eof)
-			log_warn("--exec: %llu events still unacknowledged "
-			    "after %gs", (unsigned long long)cx.ack.in_flight,
-			    op.drain_timeout);
-		return 0;
-	}
-	if (got == 0)
-		dlq_flush(cx.dlq);
-	return 1;
-}
-
-/*
  * The run: events read and written (to standard output or the --exec
  * co-process) until a signal, --max-events, --idle-exit, the end of the
  * drain or a fatal error. Returns the exit code so far.
@@ -1739,7 +1003,7 @@ consume(struct run *rn, struct stage *st)
 	double last_event, last_commit, drain_end = 0, t;
 	int reading = 1, got, k, status = EXIT_ALL_OK;
 
-	last_event = last_commit = cx.last_barrier = now_s();
+	last_event = last_commit = cx.last_barrier = clock_s();
 	for (;;) {
 		struct buf *ob = op.exec ? &rn->ch.wb : &st->out.b;
 
@@ -1758,13 +1022,13 @@ consume(struct run *rn, struct stage *st)
 			return EXIT_USAGE;
 		got = 0;
 		if (reading)
-			got = cx.amqp != NULL ? turn_amqp(rn, ob, &reading) :
+			got = cx.amqp != NULL ? turn_amqp(rn->bud.out_bytes, ob, &reading) :
 			    turn_kafka(rn, ob, &reading);
 		if (got < 0) {	/* reading ends; what is in flight drains */
 			status = EXIT_FATAL;
 			got = 0;
 		}
-		t = now_s();
+		t = clock_s();
 		if (got)
 			last_event = t;
 		if (cx.assigned_at > last_event)
@@ -1783,45 +1047,10 @@ consume(struct run *rn, struct stage *st)
 				return status;
 			continue;
 		}
-		if ((k = turn_exec(rn, got, reading, t, &drain_end,
+		if ((k = turn_exec(&rn->ch, got, reading, t, &drain_end,
 		    &last_commit)) <= 0)
 			return k < 0 ? EXIT_FATAL : status;
 	}
-}
-
-/* --exec: the last commit, the partitions given up, the co-process ended
- * and its exit status taken into the run's. */
-static int
-exec_end(struct run *rn, int status)
-{
-	struct child *ch = &rn->ch;
-	int ws;
-
-	commit_acked(&cx, 1);
-	if (cx.lb != NULL)	/* as the SDKs do on close */
-		eh_lb_release(cx.lb);
-	if (ch->in >= 0)
-		close(ch->in);
-	ch->in = -1;
-	cx.ch = NULL;
-	if (!ch->eof)
-		kill(ch->pid, SIGTERM);
-	if (waitpid(ch->pid, &ws, 0) == ch->pid) {
-		int rc = WIFEXITED(ws) ? WEXITSTATUS(ws) : EXIT_FATAL;
-
-		if (rc == EXIT_SOME_FAILED)
-			status = exit_worst(status, EXIT_SOME_FAILED);
-		else if (rc != 0 && ch->eof) {
-			log_error("--exec: the command exited with status %d",
-			    rc);
-			status = EXIT_FATAL;
-		}
-	}
-	ch->pid = -1;
-	if (cx.ack.in_flight > 0)
-		log_warn("%llu events past the committed offsets: they will be "
-		    "delivered again", (unsigned long long)cx.ack.in_flight);
-	return status;
 }
 
 /* The configuration, the transport connected, the co-process started:
@@ -1923,7 +1152,7 @@ main(int argc, char **argv)
 	}
 	status = consume(&rn, &st);
 	if (op.exec)
-		status = exec_end(&rn, status);
+		status = exec_end(&rn.ch, status);
 	if (cx.rk != NULL)
 		rd_kafka_consumer_close(cx.rk);
 	if (cx.failed > 0 || cx.sink_failed > 0)

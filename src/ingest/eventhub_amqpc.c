@@ -30,6 +30,7 @@
 #include <proton/transport.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "eventhub_amqpc.h"
 #include "log.h"
 
@@ -96,15 +97,6 @@ struct eh_amqpc {
 	unsigned char uuids[64][16];
 	double props_every, props_at;	/* eh_amqpc_track_end() */
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void
 eh_amqpc_set_credit(struct eh_amqpc *a, uint32_t credit)
@@ -237,13 +229,39 @@ put_str_prop(pn_data_t *d, const char *k, const char *v)
 	pn_data_put_string(d, pn_bytes(strlen(v), v));
 }
 
+/*
+ * Address m, a request, to node (replies to reply_to) with a fresh message
+ * id and the application properties operation, type, name and, when
+ * partition is not NULL, partition. Cannot fail.
+ */
+static void
+request_set(struct eh_amqpc *a, pn_message_t *m, const char *node,
+    const char *reply_to, const char *operation, const char *type,
+    const char *name, const char *partition)
+{
+	pn_data_t *ap;
+
+	pn_message_set_address(m, node);
+	pn_message_set_reply_to(m, reply_to);
+	pn_message_set_id(m, (pn_msgid_t){ .type = PN_ULONG,
+	    .u.as_ulong = ++a->tag });
+	ap = pn_message_properties(m);
+	pn_data_put_map(ap);
+	pn_data_enter(ap);
+	put_str_prop(ap, "operation", operation);
+	put_str_prop(ap, "type", type);
+	put_str_prop(ap, "name", name);
+	if (partition != NULL)
+		put_str_prop(ap, "partition", partition);
+	pn_data_exit(ap);
+}
+
 /* Put a token on $cbs. Returns 0, or -1 (reported) when none can be made. */
 static int
 put_token(struct eh_amqpc *a)
 {
 	struct buf tok = BUF_INIT, e = BUF_INIT;
 	pn_message_t *m = pn_message();
-	pn_data_t *ap;
 	int64_t exp;
 	const char *type = "servicebus.windows.net:sastoken";
 	int rc = -1;
@@ -273,24 +291,15 @@ put_token(struct eh_amqpc *a)
 		}
 	}
 	log_secret(buf_cstr(&tok));
-	pn_message_set_address(m, "$cbs");
-	pn_message_set_reply_to(m, "cbs-reply");
-	pn_message_set_id(m, (pn_msgid_t){ .type = PN_ULONG,
-	    .u.as_ulong = ++a->tag });
-	ap = pn_message_properties(m);
-	pn_data_put_map(ap);
-	pn_data_enter(ap);
-	put_str_prop(ap, "operation", "put-token");
-	put_str_prop(ap, "type", type);
-	put_str_prop(ap, "name", a->audience);
-	pn_data_exit(ap);
+	request_set(a, m, "$cbs", "cbs-reply", "put-token", type, a->audience,
+	    NULL);
 	pn_data_put_string(pn_message_body(m), pn_bytes(tok.len, tok.p));
 	send_msg(a, a->cbs_tx, m);
 	/* renew RENEW_BEFORE before expiry (half the life if shorter) */
 	{
 		double left = (double)(exp - (int64_t)time(NULL));
 
-		a->renew_at = now_s() + (left > 2 * RENEW_BEFORE ?
+		a->renew_at = clock_s() + (left > 2 * RENEW_BEFORE ?
 		    left - RENEW_BEFORE : left / 2);
 	}
 	a->renew_sent = 1;
@@ -307,19 +316,9 @@ static void
 ask_partitions(struct eh_amqpc *a)
 {
 	pn_message_t *m = pn_message();
-	pn_data_t *ap;
 
-	pn_message_set_address(m, "$management");
-	pn_message_set_reply_to(m, "mgmt-reply");
-	pn_message_set_id(m, (pn_msgid_t){ .type = PN_ULONG,
-	    .u.as_ulong = ++a->tag });
-	ap = pn_message_properties(m);
-	pn_data_put_map(ap);
-	pn_data_enter(ap);
-	put_str_prop(ap, "operation", "READ");
-	put_str_prop(ap, "type", "com.microsoft:eventhub");
-	put_str_prop(ap, "name", a->cfg.hub);
-	pn_data_exit(ap);
+	request_set(a, m, "$management", "mgmt-reply", "READ",
+	    "com.microsoft:eventhub", a->cfg.hub, NULL);
 	send_msg(a, a->mgmt_tx, m);
 	pn_message_free(m);
 }
@@ -738,25 +737,14 @@ ask_part_props(struct eh_amqpc *a)
 
 	for (i = 0; i < a->np; i++) {
 		pn_message_t *m;
-		pn_data_t *ap;
 		char id[16];
 
 		if (!a->p[i].active || a->p[i].lost)
 			continue;
 		m = pn_message();
 		snprintf(id, sizeof(id), "%d", (int)a->p[i].id);
-		pn_message_set_address(m, "$management");
-		pn_message_set_reply_to(m, "mgmt-reply");
-		pn_message_set_id(m, (pn_msgid_t){ .type = PN_ULONG,
-		    .u.as_ulong = ++a->tag });
-		ap = pn_message_properties(m);
-		pn_data_put_map(ap);
-		pn_data_enter(ap);
-		put_str_prop(ap, "operation", "READ");
-		put_str_prop(ap, "type", "com.microsoft:partition");
-		put_str_prop(ap, "name", a->cfg.hub);
-		put_str_prop(ap, "partition", id);
-		pn_data_exit(ap);
+		request_set(a, m, "$management", "mgmt-reply", "READ",
+		    "com.microsoft:partition", a->cfg.hub, id);
 		send_msg(a, a->mgmt_tx, m);
 		pn_message_free(m);
 	}
@@ -1013,7 +1001,7 @@ link_closed(struct eh_amqpc *a, pn_link_t *l)
 	/* server-busy, detach-forced, ...: reopen with backoff */
 	p->backoff = p->backoff < 0.25 ? 0.25 : p->backoff * 2 > 30 ? 30 :
 	    p->backoff * 2;
-	p->reopen_at = now_s() + p->backoff;
+	p->reopen_at = clock_s() + p->backoff;
 	log_warn("amqp: %s[%d] detached: %s %s (reopened in %.2fs after "
 	    "sequence number %" PRId64 ")", a->cfg.hub, (int)p->id,
 	    name ? name : "", pn_condition_get_description(cond) ?
@@ -1028,7 +1016,7 @@ link_closed(struct eh_amqpc *a, pn_link_t *l)
 static void
 reopen_due(struct eh_amqpc *a)
 {
-	double now = now_s();
+	double now = clock_s();
 	size_t i;
 
 	for (i = 0; i < a->np; i++) {
@@ -1057,7 +1045,7 @@ static void
 tls_check(struct eh_amqpc *a)
 {
 	if (!a->tls_ok && a->tls_why.len > 0 && a->cfg.tls_timeout > 0 &&
-	    now_s() - a->t_first >= a->cfg.tls_timeout) {
+	    clock_s() - a->t_first >= a->cfg.tls_timeout) {
 		a->tls_fatal = 1;
 		a->fatal = 1;
 	}
@@ -1095,11 +1083,11 @@ handle(struct eh_amqpc *a, pn_event_t *e)
 		break;
 	case PN_CONNECTION_WAKE:
 		if (a->state == ST_READY && a->auth_ok && !a->renew_sent &&
-		    now_s() >= a->renew_at)
+		    clock_s() >= a->renew_at)
 			(void)put_token(a);
 		if (a->state == ST_READY && a->mgmt_done &&
-		    a->props_every > 0 && now_s() >= a->props_at) {
-			a->props_at = now_s() + a->props_every;
+		    a->props_every > 0 && clock_s() >= a->props_at) {
+			a->props_at = clock_s() + a->props_every;
 			ask_part_props(a);
 		}
 		if (a->state == ST_READY)
@@ -1164,7 +1152,7 @@ handle(struct eh_amqpc *a, pn_event_t *e)
 			a->p[i].l = NULL;
 		a->state = ST_DOWN;
 		a->c = NULL;
-		a->retry_at = now_s() + a->backoff;
+		a->retry_at = clock_s() + a->backoff;
 		a->backoff = a->backoff * 2 > 30 ? 30 : a->backoff * 2;
 		break;
 	}
@@ -1183,7 +1171,7 @@ pump(struct eh_amqpc *a, int timeout_ms)
 	tls_check(a);
 	if (a->fatal)
 		return -1;
-	if (a->state == ST_DOWN && now_s() >= a->retry_at)
+	if (a->state == ST_DOWN && clock_s() >= a->retry_at)
 		connect_now(a);
 	if (a->c != NULL && a->state != ST_DOWN)
 		pn_connection_wake(a->c);
@@ -1221,13 +1209,13 @@ int
 eh_amqpc_open(struct eh_amqpc *a, double timeout_s, const int32_t **ids,
     struct buf *err)
 {
-	double end = now_s() + timeout_s;
+	double end = clock_s() + timeout_s;
 
-	a->t_first = now_s();
+	a->t_first = clock_s();
 	if (a->cfg.tls_timeout > 0 && a->t_first + a->cfg.tls_timeout > end)
 		end = a->t_first + a->cfg.tls_timeout;
 	connect_now(a);
-	while (a->state != ST_READY && !a->fatal && now_s() < end)
+	while (a->state != ST_READY && !a->fatal && clock_s() < end)
 		if (pump(a, 100) < 0)
 			break;
 	if (a->state != ST_READY && !a->tls_ok && a->tls_why.len > 0) {
@@ -1240,7 +1228,7 @@ eh_amqpc_open(struct eh_amqpc *a, double timeout_s, const int32_t **ids,
 		    "connection got through TLS in %gs; trust its CA with "
 		    "--cacert", a->cfg.hub, a->cfg.conn->host,
 		    a->cfg.conn->port, buf_cstr(&a->tls_why),
-		    now_s() - a->t_first < a->cfg.tls_timeout ?
+		    clock_s() - a->t_first < a->cfg.tls_timeout ?
 		    timeout_s : a->cfg.tls_timeout);
 		return -1;
 	}

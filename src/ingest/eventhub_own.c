@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "eventhub_own.h"
 #include "log.h"
 
@@ -196,15 +197,6 @@ eh_lb_lost(struct eh_lb *lb, int32_t p)
 			lb->mine[i] = 0;
 }
 
-static int64_t
-epoch_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 eh_lb_cycle(struct eh_lb *lb, time_t now,
     int (*add)(void *, int32_t, int64_t), void (*drop)(void *, int32_t),
@@ -273,7 +265,7 @@ eh_lb_cycle(struct eh_lb *lb, time_t now,
 		    stolen ? " from " : "", stolen ? prev : "");
 		lb->mine[j] = 1;
 		lb->owner[j] = lb->id;
-		if (add(ctx, o->partition, epoch_now()) < 0) {
+		if (add(ctx, o->partition, clock_wall_ms()) < 0) {
 			lb->mine[j] = 0;
 			e.len = 0;
 			(void)eh_own_set(lb->d, o, "", &e);

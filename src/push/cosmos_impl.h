@@ -3,8 +3,9 @@
  * record's state machine, the run's state, and the functions one part
  * gives the other.
  *
- *   cosmos.c            options, requests, results, the loop,
- *                       --create-container, main
+ *   cosmos.c            options, the loop, --create-container, main
+ *   cosmos_req.c        requests (signed, throttled, classified) and
+ *                       their results: a record's state machine
  *   cosmos_input.c      the input: records parsed and checked, queued
  *   cosmos_reconcile.c  --reconcile: the snapshot's ids, the container
  *                       listed, the deletes it proves
@@ -139,21 +140,27 @@ extern struct cosmos_run g;
 extern int reconciling;		/* its deletes are being made */
 extern uint64_t n_data;		/* data records read (not reconcile deletes) */
 
-/* cosmos.c */
-int prepare(struct http_req *req, void *user);
-enum http_verdict classify(const struct http_resp *resp, void *user);
-struct http_req * req_new(struct sigctx *sc, const char *method, const char *path);
-void cosmos_error(const struct http_resp *resp, struct buf *code, struct buf *msg);
-const char * pk_key(void);
-void handle_line(const struct ndjson_line *l);
+/* cosmos.c: the options, the loop, --create-container, main */
 void pump(long timeout_ms, int fd, int *fd_ready);
 size_t max_live(void);
 void finish_run(void);
 void flush_controls(void);
 extern const char *const op_names[];	/* by enum opk */
+
+/* cosmos_input.c */
+void handle_line(const struct ndjson_line *l);
+
+/* cosmos_req.c: requests and their results */
+int prepare(struct http_req *req, void *user);
+enum http_verdict classify(const struct http_resp *resp, void *user);
+struct http_req * req_new(struct sigctx *sc, const char *method, const char *path);
+void cosmos_error(const struct http_resp *resp, struct buf *code, struct buf *msg);
+const char * pk_key(void);
 void rec_free(struct rec *r);
+void rec_free_item(void *item);	/* rec_free for keyq_free */
 void write_result(const struct result *res);
 void rec_begin(struct rec *r);
+void rec_send(struct rec *r);	/* r's current step, again after a wait */
 
 /* cosmos_reconcile.c */
 void reconcile(jv ctl);

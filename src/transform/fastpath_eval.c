@@ -430,6 +430,25 @@ arith(struct ctx *c, int op, struct val *a, struct val *b, struct val *out)
 	return 0;
 }
 
+/*
+ * The value that a path step (.a, .[N]) applies to, n->a, into *a: -1 on an
+ * error, 1 when it is null (*out then is null too: null goes through a
+ * path), else 0.
+ */
+static int
+ev_base(struct ctx *c, const struct node *n, const struct val *in,
+    struct val *a, struct val *out)
+{
+	if (ev(c, n->a, in, a) < 0)
+		return -1;
+	if (a->k == V_NULL || (a->k == V_NODE &&
+	    c->t->nodes[a->n].type == TAPE_NULL)) {
+		out->k = V_NULL;
+		return 1;
+	}
+	return 0;
+}
+
 /* .a on the value of n->a: null through null, objects by key */
 static int
 ev_field(struct ctx *c, const struct node *n, const struct val *in,
@@ -437,14 +456,10 @@ ev_field(struct ctx *c, const struct node *n, const struct val *in,
 {
 	struct val a;
 	uint32_t i;
+	int r;
 
-	if (ev(c, n->a, in, &a) < 0)
-		return -1;
-	if (a.k == V_NULL || (a.k == V_NODE &&
-	    c->t->nodes[a.n].type == TAPE_NULL)) {
-		out->k = V_NULL;
-		return 0;
-	}
+	if ((r = ev_base(c, n, in, &a, out)) != 0)
+		return r < 0 ? -1 : 0;
 	if (a.k == V_NODE && c->t->nodes[a.n].type == TAPE_OBJECT &&
 	    !(c->t->nodes[a.n].flags & TAPE_DUPS)) {
 		uint32_t idx = tape_lookup(c->t, a.n, n->s, n->slen);
@@ -476,14 +491,10 @@ ev_index(struct ctx *c, const struct node *n, const struct val *in,
     struct val *out)
 {
 	struct val a;
+	int r;
 
-	if (ev(c, n->a, in, &a) < 0)
-		return -1;
-	if (a.k == V_NULL || (a.k == V_NODE &&
-	    c->t->nodes[a.n].type == TAPE_NULL)) {
-		out->k = V_NULL;
-		return 0;
-	}
+	if ((r = ev_base(c, n, in, &a, out)) != 0)
+		return r < 0 ? -1 : 0;
 	if (a.k == V_NODE && c->t->nodes[a.n].type == TAPE_ARRAY) {
 		int32_t len = (int32_t)c->t->nodes[a.n].n, k = n->index;
 		uint32_t j;

@@ -571,6 +571,19 @@ new_obj(struct ctx *c, uint32_t cap)
 	return o;
 }
 
+/* a mapping's target value, its source converted: 1 with *out set, 0 to
+ * leave the target out, -1: libjq */
+static int
+mapping_value(struct ctx *c, const struct fp *f, const struct fmap *m,
+    struct val *out)
+{
+	struct val v;
+
+	if (mapping_src(c, f, m, &v) < 0)
+		return -1;
+	return mapping_conv(c, m, &v, out);
+}
+
 /* the twin id of a record with no $dtId entry: 1 set, -1 libjq */
 static int
 mapping_file_id(struct ctx *c, const struct fp *f, struct val *id)
@@ -608,12 +621,10 @@ mapping_run_patch(struct ctx *c, const struct fp *f, struct val *res)
 	    sizeof(struct val));
 	for (i = 0; i < f->nmaps; i++) {
 		const struct fmap *m = &f->maps[i];
-		struct val v, cv, op;
+		struct val cv, op;
 		int r;
 
-		if (mapping_src(c, f, m, &v) < 0)
-			return -1;
-		if ((r = mapping_conv(c, m, &v, &cv)) < 0)
+		if ((r = mapping_value(c, f, m, &cv)) < 0)
 			return -1;
 		if (r == 0)
 			continue;
@@ -658,12 +669,10 @@ mapping_run(struct ctx *c, const struct fp *f, struct val *res)
 	}
 	for (i = 0; i < f->nmaps; i++) {
 		const struct fmap *m = &f->maps[i];
-		struct val v, cv, *o;
+		struct val cv, *o;
 		int r;
 
-		if (mapping_src(c, f, m, &v) < 0)
-			return -1;
-		if ((r = mapping_conv(c, m, &v, &cv)) < 0)
+		if ((r = mapping_value(c, f, m, &cv)) < 0)
 			return -1;
 		if (r == 0)
 			continue;

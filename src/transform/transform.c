@@ -145,20 +145,6 @@ xf_set_file(struct xf *x, const char *name)
 	setenv("TWINPIPE_INPUT_FILE", strcmp(name, "<stdin>") ? name : "", 1);
 }
 
-static const char *
-kind_name(int tape_type)
-{
-	switch (tape_type) {
-	case TAPE_NULL: return "null";
-	case TAPE_TRUE:
-	case TAPE_FALSE: return "a boolean";
-	case TAPE_NUMBER: return "a number";
-	case TAPE_STRING: return "a string";
-	case TAPE_ARRAY: return "an array";
-	default: return "an object";
-	}
-}
-
 /* {"_meta":{"control":"<kind>",...}} and nothing else (json_is_control) */
 static int
 is_control(const struct tape *t)
@@ -216,7 +202,7 @@ xf_line(struct xf *x, const char *src, const struct ndjson_line *l,
 	if (x->t.nodes[0].type != TAPE_OBJECT)
 		return fail(x, src, l, 1, "not_an_object",
 		    "record is %s, not a JSON object",
-		    kind_name(x->t.nodes[0].type));
+		    tape_kind_name(x->t.nodes[0].type));
 	if (is_control(&x->t)) {
 		buf_add(out, l->p, l->len);
 		buf_addc(out, '\n');
