@@ -106,6 +106,11 @@ test: $(PROG_BINS) $(UNIT_BINS) $(FUZZ_REPLAY)
 
 check: test
 
+# the unit tests and the fuzz corpora replayed, without the e2e tests
+unit: $(UNIT_BINS) $(FUZZ_REPLAY)
+	@TP_BIN=$(abspath $(BIN)) TP_BUILD=$(abspath $(B)) SAN=$(SAN) \
+		TESTS="$(abspath $(UNIT_BINS) $(FUZZ_REPLAY))" tests/run.sh
+
 # the transform and common tests again with every program under valgrind
 test-valgrind: $(PROG_BINS)
 	@VALGRIND=1 TP_BIN=$(abspath $(BIN)) TP_BUILD=$(abspath $(B)) \
