@@ -113,6 +113,8 @@ done(struct http_req *rq, enum http_verdict v, const struct http_resp *resp,
 			r->meta[i] = xstrdup(s);
 		buf_release(&n);
 	}
+	if (resp->body != NULL && resp->body_len > 0)
+		buf_add(&r->body, resp->body, resp->body_len);
 	c->ok = v == HTTP_OK && r->status >= 200 && r->status < 300;
 	if (!c->ok) {
 		struct buf bc = BUF_INIT, bm = BUF_INIT;
@@ -149,6 +151,7 @@ blob_reply_release(struct blob_reply *r)
 		r->meta[i] = NULL;
 	}
 	buf_release(&r->why);
+	buf_release(&r->body);
 }
 
 /*
