@@ -44,7 +44,6 @@ adt_bulk_add(struct adt_bulk *b, const struct adt_op *op, jv rec,
 {
 	struct adt_bulk_ent *e;
 	struct buf *sec;
-	jv v;
 
 	if (op->op != ADT_UPSERT && op->op != ADT_REPLACE)
 		return -1;
@@ -57,8 +56,6 @@ adt_bulk_add(struct adt_bulk *b, const struct adt_op *op, jv rec,
 	e->kind = op->kind;
 	e->id = xstrdup(op->id);
 	e->rel_id = op->rel_id ? xstrdup(op->rel_id) : NULL;
-	v = jv_object_delete(jv_copy(rec), jv_string("$op"));
-	v = jv_object_delete(v, jv_string("_meta"));
 	if (op->kind == ADT_TWIN) {
 		sec = &b->twins;
 		b->tix = ix_push(b->tix, b->ntwins++, b->n);
@@ -66,10 +63,19 @@ adt_bulk_add(struct adt_bulk *b, const struct adt_op *op, jv rec,
 		sec = &b->rels;
 		b->rix = ix_push(b->rix, b->nrels++, b->n);
 	}
-	json_write(sec, v, 0, lits);
+	adt_bulk_line(sec, rec, lits);
 	buf_addc(sec, '\n');
-	jv_free(v);
 	return (long)b->n++;
+}
+
+void
+adt_bulk_line(struct buf *out, jv rec, const struct json_numlits *lits)
+{
+	jv v = jv_object_delete(jv_copy(rec), jv_string("$op"));
+
+	v = jv_object_delete(v, jv_string("_meta"));
+	json_write(out, v, 0, lits);
+	jv_free(v);
 }
 
 static void

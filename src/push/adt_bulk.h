@@ -64,6 +64,10 @@ void adt_bulk_release(struct adt_bulk *b);
 long adt_bulk_add(struct adt_bulk *b, const struct adt_op *op, jv rec,
     const struct json_numlits *lits);
 
+/* Append rec's import line (borrowed; "$op" and "_meta" left out; no
+ * newline): what adt_bulk_add() puts in the file. Can't fail. */
+void adt_bulk_line(struct buf *out, jv rec, const struct json_numlits *lits);
+
 /*
  * Write the import file to out (appended) and fix every entity's line:
  * {"Section":"Header"}, the header ({"fileVersion":"1.0.0","author",
