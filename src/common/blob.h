@@ -164,7 +164,7 @@ struct blob_reply {
 	char code[64];		/* x-ms-error-code, "" none */
 	char *meta[BLOB_META_MAX];	/* x-ms-meta-<want[i]>, malloc'd or NULL */
 	struct buf why;		/* when status is 0 or not 2xx: why */
-	struct buf body;	/* the answer's body (a GET's blob) */
+	struct buf body;	/* the answer's body (a GET's data) */
 };
 
 /* Free what r holds (not r). Can't fail. */

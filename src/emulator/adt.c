@@ -173,6 +173,9 @@ adt_handle(struct req *r, struct resp *rs)
 	store_lock();
 	if (strcmp(s0, "models") == 0 && r->nseg <= 2)
 		adt_models(r, rs);
+	else if (strcmp(s0, "jobs") == 0 && r->nseg >= 2 &&
+	    strcmp(r->seg[1], "imports") == 0)
+		adt_jobs(r, rs);
 	else if (strcmp(s0, "query") == 0 && r->nseg == 1)
 		adt_search(r, rs);
 	else if (strcmp(s0, "digitaltwins") == 0 && r->nseg == 2)

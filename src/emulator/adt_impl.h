@@ -10,6 +10,9 @@
  *                 telemetry
  *   adt_rels.c    relationships: one, lists, incoming
  *   adt_search.c  the query endpoint (the language is adt_query.c)
+ *   adt_jobs.c    import jobs (/jobs/imports): the jobs, their runner
+ *                 thread, the output log; adt_jobs_line.c reads one line
+ *                 of an import file
  */
 #ifndef TP_EMU_ADT_IMPL_H
 #define TP_EMU_ADT_IMPL_H
@@ -54,6 +57,7 @@ int adt_pager_take(struct pager *p);
 int adt_schema_ok(jv s, jv v);
 int adt_twin_validate(jv twin, const char *model, struct resp *rs, int is_new);
 jv adt_user_props(jv ent);
+int adt_models_add(jv arr, struct resp *rs);
 
 /* adt_twins.c */
 jv adt_apply_patch(jv props, jv ops, struct resp *rs, jv *touched, jv *model,
@@ -62,10 +66,33 @@ void adt_component_one(struct req *r, struct resp *rs);
 void adt_telemetry(struct req *r, struct resp *rs);
 jv adt_twin_load(const char *id);
 void adt_twin_one(struct req *r, struct resp *rs);
+int adt_twin_put_core(const char *id, jv body, size_t len, const char *inm,
+    const char *im, int rest, struct resp *rs);
 
 /* adt_rels.c */
 void adt_rel_list(struct req *r, struct resp *rs, int incoming);
 void adt_rel_one(struct req *r, struct resp *rs);
+int adt_rel_put_core(const char *src, const char *id, jv body,
+    const char *inm, const char *im, int rest, struct resp *rs);
+
+/* adt_jobs.c */
+void adt_jobs(struct req *r, struct resp *rs);
+
+/* adt_jobs_line.c: one line of an import file */
+enum adt_line_kind {
+	ADT_LINE_BLANK,		/* empty or blanks only */
+	ADT_LINE_SECTION,	/* {"Section": NAME}: *section set */
+	ADT_LINE_ENTITY,	/* an object: *out owned */
+	ADT_LINE_BAD		/* not JSON, not an object: msg set */
+};
+enum adt_section { ADT_SEC_NONE, ADT_SEC_HEADER, ADT_SEC_MODELS,
+	ADT_SEC_TWINS, ADT_SEC_RELS, ADT_SEC_UNKNOWN };
+enum adt_line_kind adt_line_read(const char *line, size_t n,
+    enum adt_section *section, jv *out, char *msg, size_t msgsz);
+/* The ids an entity of section sec (borrowed) must have: 0, or -1 with
+ * msg set. */
+int adt_line_ids(enum adt_section sec, jv ent, char *msg, size_t msgsz);
+const char *adt_section_name(enum adt_section sec);
 
 /* adt_search.c */
 void adt_search(struct req *r, struct resp *rs);

@@ -520,11 +520,9 @@ out:
 static void
 models_post(struct req *r, struct resp *rs)
 {
-	jv arr = jv_invalid(), out = jv_array(), m;
-	char msg[300], now[40];
-	const char *id;
-	int i, n;
-	sqlite3_stmt *st;
+	jv arr = jv_invalid();
+	char msg[300];
+	int n;
 
 	if (req_json(r, &arr, msg, sizeof(msg)) != 0) {
 		adt_err(rs, 400, "InvalidArgument", "%s", msg);
@@ -540,6 +538,27 @@ models_post(struct req *r, struct resp *rs)
 		    "uploaded in one request.", ADT_MAX_MODELS_PER_POST);
 		goto out;
 	}
+	(void)adt_models_add(arr, rs);
+	arr = jv_invalid();
+out:
+	jv_free(arr);
+}
+
+/*
+ * Store the DTDL interfaces of arr (consumed, a non-empty array), all of
+ * them or none: the checks and the store writes of POST /models, shared
+ * with the import jobs (adt_jobs.c). Returns 0 with rs the 201 answer, or
+ * -1 with rs ADT's error. Store lock held.
+ */
+int
+adt_models_add(jv arr, struct resp *rs)
+{
+	jv out = jv_array(), m;
+	char now[40];
+	const char *id;
+	int i, n = jv_array_length(jv_copy(arr)), rc = -1;
+	sqlite3_stmt *st;
+
 	for (i = 0; i < n; i++)
 		if (model_check(arr, i, rs) != 0)
 			goto out;
@@ -567,9 +586,11 @@ models_post(struct req *r, struct resp *rs)
 	}
 	resp_json(rs, 201, out);
 	out = jv_invalid();
+	rc = 0;
 out:
 	jv_free(out);
 	jv_free(arr);
+	return rc;
 }
 
 int

@@ -141,18 +141,26 @@ rel_decl(const char *src, const char *name)
 	return d;
 }
 
-static void
-rel_put(struct req *r, struct resp *rs, const char *src, const char *id)
+/*
+ * Create or replace relationship id of twin src from body (consumed): the
+ * checks and the store write of PUT /digitaltwins/SRC/relationships/ID,
+ * shared with the import jobs (adt_jobs.c). inm/im: If-None-Match and
+ * If-Match (or NULL); rest: a REST request (the per-twin write budget
+ * applies). Returns 0 with rs the 200 answer, or -1 with rs ADT's error.
+ * Store lock held.
+ */
+int
+adt_rel_put_core(const char *src, const char *id, jv body, const char *inm,
+    const char *im, int rest, struct resp *rs)
 {
-	jv body = jv_invalid(), st = jv_invalid(), tt = jv_invalid(),
+	jv st = jv_invalid(), tt = jv_invalid(),
 	    old = jv_invalid(), decl = jv_object(), d, rel, model;
-	const char *target, *name, *inm = req_header(r, "If-None-Match");
-	char msg[300];
+	const char *target, *name;
+	int rc = -1;
 
-	if (req_json(r, &body, msg, sizeof(msg)) != 0 ||
-	    jv_get_kind(body) != JV_KIND_OBJECT) {
-		adt_err(rs, 400, "InvalidArgument", "%s", jv_is_valid(body) ?
-		    "The relationship must be a JSON object." : msg);
+	if (jv_get_kind(body) != JV_KIND_OBJECT) {
+		adt_err(rs, 400, "InvalidArgument", "The relationship must be a "
+		    "JSON object.");
 		goto out;
 	}
 	target = json_get_str(body, "$targetId");
@@ -206,23 +214,40 @@ rel_put(struct req *r, struct resp *rs, const char *src, const char *id)
 		    id);
 		goto out;
 	}
-	if (jv_is_valid(old) && !adt_etag_ok(old, req_header(r, "If-Match"))) {
+	if (jv_is_valid(old) && !adt_etag_ok(old, im)) {
 		adt_err(rs, 412, "PreconditionFailed", "The ETag does not match the "
 		    "relationship's current ETag.");
 		goto out;
 	}
-	if (faults_twin(src, rs))
+	if (rest && faults_twin(src, rs))
 		goto out;
 	rel = rel_build(src, id, target, name, adt_user_props(jv_copy(body)));
 	rel_save(rel);
 	resp_header(rs, "ETag", "%s", json_get_str(rel, "$etag"));
 	resp_json(rs, 200, rel);
+	rc = 0;
 out:
 	jv_free(decl);
 	jv_free(old);
 	jv_free(st);
 	jv_free(tt);
 	jv_free(body);
+	return rc;
+}
+
+static void
+rel_put(struct req *r, struct resp *rs, const char *src, const char *id)
+{
+	jv body = jv_invalid();
+	char msg[300];
+
+	if (req_json(r, &body, msg, sizeof(msg)) != 0) {
+		adt_err(rs, 400, "InvalidArgument", "%s", msg);
+		jv_free(body);
+		return;
+	}
+	(void)adt_rel_put_core(src, id, body, req_header(r, "If-None-Match"),
+	    req_header(r, "If-Match"), 1, rs);
 }
 
 void
@@ -235,6 +260,12 @@ adt_rel_one(struct req *r, struct resp *rs)
 	char msg[300];
 
 	r->kind = "adt.relationship";
+	if ((strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0) &&
+	    faults_create(rs)) {
+		jv_free(touched);
+		jv_free(srct);
+		return;
+	}
 	if (strcmp(m, "PUT") == 0) {
 		jv_free(touched);
 		jv_free(srct);

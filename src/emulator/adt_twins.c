@@ -247,21 +247,27 @@ put_source_times(jv body)
 	return out;
 }
 
-static void
-twin_put(struct req *r, struct resp *rs, const char *id)
+/*
+ * Create or replace twin id from body (consumed; len its size in bytes):
+ * the checks and the store write of PUT /digitaltwins/ID, shared with the
+ * import jobs (adt_jobs.c). inm/im are If-None-Match/If-Match (or NULL);
+ * rest: a REST request (the per-twin write budget applies). Returns 0 with
+ * rs the 200 answer, or -1 with rs ADT's error. Store lock held.
+ */
+int
+adt_twin_put_core(const char *id, jv body, size_t len, const char *inm,
+    const char *im, int rest, struct resp *rs)
 {
-	jv body = jv_invalid(), old = jv_invalid(), srct = jv_invalid(), t, model;
-	const char *inm = req_header(r, "If-None-Match"),
-	    *im = req_header(r, "If-Match");
-	char msg[300], now[40];
+	jv old = jv_invalid(), srct = jv_invalid(), t, model;
+	char now[40];
+	int rc = -1;
 
-	if (req_json(r, &body, msg, sizeof(msg)) != 0 ||
-	    jv_get_kind(body) != JV_KIND_OBJECT) {
-		adt_err(rs, 400, "InvalidArgument", "%s", jv_is_valid(body) ?
-		    "The twin must be a JSON object." : msg);
+	if (jv_get_kind(body) != JV_KIND_OBJECT) {
+		adt_err(rs, 400, "InvalidArgument", "The twin must be a JSON "
+		    "object.");
 		goto out;
 	}
-	if (r->body.len > ADT_MAX_BODY) {
+	if (len > ADT_MAX_BODY) {
 		adt_err(rs, 413, "RequestEntityTooLarge", "A twin is limited to "
 		    "32 KB.");
 		goto out;
@@ -299,7 +305,7 @@ twin_put(struct req *r, struct resp *rs, const char *id)
 		jv_free(model);
 		goto out;
 	}
-	if (faults_twin(id, rs)) {
+	if (rest && faults_twin(id, rs)) {
 		jv_free(model);
 		goto out;
 	}
@@ -312,10 +318,27 @@ twin_put(struct req *r, struct resp *rs, const char *id)
 	twin_save(id, t);
 	resp_header(rs, "ETag", "%s", json_get_str(t, "$etag"));
 	resp_json(rs, 200, t);
+	rc = 0;
 out:
 	jv_free(srct);
 	jv_free(old);
 	jv_free(body);
+	return rc;
+}
+
+static void
+twin_put(struct req *r, struct resp *rs, const char *id)
+{
+	jv body = jv_invalid();
+	char msg[300];
+
+	if (req_json(r, &body, msg, sizeof(msg)) != 0) {
+		adt_err(rs, 400, "InvalidArgument", "%s", msg);
+		jv_free(body);
+		return;
+	}
+	(void)adt_twin_put_core(id, body, r->body.len, req_header(r,
+	    "If-None-Match"), req_header(r, "If-Match"), 1, rs);
 }
 
 static int
@@ -572,6 +595,9 @@ adt_twin_one(struct req *r, struct resp *rs)
 	jv t;
 
 	r->kind = "adt.twin";
+	if ((strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0) &&
+	    faults_create(rs))
+		return;
 	if (strcmp(m, "PUT") == 0) {
 		twin_put(r, rs, id);
 		return;

@@ -30,6 +30,9 @@ struct faults {
 	double latency;		/* seconds added to every answer */
 	double jitter;		/* up to this many more seconds, uniform */
 	unsigned long long seed;
+	double create_rate;	/* ADT twin/relationship creates+deletes/s
+				   over REST, 0 = unlimited */
+	double job_fail_after;	/* import jobs fail after N entities, 0 off */
 };
 
 struct emu {
@@ -51,6 +54,7 @@ struct emu {
 	struct faults faults;
 	uint64_t rng;
 	double bucket, bucket_t;	/* instance token bucket */
+	double cbucket, cbucket_t;	/* creates+deletes token bucket */
 };
 
 extern struct emu emu;
@@ -142,6 +146,13 @@ int token_check_exp(const char *tok, const char *aud, double *exp,
 #define COSMOS_AUDIENCE "https://cosmos.azure.com"
 /* Free the token cache (at exit). */
 void token_release(void);
+/* ADT import jobs (adt_jobs.c): the Storage account (connection string
+ * cs, NULL: none; import jobs are refused then) and --import-rate. 0, or
+ * -1 with msg set. */
+int adt_jobs_init(const char *cs, double import_rate, char *msg,
+    size_t msgsz);
+/* Stop the runner thread and forget the jobs (at exit). */
+void adt_jobs_stop(void);
 /* Admin endpoints (/_admin/...). */
 void admin_handle(struct req *r, struct resp *rs);
 
@@ -155,6 +166,8 @@ int faults_twin(const char *id, struct resp *rs);
  * answered with 429; then add the charge of what ran. */
 int faults_partition(const char *key, struct resp *rs);
 void faults_partition_charge(const char *key, double ru);
+/* ADT creates+deletes budget (create_rate): 0 go on, 1 answered 429. */
+int faults_create(struct resp *rs);
 /* Sleep for the configured latency. */
 void faults_delay(void);
 /* Apply a JSON object of settings (borrowed). 0 or -1 with msg. */

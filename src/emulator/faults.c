@@ -168,6 +168,33 @@ faults_twin(const char *id, struct resp *rs)
 }
 
 int
+faults_create(struct resp *rs)
+{
+	double now = emu_now(), lim, depth, wait = 0;
+	int over = 0;
+
+	pthread_mutex_lock(&emu.fault_mu);
+	lim = emu.faults.create_rate;
+	if (lim > 0) {
+		depth = lim < 1 ? 1 : lim;
+		emu.cbucket += (now - emu.cbucket_t) * lim;
+		emu.cbucket_t = now;
+		if (emu.cbucket > depth)
+			emu.cbucket = depth;
+		if (emu.cbucket >= 1)
+			emu.cbucket -= 1;
+		else {
+			over = 1;
+			wait = (1 - emu.cbucket) / lim;
+		}
+	}
+	pthread_mutex_unlock(&emu.fault_mu);
+	if (over)
+		throttle(rs, 1, wait);
+	return over;
+}
+
+int
 faults_partition(const char *key, struct resp *rs)
 {
 	double now = emu_now(), wait = 0;
@@ -232,7 +259,7 @@ faults_get(void)
 	pthread_mutex_lock(&emu.fault_mu);
 	f = emu.faults;
 	pthread_mutex_unlock(&emu.fault_mu);
-	return JV_OBJECT(jv_string("rate"), jv_number(f.rate),
+	jv v = JV_OBJECT(jv_string("rate"), jv_number(f.rate),
 	    jv_string("twin_rate"), jv_number(f.twin_rate),
 	    jv_string("partition_ru"), jv_number(f.partition_ru),
 	    jv_string("error_rate"), jv_number(f.error_rate),
@@ -240,6 +267,10 @@ faults_get(void)
 	    jv_string("latency_ms"), jv_number(f.latency * 1000),
 	    jv_string("jitter_ms"), jv_number(f.jitter * 1000),
 	    jv_string("seed"), jv_number((double)f.seed));
+
+	v = jv_object_set(v, jv_string("create_rate"), jv_number(f.create_rate));
+	return jv_object_set(v, jv_string("job_fail_after"),
+	    jv_number(f.job_fail_after));
 }
 
 int
@@ -288,6 +319,10 @@ faults_set(jv o, char *msg, size_t msgsz)
 			f.jitter = d / 1000;
 		else if (strcmp(k, "seed") == 0)
 			f.seed = (unsigned long long)d;
+		else if (strcmp(k, "create_rate") == 0)
+			f.create_rate = d;
+		else if (strcmp(k, "job_fail_after") == 0)
+			f.job_fail_after = floor(d);
 		else {
 			snprintf(msg, msgsz, "unknown setting or out of range: '%s'", k);
 			jv_free(kj);
@@ -309,6 +344,10 @@ bad_nov:
 	if (f.rate != emu.faults.rate) {
 		emu.bucket = f.rate < 1 ? 1 : f.rate;
 		emu.bucket_t = emu_now();
+	}
+	if (f.create_rate != emu.faults.create_rate) {
+		emu.cbucket = f.create_rate < 1 ? 1 : f.create_rate;
+		emu.cbucket_t = emu_now();
 	}
 	emu.faults = f;
 	pthread_mutex_unlock(&emu.fault_mu);

@@ -50,7 +50,8 @@ static struct {
 	int no_auth;
 	double token_lifetime;
 	long threads;
-	long rate, twin_rate, partition_ru, page_size;
+	long rate, twin_rate, partition_ru, page_size, create_rate, import_rate;
+	const char *storage_cs_file;
 	const char *error_rate, *drop_rate;
 	double latency, jitter;
 	long seed;
@@ -90,6 +91,10 @@ static const struct cli_opt options[] = {
 	{ "client-secret-file", 0, CLI_STR, &opt.client_secret_file, "FILE",
 	    NULL, "client secret the token endpoint requires (default: any; "
 	    "env TWIN_EMULATOR_CLIENT_SECRET)", 0, NULL },
+	{ "create-rate", 0, CLI_LONG, &opt.create_rate, "N", NULL,
+	    "allow N ADT twin and relationship creates and deletes/s over "
+	    "REST, 429 above (ADT's limit is about 500; default 0: none)", 0,
+	    NULL },
 	{ "cosmos-key-file", 0, CLI_STR, &opt.cosmos_key_file, "FILE", NULL,
 	    "Cosmos master key, base64 (default: the Cosmos emulator's "
 	    "well-known key; env TWIN_EMULATOR_COSMOS_KEY)", 0, NULL },
@@ -132,6 +137,9 @@ static const struct cli_opt options[] = {
 	    "listen on ADDR (default 127.0.0.1)", 0, NULL },
 	{ "idle-timeout", 0, CLI_DURATION, &opt.idle_timeout, "DURATION", NULL,
 	    "close a connection idle for DURATION (default 60s)", 0, NULL },
+	{ "import-rate", 0, CLI_LONG, &opt.import_rate, "N", NULL,
+	    "ADT import jobs create at most N entities/s (default 0: as fast "
+	    "as they go)", 0, NULL },
 	{ "iothub", 0, CLI_STR, &opt.iothub, "NAME", NULL,
 	    "name of the IoT Hub served on /devices and /twins, and of the "
 	    "event hub its events are routed to (default twin-emulator)", 0,
@@ -171,6 +179,10 @@ static const struct cli_opt options[] = {
 	    NULL },
 	{ "seed", 0, CLI_LONG, &opt.seed, "N", NULL,
 	    "seed of the random faults (default: from the clock)", 0, NULL },
+	{ "storage-connection-string-file", 0, CLI_STR, &opt.storage_cs_file,
+	    "FILE", NULL, "Storage connection string of the blobs of ADT "
+	    "import jobs (env TWIN_EMULATOR_STORAGE_CONNECTION_STRING)", 0,
+	    NULL },
 	{ "threads", 0, CLI_LONG, &opt.threads, "N", NULL,
 	    "worker threads (default: the number of CPUs)", 0, NULL },
 	{ "tls", 0, CLI_FLAG, &opt.tls, NULL, NULL,
@@ -203,7 +215,9 @@ static const struct cli_prog prog = {
 	"  TWIN_EMULATOR_CLIENT_SECRET  client secret the token endpoint requires\n"
 	"  TWIN_EMULATOR_EH_KEY         Event Hubs shared access key\n"
 	"  TWIN_EMULATOR_IOTHUB_KEY     IoT Hub iothubowner policy key (base64)\n"
-	"  TWIN_EMULATOR_IDENTITY_HEADER  App Service X-IDENTITY-HEADER value\n",
+	"  TWIN_EMULATOR_IDENTITY_HEADER  App Service X-IDENTITY-HEADER value\n"
+	"  TWIN_EMULATOR_STORAGE_CONNECTION_STRING  Storage account of ADT\n"
+	"                               import jobs (account key)\n",
 	NULL
 };
 
@@ -446,6 +460,8 @@ classify(struct req *r, int adt)
 			return "adt.model";
 		if (strcmp(r->seg[0], "query") == 0)
 			return "adt.query";
+		if (strcmp(r->seg[0], "jobs") == 0)
+			return "adt.job";
 		if (strcmp(r->seg[0], "digitaltwins") == 0)
 			return r->nseg <= 2 ? "adt.twin" : "adt.relationship";
 		return "adt";
@@ -774,7 +790,7 @@ parse_share(const char *s, const char *name, double *out)
 /* What a run holds beside emu: secrets, the listeners, the addresses. */
 struct run {
 	char *cert_pem, *key_pem;
-	char *ckey, *csecret, *iotkey, *ehkey, *idh, *fsecret;
+	char *ckey, *csecret, *iotkey, *ehkey, *idh, *fsecret, *scs;
 	struct sockaddr_in sa;
 	long amqp_port;		/* 0: any */
 	int amqp_on;
@@ -803,6 +819,7 @@ check_options(struct run *rn, int argc, char **argv, int first)
 		return cli_usage_error(&prog, "--page-size: %ld is not in "
 		    "1..1000", opt.page_size), -1;
 	if (opt.rate < 0 || opt.twin_rate < 0 || opt.partition_ru < 0 ||
+	    opt.create_rate < 0 || opt.import_rate < 0 ||
 	    opt.threads < 0 || opt.latency < 0 || opt.jitter < 0 ||
 	    opt.token_lifetime <= 0)
 		return cli_usage_error(&prog, "negative rate, latency, thread "
@@ -841,6 +858,7 @@ configure(void)
 		return -1;
 	emu.faults.rate = (double)opt.rate;
 	emu.faults.twin_rate = (double)opt.twin_rate;
+	emu.faults.create_rate = (double)opt.create_rate;
 	emu.faults.partition_ru = (double)opt.partition_ru;
 	emu.faults.latency = opt.latency;
 	emu.faults.jitter = opt.jitter;
@@ -890,6 +908,13 @@ load_secrets(struct run *rn)
 		return cli_usage_error(&prog, "%s", msg), EXIT_USAGE;
 	rn->idh = cli_secret("TWIN_EMULATOR_IDENTITY_HEADER", NULL, &failed);
 	emu.identity_header = rn->idh;
+	rn->scs = cli_secret("TWIN_EMULATOR_STORAGE_CONNECTION_STRING",
+	    opt.storage_cs_file, &failed);
+	if (failed)
+		return EXIT_USAGE;
+	if (adt_jobs_init(rn->scs, (double)opt.import_rate, msg,
+	    sizeof(msg)) != 0)
+		return cli_usage_error(&prog, "%s", msg), EXIT_USAGE;
 	if (load_federated_key(&rn->fsecret) != 0)
 		return EXIT_USAGE;
 	emu.fed_issuer = opt.fed_issuer;
@@ -1102,6 +1127,7 @@ run_free(struct run *rn, int rc)
 	eh_amqp_stop();
 	if (rn->d != NULL)
 		MHD_stop_daemon(rn->d);
+	adt_jobs_stop();
 	eh_release();
 	guard_stop();
 	store_close();
@@ -1116,6 +1142,7 @@ run_free(struct run *rn, int rc)
 	free(rn->ehkey);
 	free(rn->idh);
 	free(rn->fsecret);
+	free(rn->scs);
 	EVP_PKEY_free(emu.fed_pkey);
 }
 
@@ -1142,6 +1169,8 @@ main(int argc, char **argv)
 		free(rn.ehkey);
 		free(rn.idh);
 		free(rn.fsecret);
+		free(rn.scs);
+		adt_jobs_stop();
 		return rc;
 	}
 	rc = EXIT_FATAL;
