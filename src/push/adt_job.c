@@ -568,6 +568,13 @@ upload(struct adt_job *j, const char *name, const struct buf *f)
 	size_t off, k;
 	int rc;
 
+	/* the container, when it is missing (409: it is there; a SAS
+	   without the right to create it: the upload says) */
+	if (blob_call(j->be, &j->bw, "PUT", NULL, "restype=container", NULL,
+	    0, NULL, 0, NULL, &r) < 0)
+		log_warn("blob container '%s': %s", j->bt.container,
+		    buf_cstr(&r.why));
+	blob_reply_release(&r);
 	if (f->len <= PUT_BLOB_MAX) {
 		rc = blob_call(j->be, &j->bw, "PUT", name, NULL, &bb, 1, f->p,
 		    f->len, NULL, &r);
