@@ -52,4 +52,76 @@ test_expect_success '(a) a first load above the threshold: one job, every record
 	adt GET "/digitaltwins/a5/relationships/r5" | jq -e ".\"\$targetId\" == \"a6\"" &&
 	test ! -e bulk.state && test ! -s a.dlq || dump a.err a.out
 '
+test_expect_success '(b) below the threshold: no job, the request path' '
+	gen b 100 >b.in &&
+	padt $BULK --bulk-threshold 1000 <b.in >b.out 2>b.err &&
+	test_lines 200 b.out && ok_all b.out &&
+	jq -se "all(.[]; .attempts >= 1 and .status != 201)" b.out &&
+	test "$(jobs_n)" = 1 && test ! -e bulk.state || dump b.err
+'
+test_expect_success '(c) entity errors of the log: those records fail, the rest ok' '
+	{ gen c 50 && jq -nc "range(5) | {\"\$dtId\": \"cx\(.)\", \"\$metadata\": {\"\$model\": \"dtmi:t:Nope;1\"}}"; } >c.in &&
+	test_expect_code 1 padt $BULK --bulk always --dead-letter c.dlq <c.in >c.out 2>c.err &&
+	test_lines 105 c.out &&
+	test "$(jq -s "map(select(.ok)) | length" c.out)" = 100 &&
+	jq -se "[.[] | select(.ok | not)] | length == 5 and all(.[]; (.id | startswith(\"cx\")) and .error.code == \"ModelNotFound\")" c.out &&
+	test_lines 5 c.dlq && jq -se "all(.[]; .error.code == \"ModelNotFound\")" c.dlq &&
+	test "$(jobs_n)" = 2 &&
+	adt_twin c49 | jq -e ".temp == 49" && adt_twin cx0 | jq -e ".error.code == \"DigitalTwinNotFound\"" || dump c.err c.out
+'
+test_expect_success '(d) an existing twin, patches and deletes take the request path after the job' '
+	{ echo "{\"\$dtId\":\"a0\",\"\$metadata\":{\"\$model\":\"dtmi:t:Room;1\"},\"temp\":99}" &&
+	  gen d 20 &&
+	  echo "{\"\$dtId\":\"d1\",\"\$op\":\"patch\",\"\$patch\":[{\"op\":\"replace\",\"path\":\"/temp\",\"value\":111}]}" &&
+	  echo "{\"\$dtId\":\"d2\",\"\$op\":\"delete\"}" &&
+	  echo "{\"\$dtId\":\"d3\",\"\$metadata\":{\"\$model\":\"dtmi:t:Room;1\"},\"temp\":333}"; } >d.in &&
+	padt $BULK --bulk always <d.in >d.out 2>d.err &&
+	test_lines 44 d.out && ok_all d.out &&
+	jq -se "[.[] | select(.id == \"a0\")] | .[0].status != 201 and .[0].attempts >= 1" d.out &&
+	jq -se "[.[] | select(.id == \"d1\" and .op == \"patch\")] | .[0].status == 204" d.out &&
+	jq -se "[.[] | select(.status == 201)] | length == 40" d.out &&
+	test "$(jobs_n)" = 3 &&
+	adt_twin a0 | jq -e ".temp == 99" && adt_twin d1 | jq -e ".temp == 111" &&
+	adt_twin d3 | jq -e ".temp == 333" && adt_twin d2 | jq -e ".error.code == \"DigitalTwinNotFound\"" &&
+	adt GET "/digitaltwins/d1/relationships/r1" | jq -e ".\"\$targetId\" == \"d2\" | not" || dump d.err d.out
+'
+test_expect_success '(e) a failing job: nothing acknowledged that did not land' '
+	emu_curl -s -d "{\"job_fail_after\":150}" "$EMU_URL/_admin/faults" | jq -e ".job_fail_after == 150" &&
+	gen e 200 >e.in &&
+	test_expect_code 1 padt $BULK --bulk always --dead-letter e.dlq <e.in >e.out 2>e.err &&
+	emu_curl -s -d "{\"job_fail_after\":0}" "$EMU_URL/_admin/faults" >/dev/null &&
+	test_lines 400 e.out &&
+	jq -r "select(.ok and (has(\"source\") | not)) | .id" e.out >e.okids &&
+	while read -r id; do adt_twin "$id" | jq -e ".\"\$dtId\" == \"$id\"" >/dev/null || exit 1; done <e.okids &&
+	jq -se "[.[] | select(.ok | not)] | length > 0" e.out &&
+	test "$(jq -s "map(select(.ok | not)) | length" e.out)" = "$(wc -l <e.dlq)" &&
+	test "$(jobs_n)" = 4 || dump e.err e.out
+'
+test_expect_success '(g) control records stay after the results before them' '
+	{ gen g 30 | head -n 30 && echo "{\"_meta\":{\"control\":\"mark\",\"n\":1}}" &&
+	  echo "{\"\$dtId\":\"a1\",\"temp\":5}" && gen g 30 | tail -n 30 &&
+	  echo "{\"_meta\":{\"control\":\"mark\",\"n\":2}}"; } >g.in &&
+	padt $BULK --bulk always <g.in >g.out 2>g.err &&
+	test_lines 63 g.out &&
+	jq -se "(map(._meta.control == \"mark\" and ._meta.n == 1) | index(true)) >= 30" g.out &&
+	jq -se ".[-1]._meta.n == 2" g.out &&
+	jq -se "[.[] | select(.id == \"a1\")] | .[0].status == 204" g.out || dump g.err g.out
+'
+# (f) a slow job on an emulator of its own
+padt_start --storage-connection-string-file "$TEST_DIR/storage.cs" --import-rate 300 || exit 1
+test_expect_success '(f) kill -9 while the job runs, then a rerun: no second load' '
+	gen f 600 >f.in &&
+	{ push-adt --endpoint "$EMU_URL" --cacert "$TEST_DIR/cert.pem" $BULK --bulk always <f.in >f1.out 2>f1.err & pid=$!; } &&
+	for i in $(seq 1 600); do
+		adt GET /jobs/imports | jq -e ".value[] | select(.status == \"running\")" >/dev/null && break
+		sleep 0.1
+	done &&
+	adt GET /jobs/imports | jq -e ".value[] | select(.status == \"running\")" >/dev/null &&
+	test -s bulk.state && kill -9 $pid && { wait $pid; test $? = 137; } &&
+	padt -v $BULK --bulk always --dead-letter f.dlq <f.in >f.out 2>f.err &&
+	test_lines 1200 f.out && ok_all f.out &&
+	jq -se "all(.[]; .status == 201 and .attempts == 0)" f.out &&
+	test "$(jobs_n)" = 1 && test ! -e bulk.state && test "$(adt_count)" = 600 &&
+	test_grep "earlier run" f.err || dump f1.err f.err f.out
+'
 test_done
