@@ -385,7 +385,7 @@ adt_bulk_state_release(struct adt_bulk_state *s)
 static int
 state_str(jv o, const char *k, char **dst)
 {
-	jv v = json_get(jv_copy(o), k);
+	jv v = json_get(o, k);
 	int rc = 0;
 
 	if (jv_get_kind(v) == JV_KIND_STRING)

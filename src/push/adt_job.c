@@ -223,7 +223,7 @@ adt_err(const struct sync *s, struct buf *code, struct buf *msg)
 
 	if (s->body.len > 0 && json_parse(s->body.p, s->body.len, &v, NULL,
 	    &je) == 0 && jv_get_kind(v) == JV_KIND_OBJECT) {
-		e = json_get(jv_copy(v), "error");
+		e = json_get(v, "error");
 		if (jv_get_kind(e) == JV_KIND_OBJECT) {
 			const char *c = json_get_str(e, "code");
 			const char *m = json_get_str(e, "message");
@@ -487,7 +487,7 @@ job_wait(struct adt_job *j, const char *id, char *status, size_t nstatus,
 			    "status")) != NULL && (strcmp(ss, "succeeded") == 0 ||
 			    strcmp(ss, "failed") == 0 ||
 			    strcmp(ss, "cancelled") == 0)) {
-				jv e = json_get(jv_copy(v), "error");
+				jv e = json_get(v, "error");
 
 				snprintf(status, nstatus, "%s", ss);
 				if (jv_get_kind(e) == JV_KIND_OBJECT) {
@@ -964,7 +964,7 @@ query_answer(struct adt_job *j, const struct buf *body, struct buf *tok)
 	tok->len = 0;
 	if (json_parse(body->p, body->len, &v, NULL, &je) < 0)
 		goto out;
-	list = json_get(jv_copy(v), "value");
+	list = json_get(v, "value");
 	if (jv_get_kind(list) != JV_KIND_ARRAY)
 		goto out;
 	n = jv_array_length(jv_copy(list));
