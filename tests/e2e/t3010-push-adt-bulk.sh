@@ -107,6 +107,25 @@ test_expect_success '(g) control records stay after the results before them' '
 	jq -se ".[-1]._meta.n == 2" g.out &&
 	jq -se "[.[] | select(.id == \"a1\")] | .[0].status == 204" g.out || dump g.err g.out
 '
+test_expect_success '(h) --dry-run says a job would be used, and lists its requests' '
+	gen h 5 >h.in &&
+	push-adt --dry-run $BULK --bulk always <h.in >h.out 2>h.err &&
+	head -n 1 h.out | jq -e ".bulk and (.requests | length == 4) and .requests[1].method == \"PUT\" and (.requests[1].url | test(\"/jobs/imports/\")) and (.requests[1].body.inputBlobUri | test(\"^http://127.0.0.1:[0-9]+/devstoreaccount1/imports/run/push-adt-\"))" &&
+	test_lines 16 h.out && test ! -e bulk.state || dump h.err h.out
+'
+test_expect_success '(k) a state file naming a job that was never created is forgotten' '
+	echo "{\"jobId\":\"never-made\",\"endpoint\":\"$EMU_URL\"}" >bulk.state &&
+	gen k 20 >k.in &&
+	padt -v $BULK --bulk always <k.in >k.out 2>k.err &&
+	test_grep "never created" k.err && ok_all k.out && test_lines 40 k.out &&
+	test ! -e bulk.state &&
+	echo "{\"jobId\":\"x\",\"endpoint\":\"https://elsewhere\"}" >bulk.state &&
+	test_expect_code 3 padt $BULK --bulk always <k.in >k2.out 2>k2.err &&
+	test_grep "another instance" k2.err && test ! -s k2.out && rm bulk.state &&
+	echo "not json" >bulk.state &&
+	test_expect_code 3 padt $BULK --bulk always <k.in >k3.out 2>k3.err &&
+	test_grep "not push-adt" k3.err && rm bulk.state || dump k.err k2.err k3.err
+'
 # (f) a slow job on an emulator of its own
 padt_start --storage-connection-string-file "$TEST_DIR/storage.cs" --import-rate 300 || exit 1
 test_expect_success '(f) kill -9 while the job runs, then a rerun: no second load' '
@@ -123,5 +142,35 @@ test_expect_success '(f) kill -9 while the job runs, then a rerun: no second loa
 	jq -se "all(.[]; .status == 201 and .attempts == 0)" f.out &&
 	test "$(jobs_n)" = 1 && test ! -e bulk.state && test "$(adt_count)" = 600 &&
 	test_grep "earlier run" f.err || dump f1.err f.err f.out
+'
+# wait_running: until an import job of the emulator runs (bounded)
+wait_running() {
+	for i in $(seq 1 600); do
+		adt GET /jobs/imports | jq -e ".value[] | select(.status == \"running\")" >/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+test_expect_success '(i) SIGTERM while the job runs: interrupted, state kept; a rerun settles it' '
+	gen i 600 >i.in &&
+	{ push-adt --endpoint "$EMU_URL" --cacert "$TEST_DIR/cert.pem" $BULK --bulk always \
+		--dead-letter i.dlq <i.in >i1.out 2>i1.err & pid=$!; } &&
+	wait_running && test -s bulk.state && kill -TERM $pid &&
+	{ wait $pid; test $? = 3; } &&
+	test_lines 1200 i1.out && jq -se "all(.[]; (.ok | not) and .error.code == \"interrupted\")" i1.out &&
+	test_lines 1200 i.dlq && test -s bulk.state && test_grep "runs on" i1.err &&
+	padt $BULK --bulk always <i.in >i.out 2>i.err &&
+	test_lines 1200 i.out && ok_all i.out && jq -se "all(.[]; .status == 201)" i.out &&
+	test ! -e bulk.state && test "$(jobs_n)" = 2 || dump i1.err i.err i.out
+'
+test_expect_success '(j) another job runs (JobLimitReached): wait for it, then load' '
+	gen ja 600 >ja.in && gen jb 50 >jb.in &&
+	{ push-adt --endpoint "$EMU_URL" --cacert "$TEST_DIR/cert.pem" $BULK --bulk always \
+		<ja.in >ja.out 2>ja.err & pid=$!; } &&
+	wait_running &&
+	padt -v --bulk-container "$AZ_URL/imports/other" --bulk-state jb.state --bulk always <jb.in >jb.out 2>jb.err &&
+	wait $pid && ok_all ja.out && ok_all jb.out && test_lines 100 jb.out &&
+	test_grep "JobLimitReached" jb.err && test "$(jobs_n)" = 4 &&
+	test ! -e jb.state || dump ja.err jb.err
 '
 test_done
