@@ -107,6 +107,23 @@ test_expect_success '(g) control records stay after the results before them' '
 	jq -se ".[-1]._meta.n == 2" g.out &&
 	jq -se "[.[] | select(.id == \"a1\")] | .[0].status == 204" g.out || dump g.err g.out
 '
+test_expect_success '(l) an import file above 64 MiB goes up in blocks' '
+	python3 -c "
+import json
+pad = \"x\" * 25000
+for i in range(2800):
+    print(json.dumps({\"\$dtId\": \"l%d\" % i, \"\$metadata\": {\"\$model\": \"dtmi:t:Room;1\"}, \"name\": pad}))
+" >l.in &&
+	test "$(wc -c <l.in)" -gt 67108864 &&
+	padt -v $BULK --bulk always --bulk-keep <l.in >l.out 2>l.err &&
+	test_lines 2800 l.out && ok_all l.out && jq -se "all(.[]; .status == 201)" l.out &&
+	adt_twin l2799 | jq -e ".name | length == 25000" &&
+	test_grep "import job .*: 2800 twins" l.err &&
+	id=$(sed -n "s/.*import job .\([^ ]*\).: 2800 twins.*/\1/p" l.err) && test -n "$id" &&
+	curl -sS "$AZ_URL/imports/run/push-adt-$id.ndjson?comp=blocklist&$(az_sas imports rl)" \
+		-H "x-ms-version: 2021-08-06" >blocks.xml &&
+	test "$(grep -o "<Block>" blocks.xml | wc -l)" = 3 || dump l.err blocks.xml
+'
 test_expect_success '(h) --dry-run says a job would be used, and lists its requests' '
 	gen h 5 >h.in &&
 	push-adt --dry-run $BULK --bulk always <h.in >h.out 2>h.err &&
