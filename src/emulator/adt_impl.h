@@ -87,12 +87,12 @@ enum adt_line_kind {
 };
 enum adt_section { ADT_SEC_NONE, ADT_SEC_HEADER, ADT_SEC_MODELS,
 	ADT_SEC_TWINS, ADT_SEC_RELS, ADT_SEC_UNKNOWN };
-enum adt_line_kind adt_line_read(const char *line, size_t n,
+enum adt_line_kind adt_jobs_line_read(const char *line, size_t n,
     enum adt_section *section, jv *out, char *msg, size_t msgsz);
 /* The ids an entity of section sec (borrowed) must have: 0, or -1 with
  * msg set. */
-int adt_line_ids(enum adt_section sec, jv ent, char *msg, size_t msgsz);
-const char *adt_section_name(enum adt_section sec);
+int adt_jobs_line_ids(enum adt_section sec, jv ent, char *msg, size_t msgsz);
+const char *adt_jobs_section_name(enum adt_section sec);
 
 /* adt_search.c */
 void adt_search(struct req *r, struct resp *rs);

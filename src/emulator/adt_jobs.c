@@ -190,6 +190,19 @@ out:
 	return rc;
 }
 
+/* Is uri a blob of the configured account? (else msg says why) */
+static int
+blob_ok(const char *uri, char *msg, size_t msgsz)
+{
+	char *c, *b;
+
+	if (blob_addr(uri, &c, &b, msg, msgsz) != 0)
+		return 0;
+	free(c);
+	free(b);
+	return 1;
+}
+
 /* ---- the runner ---- */
 
 struct run {
@@ -294,7 +307,7 @@ jlog_status(struct run *rn, enum adt_section sec, const char *status)
 
 	if (sec != ADT_SEC_NONE)
 		d = jv_object_set(d, jv_string("section"),
-		    jv_string(adt_section_name(sec)));
+		    jv_string(adt_jobs_section_name(sec)));
 	jlog_line(rn, "Info", jv_object_set(d, jv_string("status"),
 	    jv_string(status)));
 }
@@ -304,7 +317,7 @@ static void
 jlog_error(struct run *rn, jv ent, const char *code, const char *msg)
 {
 	jv d = JV_OBJECT(jv_string("section"),
-	    jv_string(adt_section_name(rn->sec)), jv_string("lineNumber"),
+	    jv_string(adt_jobs_section_name(rn->sec)), jv_string("lineNumber"),
 	    jv_number((double)rn->line));
 	const char *ids[] = { "@id", "$dtId", "$relationshipId" };
 	size_t i;
@@ -530,7 +543,7 @@ do_line(struct run *rn, const char *p, size_t n)
 	long lim;
 
 	rn->line++;
-	switch (adt_line_read(p, n, &sec, &ent, msg, sizeof(msg))) {
+	switch (adt_jobs_line_read(p, n, &sec, &ent, msg, sizeof(msg))) {
 	case ADT_LINE_BLANK:
 		return 0;
 	case ADT_LINE_SECTION:
@@ -563,7 +576,7 @@ do_line(struct run *rn, const char *p, size_t n)
 		return -1;
 	}
 	rn->n_ent++;
-	if (adt_line_ids(rn->sec, ent, msg, sizeof(msg)) != 0) {
+	if (adt_jobs_line_ids(rn->sec, ent, msg, sizeof(msg)) != 0) {
 		jlog_error(rn, ent, "InvalidArgument", msg);
 		jv_free(ent);
 		return rn->failed ? -1 : 0;
@@ -652,10 +665,12 @@ read_input(struct run *rn)
 		memmove(pend.p, pend.p + start, pend.len - start);
 		pend.len -= start;
 		if (pend.len > JOB_MAX_LINE) {	/* keep the count, not the line */
-			rn->line++;
-			jlog_error(rn, jv_invalid(), "InvalidArgument", "The line "
-			    "is longer than 8 MiB.");
-			rn->line--;
+			if (!skipping) {
+				rn->line++;
+				jlog_error(rn, jv_invalid(), "InvalidArgument",
+				    "The line is longer than 8 MiB.");
+				rn->line--;
+			}
 			pend.len = 0;
 			skipping = 1;
 		}
@@ -819,7 +834,7 @@ job_put(struct req *r, struct resp *rs, const char *id)
 {
 	jv body = jv_invalid();
 	const char *in, *out;
-	char msg[600], *c1 = NULL, *b1 = NULL;
+	char msg[600];
 	struct job *j, *a;
 	double now = emu_now();
 
@@ -844,9 +859,9 @@ job_put(struct req *r, struct resp *rs, const char *id)
 		    "inputBlobUri and outputBlobUri (non-empty strings).");
 		goto out;
 	}
-	if (blob_addr(in, &c1, &b1, msg, sizeof(msg)) != 0 ||
-	    (free(c1), free(b1), blob_addr(out, &c1, &b1, msg, sizeof(msg))) != 0) {
-		adt_err(rs, 400, "ValidationFailed", "Invalid import job: %s.", msg);
+	if (!blob_ok(in, msg, sizeof(msg)) || !blob_ok(out, msg, sizeof(msg))) {
+		adt_err(rs, 400, "ValidationFailed", "Invalid import job: %s.",
+		    msg);
 		goto out;
 	}
 	pthread_mutex_lock(&J.mu);
@@ -893,8 +908,6 @@ job_put(struct req *r, struct resp *rs, const char *id)
 	pthread_cond_broadcast(&J.cv);
 	pthread_mutex_unlock(&J.mu);
 out:
-	free(c1);
-	free(b1);
 	jv_free(body);
 }
 

@@ -14,7 +14,7 @@ static const char *sec_names[] = { "", "Header", "Models", "Twins",
     "Relationships", "" };
 
 const char *
-adt_section_name(enum adt_section sec)
+adt_jobs_section_name(enum adt_section sec)
 {
 	return sec_names[sec];
 }
@@ -36,7 +36,7 @@ section_of(jv o, enum adt_section *sec)
 }
 
 enum adt_line_kind
-adt_line_read(const char *line, size_t n, enum adt_section *section, jv *out,
+adt_jobs_line_read(const char *line, size_t n, enum adt_section *section, jv *out,
     char *msg, size_t msgsz)
 {
 	struct json_err je;
@@ -81,7 +81,7 @@ need_str(jv ent, const char *k, char *msg, size_t msgsz)
 }
 
 int
-adt_line_ids(enum adt_section sec, jv ent, char *msg, size_t msgsz)
+adt_jobs_line_ids(enum adt_section sec, jv ent, char *msg, size_t msgsz)
 {
 	switch (sec) {
 	case ADT_SEC_MODELS:
