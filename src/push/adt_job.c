@@ -987,15 +987,82 @@ out:
 	return rc;
 }
 
+/* The exists queries, many in flight on the ADT engine. */
+struct qrun {
+	struct adt_job *j;
+	const char *url;
+	size_t pending;
+	int failed;
+};
+
+struct qpage {
+	struct qrun *x;
+	int pages;
+};
+
+static void q_done(struct http_req *rq, enum http_verdict v,
+    const struct http_resp *resp, void *user);
+
+static void
+q_submit(struct qrun *x, const char *body, int pages)
+{
+	struct http_req *rq = http_req_new("POST", x->url);
+	struct qpage *qp = xcalloc(1, sizeof(*qp));
+
+	qp->x = x;
+	qp->pages = pages;
+	http_req_header(rq, "Content-Type", "application/json");
+	http_req_body(rq, body, strlen(body));
+	http_req_callbacks(rq, x->j->c.prepare, x->j->c.classify, q_done, qp);
+	x->pending++;
+	http_submit(x->j->c.e, rq);
+}
+
+static void
+q_done(struct http_req *rq, enum http_verdict v,
+    const struct http_resp *resp, void *user)
+{
+	struct qpage *qp = user;
+	struct qrun *x = qp->x;
+	struct buf body = BUF_INIT, tok = BUF_INIT;
+
+	(void)rq;
+	x->pending--;
+	if (resp->body != NULL)
+		buf_add(&body, resp->body, resp->body_len);
+	if (v != HTTP_OK || resp->status != 200 ||
+	    query_answer(x->j, &body, &tok) < 0) {
+		if (!x->failed)
+			log_error("the query for existing twins failed (%s): "
+			    "no import job", resp->why != NULL ? resp->why :
+			    "not a query answer");
+		x->failed = 1;
+	} else if (tok.len > 0 && !x->failed) {
+		if (qp->pages >= 1000) {
+			log_error("the query for existing twins keeps paging: "
+			    "no import job");
+			x->failed = 1;
+		} else {
+			body.len = 0;
+			buf_adds(&body, "{\"continuationToken\":");
+			json_write_string(&body, tok.p, tok.len, 0);
+			buf_addc(&body, '}');
+			q_submit(x, buf_cstr(&body), qp->pages + 1);
+		}
+	}
+	buf_release(&body);
+	buf_release(&tok);
+	free(qp);
+}
+
 /* Query the candidate twins: 0, or -1 (logged: then no job). */
 static int
 find_new(struct adt_job *j)
 {
 	char **ids = xmalloc((j->nk + 1) * sizeof(*ids));
-	struct buf u = BUF_INIT, q = BUF_INIT, body = BUF_INIT,
-	    tok = BUF_INIT;
+	struct buf u = BUF_INIT, q = BUF_INIT, body = BUF_INIT;
+	struct qrun x;
 	size_t i, n = 0, at, took;
-	int rc = 0, pages;
 
 	for (i = 0; i < j->keys.cap; i++) {
 		struct smap_slot *s = &j->keys.s[i];
@@ -1007,39 +1074,33 @@ find_new(struct adt_job *j)
 	}
 	buf_printf(&u, "%s/query?api-version=%s", j->c.endpoint,
 	    j->c.api_version);
-	for (at = 0; at < n && rc == 0; at += took) {
+	memset(&x, 0, sizeof(x));
+	x.j = j;
+	x.url = buf_cstr(&u);
+	for (at = 0; at < n && !x.failed && !stage_stop; at += took) {
+		while (http_full(j->c.e) && !x.failed)
+			http_poll(j->c.e, 1000, -1, NULL);
 		q.len = 0;
 		took = adt_bulk_query(&q, ids + at, n - at);
 		body.len = 0;
 		buf_adds(&body, "{\"query\":");
 		json_write_string(&body, q.p, q.len, 0);
 		buf_addc(&body, '}');
-		for (pages = 0; pages < 1000; pages++) {
-			struct sync s;
-			long st = adt_sync(j, "POST", buf_cstr(&u),
-			    buf_cstr(&body), &s);
-
-			if (st != 200 || query_answer(j, &s.body, &tok) < 0) {
-				log_error("the query for existing twins failed "
-				    "(HTTP %ld %s): no import job", st,
-				    s.why.len ? s.why.p : "");
-				rc = -1;
-			}
-			sync_release(&s);
-			if (rc < 0 || tok.len == 0)
-				break;
-			body.len = 0;
-			buf_adds(&body, "{\"continuationToken\":");
-			json_write_string(&body, tok.p, tok.len, 0);
-			buf_addc(&body, '}');
-		}
+		q_submit(&x, buf_cstr(&body), 1);
 	}
+	/* bounded: each request ends within its own budget */
+	while (x.pending > 0)
+		http_poll(j->c.e, 1000, -1, NULL);
 	free(ids);
 	buf_release(&u);
 	buf_release(&q);
 	buf_release(&body);
-	buf_release(&tok);
-	return rc;
+	if (stage_stop && !x.failed) {
+		log_info("stopped while looking for existing twins: no import "
+		    "job");
+		return -1;
+	}
+	return x.failed ? -1 : 0;
 }
 
 /* ---- the job ---- */
