@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -137,6 +138,7 @@ struct adt_job {
 	struct http_engine *be;	/* Blob Storage */
 	struct json_numlits lits;
 	int fd;			/* the spool */
+	int lockfd;		/* FILE.lock, held while the run lives */
 	struct buf wb;
 	size_t woff;
 	char *map;
@@ -275,7 +277,7 @@ adt_job_new(const struct adt_job_cfg *c, struct buf *err)
 	struct http_opts ho;
 
 	j->c = *c;
-	j->fd = -1;
+	j->fd = j->lockfd = -1;
 	if (blob_options_resolve(&c->bc, &j->bt, err) < 0)
 		goto fail;
 	if (!c->dry_run && j->bt.auth == BA_ENTRA) {
@@ -311,6 +313,22 @@ adt_job_new(const struct adt_job_cfg *c, struct buf *err)
 			goto fail;
 		}
 	}
+	if (!c->dry_run) {
+		/* one run at a time per state file */
+		snprintf(path, sizeof(path), "%s.lock", c->state_path);
+		if ((j->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC,
+		    0600)) < 0) {
+			buf_printf(err, "cannot open '%s': %s", path,
+			    strerror(errno));
+			goto fail;
+		}
+		if (flock(j->lockfd, LOCK_EX | LOCK_NB) < 0) {
+			buf_printf(err, "the state file '%s' is in use by "
+			    "another push-adt (%s is locked)", c->state_path,
+			    path);
+			goto fail;
+		}
+	}
 	snprintf(path, sizeof(path), "%s/push-adt-spool.XXXXXX",
 	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	if ((j->fd = mkstemp(path)) < 0) {
@@ -338,6 +356,8 @@ adt_job_free(struct adt_job *j)
 		munmap(j->map, j->mapn);
 	if (j->fd >= 0)
 		close(j->fd);
+	if (j->lockfd >= 0)
+		close(j->lockfd);
 	buf_release(&j->wb);
 	free(j->r);
 	free(j->k);

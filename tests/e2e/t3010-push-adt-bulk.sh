@@ -168,11 +168,14 @@ wait_running() {
 	done
 	return 1
 }
-test_expect_success '(i) SIGTERM while the job runs: interrupted, state kept; a rerun settles it' '
+test_expect_success '(i) SIGTERM while the job runs: interrupted, state kept; a rerun settles it; one run per state file' '
 	gen i 600 >i.in &&
 	{ push-adt --endpoint "$EMU_URL" --cacert "$TEST_DIR/cert.pem" $BULK --bulk always \
 		--dead-letter i.dlq <i.in >i1.out 2>i1.err & pid=$!; } &&
-	wait_running && test -s bulk.state && kill -TERM $pid &&
+	wait_running && test -s bulk.state &&
+	test_expect_code 2 padt $BULK <i.in >i2.out 2>i2.err &&
+	test_grep "in use by another push-adt" i2.err && test ! -s i2.out &&
+	kill -TERM $pid &&
 	{ wait $pid; test $? = 3; } &&
 	test_lines 1200 i1.out && jq -se "all(.[]; (.ok | not) and .error.code == \"interrupted\")" i1.out &&
 	test_lines 1200 i.dlq && test -s bulk.state && test_grep "runs on" i1.err &&
