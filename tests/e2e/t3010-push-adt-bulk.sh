@@ -124,6 +124,22 @@ for i in range(2800):
 		-H "x-ms-version: 2021-08-06" >blocks.xml &&
 	test "$(grep -o "<Block>" blocks.xml | wc -l)" = 3 || dump l.err blocks.xml
 '
+# blocked_reading PID: PID waits in read(2) on its standard input, and the
+# pipe on fd 7 holds nothing more (everything written was read)
+blocked_reading() {
+	case "$(cat "/proc/$1/syscall" 2>/dev/null)" in "0 0x0 "*) ;; *) return 1 ;; esac
+	test "$(python3 -c "import array, fcntl, termios; a = array.array(\"i\", [0]); fcntl.ioctl(7, termios.FIONREAD, a); print(a[0])")" = 0
+}
+test_expect_success '(m) a stop while the input is read (pass 1): no job, every record read interrupted' '
+	n0=$(jobs_n) && rm -f p && mkfifo p && exec 7<>p &&
+	gen m 10 >&7 &&
+	{ push-adt --endpoint "$EMU_URL" --cacert "$TEST_DIR/cert.pem" $BULK --bulk always \
+		--dead-letter m.dlq <p >m.out 2>m.err & pid=$!; } &&
+	for i in $(seq 1 600); do blocked_reading $pid && break; sleep 0.1; done &&
+	blocked_reading $pid && kill -TERM $pid && { wait $pid; test $? = 3; } && exec 7>&- &&
+	test_lines 20 m.out && jq -se "all(.[]; .error.code == \"interrupted\")" m.out &&
+	test_lines 20 m.dlq && test "$(jobs_n)" = "$n0" && test ! -e bulk.state || dump m.err m.out
+'
 test_expect_success '(h) --dry-run says a job would be used, and lists its requests' '
 	gen h 5 >h.in &&
 	push-adt --dry-run $BULK --bulk always <h.in >h.out 2>h.err &&
