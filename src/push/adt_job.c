@@ -790,6 +790,7 @@ adt_job_recover(struct adt_job *j)
 	    j->old.job_id);
 	rc = job_wait(j, j->old.job_id, status, sizeof(status), &code, &msg);
 	if (rc == 1 || rc < 0) {
+		j->interrupted = 1;	/* the state file stays */
 		buf_release(&code);
 		buf_release(&msg);
 		return rc == 1 ? 1 : -1;

@@ -184,8 +184,8 @@ wait_running() {
 	done
 	return 1
 }
-test_expect_success '(i) SIGTERM while the job runs: interrupted, state kept; a rerun settles it; one run per state file' '
-	gen i 600 >i.in &&
+test_expect_success '(i) SIGTERM while the job runs: interrupted, state kept (also by a stop while a rerun waits); a rerun settles it; one run per state file' '
+	gen i 1500 >i.in &&
 	{ push-adt --endpoint "$EMU_URL" --cacert "$TEST_DIR/cert.pem" $BULK --bulk always \
 		--dead-letter i.dlq <i.in >i1.out 2>i1.err & pid=$!; } &&
 	wait_running && test -s bulk.state &&
@@ -193,10 +193,15 @@ test_expect_success '(i) SIGTERM while the job runs: interrupted, state kept; a 
 	test_grep "in use by another push-adt" i2.err && test ! -s i2.out &&
 	kill -TERM $pid &&
 	{ wait $pid; test $? = 3; } &&
-	test_lines 1200 i1.out && jq -se "all(.[]; (.ok | not) and .error.code == \"interrupted\")" i1.out &&
-	test_lines 1200 i.dlq && test -s bulk.state && test_grep "runs on" i1.err &&
+	test_lines 3000 i1.out && jq -se "all(.[]; (.ok | not) and .error.code == \"interrupted\")" i1.out &&
+	test_lines 3000 i.dlq && test -s bulk.state && test_grep "runs on" i1.err &&
+	{ push-adt -v --endpoint "$EMU_URL" --cacert "$TEST_DIR/cert.pem" $BULK --bulk always \
+		<i.in >i3.out 2>i3.err & pid=$!; } &&
+	for i in $(seq 1 600); do grep -q "waiting for it to end" i3.err && break; sleep 0.1; done &&
+	test_grep "waiting for it to end" i3.err && kill -TERM $pid && { wait $pid; test $? = 3; } &&
+	test ! -s i3.out && test -s bulk.state &&
 	padt $BULK --bulk always <i.in >i.out 2>i.err &&
-	test_lines 1200 i.out && ok_all i.out && jq -se "all(.[]; .status == 201)" i.out &&
+	test_lines 3000 i.out && ok_all i.out && jq -se "all(.[]; .status == 201)" i.out &&
 	test ! -e bulk.state && test "$(jobs_n)" = 2 || dump i1.err i.err i.out
 '
 test_expect_success '(j) another job runs (JobLimitReached): wait for it, then load' '
