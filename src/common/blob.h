@@ -215,7 +215,7 @@ struct blob_target {
 };
 
 /*
- * Resolve o into t (zeroed): the connection string, the URL (its account
+ * Resolve o into t (zeroed here first): the connection string, the URL (its account
  * wins over the connection string's), the key and SAS (from env or files;
  * registered as secrets with log_secret()), the auth mode (auto: SAS, else
  * key, else Entra ID); the container name and prefix are checked. Returns

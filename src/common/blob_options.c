@@ -23,6 +23,8 @@ blob_options_resolve(const struct blob_cli *o, struct blob_target *t,
 	const char *why;
 	int failed = 0, url_form = 0;
 
+	memset(t, 0, sizeof(*t));
+
 	cs = cli_secret("AZURE_STORAGE_CONNECTION_STRING", o->conn_file,
 	    &failed);
 	if (failed)
@@ -52,7 +54,8 @@ blob_options_resolve(const struct blob_cli *o, struct blob_target *t,
 		if (t->acct.endpoint == NULL) {
 			buf_printf(err, "%s '%s' is not a URL and no "
 			    "connection string is set "
-			    "(AZURE_STORAGE_CONNECTION_STRING)", o->what, o->url);
+			    "(AZURE_STORAGE_CONNECTION_STRING)", o->what,
+			    o->url);
 			return -1;
 		}
 		owned[0] = sl != NULL ? strndup(o->url,

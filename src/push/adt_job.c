@@ -476,6 +476,13 @@ blob_url(const struct adt_job *j, struct buf *u, const char *name)
 	buf_cstr(u);
 }
 
+static int
+job_ended(const char *status)
+{
+	return strcmp(status, "succeeded") == 0 ||
+	    strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0;
+}
+
 /*
  * Wait for job id to end. Returns 0 with *status ("succeeded", ...) and
  * the job's error into code/msg, 1 on a stop, 2 when it is not there
@@ -504,9 +511,7 @@ job_wait(struct adt_job *j, const char *id, char *status, size_t nstatus,
 
 			if (json_parse(s.body.p, s.body.len, &v, NULL,
 			    &je) == 0 && (ss = json_get_str(v,
-			    "status")) != NULL && (strcmp(ss, "succeeded") == 0 ||
-			    strcmp(ss, "failed") == 0 ||
-			    strcmp(ss, "cancelled") == 0)) {
+			    "status")) != NULL && job_ended(ss)) {
 				jv e = json_get(v, "error");
 
 				snprintf(status, nstatus, "%s", ss);

@@ -327,8 +327,9 @@ test_options(void)
 	memset(&t, 0, sizeof(t));
 	err.len = 0;
 	ok(blob_options_resolve(&o, &t, &err) < 0 &&
-	    strstr(buf_cstr(&err), "--bulk-container 'cc1/p/q/' is not a URL") !=
-	    NULL, "no URL, no connection string");
+	    strstr(buf_cstr(&err),
+	    "--bulk-container 'cc1/p/q/' is not a URL") != NULL,
+	    "no URL, no connection string");
 	blob_target_release(&t);
 	setenv("AZURE_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true",
 	    1);
