@@ -215,10 +215,11 @@ struct blob_target {
 };
 
 /*
- * Resolve o into t (zeroed here first): the connection string, the URL (its account
- * wins over the connection string's), the key and SAS (from env or files;
- * registered as secrets with log_secret()), the auth mode (auto: SAS, else
- * key, else Entra ID); the container name and prefix are checked. Returns
+ * Resolve o into t (zeroed here first): the connection string, the URL
+ * (its account wins over the connection string's), the key and SAS (from
+ * env or files; registered as secrets with log_secret()), the auth mode
+ * (auto: SAS, else key, else Entra ID); the container name and prefix are
+ * checked. Returns
  * 0, or -1 with err filled (a usage error; t then holds what to release:
  * blob_target_release()).
  */
