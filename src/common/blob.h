@@ -188,4 +188,44 @@ int blob_call(struct http_engine *e, const struct blob_where *w,
     const struct blob_hdr *h, size_t nh, const void *body, size_t n,
     const char *const *want, struct blob_reply *r);
 
+/* ---- where the blobs go, and the credential (blob_options.c) ---- */
+
+enum blob_auth { BA_AUTO, BA_KEY, BA_SAS, BA_ENTRA };
+
+/* A program's blob options (borrowed strings; any may be NULL but url). */
+struct blob_cli {
+	const char *url;	/* container URL[/prefix], or container[/prefix]
+				   under the connection string's account */
+	const char *what;	/* its option, for messages ("--blob") */
+	const char *conn_file;	/* else AZURE_STORAGE_CONNECTION_STRING */
+	const char *key_file;	/* else AZURE_STORAGE_KEY */
+	const char *sas_file;	/* else AZURE_STORAGE_SAS_TOKEN */
+	const char *auth;	/* auto (NULL), key, sas or entra */
+	const char *auth_opt, *key_opt, *sas_opt;	/* their options */
+};
+
+/* The resolved target: account (name, endpoint, key, sas), container,
+ * prefix ("" or "a/b", decoded) and the auth mode (never BA_AUTO). */
+struct blob_target {
+	struct blob_account acct;
+	char *container;
+	char *prefix;
+	enum blob_auth auth;
+	char *owned_[2];	/* private */
+};
+
+/*
+ * Resolve o into t (zeroed here first): the connection string, the URL
+ * (its account wins over the connection string's), the key and SAS (from
+ * env or files; registered as secrets with log_secret()), the auth mode
+ * (auto: SAS, else key, else Entra ID); the container name and prefix are
+ * checked. Returns
+ * 0, or -1 with err filled (a usage error; t then holds what to release:
+ * blob_target_release()).
+ */
+int blob_options_resolve(const struct blob_cli *o, struct blob_target *t,
+    struct buf *err);
+/* Free t's strings and zero it. NULL is a no-op. */
+void blob_target_release(struct blob_target *t);
+
 #endif

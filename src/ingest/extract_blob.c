@@ -23,12 +23,10 @@
 
 #define STORAGE_SCOPE "https://storage.azure.com/.default"
 
-enum bauth { BA_KEY, BA_SAS, BA_ENTRA };
-
 struct bsrc {
 	struct blob_account acct;
 	char *container, *prefix;
-	enum bauth auth;
+	enum blob_auth auth;
 	struct auth *entra;
 	struct http_engine *e;
 };

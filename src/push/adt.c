@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "adt_job.h"
 #include "adt_op.h"
 #include "adt_twins.h"
 #include "auth.h"
@@ -58,6 +59,16 @@ static struct {
 	int dry_run;
 	int insecure;
 	int http1;
+	const char *bulk;
+	const char *bulk_auth;
+	const char *bulk_conn_file;
+	const char *bulk_container;
+	const char *bulk_key_file;
+	const char *bulk_sas_file;
+	const char *bulk_state;
+	long bulk_threshold;
+	double bulk_wait;
+	int bulk_keep;
 } op = {
 	.api_version = "2023-10-31",
 	.concurrency = 32,
@@ -67,12 +78,46 @@ static struct {
 	.rate = 500,
 	.create_rate = 500,
 	.twin_rate = 10,
+	.bulk_threshold = 20000,
+	.bulk_wait = 3600,
 };
 
 static const struct cli_opt options[] = {
 	{ "api-version", 0, CLI_STR, &op.api_version, "VERSION",
 	    "ADT_API_VERSION", "ADT data-plane API version (default "
 	    "2023-10-31)", 0, NULL },
+	{ "bulk", 0, CLI_STR, &op.bulk, "WHEN", "ADT_BULK",
+	    "load new twins and relationships with an ADT import job: auto "
+	    "(default: at --bulk-threshold and above), always or never", 0,
+	    NULL },
+	{ "bulk-auth", 0, CLI_STR, &op.bulk_auth, "MODE", NULL,
+	    "blob credentials for the import file: auto (default: SAS, else "
+	    "key, else Entra ID), key, sas or entra", 0, NULL },
+	{ "bulk-connection-string-file", 0, CLI_STR, &op.bulk_conn_file,
+	    "FILE", NULL, "read the Storage connection string from FILE "
+	    "(else AZURE_STORAGE_CONNECTION_STRING)", 0, NULL },
+	{ "bulk-container", 0, CLI_STR, &op.bulk_container, "URL",
+	    "ADT_BULK_CONTAINER", "the blob container[/prefix] the import "
+	    "file and the job's log go to (no SAS in it)", 0, NULL },
+	{ "bulk-keep", 0, CLI_FLAG, &op.bulk_keep, NULL, NULL,
+	    "keep the import file and the job's log blobs at the end", 0,
+	    NULL },
+	{ "bulk-key-file", 0, CLI_STR, &op.bulk_key_file, "FILE", NULL,
+	    "read the Storage account key from FILE (else "
+	    "AZURE_STORAGE_KEY)", 0, NULL },
+	{ "bulk-sas-file", 0, CLI_STR, &op.bulk_sas_file, "FILE", NULL,
+	    "read the Storage SAS token from FILE (else "
+	    "AZURE_STORAGE_SAS_TOKEN)", 0, NULL },
+	{ "bulk-state", 0, CLI_STR, &op.bulk_state, "FILE",
+	    "ADT_BULK_STATE", "keep the import job's id in FILE until every "
+	    "result is written (crash recovery; required with a job)", 0,
+	    NULL },
+	{ "bulk-threshold", 0, CLI_LONG, &op.bulk_threshold, "N", NULL,
+	    "--bulk auto uses a job for N or more new twins and "
+	    "relationships (default 20000)", 0, NULL },
+	{ "bulk-wait", 0, CLI_DURATION, &op.bulk_wait, "DURATION", NULL,
+	    "wait for an import job (and for another one to end) at most "
+	    "DURATION (default 1h)", 0, NULL },
 	CLI_OPT_CACERT(&op.cacert),
 	{ "concurrency", 'c', CLI_LONG, &op.concurrency, "N",
 	    "ADT_CONCURRENCY", "requests in flight at most (default 32)", 0,
@@ -205,6 +250,9 @@ static struct {
 	double cd_next;		/* ms: next free create/delete slot */
 	struct buf controls;	/* control records waiting for the records
 				 * read before them to finish */
+	struct adt_job *job;	/* --bulk: the import job's run, or NULL */
+	size_t bulk_ix;		/* pass 2: the spool record being handled */
+	int in_bulk;		/* pass 2 runs */
 	uint64_t *c_control;
 	uint64_t *c_in, *c_ok, *c_failed, *c_merged;
 	int eof;
@@ -1122,6 +1170,36 @@ input_error(const struct ndjson_line *l, int is_json, const char *code,
 	count_op("invalid", code, -1);
 }
 
+/*
+ * Pass 2 of a bulk load: a record the import job settled gets its result
+ * now (1); the others take the request path (0).
+ */
+static int
+bulk_settled(struct rec *r)
+{
+	const char *code, *msg;
+	enum adt_job_out o = adt_job_outcome(g.job, g.bulk_ix, &code, &msg);
+
+	if (o == ADT_JOB_REQUEST)
+		return 0;
+	if (o == ADT_JOB_OK) {
+		if (r->op.kind == ADT_TWIN) {
+			/* created: relationships to it need not wait */
+			struct adt_twin *t = adt_twins_get(g.twins, r->op.id);
+
+			t->last_create = r->seq;
+			if (t->done_create < r->seq)
+				t->done_create = r->seq;
+		}
+		r->status = 201;
+		emit(r, 1, 201, 0, NULL, NULL);
+	} else {
+		emit(r, 0, 0, 0, code, msg);
+	}
+	rec_free(r);
+	return 1;
+}
+
 static void
 handle_line(const struct ndjson_line *l)
 {
@@ -1173,6 +1251,8 @@ handle_line(const struct ndjson_line *l)
 		rec_free(r);
 		goto out;
 	}
+	if (g.in_bulk && bulk_settled(r))
+		goto out;
 	switch (r->op.op) {
 	case ADT_UPSERT:
 		r->step = r->op.kind == ADT_REL ? S_PUT :
@@ -1389,6 +1469,77 @@ finish_run(void)
 	}
 }
 
+static enum adt_job_mode bulk_mode;
+
+/* --bulk and its options: 0, or -1 (reported). */
+static int
+check_bulk(void)
+{
+	if (op.bulk == NULL || strcmp(op.bulk, "auto") == 0)
+		bulk_mode = ADT_JOB_AUTO;
+	else if (strcmp(op.bulk, "always") == 0)
+		bulk_mode = ADT_JOB_ALWAYS;
+	else if (strcmp(op.bulk, "never") == 0)
+		bulk_mode = ADT_JOB_NEVER;
+	else
+		return cli_usage_error(&prog, "--bulk must be auto, always or "
+		    "never"), -1;
+	if (op.bulk_threshold < 1 || op.bulk_wait <= 0)
+		return cli_usage_error(&prog, "--bulk-threshold must be at "
+		    "least 1, --bulk-wait more than 0"), -1;
+	if (bulk_mode == ADT_JOB_ALWAYS && op.bulk_container == NULL)
+		return cli_usage_error(&prog, "--bulk always needs "
+		    "--bulk-container"), -1;
+	if (bulk_mode != ADT_JOB_NEVER && op.bulk_container != NULL &&
+	    op.bulk_state == NULL)
+		return cli_usage_error(&prog, "an import job may be used "
+		    "(--bulk-container): --bulk-state FILE is required"), -1;
+	return 0;
+}
+
+/* The import job's run (when one may be used). Returns 0 or the exit
+ * code. */
+static int
+bulk_setup(void)
+{
+	struct adt_job_cfg c;
+	struct buf err = BUF_INIT;
+
+	if (bulk_mode == ADT_JOB_NEVER || op.bulk_container == NULL)
+		return 0;
+	memset(&c, 0, sizeof(c));
+	c.e = g.e;
+	c.prepare = prepare;
+	c.classify = classify;
+	c.endpoint = g.endpoint;
+	c.api_version = op.api_version;
+	c.mode = bulk_mode;
+	c.threshold = op.bulk_threshold;
+	c.state_path = op.bulk_state;
+	c.wait_s = op.bulk_wait;
+	c.keep = op.bulk_keep;
+	c.dry_run = op.dry_run;
+	c.w = g.w;
+	c.bc.url = op.bulk_container;
+	c.bc.what = "--bulk-container";
+	c.bc.conn_file = op.bulk_conn_file;
+	c.bc.key_file = op.bulk_key_file;
+	c.bc.sas_file = op.bulk_sas_file;
+	c.bc.auth = op.bulk_auth;
+	c.bc.auth_opt = "--bulk-auth";
+	c.bc.key_opt = "--bulk-key-file";
+	c.bc.sas_opt = "--bulk-sas-file";
+	c.insecure = op.insecure;
+	c.cacert = op.cacert;
+	if ((g.job = adt_job_new(&c, &err)) == NULL) {
+		log_error("%s", buf_cstr(&err));
+		buf_release(&err);
+		return EXIT_USAGE;
+	}
+	buf_release(&err);
+	return 0;
+}
+
 /* The options that need more than the table: 0, or -1 (reported). */
 static int
 check_options(int argc, int first)
@@ -1408,7 +1559,7 @@ check_options(int argc, int first)
 	if (op.max_line < 16 || op.max_line > (1u << 30))
 		return cli_usage_error(&prog, "--max-line must be between 16 "
 		    "and 1G"), -1;
-	return 0;
+	return check_bulk();
 }
 
 /* The endpoint as a base URL: https:// when no scheme is given, no
@@ -1466,6 +1617,53 @@ engine_work(void *ctx, int block)
 		pump(block ? -1 : 0, -1, NULL);
 }
 
+/* Pass 1 of a bulk load: the whole input into the spool. */
+static int
+pass1_line(void *ctx, const char *src, const struct ndjson_line *l)
+{
+	(void)ctx;
+	(void)src;
+	return adt_job_line(g.job, l) < 0 ? -1 : 0;
+}
+
+/*
+ * --bulk: the earlier run's job, pass 1 (the whole input), the import
+ * job, then pass 2: the spool through handle_line(), the job's records
+ * settled from its log, the others on the request path. Returns 0, or 1
+ * when nothing is to be read (a stop while waiting for an earlier job).
+ */
+static int
+run_bulk(struct stage *st)
+{
+	const struct stage_ops p1 = { NULL, pass1_line, NULL };
+	struct ndjson_line l;
+	size_t ix;
+	int rc;
+
+	if ((rc = adt_job_recover(g.job)) != 0) {
+		if (rc < 0)
+			g.fatal = 1;
+		return 1;
+	}
+	if (stage_run(st, &p1, NULL) < 0 || adt_job_run(g.job) < 0) {
+		g.fatal = 1;
+		return 1;
+	}
+	g.in_bulk = 1;
+	while (!g.fatal && adt_job_next(g.job, &l, &ix)) {
+		while (!g.fatal && engine_busy(NULL))
+			engine_work(NULL, 1);
+		if (g.fatal)
+			break;
+		g.bulk_ix = ix;
+		handle_line(&l);
+		engine_work(NULL, 0);
+		stats_tick();
+	}
+	g.in_bulk = 0;
+	return 0;
+}
+
 /*
  * Read the input, one record at a time, while the engine runs (the
  * stage's loop); then every record read gets its result, and the control
@@ -1478,13 +1676,17 @@ run(struct stage *st)
 	    handle_line, before_block, &g.fatal };
 
 	st->max_line = op.max_line;
-	if (stage_run_engine(st, &ops, NULL) < 0)
+	if ((g.job == NULL || run_bulk(st) == 0) &&
+	    stage_run_engine(st, &ops, NULL) < 0)
 		g.fatal = 1;
 	g.eof = 1;
 	if (g.e != NULL)
 		finish_run();
 	flush_controls();
 	buf_release(&g.controls);
+	if (g.job != NULL && !g.fatal && ndjson_writer_flush(g.w) == 0 &&
+	    !g.w->err && dlq_flush(g.dlq) == 0)
+		adt_job_end(g.job);
 	st->fatal = g.fatal;
 	st->stopped = stage_stop != 0;
 	if (g.auth != NULL)
@@ -1519,6 +1721,8 @@ main(int argc, char **argv)
 	g.c_control = stats_counter("control");
 	if (!op.dry_run)
 		status = connect_setup();
+	if (status == 0)
+		status = bulk_setup();
 	if (status == 0 && stage_open_dlq(&st, op.dead_letter, "push-adt") < 0)
 		status = EXIT_USAGE;
 	if (status == 0 && metrics_opt.listen != NULL &&
@@ -1537,6 +1741,7 @@ main(int argc, char **argv)
 	status = stage_end(&st, EXIT_ALL_OK, common.stats, *g.c_failed,
 	    "every record read has a result");
 out:
+	adt_job_free(g.job);
 	http_engine_free(g.e);
 	keyq_free(g.q, NULL);
 	adt_twins_free(g.twins);

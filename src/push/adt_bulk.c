@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "ndjson.h"
 
 void
 adt_bulk_release(struct adt_bulk *b)
@@ -43,7 +44,6 @@ adt_bulk_add(struct adt_bulk *b, const struct adt_op *op, jv rec,
 {
 	struct adt_bulk_ent *e;
 	struct buf *sec;
-	jv v;
 
 	if (op->op != ADT_UPSERT && op->op != ADT_REPLACE)
 		return -1;
@@ -56,8 +56,6 @@ adt_bulk_add(struct adt_bulk *b, const struct adt_op *op, jv rec,
 	e->kind = op->kind;
 	e->id = xstrdup(op->id);
 	e->rel_id = op->rel_id ? xstrdup(op->rel_id) : NULL;
-	v = jv_object_delete(jv_copy(rec), jv_string("$op"));
-	v = jv_object_delete(v, jv_string("_meta"));
 	if (op->kind == ADT_TWIN) {
 		sec = &b->twins;
 		b->tix = ix_push(b->tix, b->ntwins++, b->n);
@@ -65,10 +63,19 @@ adt_bulk_add(struct adt_bulk *b, const struct adt_op *op, jv rec,
 		sec = &b->rels;
 		b->rix = ix_push(b->rix, b->nrels++, b->n);
 	}
-	json_write(sec, v, 0, lits);
+	adt_bulk_line(sec, rec, lits);
 	buf_addc(sec, '\n');
-	jv_free(v);
 	return (long)b->n++;
+}
+
+void
+adt_bulk_line(struct buf *out, jv rec, const struct json_numlits *lits)
+{
+	jv v = jv_object_delete(jv_copy(rec), jv_string("$op"));
+
+	v = jv_object_delete(v, jv_string("_meta"));
+	json_write(out, v, 0, lits);
+	jv_free(v);
 }
 
 static void
@@ -297,4 +304,189 @@ adt_bulk_settle(struct adt_bulk *b, const char *log, size_t n,
 			    "the import job ended before this entity's "
 			    "section succeeded");
 	}
+}
+
+/* ---- the query ---- */
+
+static void
+quote_id(struct buf *b, const char *id)
+{
+	buf_addc(b, '\'');
+	for (; *id != '\0'; id++) {
+		if (*id == '\\' || *id == '\'')
+			buf_addc(b, '\\');
+		buf_addc(b, *id);
+	}
+	buf_addc(b, '\'');
+}
+
+size_t
+adt_bulk_query(struct buf *out, char *const *ids, size_t n)
+{
+	size_t k, base = out->len, mark;
+
+	buf_adds(out, "SELECT T.$dtId FROM DIGITALTWINS T WHERE T.$dtId IN [");
+	for (k = 0; k < n && k < ADT_BULK_IN_MAX; k++) {
+		mark = out->len;
+		if (k > 0)
+			buf_addc(out, ',');
+		quote_id(out, ids[k]);
+		if (k > 0 && out->len + 1 - base > ADT_BULK_QUERY_MAX) {
+			out->len = mark;
+			break;
+		}
+	}
+	buf_addc(out, ']');
+	buf_cstr(out);
+	return k;
+}
+
+/* ---- the state file ---- */
+
+static void
+state_member(struct buf *b, const char *k, const char *v, int *first)
+{
+	if (v == NULL)
+		return;
+	buf_adds(b, *first ? "{" : ",");
+	*first = 0;
+	json_write_string(b, k, strlen(k), 0);
+	buf_addc(b, ':');
+	json_write_string(b, v, strlen(v), 0);
+}
+
+void
+adt_bulk_state_write(struct buf *out, const struct adt_bulk_state *s)
+{
+	int first = 1;
+
+	state_member(out, "jobId", s->job_id, &first);
+	state_member(out, "endpoint", s->endpoint, &first);
+	state_member(out, "inputBlobUri", s->input_url, &first);
+	state_member(out, "outputBlobUri", s->output_url, &first);
+	state_member(out, "inputBlob", s->input_blob, &first);
+	state_member(out, "outputBlob", s->output_blob, &first);
+	buf_adds(out, first ? "{}\n" : "}\n");
+}
+
+void
+adt_bulk_state_release(struct adt_bulk_state *s)
+{
+	free(s->job_id);
+	free(s->endpoint);
+	free(s->input_url);
+	free(s->output_url);
+	free(s->input_blob);
+	free(s->output_blob);
+	memset(s, 0, sizeof(*s));
+}
+
+/* s[k] as a malloc'd string: 0 (also when absent), -1 when not a string */
+static int
+state_str(jv o, const char *k, char **dst)
+{
+	jv v = json_get(o, k);
+	int rc = 0;
+
+	if (jv_get_kind(v) == JV_KIND_STRING)
+		*dst = xstrdup(jv_string_value(v));
+	else if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL)
+		rc = -1;
+	jv_free(v);
+	return rc;
+}
+
+int
+adt_bulk_state_parse(const char *p, size_t n, struct adt_bulk_state *s,
+    struct buf *err)
+{
+	struct json_err je;
+	jv v;
+
+	memset(s, 0, sizeof(*s));
+	if (json_parse(p, n, &v, NULL, &je) < 0) {
+		buf_adds(err, "not JSON");
+		return -1;
+	}
+	if (jv_get_kind(v) != JV_KIND_OBJECT) {
+		jv_free(v);
+		buf_adds(err, "not a JSON object");
+		return -1;
+	}
+	if (state_str(v, "jobId", &s->job_id) < 0 ||
+	    state_str(v, "endpoint", &s->endpoint) < 0 ||
+	    state_str(v, "inputBlobUri", &s->input_url) < 0 ||
+	    state_str(v, "outputBlobUri", &s->output_url) < 0 ||
+	    state_str(v, "inputBlob", &s->input_blob) < 0 ||
+	    state_str(v, "outputBlob", &s->output_blob) < 0 ||
+	    s->job_id == NULL || s->job_id[0] == '\0') {
+		jv_free(v);
+		adt_bulk_state_release(s);
+		buf_adds(err, "no \"jobId\" string, or a member that is not a "
+		    "string");
+		return -1;
+	}
+	jv_free(v);
+	return 0;
+}
+
+/* ---- the spool ---- */
+
+#define FRAME_HDR 17	/* lineno (8), length (8), flags (1) */
+
+static void
+put64(unsigned char *p, unsigned long long v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static unsigned long long
+get64(const unsigned char *p)
+{
+	unsigned long long v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+void
+adt_spool_frame(struct buf *out, const struct ndjson_line *l)
+{
+	unsigned char h[FRAME_HDR];
+
+	put64(h, l->lineno);
+	put64(h + 8, l->len);
+	h[16] = (unsigned char)((l->too_long ? 1 : 0) |
+	    (l->unterminated ? 2 : 0));
+	buf_add(out, h, sizeof(h));
+	buf_add(out, l->p, l->len);
+	buf_addc(out, '\0');
+}
+
+long
+adt_spool_unframe(char *p, size_t n, struct ndjson_line *l)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	unsigned long long len;
+
+	if (n == 0)
+		return 0;
+	if (n < FRAME_HDR + 1)
+		return -1;
+	len = get64(u + 8);
+	if (len > n - FRAME_HDR - 1 || (u[16] & ~3u) != 0 ||
+	    p[FRAME_HDR + len] != '\0' || len > (1ull << 40))
+		return -1;
+	memset(l, 0, sizeof(*l));
+	l->lineno = get64(u);
+	l->len = (size_t)len;
+	l->p = p + FRAME_HDR;
+	l->too_long = u[16] & 1;
+	l->unterminated = (u[16] & 2) != 0;
+	return (long)(FRAME_HDR + len + 1);
 }

@@ -64,6 +64,10 @@ void adt_bulk_release(struct adt_bulk *b);
 long adt_bulk_add(struct adt_bulk *b, const struct adt_op *op, jv rec,
     const struct json_numlits *lits);
 
+/* Append rec's import line (borrowed; "$op" and "_meta" left out; no
+ * newline): what adt_bulk_add() puts in the file. Can't fail. */
+void adt_bulk_line(struct buf *out, jv rec, const struct json_numlits *lits);
+
 /*
  * Write the import file to out (appended) and fix every entity's line:
  * {"Section":"Header"}, the header ({"fileVersion":"1.0.0","author",
@@ -114,5 +118,56 @@ void adt_bulk_settle(struct adt_bulk *b, const char *log, size_t n,
 /* "TwinAlreadyExists", "RelationshipAlreadyExists", ...: 1 if code says
  * the entity is there already (a race: the request path upserts it). */
 int adt_bulk_code_exists(const char *code);
+
+/* ---- the query for which twins exist ---- */
+
+#define ADT_BULK_IN_MAX 50	/* ADT's IN array limit */
+#define ADT_BULK_QUERY_MAX 7000	/* bytes of query text at most (ADT: 8000) */
+
+/*
+ * Append to out the query for the first ids of ids[0..n) (n > 0):
+ *   SELECT T.$dtId FROM DIGITALTWINS T WHERE T.$dtId IN ['a','b',...]
+ * each id in single quotes with '\' and '\'' escaped by a '\', at most
+ * ADT_BULK_IN_MAX ids and, past the first, no more than
+ * ADT_BULK_QUERY_MAX bytes of text. Returns how many ids it holds (>= 1).
+ * Can't fail.
+ */
+size_t adt_bulk_query(struct buf *out, char *const *ids, size_t n);
+
+/* ---- the state file (crash recovery) ---- */
+
+struct adt_bulk_state {
+	char *job_id;
+	char *endpoint;		/* the ADT instance it ran on */
+	char *input_url, *output_url;	/* the blob URLs given to ADT */
+	char *input_blob, *output_blob;	/* their names in the container */
+};
+
+/* Append the state as one JSON line. Can't fail. */
+void adt_bulk_state_write(struct buf *out, const struct adt_bulk_state *s);
+/*
+ * Read a state file's text p[0..n) into s (zeroed first). Returns 0, or
+ * -1 with err filled: not a JSON object, or "jobId" (a non-empty string)
+ * or another member that is not a string. Members but jobId may be absent
+ * (NULL).
+ */
+int adt_bulk_state_parse(const char *p, size_t n, struct adt_bulk_state *s,
+    struct buf *err);
+/* Free s's strings and zero it. */
+void adt_bulk_state_release(struct adt_bulk_state *s);
+
+/* ---- the spool: the input lines exactly as the reader gave them ---- */
+
+struct ndjson_line;
+
+/* Append one line's frame (line number, length, too_long/unterminated
+ * flags, bytes, a NUL). Can't fail. */
+void adt_spool_frame(struct buf *out, const struct ndjson_line *l);
+/*
+ * Read the frame at p[0..n) into l (l->p points into p, NUL-terminated).
+ * Returns the frame's size, 0 when n is 0, -1 when p does not hold a
+ * whole valid frame.
+ */
+long adt_spool_unframe(char *p, size_t n, struct ndjson_line *l);
 
 #endif

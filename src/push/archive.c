@@ -504,135 +504,18 @@ valid_run_id(const char *s)
 
 /* resolve the blob target into uo; returns 0 or -1 (usage error logged) */
 static int
-blob_config(struct up_opts *uo, char **owned, struct buf *err)
+blob_config(struct up_opts *uo, struct blob_target *bt, struct buf *err)
 {
-	char *cs, *key, *sas, *acct = NULL, *ep = NULL;
-	const char *why;
-	int failed = 0, url_form = 0;
+	const struct blob_cli bc = { op.blob, "--blob", op.conn_file,
+	    op.key_file, op.sas_file, op.auth, "--auth", "--key-file",
+	    "--sas-file" };
 
-	cs = cli_secret("AZURE_STORAGE_CONNECTION_STRING", op.conn_file,
-	    &failed);
-	if (failed)
+	if (blob_options_resolve(&bc, bt, err) < 0)
 		return -1;
-	if (cs != NULL && blob_conn_parse(&uo->acct, cs, err) < 0) {
-		free(cs);
-		return -1;
-	}
-	free(cs);
-	if (strncmp(op.blob, "http://", 7) == 0 ||
-	    strncmp(op.blob, "https://", 8) == 0) {
-		if (blob_url_parse(op.blob, &acct, &ep, &owned[0], &owned[1],
-		    err) < 0)
-			return -1;
-		url_form = 1;
-		if (uo->acct.name != NULL && strcmp(uo->acct.name, acct) != 0)
-			log_warn("the connection string's account '%s' is not "
-			    "the URL's '%s': using the URL's", uo->acct.name,
-			    acct);
-		free(uo->acct.name);
-		free(uo->acct.endpoint);
-		uo->acct.name = acct;
-		uo->acct.endpoint = ep;
-	} else {
-		const char *sl = strchr(op.blob, '/');
-
-		if (uo->acct.endpoint == NULL) {
-			buf_printf(err, "--blob '%s' is not a URL and no "
-			    "connection string is set "
-			    "(AZURE_STORAGE_CONNECTION_STRING)", op.blob);
-			return -1;
-		}
-		owned[0] = sl != NULL ? strndup(op.blob,
-		    (size_t)(sl - op.blob)) : xstrdup(op.blob);
-		owned[1] = xstrdup(sl != NULL ? sl + 1 : "");
-		while (owned[1][0] != '\0' &&
-		    owned[1][strlen(owned[1]) - 1] == '/')
-			owned[1][strlen(owned[1]) - 1] = '\0';
-	}
-	if (url_form && owned[1][0] != '\0') {
-		/* a URL's path is percent-encoded: the prefix is its
-		   decoding ("my%20dir" is the blob folder "my dir") */
-		struct buf d = BUF_INIT;
-
-		if (pct_decode(&d, owned[1], strlen(owned[1])) < 0 ||
-		    memchr(buf_cstr(&d), '\0', d.len) != NULL) {
-			buf_printf(err, "--blob: the prefix '%s' is not "
-			    "valid percent-encoding", owned[1]);
-			buf_release(&d);
-			return -1;
-		}
-		free(owned[1]);
-		owned[1] = buf_cstr(&d);
-	}
-	uo->container = owned[0];
-	uo->prefix = owned[1];
-	if (uo->prefix[0] != '\0' && url_path_check(uo->prefix,
-	    strlen(uo->prefix), &why) < 0) {
-		buf_printf(err, "--blob: the prefix '%s': %s: refused "
-		    "(Blob Storage and URLs would resolve it, and the blobs "
-		    "would land elsewhere)", uo->prefix, why);
-		return -1;
-	}
-	{
-		size_t i, n = strlen(uo->container);
-		int okname = n >= 3 && n <= 63 && uo->container[0] != '-' &&
-		    uo->container[n - 1] != '-' &&
-		    strstr(uo->container, "--") == NULL;
-
-		for (i = 0; i < n && okname; i++)
-			okname = (uo->container[i] >= 'a' &&
-			    uo->container[i] <= 'z') ||
-			    (uo->container[i] >= '0' &&
-			    uo->container[i] <= '9') || uo->container[i] == '-';
-		if (!okname) {
-			buf_printf(err, "container name '%s': 3-63 lowercase "
-			    "letters, digits and single hyphens",
-			    uo->container);
-			return -1;
-		}
-	}
-	key = cli_secret("AZURE_STORAGE_KEY", op.key_file, &failed);
-	if (failed)
-		return -1;
-	if (key != NULL) {
-		free(uo->acct.key);
-		uo->acct.key = key;
-	}
-	sas = cli_secret("AZURE_STORAGE_SAS_TOKEN", op.sas_file, &failed);
-	if (failed)
-		return -1;
-	if (sas != NULL) {
-		free(uo->acct.sas);
-		uo->acct.sas = xstrdup(sas[0] == '?' ? sas + 1 : sas);
-		log_secret(uo->acct.sas);
-		free(sas);
-	}
-	if (uo->acct.key != NULL)
-		log_secret(uo->acct.key);
-	if (op.auth == NULL || strcmp(op.auth, "auto") == 0)
-		uo->auth = uo->acct.sas != NULL ? BA_SAS :
-		    uo->acct.key != NULL ? BA_KEY : BA_ENTRA;
-	else if (strcmp(op.auth, "key") == 0)
-		uo->auth = BA_KEY;
-	else if (strcmp(op.auth, "sas") == 0)
-		uo->auth = BA_SAS;
-	else if (strcmp(op.auth, "entra") == 0)
-		uo->auth = BA_ENTRA;
-	else {
-		buf_printf(err, "--auth must be auto, key, sas or entra");
-		return -1;
-	}
-	if (uo->auth == BA_KEY && uo->acct.key == NULL) {
-		buf_printf(err, "--auth key: no account key (AccountKey in the "
-		    "connection string, AZURE_STORAGE_KEY or --key-file)");
-		return -1;
-	}
-	if (uo->auth == BA_SAS && uo->acct.sas == NULL) {
-		buf_printf(err, "--auth sas: no SAS token "
-		    "(AZURE_STORAGE_SAS_TOKEN, --sas-file or "
-		    "SharedAccessSignature in the connection string)");
-		return -1;
-	}
+	uo->acct = bt->acct;
+	uo->container = bt->container;
+	uo->prefix = bt->prefix;
+	uo->auth = bt->auth;
 	uo->block_size = op.block_size;
 	uo->concurrency = (unsigned)op.concurrency;
 	uo->retry_ms = (long)(op.retry_time * 1000);
@@ -686,7 +569,7 @@ check_options(int argc, char **argv, int first)
 /* What archive holds beside its context for a run. */
 struct run {
 	struct up_opts uo;
-	char *owned[2];		/* what blob_config() allocated */
+	struct blob_target bt;	/* what blob_config() allocated */
 	struct buf spool;
 	size_t spool_from;	/* where the spool's own part begins */
 	int spool_strict;	/* the default spool: its owner is checked */
@@ -701,7 +584,7 @@ blob_setup(struct ctx *c, struct run *rn)
 {
 	*stats_counter("uploaded") = 0;
 	*stats_counter("refused") = 0;
-	if (blob_config(&rn->uo, rn->owned, &c->err) < 0) {
+	if (blob_config(&rn->uo, &rn->bt, &c->err) < 0) {
 		if (c->err.len > 0)
 			log_error("%s", buf_cstr(&c->err));
 		return EXIT_USAGE;
@@ -900,9 +783,7 @@ out:
 	up_free(c.up);
 	if (rn.lockfd >= 0)
 		close(rn.lockfd);
-	blob_account_release(&rn.uo.acct);
-	free(rn.owned[0]);
-	free(rn.owned[1]);
+	blob_target_release(&rn.bt);
 	buf_release(&rn.spool);
 	buf_release(&c.pend);
 	buf_release(&c.err);

@@ -115,8 +115,6 @@ int spool_read_segment(const char *spool, const char *name, struct buf *data,
 
 /* ---- Blob Storage uploader (archive_blob.c) ---- */
 
-enum blob_auth { BA_AUTO, BA_KEY, BA_SAS, BA_ENTRA };
-
 struct up_opts {
 	struct blob_account acct;	/* name, key, sas, endpoint */
 	const char *container;

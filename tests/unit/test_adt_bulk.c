@@ -8,6 +8,7 @@
 #include "tap.h"
 
 #include "../../src/push/adt_bulk.h"
+#include "ndjson.h"
 
 static long
 add(struct adt_bulk *b, const char *text)
@@ -55,6 +56,122 @@ build(struct adt_bulk *b, struct buf *f)
 	ok(add(b, R("b", "r2")) == 3, "second relationship");
 	f->len = 0;
 	adt_bulk_file(b, f, "t");
+}
+
+/* the query for which twins exist: quoting, 50 ids, the text bound */
+static void
+test_query(void)
+{
+	char *ids[120], big[400];
+	struct buf q = BUF_INIT;
+	size_t i, n;
+
+	ids[0] = "a";
+	ids[1] = "it's";
+	ids[2] = "back\\slash";
+	n = adt_bulk_query(&q, ids, 3);
+	is_int(n, 3, "three ids");
+	is_str(q.p, "SELECT T.$dtId FROM DIGITALTWINS T WHERE T.$dtId IN "
+	    "['a','it\\'s','back\\\\slash']", "quoted and escaped");
+	for (i = 0; i < 120; i++)
+		ids[i] = "x";
+	q.len = 0;
+	is_int(adt_bulk_query(&q, ids, 120), ADT_BULK_IN_MAX, "50 at most");
+	memset(big, 'b', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	for (i = 0; i < 120; i++)
+		ids[i] = big;
+	q.len = 0;
+	n = adt_bulk_query(&q, ids, 120);
+	ok(n >= 1 && n < ADT_BULK_IN_MAX && q.len <= ADT_BULK_QUERY_MAX,
+	    "long ids: the text stays under the bound (%zu ids, %zu bytes)",
+	    n, q.len);
+	ok(q.p[q.len - 1] == ']' && q.p[q.len - 2] == '\'', "well formed");
+	{
+		char huge[8000];
+
+		memset(huge, 'h', sizeof(huge) - 1);
+		huge[sizeof(huge) - 1] = '\0';
+		ids[0] = huge;
+		q.len = 0;
+		is_int(adt_bulk_query(&q, ids, 3), 1,
+		    "one id longer than the bound still goes alone");
+	}
+	buf_release(&q);
+}
+
+#define SP(text, ...) adt_bulk_state_parse(text, strlen(text), __VA_ARGS__)
+
+/* the state file: written, read back, refused when broken */
+static void
+test_state(void)
+{
+	struct adt_bulk_state s = { 0 }, r;
+	struct buf b = BUF_INIT, err = BUF_INIT;
+
+	s.job_id = "j-1";
+	s.endpoint = "https://x.api.wus2.digitaltwins.azure.net";
+	s.input_url = "http://127.0.0.1:1/acct/c/in \"q\".ndjson";
+	s.output_url = "http://127.0.0.1:1/acct/c/out.ndjson";
+	s.input_blob = "p/in \"q\".ndjson";
+	s.output_blob = "p/out.ndjson";
+	adt_bulk_state_write(&b, &s);
+	ok(b.len > 0 && b.p[b.len - 1] == '\n', "one line");
+	ok(adt_bulk_state_parse(b.p, b.len, &r, &err) == 0, "read back");
+	is_str(r.job_id, "j-1", "jobId");
+	is_str(r.input_url, s.input_url, "inputBlobUri");
+	is_str(r.input_blob, s.input_blob, "inputBlob");
+	is_str(r.output_blob, "p/out.ndjson", "outputBlob");
+	adt_bulk_state_release(&r);
+	ok(r.job_id == NULL, "released");
+	ok(SP("{\"jobId\":\"j\"}", &r, &err) == 0 &&
+	    r.endpoint == NULL, "only a job id");
+	adt_bulk_state_release(&r);
+	ok(SP("{\"jobId\":\"\"}", &r, &err) < 0,
+	    "an empty job id");
+	ok(SP("{\"jobId\":1}", &r, &err) < 0,
+	    "a number");
+	ok(SP("{\"jobId\":\"j\",\"inputBlob\":[]}", &r,
+	    &err) < 0, "a member not a string");
+	ok(SP("[1]", &r, &err) < 0, "not an object");
+	ok(SP("{\"jobId\":\"j\"", &r, &err) < 0 &&
+	    err.len > 0, "cut short");
+	buf_release(&b);
+	buf_release(&err);
+}
+
+/* the spool's frames keep the bytes, line numbers and flags */
+static void
+test_spool(void)
+{
+	struct buf b = BUF_INIT;
+	struct ndjson_line l = { 0 }, o;
+	char a[] = "{\"$dtId\":\"a\"}", z[] = "x\0y";
+	long n, m;
+
+	l.p = a;
+	l.len = strlen(a);
+	l.lineno = 7;
+	adt_spool_frame(&b, &l);
+	l.p = z;
+	l.len = 3;
+	l.lineno = 1ull << 40;
+	l.too_long = 1;
+	l.unterminated = 1;
+	adt_spool_frame(&b, &l);
+	n = adt_spool_unframe(b.p, b.len, &o);
+	ok(n > 0 && o.lineno == 7 && o.len == strlen(a) &&
+	    memcmp(o.p, a, o.len) == 0 && o.p[o.len] == '\0' && !o.too_long,
+	    "first frame");
+	m = adt_spool_unframe(b.p + n, b.len - (size_t)n, &o);
+	ok(m > 0 && (size_t)(n + m) == b.len && o.lineno == (1ull << 40) &&
+	    o.len == 3 && memcmp(o.p, z, 3) == 0 && o.too_long &&
+	    o.unterminated, "second frame: a NUL inside, flags");
+	is_int(adt_spool_unframe(b.p, 0, &o), 0, "the end");
+	is_int(adt_spool_unframe(b.p, (size_t)n - 1, &o), -1, "cut short");
+	b.p[n - 1] = 'x';
+	is_int(adt_spool_unframe(b.p, b.len, &o), -1, "no NUL at its end");
+	buf_release(&b);
 }
 
 int
@@ -143,5 +260,8 @@ main(void)
 	    !adt_bulk_code_exists("Exists") && !adt_bulk_code_exists(NULL),
 	    "already-exists codes");
 	buf_release(&f);
+	test_query();
+	test_state();
+	test_spool();
 	return tap_done();
 }

@@ -268,6 +268,98 @@ error_answers(void)
 	buf_release(&p);
 }
 
+/* blob_options_resolve(): the target and the credential (archive and
+ * push-adt --bulk share it) */
+static void
+test_options(void)
+{
+	struct blob_cli o = { 0 };
+	struct blob_target t;
+	struct buf err = BUF_INIT;
+
+	unsetenv("AZURE_STORAGE_CONNECTION_STRING");
+	unsetenv("AZURE_STORAGE_KEY");
+	unsetenv("AZURE_STORAGE_SAS_TOKEN");
+	o.what = "--bulk-container";
+	o.auth_opt = "--bulk-auth";
+	o.key_opt = "--bulk-key-file";
+	o.sas_opt = "--bulk-sas-file";
+	o.url = "http://127.0.0.1:10000/devstoreaccount1/imports/run%20x/";
+	setenv("AZURE_STORAGE_KEY", BLOB_DEV_KEY, 1);
+	memset(&t, 0, sizeof(t));
+	ok(blob_options_resolve(&o, &t, &err) == 0, "a path-style URL");
+	is_str(t.acct.name, "devstoreaccount1", "its account");
+	is_str(t.acct.endpoint, "http://127.0.0.1:10000/devstoreaccount1",
+	    "its endpoint");
+	is_str(t.container, "imports", "its container");
+	is_str(t.prefix, "run x", "its prefix, decoded");
+	ok(t.auth == BA_KEY, "auto: the key");
+	blob_target_release(&t);
+	ok(t.container == NULL, "released");
+
+	setenv("AZURE_STORAGE_SAS_TOKEN", "?sv=1&sig=x", 1);
+	memset(&t, 0, sizeof(t));
+	ok(blob_options_resolve(&o, &t, &err) == 0 && t.auth == BA_SAS &&
+	    strcmp(t.acct.sas, "sv=1&sig=x") == 0, "auto: a SAS first, "
+	    "without its '?'");
+	blob_target_release(&t);
+	unsetenv("AZURE_STORAGE_SAS_TOKEN");
+
+	o.auth = "sas";
+	memset(&t, 0, sizeof(t));
+	err.len = 0;
+	ok(blob_options_resolve(&o, &t, &err) < 0 &&
+	    strstr(buf_cstr(&err), "--bulk-auth sas") != NULL &&
+	    strstr(err.p, "--bulk-sas-file") != NULL,
+	    "sas without one: the program's options named");
+	blob_target_release(&t);
+	o.auth = "sometimes";
+	memset(&t, 0, sizeof(t));
+	err.len = 0;
+	ok(blob_options_resolve(&o, &t, &err) < 0 &&
+	    strstr(buf_cstr(&err), "--bulk-auth must be") != NULL,
+	    "a bad mode");
+	blob_target_release(&t);
+	o.auth = NULL;
+	unsetenv("AZURE_STORAGE_KEY");
+
+	o.url = "cc1/p/q/";
+	memset(&t, 0, sizeof(t));
+	err.len = 0;
+	ok(blob_options_resolve(&o, &t, &err) < 0 &&
+	    strstr(buf_cstr(&err),
+	    "--bulk-container 'cc1/p/q/' is not a URL") != NULL,
+	    "no URL, no connection string");
+	blob_target_release(&t);
+	setenv("AZURE_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true",
+	    1);
+	memset(&t, 0, sizeof(t));
+	ok(blob_options_resolve(&o, &t, &err) == 0 &&
+	    strcmp(t.container, "cc1") == 0 && strcmp(t.prefix, "p/q") == 0 &&
+	    t.auth == BA_KEY, "container/prefix under the connection string");
+	blob_target_release(&t);
+	o.url = "Bad_Name";
+	memset(&t, 0, sizeof(t));
+	err.len = 0;
+	ok(blob_options_resolve(&o, &t, &err) < 0 &&
+	    strstr(buf_cstr(&err), "container name") != NULL,
+	    "a bad container name");
+	blob_target_release(&t);
+	o.url = "https://a.blob.core.windows.net/c1?sig=x";
+	memset(&t, 0, sizeof(t));
+	ok(blob_options_resolve(&o, &t, &err) < 0, "a query string refused");
+	blob_target_release(&t);
+	o.url = "cc1/a/../b";
+	memset(&t, 0, sizeof(t));
+	err.len = 0;
+	ok(blob_options_resolve(&o, &t, &err) < 0 &&
+	    strstr(buf_cstr(&err), "--bulk-container: the prefix") != NULL,
+	    "a dot segment in the prefix refused");
+	blob_target_release(&t);
+	unsetenv("AZURE_STORAGE_CONNECTION_STRING");
+	buf_release(&err);
+}
+
 int
 main(void)
 {
@@ -378,5 +470,6 @@ main(void)
 	error_bodies();
 	error_answers();
 	buf_release(&err);
+	test_options();
 	return tap_done();
 }
