@@ -63,7 +63,8 @@ test_expect_success 'first load: kill -9 push-adt while its import job runs, rer
 	{ lob-to-adt >run1.out 2>run1.err & pid=$!; } &&
 	test_wait_for 120 "jobs_json | jq -e \".value | any(.status == \\\"running\\\")\" >/dev/null" &&
 	test -s "$WORK/push-adt.bulk" &&
-	pkill -9 -x push-adt &&
+	victim=$(pgrep -P "$pid" -x push-adt) && test -n "$victim" &&
+	kill -9 $victim &&
 	{ wait $pid; true; } && test_grep "push-adt exited 137" run1.err &&
 	test -s "$WORK/push-adt.bulk" &&
 	{ timeout 300 lob-to-adt >run2.out 2>run2.err ||
