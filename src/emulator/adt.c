@@ -108,16 +108,6 @@ adt_load_col(sqlite3_stmt *st, int col)
 	return v;
 }
 
-int
-adt_etag_ok(jv ent, const char *if_match)
-{
-	const char *e = json_get_str(ent, "$etag");
-
-	if (if_match == NULL || strcmp(if_match, "*") == 0)
-		return 1;
-	return e != NULL && strcmp(e, if_match) == 0;
-}
-
 /* ---- entry ---- */
 
 static int

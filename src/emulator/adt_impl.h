@@ -37,7 +37,6 @@ struct pager {
 /* adt.c */
 void adt_err(struct resp *rs, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-int adt_etag_ok(jv ent, const char *if_match);
 int adt_json_bool(jv o, const char *k);
 int adt_json_has(jv o, const char *k);
 jv adt_load_col(sqlite3_stmt *st, int col);

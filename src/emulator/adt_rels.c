@@ -214,7 +214,7 @@ adt_rel_put_core(const char *src, const char *id, jv body, const char *inm,
 		    id);
 		goto out;
 	}
-	if (jv_is_valid(old) && !adt_etag_ok(old, im)) {
+	if (jv_is_valid(old) && !emu_etag_ok(old, "$etag", im)) {
 		adt_err(rs, 412, "PreconditionFailed", "The ETag does not match the "
 		    "relationship's current ETag.");
 		goto out;
@@ -290,7 +290,7 @@ adt_rel_one(struct req *r, struct resp *rs)
 		resp_json(rs, 200, jv_copy(rel));
 		goto out;
 	}
-	if (!adt_etag_ok(rel, req_header(r, "If-Match"))) {
+	if (!emu_etag_ok(rel, "$etag", req_header(r, "If-Match"))) {
 		adt_err(rs, 412, "PreconditionFailed", "The ETag does not match the "
 		    "relationship's current ETag.");
 		goto out;

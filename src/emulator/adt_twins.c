@@ -288,7 +288,7 @@ adt_twin_put_core(const char *id, jv body, size_t len, const char *inm,
 		    "specify a different twin id.", id);
 		goto out;
 	}
-	if (jv_is_valid(old) && !adt_etag_ok(old, im)) {
+	if (jv_is_valid(old) && !emu_etag_ok(old, "$etag", im)) {
 		jv_free(model);
 		adt_err(rs, 412, "PreconditionFailed", "The ETag does not match the "
 		    "twin's current ETag.");
@@ -536,7 +536,7 @@ twin_patch(struct req *r, struct resp *rs, const char *id, const char *comp)
 		adt_twin_not_found(rs, id);
 		goto out;
 	}
-	if (!adt_etag_ok(old, req_header(r, "If-Match"))) {
+	if (!emu_etag_ok(old, "$etag", req_header(r, "If-Match"))) {
 		adt_err(rs, 412, "PreconditionFailed", "The ETag does not match the "
 		    "twin's current ETag.");
 		goto out;
@@ -618,7 +618,7 @@ adt_twin_one(struct req *r, struct resp *rs)
 		return;
 	}
 	if (strcmp(m, "DELETE") == 0) {
-		if (!adt_etag_ok(t, req_header(r, "If-Match"))) {
+		if (!emu_etag_ok(t, "$etag", req_header(r, "If-Match"))) {
 			adt_err(rs, 412, "PreconditionFailed", "The ETag does not match "
 			    "the twin's current ETag.");
 		} else if (twin_has_rels(id)) {

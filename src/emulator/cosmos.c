@@ -384,16 +384,6 @@ doc_stamp(struct coll *c, jv doc, const char *old_rid)
 	return doc;
 }
 
-static int
-etag_matches(jv doc, const char *if_match)
-{
-	const char *e = json_get_str(doc, "_etag");
-
-	if (if_match == NULL || strcmp(if_match, "*") == 0)
-		return 1;
-	return e != NULL && strcmp(e, if_match) == 0;
-}
-
 /* ---- operations (store lock held) ---- */
 
 static void
@@ -471,7 +461,7 @@ doc_existing(struct coll *c, const char *pk, const char *id,
 		    "the system. More info: https://aka.ms/cosmosdb-tsg-not-found");
 		return doc;
 	}
-	if (!etag_matches(doc, if_match)) {
+	if (!emu_etag_ok(doc, "_etag", if_match)) {
 		jv_free(doc);
 		res_precondition(o);
 		return jv_invalid();
@@ -497,7 +487,7 @@ op_create(struct coll *c, jv body, const char *pk, int upsert,
 		jv_free(old);
 		goto out;
 	}
-	if (jv_is_valid(old) && !etag_matches(old, if_match)) {
+	if (jv_is_valid(old) && !emu_etag_ok(old, "_etag", if_match)) {
 		res_precondition(o);
 		jv_free(old);
 		goto out;

@@ -107,6 +107,10 @@ double emu_now(void);
 uint64_t emu_random(void);
 /* A new random GUID string (36 chars + NUL) into out. */
 void emu_guid(char *out);
+/* Whether an If-Match header (NULL: none) lets a write replace ent
+ * (borrowed), whose etag is its string member key ("$etag", "_etag"):
+ * no header, "*" or the same etag. */
+int emu_etag_ok(jv ent, const char *key, const char *if_match);
 
 /* ---- store.c: the SQLite store ---- */
 /* Open (path NULL = in memory) and create the schema. Returns 0 or -1. */

@@ -268,6 +268,16 @@ emu_guid(char *out)
 	    (unsigned long long)(b & 0xffffffffffffULL));
 }
 
+int
+emu_etag_ok(jv ent, const char *key, const char *if_match)
+{
+	const char *e = json_get_str(ent, key);
+
+	if (if_match == NULL || strcmp(if_match, "*") == 0)
+		return 1;
+	return e != NULL && strcmp(e, if_match) == 0;
+}
+
 const char *
 req_header(struct req *r, const char *name)
 {
