@@ -50,20 +50,6 @@ adt_twin_not_found(struct resp *rs, const char *id)
 	    "querying the twins http://aka.ms/adtv2query.", id);
 }
 
-/* Now as ADT writes it: 2026-11-23T05:40:36.1234567Z */
-void
-adt_time(char *out, size_t n)
-{
-	struct timespec ts;
-	struct tm tm;
-	char base[32];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, n, "%.20s.%07dZ", base, (int)(ts.tv_nsec / 100 % 10000000));
-}
-
 int
 adt_json_bool(jv o, const char *k)
 {

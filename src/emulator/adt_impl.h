@@ -41,7 +41,6 @@ int adt_json_bool(jv o, const char *k);
 int adt_json_has(jv o, const char *k);
 jv adt_load_col(sqlite3_stmt *st, int col);
 jv adt_new_etag(void);
-void adt_time(char *out, size_t n);
 void adt_twin_not_found(struct resp *rs, const char *id);
 
 /* adt_models.c */

@@ -74,13 +74,9 @@ static void
 job_time(char *out, size_t n, double t)
 {
 	time_t s = (time_t)t;
-	struct tm tm;
-	char base[32];
 
-	gmtime_r(&s, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, n, "%.20s.%07d+00:00", base,
-	    (int)((t - (double)s) * 1e7) % 10000000);
+	emu_time7_at(out, n, s, (int)((t - (double)s) * 1e7) % 10000000,
+	    "+00:00");
 }
 
 static int
@@ -286,7 +282,7 @@ jlog_line(struct run *rn, const char *type, jv details)
 {
 	char ts[40];
 
-	adt_time(ts, sizeof(ts));
+	emu_time7(ts, sizeof(ts));
 	jv v = JV_OBJECT(jv_string("timestamp"), jv_string(ts),
 	    jv_string("jobId"), jv_string(rn->jobid),
 	    jv_string("jobType"), jv_string("Import"),

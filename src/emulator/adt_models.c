@@ -562,7 +562,7 @@ adt_models_add(jv arr, struct resp *rs)
 	for (i = 0; i < n; i++)
 		if (model_check(arr, i, rs) != 0)
 			goto out;
-	adt_time(now, sizeof(now));
+	emu_time7(now, sizeof(now));
 	models_changed();
 	for (i = 0; i < n; i++) {
 		jv meta;

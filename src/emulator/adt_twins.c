@@ -309,7 +309,7 @@ adt_twin_put_core(const char *id, jv body, size_t len, const char *inm,
 		jv_free(model);
 		goto out;
 	}
-	adt_time(now, sizeof(now));
+	emu_time7(now, sizeof(now));
 	t = twin_build(id, body, jv_string_value(model), old, jv_null(), srct,
 	    now);
 	srct = jv_invalid();
@@ -570,7 +570,7 @@ twin_patch(struct req *r, struct resp *rs, const char *id, const char *comp)
 		jv_free(props);
 		goto out;
 	}
-	adt_time(now, sizeof(now));
+	emu_time7(now, sizeof(now));
 	t = twin_build(id, props, jv_string_value(model), old, touched, srct,
 	    now);
 	touched = jv_invalid();

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <jv.h>
 
@@ -103,6 +104,12 @@ int req_json(struct req *r, jv *out, char *msg, size_t msgsz);
 void emu_http_date(char *buf, size_t n, double t);
 /* Seconds since the epoch, with fraction. */
 double emu_now(void);
+/* A UTC time with 7 fraction digits as ADT and IoT Hub write it: s seconds
+ * since the epoch, hns the 100 ns units (0 to 9999999), zone the suffix
+ * ("Z": 2026-11-23T05:40:36.1234567Z; "+00:00"). */
+void emu_time7_at(char *out, size_t n, time_t s, int hns, const char *zone);
+/* Now, that way, with "Z". */
+void emu_time7(char *out, size_t n);
 /* 64 random bits (seeded generator, thread-safe). */
 uint64_t emu_random(void);
 /* A new random GUID string (36 chars + NUL) into out. */

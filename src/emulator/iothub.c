@@ -142,20 +142,6 @@ iothub_fault_body(struct resp *rs)
 	resp_header(rs, "iothub-errorcode", "%s", code);
 }
 
-/* Now as IoT Hub writes it: 2026-12-07T12:15:05.1234567Z */
-static void
-iot_time(char *out, size_t n)
-{
-	struct timespec ts;
-	struct tm tm;
-	char base[32];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, n, "%.20s.%07dZ", base, (int)(ts.tv_nsec / 100 % 10000000));
-}
-
 /* A twin etag: base64 of a big-endian 64-bit store sequence number. */
 static jv
 twin_etag(void)
@@ -497,7 +483,7 @@ route_event(const char *dev, const char *mod, int lifecycle,
 	char t[40], g[37], msg[300], *text;
 	int np = 0, na = 0;
 
-	iot_time(t, sizeof(t));
+	emu_time7(t, sizeof(t));
 	emu_guid(g);
 	text = json_dump(body, 0);
 	memset(props, 0, sizeof(props));
@@ -864,7 +850,7 @@ ident_build(jv body, const char *dev, const char *mod, jv old, char *msg,
 		if (was == NULL || strcmp(was, status) != 0) {
 			char t[40];
 
-			iot_time(t, sizeof(t));
+			emu_time7(t, sizeof(t));
 			id = jv_object_set(id, jv_string("statusUpdatedTime"),
 			    jv_string(t));
 		}
@@ -964,7 +950,7 @@ twin_new(const char *dev, const char *mod, jv ident)
 	char t[40];
 	jv twin = JV_OBJECT(jv_string("deviceId"), jv_string(dev));
 
-	iot_time(t, sizeof(t));
+	emu_time7(t, sizeof(t));
 	if (mod != NULL)
 		twin = jv_object_set(twin, jv_string("moduleId"), jv_string(mod));
 	twin = jv_object_merge(twin, JV_OBJECT(
@@ -1171,7 +1157,7 @@ twin_change(struct req *r, struct resp *rs, const char *dev, const char *mod,
 		    "the body must be a JSON object" : msg);
 		goto out;
 	}
-	iot_time(t, sizeof(t));
+	emu_time7(t, sizeof(t));
 	if (op == 'R' && jv_object_length(jv_copy(body)) == 0) {
 		send_ent(rs, 200, jv_copy(twin));	/* nothing reported */
 		goto out;

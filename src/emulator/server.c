@@ -233,6 +233,27 @@ emu_now(void)
 }
 
 void
+emu_time7_at(char *out, size_t n, time_t s, int hns, const char *zone)
+{
+	struct tm tm;
+	char base[32];
+
+	gmtime_r(&s, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, n, "%.20s.%07d%s", base, hns, zone);
+}
+
+void
+emu_time7(char *out, size_t n)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	emu_time7_at(out, n, ts.tv_sec, (int)(ts.tv_nsec / 100 % 10000000),
+	    "Z");
+}
+
+void
 emu_http_date(char *out, size_t n, double t)
 {
 	time_t s = (time_t)t;
