@@ -81,19 +81,6 @@ adt_new_etag(void)
 	return jv_string(e);
 }
 
-jv
-adt_load_col(sqlite3_stmt *st, int col)
-{
-	jv v = jv_invalid();
-	struct json_err je;
-	const char *t = (const char *)sqlite3_column_text(st, col);
-
-	if (t != NULL && json_parse(t, (size_t)sqlite3_column_bytes(st, col), &v,
-	    NULL, &je) != 0)
-		v = jv_invalid();
-	return v;
-}
-
 /* ---- entry ---- */
 
 static int

@@ -39,7 +39,6 @@ void adt_err(struct resp *rs, int status, const char *code, const char *fmt, ...
     __attribute__((format(printf, 4, 5)));
 int adt_json_bool(jv o, const char *k);
 int adt_json_has(jv o, const char *k);
-jv adt_load_col(sqlite3_stmt *st, int col);
 jv adt_new_etag(void);
 void adt_twin_not_found(struct resp *rs, const char *id);
 

@@ -30,7 +30,7 @@ model_load(const char *id, int with_meta)
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW)
 		return jv_invalid();
-	return adt_load_col(st, with_meta ? 1 : 0);
+	return store_col_json(st, with_meta ? 1 : 0);
 }
 
 /* The "extends" of a model as an array of ids (owned). */
@@ -663,10 +663,11 @@ adt_next_link(struct req *r, struct pager *p)
 static jv
 model_view(sqlite3_stmt *st, int with_def)
 {
-	jv meta = adt_load_col(st, 1);
+	jv meta = store_col_json(st, 1);
 
 	if (with_def)
-		meta = jv_object_set(meta, jv_string("model"), adt_load_col(st, 0));
+		meta = jv_object_set(meta, jv_string("model"),
+		    store_col_json(st, 0));
 	return meta;
 }
 
@@ -830,13 +831,13 @@ adt_models(struct req *r, struct resp *rs)
 		sqlite3_reset(st);
 		return;
 	}
-	meta = adt_load_col(st, 1);
+	meta = store_col_json(st, 1);
 	sqlite3_reset(st);
 	if (strcmp(m, "DELETE") == 0) {
 		jv_free(meta);
 		st = store_stmt("SELECT id, body FROM models");
 		while (sqlite3_step(st) == SQLITE_ROW) {
-			jv o = adt_load_col(st, 1), refs = model_refs(o);
+			jv o = store_col_json(st, 1), refs = model_refs(o);
 			int i, n = jv_array_length(jv_copy(refs)), hit = 0;
 
 			for (i = 0; i < n && !hit; i++) {

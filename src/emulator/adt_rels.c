@@ -29,7 +29,8 @@ rel_load(const char *src, const char *id)
 
 	sqlite3_bind_text(st, 1, src, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	v = sqlite3_step(st) == SQLITE_ROW ? adt_load_col(st, 0) : jv_invalid();
+	v = sqlite3_step(st) == SQLITE_ROW ? store_col_json(st, 0) :
+	    jv_invalid();
 	sqlite3_reset(st);
 	return v;
 }
@@ -374,7 +375,7 @@ adt_rel_list(struct req *r, struct resp *rs, int incoming)
 		st = store_stmt("SELECT body FROM rels WHERE src=? ORDER BY id");
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		v = adt_load_col(st, 0);
+		v = store_col_json(st, 0);
 		if (!jv_is_valid(v) || (name != NULL && (json_get_str(v,
 		    "$relationshipName") == NULL || strcmp(name,
 		    json_get_str(v, "$relationshipName")) != 0))) {

@@ -29,7 +29,8 @@ adt_twin_load(const char *id)
 	jv v;
 
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	v = sqlite3_step(st) == SQLITE_ROW ? adt_load_col(st, 0) : jv_invalid();
+	v = sqlite3_step(st) == SQLITE_ROW ? store_col_json(st, 0) :
+	    jv_invalid();
 	sqlite3_reset(st);
 	return v;
 }

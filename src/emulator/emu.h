@@ -132,6 +132,9 @@ struct sqlite3_stmt *store_stmt(const char *sql);
 uint64_t store_seq(void);
 /* Run a statement without results (BEGIN, COMMIT...). Lock held. 0 or -1. */
 int store_exec(const char *sql);
+/* Column col of st's current row parsed as JSON; NULL or not JSON:
+ * jv_invalid(). */
+jv store_col_json(struct sqlite3_stmt *st, int col);
 
 /* ---- handlers: each fills rs; return 0 when handled ---- */
 void cosmos_handle(struct req *r, struct resp *rs);

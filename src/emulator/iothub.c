@@ -414,19 +414,6 @@ json_size(jv v)
 
 /* ---- the store: iot_devices(dev, mod, ident, twin) ---- */
 
-static jv
-col_json(sqlite3_stmt *st, int col)
-{
-	const char *t = (const char *)sqlite3_column_text(st, col);
-	struct json_err je;
-	jv v = jv_invalid();
-
-	if (t == NULL || json_parse(t, (size_t)sqlite3_column_bytes(st, col), &v,
-	    NULL, &je) != 0)
-		return jv_invalid();
-	return v;
-}
-
 /* Load an identity and its twin. 1 found (both owned), 0 not. */
 static int
 ent_load(const char *dev, const char *mod, jv *ident, jv *twin)
@@ -439,8 +426,8 @@ ent_load(const char *dev, const char *mod, jv *ident, jv *twin)
 	sqlite3_bind_text(st, 2, mod != NULL ? mod : "", -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW)
 		return 0;
-	*ident = col_json(st, 0);
-	*twin = col_json(st, 1);
+	*ident = store_col_json(st, 0);
+	*twin = store_col_json(st, 1);
 	sqlite3_reset(st);
 	return jv_is_valid(*ident) && jv_is_valid(*twin);
 }
@@ -1114,7 +1101,7 @@ identity_list(struct req *r, struct resp *rs, const char *dev)
 	if (n < 1 || n > IOT_MAX_PAGE)
 		n = IOT_MAX_PAGE;
 	while (k++ < n && sqlite3_step(st) == SQLITE_ROW)
-		out = jv_array_append(out, col_json(st, 0));
+		out = jv_array_append(out, store_col_json(st, 0));
 	sqlite3_reset(st);
 	resp_json(rs, 200, out);
 }
@@ -1350,7 +1337,7 @@ query(struct req *r, struct resp *rs)
 	sqlite3_bind_text(st, 1, cdev != NULL ? cdev : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, cmod != NULL ? cmod : "", -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		twin = col_json(st, 2);
+		twin = store_col_json(st, 2);
 		if (!iothub_query_match(&q, twin)) {
 			jv_free(twin);
 			continue;
