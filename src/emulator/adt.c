@@ -71,6 +71,13 @@ adt_json_has(jv o, const char *k)
 	return r;
 }
 
+void
+adt_send_ent(struct resp *rs, jv ent)
+{
+	resp_header(rs, "ETag", "%s", json_get_str(ent, "$etag"));
+	resp_json(rs, 200, ent);
+}
+
 jv
 adt_new_etag(void)
 {

@@ -40,6 +40,8 @@ void adt_err(struct resp *rs, int status, const char *code, const char *fmt, ...
 int adt_json_bool(jv o, const char *k);
 int adt_json_has(jv o, const char *k);
 jv adt_new_etag(void);
+/* Answer 200 with ent (consumed) and its $etag as the ETag header. */
+void adt_send_ent(struct resp *rs, jv ent);
 void adt_twin_not_found(struct resp *rs, const char *id);
 
 /* adt_models.c */
@@ -62,6 +64,9 @@ jv adt_apply_patch(jv props, jv ops, struct resp *rs, jv *touched, jv *model,
 void adt_component_one(struct req *r, struct resp *rs);
 void adt_telemetry(struct req *r, struct resp *rs);
 jv adt_twin_load(const char *id);
+/* The twin id (owned), or jv_invalid() with rs the 404 DigitalTwinNotFound
+ * answer. */
+jv adt_twin_find(struct resp *rs, const char *id);
 void adt_twin_one(struct req *r, struct resp *rs);
 int adt_twin_put_core(const char *id, jv body, size_t len, const char *inm,
     const char *im, int rest, struct resp *rs);

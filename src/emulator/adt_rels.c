@@ -171,11 +171,9 @@ adt_rel_put_core(const char *src, const char *id, jv body, const char *inm,
 		    "$targetId and $relationshipName are required.");
 		goto out;
 	}
-	st = adt_twin_load(src);
-	if (!jv_is_valid(st)) {
-		adt_twin_not_found(rs, src);
+	st = adt_twin_find(rs, src);
+	if (!jv_is_valid(st))
 		goto out;
-	}
 	tt = adt_twin_load(target);
 	if (!jv_is_valid(tt)) {
 		adt_err(rs, 404, "TargetDigitalTwinNotFound", "There is no digital "
@@ -224,8 +222,7 @@ adt_rel_put_core(const char *src, const char *id, jv body, const char *inm,
 		goto out;
 	rel = rel_build(src, id, target, name, adt_user_props(jv_copy(body)));
 	rel_save(rel);
-	resp_header(rs, "ETag", "%s", json_get_str(rel, "$etag"));
-	resp_json(rs, 200, rel);
+	adt_send_ent(rs, rel);
 	rc = 0;
 out:
 	jv_free(decl);
@@ -287,8 +284,7 @@ adt_rel_one(struct req *r, struct resp *rs)
 		goto out;
 	}
 	if (strcmp(m, "GET") == 0) {
-		resp_header(rs, "ETag", "%s", json_get_str(rel, "$etag"));
-		resp_json(rs, 200, jv_copy(rel));
+		adt_send_ent(rs, jv_copy(rel));
 		goto out;
 	}
 	if (!emu_etag_ok(rel, "$etag", req_header(r, "If-Match"))) {
@@ -351,16 +347,15 @@ adt_rel_list(struct req *r, struct resp *rs, int incoming)
 {
 	const char *id = r->seg[1], *name = req_query(r, "relationshipName");
 	sqlite3_stmt *st;
-	jv t = adt_twin_load(id), arr = jv_array(), v;
+	jv t, arr = jv_array(), v;
 	char link[1024];
 	struct pager pg;
 	int take;
 
 	r->kind = "adt.relationship";
+	t = adt_twin_find(rs, id);
 	if (!jv_is_valid(t)) {
-		jv_free(t);
 		jv_free(arr);
-		adt_twin_not_found(rs, id);
 		return;
 	}
 	jv_free(t);

@@ -35,6 +35,16 @@ adt_twin_load(const char *id)
 	return v;
 }
 
+jv
+adt_twin_find(struct resp *rs, const char *id)
+{
+	jv t = adt_twin_load(id);
+
+	if (!jv_is_valid(t))
+		adt_twin_not_found(rs, id);
+	return t;
+}
+
 static void
 twin_save(const char *id, jv twin)
 {
@@ -317,8 +327,7 @@ adt_twin_put_core(const char *id, jv body, size_t len, const char *inm,
 	body = jv_invalid();
 	jv_free(model);
 	twin_save(id, t);
-	resp_header(rs, "ETag", "%s", json_get_str(t, "$etag"));
-	resp_json(rs, 200, t);
+	adt_send_ent(rs, t);
 	rc = 0;
 out:
 	jv_free(srct);
@@ -532,11 +541,9 @@ twin_patch(struct req *r, struct resp *rs, const char *id, const char *comp)
 	    srct = jv_object(), model = jv_invalid(), t, comps;
 	char msg[300], now[40];
 
-	old = adt_twin_load(id);
-	if (!jv_is_valid(old)) {
-		adt_twin_not_found(rs, id);
+	old = adt_twin_find(rs, id);
+	if (!jv_is_valid(old))
 		goto out;
-	}
 	if (!emu_etag_ok(old, "$etag", req_header(r, "If-Match"))) {
 		adt_err(rs, 412, "PreconditionFailed", "The ETag does not match the "
 		    "twin's current ETag.");
@@ -607,15 +614,11 @@ adt_twin_one(struct req *r, struct resp *rs)
 		twin_patch(r, rs, id, NULL);
 		return;
 	}
-	t = adt_twin_load(id);
-	if (!jv_is_valid(t)) {
-		jv_free(t);
-		adt_twin_not_found(rs, id);
+	t = adt_twin_find(rs, id);
+	if (!jv_is_valid(t))
 		return;
-	}
 	if (strcmp(m, "GET") == 0) {
-		resp_header(rs, "ETag", "%s", json_get_str(t, "$etag"));
-		resp_json(rs, 200, t);
+		adt_send_ent(rs, t);
 		return;
 	}
 	if (strcmp(m, "DELETE") == 0) {
@@ -657,12 +660,9 @@ adt_component_one(struct req *r, struct resp *rs)
 		adt_err(rs, 405, "MethodNotAllowed", "The method is not allowed here.");
 		return;
 	}
-	t = adt_twin_load(id);
-	if (!jv_is_valid(t)) {
-		jv_free(t);
-		adt_twin_not_found(rs, id);
+	t = adt_twin_find(rs, id);
+	if (!jv_is_valid(t))
 		return;
-	}
 	model = jv_getpath(jv_copy(t), JV_ARRAY(jv_string("$metadata"),
 	    jv_string("$model")));
 	comps = jv_get_kind(model) == JV_KIND_STRING ?
@@ -697,11 +697,9 @@ adt_telemetry(struct req *r, struct resp *rs)
 		adt_err(rs, 405, "MethodNotAllowed", "Use POST.");
 		return;
 	}
-	t = adt_twin_load(r->seg[1]);
-	if (!jv_is_valid(t)) {
-		adt_twin_not_found(rs, r->seg[1]);
+	t = adt_twin_find(rs, r->seg[1]);
+	if (!jv_is_valid(t))
 		goto out;
-	}
 	if (r->nseg == 5) {
 		model = jv_getpath(jv_copy(t), JV_ARRAY(jv_string("$metadata"),
 		    jv_string("$model")));
