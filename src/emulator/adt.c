@@ -71,6 +71,17 @@ adt_json_has(jv o, const char *k)
 	return r;
 }
 
+int
+adt_body(struct req *r, struct resp *rs, const char *code, jv *out)
+{
+	char msg[300];
+
+	if (req_json(r, out, msg, sizeof(msg)) == 0)
+		return 0;
+	adt_err(rs, 400, code, "%s", msg);
+	return -1;
+}
+
 void
 adt_send_ent(struct resp *rs, jv ent)
 {

@@ -521,13 +521,10 @@ static void
 models_post(struct req *r, struct resp *rs)
 {
 	jv arr = jv_invalid();
-	char msg[300];
 	int n;
 
-	if (req_json(r, &arr, msg, sizeof(msg)) != 0) {
-		adt_err(rs, 400, "InvalidArgument", "%s", msg);
+	if (adt_body(r, rs, "InvalidArgument", &arr) != 0)
 		goto out;
-	}
 	if (jv_get_kind(arr) != JV_KIND_ARRAY || (n = jv_array_length(jv_copy(arr))) == 0) {
 		adt_err(rs, 400, "InvalidArgument", "The request body must be a "
 		    "non-empty JSON array of DTDL interfaces.");

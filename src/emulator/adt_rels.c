@@ -237,10 +237,8 @@ static void
 rel_put(struct req *r, struct resp *rs, const char *src, const char *id)
 {
 	jv body = jv_invalid();
-	char msg[300];
 
-	if (req_json(r, &body, msg, sizeof(msg)) != 0) {
-		adt_err(rs, 400, "InvalidArgument", "%s", msg);
+	if (adt_body(r, rs, "InvalidArgument", &body) != 0) {
 		jv_free(body);
 		return;
 	}
@@ -255,7 +253,6 @@ adt_rel_one(struct req *r, struct resp *rs)
 	jv rel, ops = jv_invalid(), props, touched = jv_object(), model = jv_null(),
 	    srct = jv_object();
 	sqlite3_stmt *st;
-	char msg[300];
 
 	r->kind = "adt.relationship";
 	if ((strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0) &&
@@ -304,10 +301,8 @@ adt_rel_one(struct req *r, struct resp *rs)
 		goto out;
 	}
 	if (strcmp(m, "PATCH") == 0) {
-		if (req_json(r, &ops, msg, sizeof(msg)) != 0) {
-			adt_err(rs, 400, "JsonPatchInvalid", "%s", msg);
+		if (adt_body(r, rs, "JsonPatchInvalid", &ops) != 0)
 			goto out;
-		}
 		props = adt_apply_patch(adt_user_props(jv_copy(rel)), ops, rs, &touched,
 		    &model, &srct);
 		if (jv_is_valid(props)) {

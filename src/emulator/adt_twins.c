@@ -340,10 +340,8 @@ static void
 twin_put(struct req *r, struct resp *rs, const char *id)
 {
 	jv body = jv_invalid();
-	char msg[300];
 
-	if (req_json(r, &body, msg, sizeof(msg)) != 0) {
-		adt_err(rs, 400, "InvalidArgument", "%s", msg);
+	if (adt_body(r, rs, "InvalidArgument", &body) != 0) {
 		jv_free(body);
 		return;
 	}
@@ -539,7 +537,7 @@ twin_patch(struct req *r, struct resp *rs, const char *id, const char *comp)
 {
 	jv ops = jv_invalid(), old = jv_invalid(), props, touched = jv_object(),
 	    srct = jv_object(), model = jv_invalid(), t, comps;
-	char msg[300], now[40];
+	char now[40];
 
 	old = adt_twin_find(rs, id);
 	if (!jv_is_valid(old))
@@ -549,10 +547,8 @@ twin_patch(struct req *r, struct resp *rs, const char *id, const char *comp)
 		    "twin's current ETag.");
 		goto out;
 	}
-	if (req_json(r, &ops, msg, sizeof(msg)) != 0) {
-		adt_err(rs, 400, "JsonPatchInvalid", "%s", msg);
+	if (adt_body(r, rs, "JsonPatchInvalid", &ops) != 0)
 		goto out;
-	}
 	model = jv_getpath(jv_copy(old), JV_ARRAY(jv_string("$metadata"),
 	    jv_string("$model")));
 	props = adt_user_props(jv_copy(old));
