@@ -82,6 +82,13 @@ adt_body(struct req *r, struct resp *rs, const char *code, jv *out)
 	return -1;
 }
 
+jv
+adt_twin_model(jv twin)
+{
+	return jv_getpath(jv_copy(twin), JV_ARRAY(jv_string("$metadata"),
+	    jv_string("$model")));
+}
+
 void
 adt_send_ent(struct resp *rs, jv ent)
 {

@@ -40,6 +40,8 @@ void adt_err(struct resp *rs, int status, const char *code, const char *fmt, ...
 int adt_json_bool(jv o, const char *k);
 int adt_json_has(jv o, const char *k);
 jv adt_new_etag(void);
+/* A twin's (borrowed) $metadata.$model (owned; a string when it has one). */
+jv adt_twin_model(jv twin);
 /* The request body as JSON in *out: 0, or -1 with rs the 400 answer with
  * code and the reason. */
 int adt_body(struct req *r, struct resp *rs, const char *code, jv *out);

@@ -462,8 +462,7 @@ do_twin(struct run *rn, jv ent, size_t n)
 
 	memset(&rs, 0, sizeof(rs));
 	snprintf(id, sizeof(id), "%s", json_get_str(ent, "$dtId"));
-	model = jv_getpath(jv_copy(ent), JV_ARRAY(jv_string("$metadata"),
-	    jv_string("$model")));
+	model = adt_twin_model(ent);
 	store_lock();
 	if (jv_get_kind(model) == JV_KIND_STRING) {
 		jv d = adt_decl_get(jv_string_value(model), &decom, &missing);

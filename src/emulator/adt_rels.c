@@ -132,8 +132,8 @@ rel_decl(const char *src, const char *name)
 {
 	jv t = adt_twin_load(src), model, decl = jv_object(), d;
 
-	model = jv_getpath(t, JV_ARRAY(jv_string("$metadata"),
-	    jv_string("$model")));
+	model = adt_twin_model(t);
+	jv_free(t);
 	if (jv_get_kind(model) == JV_KIND_STRING)
 		adt_model_decls(jv_string_value(model), &decl, 0);
 	jv_free(model);
@@ -186,8 +186,7 @@ adt_rel_put_core(const char *src, const char *id, jv body, const char *inm,
 		    "the same source and target.");
 		goto out;
 	}
-	model = jv_getpath(jv_copy(st), JV_ARRAY(jv_string("$metadata"),
-	    jv_string("$model")));
+	model = adt_twin_model(st);
 	if (jv_get_kind(model) == JV_KIND_STRING)
 		adt_model_decls(jv_string_value(model), &decl, 0);
 	d = json_get(decl, name);

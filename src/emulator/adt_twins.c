@@ -49,8 +49,7 @@ static void
 twin_save(const char *id, jv twin)
 {
 	sqlite3_stmt *st = store_stmt("INSERT OR REPLACE INTO twins VALUES(?,?,?)");
-	jv model = jv_getpath(jv_copy(twin), JV_ARRAY(jv_string("$metadata"),
-	    jv_string("$model")));
+	jv model = adt_twin_model(twin);
 
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, jv_get_kind(model) == JV_KIND_STRING ?
@@ -283,8 +282,7 @@ adt_twin_put_core(const char *id, jv body, size_t len, const char *inm,
 		    "32 KB.");
 		goto out;
 	}
-	model = jv_getpath(jv_copy(body), JV_ARRAY(jv_string("$metadata"),
-	    jv_string("$model")));
+	model = adt_twin_model(body);
 	if (jv_get_kind(model) != JV_KIND_STRING) {
 		jv_free(model);
 		adt_err(rs, 400, "ValidationFailed", "Invalid twin: $metadata.$model "
@@ -549,8 +547,7 @@ twin_patch(struct req *r, struct resp *rs, const char *id, const char *comp)
 	}
 	if (adt_body(r, rs, "JsonPatchInvalid", &ops) != 0)
 		goto out;
-	model = jv_getpath(jv_copy(old), JV_ARRAY(jv_string("$metadata"),
-	    jv_string("$model")));
+	model = adt_twin_model(old);
 	props = adt_user_props(jv_copy(old));
 	if (comp != NULL) {
 		comps = model_components(jv_string_value(model));
@@ -659,8 +656,7 @@ adt_component_one(struct req *r, struct resp *rs)
 	t = adt_twin_find(rs, id);
 	if (!jv_is_valid(t))
 		return;
-	model = jv_getpath(jv_copy(t), JV_ARRAY(jv_string("$metadata"),
-	    jv_string("$model")));
+	model = adt_twin_model(t);
 	comps = jv_get_kind(model) == JV_KIND_STRING ?
 	    model_components(jv_string_value(model)) : jv_object();
 	v = json_get(t, c);
@@ -697,8 +693,7 @@ adt_telemetry(struct req *r, struct resp *rs)
 	if (!jv_is_valid(t))
 		goto out;
 	if (r->nseg == 5) {
-		model = jv_getpath(jv_copy(t), JV_ARRAY(jv_string("$metadata"),
-		    jv_string("$model")));
+		model = adt_twin_model(t);
 		comps = jv_get_kind(model) == JV_KIND_STRING ?
 		    model_components(jv_string_value(model)) : jv_object();
 		jv_free(model);
