@@ -55,8 +55,11 @@ int adt_has_type(jv c, const char *kind);
 int adt_model_decls(const char *id, jv *decl, int depth);
 int adt_model_is_a(const char *id, const char *base, int depth);
 void adt_models(struct req *r, struct resp *rs);
-jv adt_next_link(struct req *r, struct pager *p);
-int adt_pager_init(struct req *r, struct pager *p);
+/* Start paging a list request: 0, or -1 with rs the 400 answer (a bad
+ * continuationToken). */
+int adt_pager_init(struct req *r, struct resp *rs, struct pager *p);
+/* Answer 200 {"value": arr (consumed), "nextLink": ...}. */
+void adt_send_page(struct req *r, struct resp *rs, struct pager *p, jv arr);
 int adt_pager_take(struct pager *p);
 int adt_schema_ok(jv s, jv v);
 int adt_twin_validate(jv twin, const char *model, struct resp *rs, int is_new);

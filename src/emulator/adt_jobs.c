@@ -914,9 +914,8 @@ job_list(struct req *r, struct resp *rs)
 	jv arr = jv_array();
 	int take;
 
-	if (adt_pager_init(r, &pg) != 0) {
+	if (adt_pager_init(r, rs, &pg) != 0) {
 		jv_free(arr);
-		adt_err(rs, 400, "BadRequest", "Invalid continuation token.");
 		return;
 	}
 	pthread_mutex_lock(&J.mu);
@@ -929,8 +928,7 @@ job_list(struct req *r, struct resp *rs)
 			arr = jv_array_append(arr, job_view(j));
 	}
 	pthread_mutex_unlock(&J.mu);
-	resp_json(rs, 200, JV_OBJECT(jv_string("value"), arr,
-	    jv_string("nextLink"), adt_next_link(r, &pg)));
+	adt_send_page(r, rs, &pg, arr);
 }
 
 static void

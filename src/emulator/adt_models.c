@@ -591,7 +591,7 @@ out:
 }
 
 int
-adt_pager_init(struct req *r, struct pager *p)
+adt_pager_init(struct req *r, struct resp *rs, struct pager *p)
 {
 	const char *mi = req_header(r, "max-items-per-page"),
 	    *tok = req_query(r, "continuationToken");
@@ -604,8 +604,10 @@ adt_pager_init(struct req *r, struct pager *p)
 	if (p->page <= 0 || p->page > ADT_MAX_PAGE)
 		p->page = emu.page_size;
 	if (tok != NULL && (strncmp(tok, "tpemu:", 6) != 0 ||
-	    (p->skip = strtol(tok + 6, NULL, 10)) < 0))
+	    (p->skip = strtol(tok + 6, NULL, 10)) < 0)) {
+		adt_err(rs, 400, "BadRequest", "Invalid continuation token.");
 		return -1;
+	}
 	return 0;
 }
 
@@ -638,8 +640,8 @@ add_arg(void *ctx, const char *k, const char *v)
 }
 
 /* The absolute nextLink of this list request, or null. */
-jv
-adt_next_link(struct req *r, struct pager *p)
+static jv
+next_link(struct req *r, struct pager *p)
 {
 	struct buf b = BUF_INIT;
 	const char *host = req_header(r, "Host");
@@ -655,6 +657,13 @@ adt_next_link(struct req *r, struct pager *p)
 	v = jv_string_sized(b.p, (int)b.len);
 	buf_release(&b);
 	return v;
+}
+
+void
+adt_send_page(struct req *r, struct resp *rs, struct pager *p, jv arr)
+{
+	resp_json(rs, 200, JV_OBJECT(jv_string("value"), arr,
+	    jv_string("nextLink"), next_link(r, p)));
 }
 
 static jv
@@ -754,10 +763,8 @@ models_list(struct req *r, struct resp *rs, int with_def)
 
 	req_query_each(r, dep_arg, &d);
 	ids = d.ids;
-	if (adt_pager_init(r, &pg) != 0) {
-		adt_err(rs, 400, "BadRequest", "Invalid continuation token.");
+	if (adt_pager_init(r, rs, &pg) != 0)
 		goto out;
-	}
 	if (d.bad) {
 		adt_err(rs, 400, "InvalidArgument", "A dependenciesFor model id is "
 		    "not validly percent-encoded.");
@@ -784,8 +791,7 @@ models_list(struct req *r, struct resp *rs, int with_def)
 			arr = jv_array_append(arr, model_view(st, with_def));
 	}
 	sqlite3_reset(st);
-	resp_json(rs, 200, JV_OBJECT(jv_string("value"), arr,
-	    jv_string("nextLink"), adt_next_link(r, &pg)));
+	adt_send_page(r, rs, &pg, arr);
 out:
 	jv_free(ids);
 }

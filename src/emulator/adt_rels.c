@@ -353,9 +353,8 @@ adt_rel_list(struct req *r, struct resp *rs, int incoming)
 		return;
 	}
 	jv_free(t);
-	if (adt_pager_init(r, &pg) != 0) {
+	if (adt_pager_init(r, rs, &pg) != 0) {
 		jv_free(arr);
-		adt_err(rs, 400, "BadRequest", "Invalid continuation token.");
 		return;
 	}
 	if (incoming)
@@ -399,6 +398,5 @@ adt_rel_list(struct req *r, struct resp *rs, int incoming)
 			arr = jv_array_append(arr, v);
 	}
 	sqlite3_reset(st);
-	resp_json(rs, 200, JV_OBJECT(jv_string("value"), arr,
-	    jv_string("nextLink"), adt_next_link(r, &pg)));
+	adt_send_page(r, rs, &pg, arr);
 }
