@@ -50,20 +50,6 @@ adt_twin_not_found(struct resp *rs, const char *id)
 	    "querying the twins http://aka.ms/adtv2query.", id);
 }
 
-/* Now as ADT writes it: 2026-11-23T05:40:36.1234567Z */
-void
-adt_time(char *out, size_t n)
-{
-	struct timespec ts;
-	struct tm tm;
-	char base[32];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, n, "%.20s.%07dZ", base, (int)(ts.tv_nsec / 100 % 10000000));
-}
-
 int
 adt_json_bool(jv o, const char *k)
 {
@@ -85,6 +71,31 @@ adt_json_has(jv o, const char *k)
 	return r;
 }
 
+int
+adt_body(struct req *r, struct resp *rs, const char *code, jv *out)
+{
+	char msg[300];
+
+	if (req_json(r, out, msg, sizeof(msg)) == 0)
+		return 0;
+	adt_err(rs, 400, code, "%s", msg);
+	return -1;
+}
+
+jv
+adt_twin_model(jv twin)
+{
+	return jv_getpath(jv_copy(twin), JV_ARRAY(jv_string("$metadata"),
+	    jv_string("$model")));
+}
+
+void
+adt_send_ent(struct resp *rs, jv ent)
+{
+	resp_header(rs, "ETag", "%s", json_get_str(ent, "$etag"));
+	resp_json(rs, 200, ent);
+}
+
 jv
 adt_new_etag(void)
 {
@@ -93,29 +104,6 @@ adt_new_etag(void)
 	emu_guid(g);
 	snprintf(e, sizeof(e), "W/\"%s\"", g);
 	return jv_string(e);
-}
-
-jv
-adt_load_col(sqlite3_stmt *st, int col)
-{
-	jv v = jv_invalid();
-	struct json_err je;
-	const char *t = (const char *)sqlite3_column_text(st, col);
-
-	if (t != NULL && json_parse(t, (size_t)sqlite3_column_bytes(st, col), &v,
-	    NULL, &je) != 0)
-		v = jv_invalid();
-	return v;
-}
-
-int
-adt_etag_ok(jv ent, const char *if_match)
-{
-	const char *e = json_get_str(ent, "$etag");
-
-	if (if_match == NULL || strcmp(if_match, "*") == 0)
-		return 1;
-	return e != NULL && strcmp(e, if_match) == 0;
 }
 
 /* ---- entry ---- */

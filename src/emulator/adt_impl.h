@@ -37,12 +37,16 @@ struct pager {
 /* adt.c */
 void adt_err(struct resp *rs, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-int adt_etag_ok(jv ent, const char *if_match);
 int adt_json_bool(jv o, const char *k);
 int adt_json_has(jv o, const char *k);
-jv adt_load_col(sqlite3_stmt *st, int col);
 jv adt_new_etag(void);
-void adt_time(char *out, size_t n);
+/* A twin's (borrowed) $metadata.$model (owned; a string when it has one). */
+jv adt_twin_model(jv twin);
+/* The request body as JSON in *out: 0, or -1 with rs the 400 answer with
+ * code and the reason. */
+int adt_body(struct req *r, struct resp *rs, const char *code, jv *out);
+/* Answer 200 with ent (consumed) and its $etag as the ETag header. */
+void adt_send_ent(struct resp *rs, jv ent);
 void adt_twin_not_found(struct resp *rs, const char *id);
 
 /* adt_models.c */
@@ -51,8 +55,11 @@ int adt_has_type(jv c, const char *kind);
 int adt_model_decls(const char *id, jv *decl, int depth);
 int adt_model_is_a(const char *id, const char *base, int depth);
 void adt_models(struct req *r, struct resp *rs);
-jv adt_next_link(struct req *r, struct pager *p);
-int adt_pager_init(struct req *r, struct pager *p);
+/* Start paging a list request: 0, or -1 with rs the 400 answer (a bad
+ * continuationToken). */
+int adt_pager_init(struct req *r, struct resp *rs, struct pager *p);
+/* Answer 200 {"value": arr (consumed), "nextLink": ...}. */
+void adt_send_page(struct req *r, struct resp *rs, struct pager *p, jv arr);
 int adt_pager_take(struct pager *p);
 int adt_schema_ok(jv s, jv v);
 int adt_twin_validate(jv twin, const char *model, struct resp *rs, int is_new);
@@ -65,6 +72,9 @@ jv adt_apply_patch(jv props, jv ops, struct resp *rs, jv *touched, jv *model,
 void adt_component_one(struct req *r, struct resp *rs);
 void adt_telemetry(struct req *r, struct resp *rs);
 jv adt_twin_load(const char *id);
+/* The twin id (owned), or jv_invalid() with rs the 404 DigitalTwinNotFound
+ * answer. */
+jv adt_twin_find(struct resp *rs, const char *id);
 void adt_twin_one(struct req *r, struct resp *rs);
 int adt_twin_put_core(const char *id, jv body, size_t len, const char *inm,
     const char *im, int rest, struct resp *rs);

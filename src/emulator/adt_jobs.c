@@ -74,13 +74,9 @@ static void
 job_time(char *out, size_t n, double t)
 {
 	time_t s = (time_t)t;
-	struct tm tm;
-	char base[32];
 
-	gmtime_r(&s, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, n, "%.20s.%07d+00:00", base,
-	    (int)((t - (double)s) * 1e7) % 10000000);
+	emu_time7_at(out, n, s, (int)((t - (double)s) * 1e7) % 10000000,
+	    "+00:00");
 }
 
 static int
@@ -286,7 +282,7 @@ jlog_line(struct run *rn, const char *type, jv details)
 {
 	char ts[40];
 
-	adt_time(ts, sizeof(ts));
+	emu_time7(ts, sizeof(ts));
 	jv v = JV_OBJECT(jv_string("timestamp"), jv_string(ts),
 	    jv_string("jobId"), jv_string(rn->jobid),
 	    jv_string("jobType"), jv_string("Import"),
@@ -466,8 +462,7 @@ do_twin(struct run *rn, jv ent, size_t n)
 
 	memset(&rs, 0, sizeof(rs));
 	snprintf(id, sizeof(id), "%s", json_get_str(ent, "$dtId"));
-	model = jv_getpath(jv_copy(ent), JV_ARRAY(jv_string("$metadata"),
-	    jv_string("$model")));
+	model = adt_twin_model(ent);
 	store_lock();
 	if (jv_get_kind(model) == JV_KIND_STRING) {
 		jv d = adt_decl_get(jv_string_value(model), &decom, &missing);
@@ -919,9 +914,8 @@ job_list(struct req *r, struct resp *rs)
 	jv arr = jv_array();
 	int take;
 
-	if (adt_pager_init(r, &pg) != 0) {
+	if (adt_pager_init(r, rs, &pg) != 0) {
 		jv_free(arr);
-		adt_err(rs, 400, "BadRequest", "Invalid continuation token.");
 		return;
 	}
 	pthread_mutex_lock(&J.mu);
@@ -934,8 +928,7 @@ job_list(struct req *r, struct resp *rs)
 			arr = jv_array_append(arr, job_view(j));
 	}
 	pthread_mutex_unlock(&J.mu);
-	resp_json(rs, 200, JV_OBJECT(jv_string("value"), arr,
-	    jv_string("nextLink"), adt_next_link(r, &pg)));
+	adt_send_page(r, rs, &pg, arr);
 }
 
 static void

@@ -30,7 +30,7 @@ model_load(const char *id, int with_meta)
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW)
 		return jv_invalid();
-	return adt_load_col(st, with_meta ? 1 : 0);
+	return store_col_json(st, with_meta ? 1 : 0);
 }
 
 /* The "extends" of a model as an array of ids (owned). */
@@ -521,13 +521,10 @@ static void
 models_post(struct req *r, struct resp *rs)
 {
 	jv arr = jv_invalid();
-	char msg[300];
 	int n;
 
-	if (req_json(r, &arr, msg, sizeof(msg)) != 0) {
-		adt_err(rs, 400, "InvalidArgument", "%s", msg);
+	if (adt_body(r, rs, "InvalidArgument", &arr) != 0)
 		goto out;
-	}
 	if (jv_get_kind(arr) != JV_KIND_ARRAY || (n = jv_array_length(jv_copy(arr))) == 0) {
 		adt_err(rs, 400, "InvalidArgument", "The request body must be a "
 		    "non-empty JSON array of DTDL interfaces.");
@@ -562,7 +559,7 @@ adt_models_add(jv arr, struct resp *rs)
 	for (i = 0; i < n; i++)
 		if (model_check(arr, i, rs) != 0)
 			goto out;
-	adt_time(now, sizeof(now));
+	emu_time7(now, sizeof(now));
 	models_changed();
 	for (i = 0; i < n; i++) {
 		jv meta;
@@ -594,7 +591,7 @@ out:
 }
 
 int
-adt_pager_init(struct req *r, struct pager *p)
+adt_pager_init(struct req *r, struct resp *rs, struct pager *p)
 {
 	const char *mi = req_header(r, "max-items-per-page"),
 	    *tok = req_query(r, "continuationToken");
@@ -607,8 +604,10 @@ adt_pager_init(struct req *r, struct pager *p)
 	if (p->page <= 0 || p->page > ADT_MAX_PAGE)
 		p->page = emu.page_size;
 	if (tok != NULL && (strncmp(tok, "tpemu:", 6) != 0 ||
-	    (p->skip = strtol(tok + 6, NULL, 10)) < 0))
+	    (p->skip = strtol(tok + 6, NULL, 10)) < 0)) {
+		adt_err(rs, 400, "BadRequest", "Invalid continuation token.");
 		return -1;
+	}
 	return 0;
 }
 
@@ -641,8 +640,8 @@ add_arg(void *ctx, const char *k, const char *v)
 }
 
 /* The absolute nextLink of this list request, or null. */
-jv
-adt_next_link(struct req *r, struct pager *p)
+static jv
+next_link(struct req *r, struct pager *p)
 {
 	struct buf b = BUF_INIT;
 	const char *host = req_header(r, "Host");
@@ -660,13 +659,21 @@ adt_next_link(struct req *r, struct pager *p)
 	return v;
 }
 
+void
+adt_send_page(struct req *r, struct resp *rs, struct pager *p, jv arr)
+{
+	resp_json(rs, 200, JV_OBJECT(jv_string("value"), arr,
+	    jv_string("nextLink"), next_link(r, p)));
+}
+
 static jv
 model_view(sqlite3_stmt *st, int with_def)
 {
-	jv meta = adt_load_col(st, 1);
+	jv meta = store_col_json(st, 1);
 
 	if (with_def)
-		meta = jv_object_set(meta, jv_string("model"), adt_load_col(st, 0));
+		meta = jv_object_set(meta, jv_string("model"),
+		    store_col_json(st, 0));
 	return meta;
 }
 
@@ -756,10 +763,8 @@ models_list(struct req *r, struct resp *rs, int with_def)
 
 	req_query_each(r, dep_arg, &d);
 	ids = d.ids;
-	if (adt_pager_init(r, &pg) != 0) {
-		adt_err(rs, 400, "BadRequest", "Invalid continuation token.");
+	if (adt_pager_init(r, rs, &pg) != 0)
 		goto out;
-	}
 	if (d.bad) {
 		adt_err(rs, 400, "InvalidArgument", "A dependenciesFor model id is "
 		    "not validly percent-encoded.");
@@ -786,8 +791,7 @@ models_list(struct req *r, struct resp *rs, int with_def)
 			arr = jv_array_append(arr, model_view(st, with_def));
 	}
 	sqlite3_reset(st);
-	resp_json(rs, 200, JV_OBJECT(jv_string("value"), arr,
-	    jv_string("nextLink"), adt_next_link(r, &pg)));
+	adt_send_page(r, rs, &pg, arr);
 out:
 	jv_free(ids);
 }
@@ -830,13 +834,13 @@ adt_models(struct req *r, struct resp *rs)
 		sqlite3_reset(st);
 		return;
 	}
-	meta = adt_load_col(st, 1);
+	meta = store_col_json(st, 1);
 	sqlite3_reset(st);
 	if (strcmp(m, "DELETE") == 0) {
 		jv_free(meta);
 		st = store_stmt("SELECT id, body FROM models");
 		while (sqlite3_step(st) == SQLITE_ROW) {
-			jv o = adt_load_col(st, 1), refs = model_refs(o);
+			jv o = store_col_json(st, 1), refs = model_refs(o);
 			int i, n = jv_array_length(jv_copy(refs)), hit = 0;
 
 			for (i = 0; i < n && !hit; i++) {

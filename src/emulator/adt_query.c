@@ -13,12 +13,12 @@
 #include "adt_query.h"
 #include "buf.h"
 #include "cmp.h"
+#include "qlex.h"
 
 static const char *
 q_ws(const char *s)
 {
-	while (isspace((unsigned char)*s))
-		s++;
+	qlex_ws(&s);
 	return s;
 }
 
@@ -36,15 +36,15 @@ q_kw(const char **s, const char *kw)
 	return 1;
 }
 
-/* Consume character c (after blanks) at *s. */
+/* Consume character c (after blanks) at *s; *s stays put without it. */
 static int
-q_ch(const char **s, int c)
+q_ch(const char **s, char c)
 {
-	const char *p = q_ws(*s);
+	const char *p = *s;
 
-	if (*p != c)
+	if (!qlex_ch(&p, c))
 		return 0;
-	*s = p + 1;
+	*s = p;
 	return 1;
 }
 
@@ -102,25 +102,14 @@ static jv
 q_literal(const char **s)
 {
 	const char *p = q_ws(*s);
-	struct buf b = BUF_INIT;
-	char q, *end;
+	char *end;
 	double d;
 	jv v;
 
 	if (*p == '\'' || *p == '"') {
-		q = *p++;
-		while (*p != '\0' && *p != q) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			buf_addc(&b, *p++);
-		}
-		if (*p != q) {
-			buf_release(&b);
-			return jv_invalid();
-		}
-		*s = p + 1;
-		v = jv_string_sized(b.len ? b.p : "", (int)b.len);
-		buf_release(&b);
+		v = qlex_string(&p);
+		if (jv_is_valid(v))
+			*s = p;
 		return v;
 	}
 	if (q_kw(&p, "true")) {

@@ -29,7 +29,8 @@ rel_load(const char *src, const char *id)
 
 	sqlite3_bind_text(st, 1, src, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	v = sqlite3_step(st) == SQLITE_ROW ? adt_load_col(st, 0) : jv_invalid();
+	v = sqlite3_step(st) == SQLITE_ROW ? store_col_json(st, 0) :
+	    jv_invalid();
 	sqlite3_reset(st);
 	return v;
 }
@@ -131,8 +132,8 @@ rel_decl(const char *src, const char *name)
 {
 	jv t = adt_twin_load(src), model, decl = jv_object(), d;
 
-	model = jv_getpath(t, JV_ARRAY(jv_string("$metadata"),
-	    jv_string("$model")));
+	model = adt_twin_model(t);
+	jv_free(t);
 	if (jv_get_kind(model) == JV_KIND_STRING)
 		adt_model_decls(jv_string_value(model), &decl, 0);
 	jv_free(model);
@@ -170,11 +171,9 @@ adt_rel_put_core(const char *src, const char *id, jv body, const char *inm,
 		    "$targetId and $relationshipName are required.");
 		goto out;
 	}
-	st = adt_twin_load(src);
-	if (!jv_is_valid(st)) {
-		adt_twin_not_found(rs, src);
+	st = adt_twin_find(rs, src);
+	if (!jv_is_valid(st))
 		goto out;
-	}
 	tt = adt_twin_load(target);
 	if (!jv_is_valid(tt)) {
 		adt_err(rs, 404, "TargetDigitalTwinNotFound", "There is no digital "
@@ -187,8 +186,7 @@ adt_rel_put_core(const char *src, const char *id, jv body, const char *inm,
 		    "the same source and target.");
 		goto out;
 	}
-	model = jv_getpath(jv_copy(st), JV_ARRAY(jv_string("$metadata"),
-	    jv_string("$model")));
+	model = adt_twin_model(st);
 	if (jv_get_kind(model) == JV_KIND_STRING)
 		adt_model_decls(jv_string_value(model), &decl, 0);
 	d = json_get(decl, name);
@@ -214,7 +212,7 @@ adt_rel_put_core(const char *src, const char *id, jv body, const char *inm,
 		    id);
 		goto out;
 	}
-	if (jv_is_valid(old) && !adt_etag_ok(old, im)) {
+	if (jv_is_valid(old) && !emu_etag_ok(old, "$etag", im)) {
 		adt_err(rs, 412, "PreconditionFailed", "The ETag does not match the "
 		    "relationship's current ETag.");
 		goto out;
@@ -223,8 +221,7 @@ adt_rel_put_core(const char *src, const char *id, jv body, const char *inm,
 		goto out;
 	rel = rel_build(src, id, target, name, adt_user_props(jv_copy(body)));
 	rel_save(rel);
-	resp_header(rs, "ETag", "%s", json_get_str(rel, "$etag"));
-	resp_json(rs, 200, rel);
+	adt_send_ent(rs, rel);
 	rc = 0;
 out:
 	jv_free(decl);
@@ -239,10 +236,8 @@ static void
 rel_put(struct req *r, struct resp *rs, const char *src, const char *id)
 {
 	jv body = jv_invalid();
-	char msg[300];
 
-	if (req_json(r, &body, msg, sizeof(msg)) != 0) {
-		adt_err(rs, 400, "InvalidArgument", "%s", msg);
+	if (adt_body(r, rs, "InvalidArgument", &body) != 0) {
 		jv_free(body);
 		return;
 	}
@@ -257,7 +252,6 @@ adt_rel_one(struct req *r, struct resp *rs)
 	jv rel, ops = jv_invalid(), props, touched = jv_object(), model = jv_null(),
 	    srct = jv_object();
 	sqlite3_stmt *st;
-	char msg[300];
 
 	r->kind = "adt.relationship";
 	if ((strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0) &&
@@ -286,11 +280,10 @@ adt_rel_one(struct req *r, struct resp *rs)
 		goto out;
 	}
 	if (strcmp(m, "GET") == 0) {
-		resp_header(rs, "ETag", "%s", json_get_str(rel, "$etag"));
-		resp_json(rs, 200, jv_copy(rel));
+		adt_send_ent(rs, jv_copy(rel));
 		goto out;
 	}
-	if (!adt_etag_ok(rel, req_header(r, "If-Match"))) {
+	if (!emu_etag_ok(rel, "$etag", req_header(r, "If-Match"))) {
 		adt_err(rs, 412, "PreconditionFailed", "The ETag does not match the "
 		    "relationship's current ETag.");
 		goto out;
@@ -307,10 +300,8 @@ adt_rel_one(struct req *r, struct resp *rs)
 		goto out;
 	}
 	if (strcmp(m, "PATCH") == 0) {
-		if (req_json(r, &ops, msg, sizeof(msg)) != 0) {
-			adt_err(rs, 400, "JsonPatchInvalid", "%s", msg);
+		if (adt_body(r, rs, "JsonPatchInvalid", &ops) != 0)
 			goto out;
-		}
 		props = adt_apply_patch(adt_user_props(jv_copy(rel)), ops, rs, &touched,
 		    &model, &srct);
 		if (jv_is_valid(props)) {
@@ -350,22 +341,20 @@ adt_rel_list(struct req *r, struct resp *rs, int incoming)
 {
 	const char *id = r->seg[1], *name = req_query(r, "relationshipName");
 	sqlite3_stmt *st;
-	jv t = adt_twin_load(id), arr = jv_array(), v;
+	jv t, arr = jv_array(), v;
 	char link[1024];
 	struct pager pg;
 	int take;
 
 	r->kind = "adt.relationship";
+	t = adt_twin_find(rs, id);
 	if (!jv_is_valid(t)) {
-		jv_free(t);
 		jv_free(arr);
-		adt_twin_not_found(rs, id);
 		return;
 	}
 	jv_free(t);
-	if (adt_pager_init(r, &pg) != 0) {
+	if (adt_pager_init(r, rs, &pg) != 0) {
 		jv_free(arr);
-		adt_err(rs, 400, "BadRequest", "Invalid continuation token.");
 		return;
 	}
 	if (incoming)
@@ -374,7 +363,7 @@ adt_rel_list(struct req *r, struct resp *rs, int incoming)
 		st = store_stmt("SELECT body FROM rels WHERE src=? ORDER BY id");
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		v = adt_load_col(st, 0);
+		v = store_col_json(st, 0);
 		if (!jv_is_valid(v) || (name != NULL && (json_get_str(v,
 		    "$relationshipName") == NULL || strcmp(name,
 		    json_get_str(v, "$relationshipName")) != 0))) {
@@ -409,6 +398,5 @@ adt_rel_list(struct req *r, struct resp *rs, int incoming)
 			arr = jv_array_append(arr, v);
 	}
 	sqlite3_reset(st);
-	resp_json(rs, 200, JV_OBJECT(jv_string("value"), arr,
-	    jv_string("nextLink"), adt_next_link(r, &pg)));
+	adt_send_page(r, rs, &pg, arr);
 }

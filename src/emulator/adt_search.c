@@ -77,7 +77,7 @@ qrun_join(struct qrun *x, int j)
 	sqlite3_bind_text(st, 1, src != NULL ? src : "", -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, jn->rel, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW)
-		rels = jv_array_append(rels, adt_load_col(st, 0));
+		rels = jv_array_append(rels, store_col_json(st, 0));
 	sqlite3_reset(st);
 	jv_free(from);
 	n = jv_array_length(jv_copy(rels));
@@ -167,7 +167,7 @@ query_base(const struct adt_query *q, jv row)
 	else
 		st = store_stmt("SELECT body FROM twins ORDER BY id");
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		v = adt_load_col(st, 0);
+		v = store_col_json(st, 0);
 		if (!jv_is_valid(v)) {
 			jv_free(v);
 			continue;

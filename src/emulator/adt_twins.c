@@ -29,17 +29,27 @@ adt_twin_load(const char *id)
 	jv v;
 
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	v = sqlite3_step(st) == SQLITE_ROW ? adt_load_col(st, 0) : jv_invalid();
+	v = sqlite3_step(st) == SQLITE_ROW ? store_col_json(st, 0) :
+	    jv_invalid();
 	sqlite3_reset(st);
 	return v;
+}
+
+jv
+adt_twin_find(struct resp *rs, const char *id)
+{
+	jv t = adt_twin_load(id);
+
+	if (!jv_is_valid(t))
+		adt_twin_not_found(rs, id);
+	return t;
 }
 
 static void
 twin_save(const char *id, jv twin)
 {
 	sqlite3_stmt *st = store_stmt("INSERT OR REPLACE INTO twins VALUES(?,?,?)");
-	jv model = jv_getpath(jv_copy(twin), JV_ARRAY(jv_string("$metadata"),
-	    jv_string("$model")));
+	jv model = adt_twin_model(twin);
 
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, jv_get_kind(model) == JV_KIND_STRING ?
@@ -272,8 +282,7 @@ adt_twin_put_core(const char *id, jv body, size_t len, const char *inm,
 		    "32 KB.");
 		goto out;
 	}
-	model = jv_getpath(jv_copy(body), JV_ARRAY(jv_string("$metadata"),
-	    jv_string("$model")));
+	model = adt_twin_model(body);
 	if (jv_get_kind(model) != JV_KIND_STRING) {
 		jv_free(model);
 		adt_err(rs, 400, "ValidationFailed", "Invalid twin: $metadata.$model "
@@ -288,7 +297,7 @@ adt_twin_put_core(const char *id, jv body, size_t len, const char *inm,
 		    "specify a different twin id.", id);
 		goto out;
 	}
-	if (jv_is_valid(old) && !adt_etag_ok(old, im)) {
+	if (jv_is_valid(old) && !emu_etag_ok(old, "$etag", im)) {
 		jv_free(model);
 		adt_err(rs, 412, "PreconditionFailed", "The ETag does not match the "
 		    "twin's current ETag.");
@@ -309,15 +318,14 @@ adt_twin_put_core(const char *id, jv body, size_t len, const char *inm,
 		jv_free(model);
 		goto out;
 	}
-	adt_time(now, sizeof(now));
+	emu_time7(now, sizeof(now));
 	t = twin_build(id, body, jv_string_value(model), old, jv_null(), srct,
 	    now);
 	srct = jv_invalid();
 	body = jv_invalid();
 	jv_free(model);
 	twin_save(id, t);
-	resp_header(rs, "ETag", "%s", json_get_str(t, "$etag"));
-	resp_json(rs, 200, t);
+	adt_send_ent(rs, t);
 	rc = 0;
 out:
 	jv_free(srct);
@@ -330,10 +338,8 @@ static void
 twin_put(struct req *r, struct resp *rs, const char *id)
 {
 	jv body = jv_invalid();
-	char msg[300];
 
-	if (req_json(r, &body, msg, sizeof(msg)) != 0) {
-		adt_err(rs, 400, "InvalidArgument", "%s", msg);
+	if (adt_body(r, rs, "InvalidArgument", &body) != 0) {
 		jv_free(body);
 		return;
 	}
@@ -529,24 +535,19 @@ twin_patch(struct req *r, struct resp *rs, const char *id, const char *comp)
 {
 	jv ops = jv_invalid(), old = jv_invalid(), props, touched = jv_object(),
 	    srct = jv_object(), model = jv_invalid(), t, comps;
-	char msg[300], now[40];
+	char now[40];
 
-	old = adt_twin_load(id);
-	if (!jv_is_valid(old)) {
-		adt_twin_not_found(rs, id);
+	old = adt_twin_find(rs, id);
+	if (!jv_is_valid(old))
 		goto out;
-	}
-	if (!adt_etag_ok(old, req_header(r, "If-Match"))) {
+	if (!emu_etag_ok(old, "$etag", req_header(r, "If-Match"))) {
 		adt_err(rs, 412, "PreconditionFailed", "The ETag does not match the "
 		    "twin's current ETag.");
 		goto out;
 	}
-	if (req_json(r, &ops, msg, sizeof(msg)) != 0) {
-		adt_err(rs, 400, "JsonPatchInvalid", "%s", msg);
+	if (adt_body(r, rs, "JsonPatchInvalid", &ops) != 0)
 		goto out;
-	}
-	model = jv_getpath(jv_copy(old), JV_ARRAY(jv_string("$metadata"),
-	    jv_string("$model")));
+	model = adt_twin_model(old);
 	props = adt_user_props(jv_copy(old));
 	if (comp != NULL) {
 		comps = model_components(jv_string_value(model));
@@ -570,7 +571,7 @@ twin_patch(struct req *r, struct resp *rs, const char *id, const char *comp)
 		jv_free(props);
 		goto out;
 	}
-	adt_time(now, sizeof(now));
+	emu_time7(now, sizeof(now));
 	t = twin_build(id, props, jv_string_value(model), old, touched, srct,
 	    now);
 	touched = jv_invalid();
@@ -606,19 +607,15 @@ adt_twin_one(struct req *r, struct resp *rs)
 		twin_patch(r, rs, id, NULL);
 		return;
 	}
-	t = adt_twin_load(id);
-	if (!jv_is_valid(t)) {
-		jv_free(t);
-		adt_twin_not_found(rs, id);
+	t = adt_twin_find(rs, id);
+	if (!jv_is_valid(t))
 		return;
-	}
 	if (strcmp(m, "GET") == 0) {
-		resp_header(rs, "ETag", "%s", json_get_str(t, "$etag"));
-		resp_json(rs, 200, t);
+		adt_send_ent(rs, t);
 		return;
 	}
 	if (strcmp(m, "DELETE") == 0) {
-		if (!adt_etag_ok(t, req_header(r, "If-Match"))) {
+		if (!emu_etag_ok(t, "$etag", req_header(r, "If-Match"))) {
 			adt_err(rs, 412, "PreconditionFailed", "The ETag does not match "
 			    "the twin's current ETag.");
 		} else if (twin_has_rels(id)) {
@@ -656,14 +653,10 @@ adt_component_one(struct req *r, struct resp *rs)
 		adt_err(rs, 405, "MethodNotAllowed", "The method is not allowed here.");
 		return;
 	}
-	t = adt_twin_load(id);
-	if (!jv_is_valid(t)) {
-		jv_free(t);
-		adt_twin_not_found(rs, id);
+	t = adt_twin_find(rs, id);
+	if (!jv_is_valid(t))
 		return;
-	}
-	model = jv_getpath(jv_copy(t), JV_ARRAY(jv_string("$metadata"),
-	    jv_string("$model")));
+	model = adt_twin_model(t);
 	comps = jv_get_kind(model) == JV_KIND_STRING ?
 	    model_components(jv_string_value(model)) : jv_object();
 	v = json_get(t, c);
@@ -696,14 +689,11 @@ adt_telemetry(struct req *r, struct resp *rs)
 		adt_err(rs, 405, "MethodNotAllowed", "Use POST.");
 		return;
 	}
-	t = adt_twin_load(r->seg[1]);
-	if (!jv_is_valid(t)) {
-		adt_twin_not_found(rs, r->seg[1]);
+	t = adt_twin_find(rs, r->seg[1]);
+	if (!jv_is_valid(t))
 		goto out;
-	}
 	if (r->nseg == 5) {
-		model = jv_getpath(jv_copy(t), JV_ARRAY(jv_string("$metadata"),
-		    jv_string("$model")));
+		model = adt_twin_model(t);
 		comps = jv_get_kind(model) == JV_KIND_STRING ?
 		    model_components(jv_string_value(model)) : jv_object();
 		jv_free(model);

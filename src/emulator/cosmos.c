@@ -153,25 +153,13 @@ valid_id(const char *id, char *msg, size_t msgsz)
 /* ---- loading ---- */
 
 static jv
-load_text(sqlite3_stmt *st, int col)
-{
-	jv v = jv_invalid();
-	struct json_err je;
-	const char *t = (const char *)sqlite3_column_text(st, col);
-
-	if (t != NULL && json_parse(t, (size_t)sqlite3_column_bytes(st, col), &v,
-	    NULL, &je) != 0)
-		v = jv_invalid();
-	return v;
-}
-
-static jv
 db_load(const char *id)
 {
 	sqlite3_stmt *st = store_stmt("SELECT body FROM cdbs WHERE id=?");
 
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	return sqlite3_step(st) == SQLITE_ROW ? load_text(st, 0) : jv_invalid();
+	return sqlite3_step(st) == SQLITE_ROW ? store_col_json(st, 0) :
+	    jv_invalid();
 }
 
 static void
@@ -197,7 +185,8 @@ coll_load(struct coll *c, const char *db, const char *id)
 	c->id = id;
 	sqlite3_bind_text(st, 1, db, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	c->body = sqlite3_step(st) == SQLITE_ROW ? load_text(st, 0) : jv_invalid();
+	c->body = sqlite3_step(st) == SQLITE_ROW ? store_col_json(st, 0) :
+	    jv_invalid();
 	if (!jv_is_valid(c->body))
 		return -1;
 	paths = jv_getpath(jv_copy(c->body), JV_ARRAY(jv_string("partitionKey"),
@@ -325,7 +314,8 @@ doc_load(struct coll *c, const char *pk, const char *id)
 	sqlite3_stmt *st = doc_stmt("SELECT body FROM cdocs WHERE db=? AND "
 	    "coll=? AND pk=? AND id=?", c, pk, id);
 
-	return sqlite3_step(st) == SQLITE_ROW ? load_text(st, 0) : jv_invalid();
+	return sqlite3_step(st) == SQLITE_ROW ? store_col_json(st, 0) :
+	    jv_invalid();
 }
 
 static int
@@ -382,16 +372,6 @@ doc_stamp(struct coll *c, jv doc, const char *old_rid)
 	    jv_string("attachments/"));
 	doc = jv_object_set(doc, jv_string("_ts"), jv_number(floor(emu_now())));
 	return doc;
-}
-
-static int
-etag_matches(jv doc, const char *if_match)
-{
-	const char *e = json_get_str(doc, "_etag");
-
-	if (if_match == NULL || strcmp(if_match, "*") == 0)
-		return 1;
-	return e != NULL && strcmp(e, if_match) == 0;
 }
 
 /* ---- operations (store lock held) ---- */
@@ -471,7 +451,7 @@ doc_existing(struct coll *c, const char *pk, const char *id,
 		    "the system. More info: https://aka.ms/cosmosdb-tsg-not-found");
 		return doc;
 	}
-	if (!etag_matches(doc, if_match)) {
+	if (!emu_etag_ok(doc, "_etag", if_match)) {
 		jv_free(doc);
 		res_precondition(o);
 		return jv_invalid();
@@ -497,7 +477,7 @@ op_create(struct coll *c, jv body, const char *pk, int upsert,
 		jv_free(old);
 		goto out;
 	}
-	if (jv_is_valid(old) && !etag_matches(old, if_match)) {
+	if (jv_is_valid(old) && !emu_etag_ok(old, "_etag", if_match)) {
 		res_precondition(o);
 		jv_free(old);
 		goto out;
@@ -799,7 +779,7 @@ feed(struct resp *rs, sqlite3_stmt *st, const char *name, const char *rid)
 	int n = 0;
 
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		v = load_text(st, 0);
+		v = store_col_json(st, 0);
 		if (jv_is_valid(v)) {
 			arr = jv_array_append(arr, v);
 			n++;
@@ -1318,7 +1298,7 @@ query(struct req *r, struct resp *rs, struct coll *c, const char *pk)
 	}
 	st = coll_docs_stmt(c, pk);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		v = load_text(st, 0);
+		v = store_col_json(st, 0);
 		if (!jv_is_valid(v) ||
 		    jpatch_cond_params(q.cond.p, v, params, msg, sizeof(msg)) != 1) {
 			jv_free(v);

@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "eh.h"
 #include "eh_store.h"
+#include "fnv.h"
 #include "log.h"
 
 struct part {
@@ -398,20 +399,6 @@ eh_part_info(const char *hub, int part, struct eh_part_info *pi)
 	return rc;
 }
 
-/* FNV-1a: stable across runs and platforms, so one key keeps its
- * partition (the service's own hash is not emulated). */
-static unsigned
-key_hash(const char *k)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *k != '\0'; k++) {
-		h ^= (unsigned char)*k;
-		h *= 16777619u;
-	}
-	return h;
-}
-
 int
 eh_publish_raw(const char *hub, const char *partition_key, int partition,
     const void *msg, size_t len, char *err, size_t errsz)
@@ -434,7 +421,10 @@ eh_publish_raw(const char *hub, const char *partition_key, int partition,
 	if (partition >= 0)
 		part = partition;
 	else if (partition_key != NULL)
-		part = (int)(key_hash(partition_key) % (unsigned)h->n);
+		/* FNV-1a 32: stable across runs and platforms, so one key
+		 * keeps its partition (the service's hash is not emulated) */
+		part = (int)(fnv1a32(partition_key, strlen(partition_key)) %
+		    (unsigned)h->n);
 	else
 		part = (int)(h->rr++ % (unsigned)h->n);
 	if (part >= h->n) {

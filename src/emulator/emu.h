@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <jv.h>
 
@@ -103,10 +104,20 @@ int req_json(struct req *r, jv *out, char *msg, size_t msgsz);
 void emu_http_date(char *buf, size_t n, double t);
 /* Seconds since the epoch, with fraction. */
 double emu_now(void);
+/* A UTC time with 7 fraction digits as ADT and IoT Hub write it: s seconds
+ * since the epoch, hns the 100 ns units (0 to 9999999), zone the suffix
+ * ("Z": 2026-11-23T05:40:36.1234567Z; "+00:00"). */
+void emu_time7_at(char *out, size_t n, time_t s, int hns, const char *zone);
+/* Now, that way, with "Z". */
+void emu_time7(char *out, size_t n);
 /* 64 random bits (seeded generator, thread-safe). */
 uint64_t emu_random(void);
 /* A new random GUID string (36 chars + NUL) into out. */
 void emu_guid(char *out);
+/* Whether an If-Match header (NULL: none) lets a write replace ent
+ * (borrowed), whose etag is its string member key ("$etag", "_etag"):
+ * no header, "*" or the same etag. */
+int emu_etag_ok(jv ent, const char *key, const char *if_match);
 
 /* ---- store.c: the SQLite store ---- */
 /* Open (path NULL = in memory) and create the schema. Returns 0 or -1. */
@@ -121,6 +132,9 @@ struct sqlite3_stmt *store_stmt(const char *sql);
 uint64_t store_seq(void);
 /* Run a statement without results (BEGIN, COMMIT...). Lock held. 0 or -1. */
 int store_exec(const char *sql);
+/* Column col of st's current row parsed as JSON; NULL or not JSON:
+ * jv_invalid(). */
+jv store_col_json(struct sqlite3_stmt *st, int col);
 
 /* ---- handlers: each fills rs; return 0 when handled ---- */
 void cosmos_handle(struct req *r, struct resp *rs);

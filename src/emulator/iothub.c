@@ -142,20 +142,6 @@ iothub_fault_body(struct resp *rs)
 	resp_header(rs, "iothub-errorcode", "%s", code);
 }
 
-/* Now as IoT Hub writes it: 2026-12-07T12:15:05.1234567Z */
-static void
-iot_time(char *out, size_t n)
-{
-	struct timespec ts;
-	struct tm tm;
-	char base[32];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, n, "%.20s.%07dZ", base, (int)(ts.tv_nsec / 100 % 10000000));
-}
-
 /* A twin etag: base64 of a big-endian 64-bit store sequence number. */
 static jv
 twin_etag(void)
@@ -428,19 +414,6 @@ json_size(jv v)
 
 /* ---- the store: iot_devices(dev, mod, ident, twin) ---- */
 
-static jv
-col_json(sqlite3_stmt *st, int col)
-{
-	const char *t = (const char *)sqlite3_column_text(st, col);
-	struct json_err je;
-	jv v = jv_invalid();
-
-	if (t == NULL || json_parse(t, (size_t)sqlite3_column_bytes(st, col), &v,
-	    NULL, &je) != 0)
-		return jv_invalid();
-	return v;
-}
-
 /* Load an identity and its twin. 1 found (both owned), 0 not. */
 static int
 ent_load(const char *dev, const char *mod, jv *ident, jv *twin)
@@ -453,8 +426,8 @@ ent_load(const char *dev, const char *mod, jv *ident, jv *twin)
 	sqlite3_bind_text(st, 2, mod != NULL ? mod : "", -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW)
 		return 0;
-	*ident = col_json(st, 0);
-	*twin = col_json(st, 1);
+	*ident = store_col_json(st, 0);
+	*twin = store_col_json(st, 1);
 	sqlite3_reset(st);
 	return jv_is_valid(*ident) && jv_is_valid(*twin);
 }
@@ -497,7 +470,7 @@ route_event(const char *dev, const char *mod, int lifecycle,
 	char t[40], g[37], msg[300], *text;
 	int np = 0, na = 0;
 
-	iot_time(t, sizeof(t));
+	emu_time7(t, sizeof(t));
 	emu_guid(g);
 	text = json_dump(body, 0);
 	memset(props, 0, sizeof(props));
@@ -864,7 +837,7 @@ ident_build(jv body, const char *dev, const char *mod, jv old, char *msg,
 		if (was == NULL || strcmp(was, status) != 0) {
 			char t[40];
 
-			iot_time(t, sizeof(t));
+			emu_time7(t, sizeof(t));
 			id = jv_object_set(id, jv_string("statusUpdatedTime"),
 			    jv_string(t));
 		}
@@ -964,7 +937,7 @@ twin_new(const char *dev, const char *mod, jv ident)
 	char t[40];
 	jv twin = JV_OBJECT(jv_string("deviceId"), jv_string(dev));
 
-	iot_time(t, sizeof(t));
+	emu_time7(t, sizeof(t));
 	if (mod != NULL)
 		twin = jv_object_set(twin, jv_string("moduleId"), jv_string(mod));
 	twin = jv_object_merge(twin, JV_OBJECT(
@@ -1128,7 +1101,7 @@ identity_list(struct req *r, struct resp *rs, const char *dev)
 	if (n < 1 || n > IOT_MAX_PAGE)
 		n = IOT_MAX_PAGE;
 	while (k++ < n && sqlite3_step(st) == SQLITE_ROW)
-		out = jv_array_append(out, col_json(st, 0));
+		out = jv_array_append(out, store_col_json(st, 0));
 	sqlite3_reset(st);
 	resp_json(rs, 200, out);
 }
@@ -1171,7 +1144,7 @@ twin_change(struct req *r, struct resp *rs, const char *dev, const char *mod,
 		    "the body must be a JSON object" : msg);
 		goto out;
 	}
-	iot_time(t, sizeof(t));
+	emu_time7(t, sizeof(t));
 	if (op == 'R' && jv_object_length(jv_copy(body)) == 0) {
 		send_ent(rs, 200, jv_copy(twin));	/* nothing reported */
 		goto out;
@@ -1364,7 +1337,7 @@ query(struct req *r, struct resp *rs)
 	sqlite3_bind_text(st, 1, cdev != NULL ? cdev : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, cmod != NULL ? cmod : "", -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		twin = col_json(st, 2);
+		twin = store_col_json(st, 2);
 		if (!iothub_query_match(&q, twin)) {
 			jv_free(twin);
 			continue;

@@ -233,6 +233,27 @@ emu_now(void)
 }
 
 void
+emu_time7_at(char *out, size_t n, time_t s, int hns, const char *zone)
+{
+	struct tm tm;
+	char base[32];
+
+	gmtime_r(&s, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, n, "%.20s.%07d%s", base, hns, zone);
+}
+
+void
+emu_time7(char *out, size_t n)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	emu_time7_at(out, n, ts.tv_sec, (int)(ts.tv_nsec / 100 % 10000000),
+	    "Z");
+}
+
+void
 emu_http_date(char *out, size_t n, double t)
 {
 	time_t s = (time_t)t;
@@ -266,6 +287,16 @@ emu_guid(char *out)
 	    (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
 	    (unsigned)a & 0xfff, (unsigned)(0x8000 | ((b >> 48) & 0x3fff)),
 	    (unsigned long long)(b & 0xffffffffffffULL));
+}
+
+int
+emu_etag_ok(jv ent, const char *key, const char *if_match)
+{
+	const char *e = json_get_str(ent, key);
+
+	if (if_match == NULL || strcmp(if_match, "*") == 0)
+		return 1;
+	return e != NULL && strcmp(e, if_match) == 0;
 }
 
 const char *

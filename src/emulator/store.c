@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include "emu.h"
+#include "json.h"
 #include "log.h"
 
 #define STORE_MAX_STMT 64
@@ -147,4 +148,17 @@ store_exec(const char *sql)
 		return -1;
 	}
 	return 0;
+}
+
+jv
+store_col_json(sqlite3_stmt *st, int col)
+{
+	jv v = jv_invalid();
+	struct json_err je;
+	const char *t = (const char *)sqlite3_column_text(st, col);
+
+	if (t != NULL && json_parse(t, (size_t)sqlite3_column_bytes(st, col), &v,
+	    NULL, &je) != 0)
+		v = jv_invalid();
+	return v;
 }

@@ -101,4 +101,12 @@ test_expect_success 'changing the model with PATCH /$metadata/$model revalidates
 	test "$code" = 204 &&
 	curl -s "$EMU_URL/digitaltwins/n1?$V" | jq -e ".\"\$metadata\".\"\$model\" == \"dtmi:t:D;1\""
 '
+test_expect_success 'a bad continuationToken is a 400 BadRequest on every list' '
+	for u in /models /digitaltwins/s1/relationships /jobs/imports; do
+		code=$(curl -s -o out.json -w "%{http_code}" "$EMU_URL$u?$V&continuationToken=nope") &&
+		test "$code" = 400 && jq -e ".error.code == \"BadRequest\"" out.json ||
+		{ echo "$u: $code $(cat out.json)"; false; } || return 1
+	done &&
+	curl -s "$EMU_URL/digitaltwins/nobody/relationships?$V" | jq -e ".error.code == \"DigitalTwinNotFound\""
+'
 test_done

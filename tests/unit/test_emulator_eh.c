@@ -46,6 +46,13 @@ main(void)
 	p1 = pub("h", "dev-a", -1, "{\"a\":1}");
 	p2 = pub("h", "dev-a", -1, "{\"a\":2}");
 	ok(p1 >= 0 && p1 == p2, "a key keeps its partition (%d %d)", p1, p2);
+	/* FNV-1a 32 of the key modulo the partition count: these must not
+	 * change (a restarted emulator keeps a key on its partition) */
+	is_int(p1, 0, "dev-a (0xc81c1086) on partition 0 of 2");
+	ok(eh_hub_add("k4", 4, msg, sizeof(msg)) == 0, "hub k4 added");
+	is_int(pub("k4", "dev-a", -1, "x"), 2, "dev-a on partition 2 of 4");
+	is_int(pub("k4", "dev-b", -1, "x"), 3, "dev-b (0xc71c0ef3) on 3 of 4");
+	is_int(pub("k4", "pump-1", -1, "x"), 1, "pump-1 (0x031e11b9) on 1 of 4");
 	is_int(pub("h", NULL, 1, "x"), 1, "explicit partition");
 	is_int(pub("h", NULL, 5, "x"), -1, "no partition 5");
 	ok(eh_part_info("h", p1, &pi) == 0, "partition info");
