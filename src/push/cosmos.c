@@ -36,6 +36,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ndjson.h"
+#include "push.h"
 #include "ratectl.h"
 #include "stage.h"
 #include "stats.h"
@@ -143,22 +144,6 @@ const char *const op_names[] = { "upsert", "merge", "patch",
 
 struct cosmos_run g;
 
-/*
- * Control records pass through untouched, after the results of the records
- * read before them (ingest-eventhub's acknowledgements and cdc-filter
- * --commit rely on that): they wait until no record is in flight.
- */
-void
-flush_controls(void)
-{
-	if (g.live != 0 || g.controls.len == 0)
-		return;
-	buf_add(&g.w->b, g.controls.p, g.controls.len);
-	g.controls.len = 0;
-	if (g.w->b.len >= g.w->flush_at)
-		(void)ndjson_writer_flush(g.w);
-}
-
 /* ---- the loop ---- */
 
 static void
@@ -183,52 +168,25 @@ pump(long timeout_ms, int fd, int *fd_ready)
 	run_ready();
 	if (g.ready != NULL)
 		timeout_ms = 0;
-	http_poll(g.e, timeout_ms, fd, fd_ready);
+	http_poll(g.p.e, timeout_ms, fd, fd_ready);
 	run_ready();
 }
 
-size_t
-max_live(void)
+/* Records begun again after a wait, not in the engine (push.h). */
+static int
+waiting(void)
 {
-	return 1024 + 64 * (size_t)op.concurrency;
+	return g.ready != NULL;
 }
 
+/* A control record: --reconcile's snapshot-complete (push.h). */
 static void
-before_block(void *ctx)
+control(jv v)
 {
-	int ready = 0;
-
-	(void)ctx;
-	ndjson_writer_flush(g.w);
-	dlq_flush(g.dlq);
-	if (g.e == NULL)
-		return;
-	while (!ready && !stage_stop) {
-		pump(-1, 0, &ready);
-		metrics_tick();	/* idle input: counters stay current */
-	}
-}
-
-void
-finish_run(void)
-{
-	int drained = 0;
-
-	while (g.live > 0) {
-		if (stage_stop && !drained) {
-			drained = 1;
-			http_drain(g.e, 10000);
-			run_ready();
-			continue;
-		}
-		if (http_pending(g.e) == 0 && g.ready == NULL) {
-			log_error("internal error: %zu records neither in "
-			    "flight nor waiting", g.live);
-			g.fatal = 1;
-			return;
-		}
-		pump(stage_stop ? 1000 : -1, -1, NULL);
-	}
+	if (op.reconcile)
+		reconcile(v);
+	else
+		jv_free(v);
 }
 
 /* ---- setup: --create-container ---- */
@@ -271,8 +229,8 @@ setup_post(const char *path, const char *type, const char *link,
 	http_req_header(req, "Content-Type", "application/json");
 	http_req_body(req, body, strlen(body));
 	http_req_callbacks(req, prepare, classify, setup_done, &s);
-	http_submit(g.e, req);
-	http_run(g.e);
+	http_submit(g.p.e, req);
+	http_run(g.p.e);
 	if (s.why != NULL) {
 		log_error("cannot create the %s: %s", what, s.why);
 		rc = -1;
@@ -463,22 +421,7 @@ connect_setup(void)
 	ho.http1 = op.http1;
 	ho.service = "cosmos";
 	ho.aimd_increase = 0;	/* 429s are per partition (see "Throttling") */
-	return (g.e = http_engine_new(&ho)) == NULL ? EXIT_FATAL : 0;
-}
-
-/* The read loop's side of the engine (stage_run_engine) */
-static int
-engine_busy(void *ctx)
-{
-	(void)ctx;
-	return http_full(g.e) || g.live >= max_live();
-}
-
-static void
-engine_work(void *ctx, int block)
-{
-	(void)ctx;
-	pump(block ? -1 : 0, -1, NULL);
+	return (g.p.e = http_engine_new(&ho)) == NULL ? EXIT_FATAL : 0;
 }
 
 /*
@@ -489,17 +432,9 @@ engine_work(void *ctx, int block)
 static void
 run(struct stage *st)
 {
-	const struct stage_engine_ops ops = { engine_busy, engine_work,
-	    handle_line, before_block, &g.fatal };
-
 	st->max_line = op.max_line;
-	if (stage_run_engine(st, &ops, NULL) < 0)
-		g.fatal = 1;
-	finish_run();
-	flush_controls();
-	buf_release(&g.controls);
-	st->fatal = g.fatal;
-	st->stopped = stage_stop != 0;
+	push_read(&g.p, st);
+	push_end(&g.p, st);
 	*stats_counter("ru") = (uint64_t)llround(g.ru);
 }
 
@@ -511,6 +446,11 @@ main(int argc, char **argv)
 	int first, status = EXIT_USAGE;
 
 	g.ready_tail = &g.ready;
+	g.p.line = handle_line;
+	g.p.pump = pump;
+	g.p.start = run_ready;
+	g.p.waiting = waiting;
+	g.p.control = control;
 	log_init("push-cosmos");
 	first = cli_parse(&prog, argc, argv, &common);
 	if (first < 0 || check_options(argc, first) < 0 || configure() < 0 ||
@@ -520,19 +460,20 @@ main(int argc, char **argv)
 	if ((status = stage_begin(&st, argc, argv, first, NULL,
 	    "push-cosmos")) != 0)
 		goto out;
-	g.w = &st.out;
-	g.c_in = stats_counter("in");
-	g.c_ok = stats_counter("ok");
-	g.c_failed = stats_counter("failed");
+	g.p.w = &st.out;
+	g.p.c_in = stats_counter("in");
+	g.p.c_ok = stats_counter("ok");
+	g.p.c_failed = stats_counter("failed");
 	g.c_stale = stats_counter("stale");
 	g.c_restarts = stats_counter("conflicts");
-	g.c_control = stats_counter("control");
+	g.p.c_control = stats_counter("control");
+	g.p.max_live = 1024 + 64 * (size_t)op.concurrency;
 	if (op.reconcile)
 		(void)stats_counter("reconciled");
 	if ((status = connect_setup()) == 0 &&
 	    stage_open_dlq(&st, op.dead_letter, "push-cosmos") < 0)
 		status = EXIT_USAGE;
-	g.dlq = st.dlq;
+	g.p.dlq = st.dlq;
 	g.q = keyq_new();
 	ratectl_init(&g.rc, 0);
 	ratectl_tolerate(&g.rc, CUT_SHARE);
@@ -547,13 +488,13 @@ main(int argc, char **argv)
 	}
 	metrics_set_ready(1);
 	run(&st);
-	status = stage_end(&st, EXIT_ALL_OK, common.stats, *g.c_failed,
+	status = stage_end(&st, EXIT_ALL_OK, common.stats, *g.p.c_failed,
 	    "every record read has a result");
 out:
-	http_engine_free(g.e);
+	http_engine_free(g.p.e);
 	keyq_free(g.q, rec_free_item);
 	auth_free(g.auth);
-	json_numlits_release(&g.lits);
+	json_numlits_release(&g.p.lits);
 	free(g.endpoint);
 	free(g.key);
 	free(g.scope);

@@ -1,0 +1,122 @@
+/*
+ * push.h - what the programs that turn records into requests of the HTTP
+ * engine (push-adt, push-cosmos) share, around their own state machines:
+ *
+ * - the run's common state (struct push: the engine, the output, the dead
+ *   letters, the records in flight, the counters in/ok/failed/control);
+ * - a line of input into a record: bad JSON or a bad record answered
+ *   (result line, log, dead letter), a control record kept in order;
+ * - control records passed through untouched after the results of the
+ *   records read before them: they wait until no record is in flight;
+ * - a record's failure: its dead letter (with status and attempts);
+ * - the loop glue of stage_run_engine(): reading waits while the engine is
+ *   full, the engine works before the reader blocks, and at the end every
+ *   record read gets its result (a stop drains what is in flight 10 s).
+ *
+ * What each program keeps: its records, their requests and results, its
+ * own waits (push-adt's timers and deferred relationships), through the
+ * hooks of struct push.
+ */
+#ifndef TP_PUSH_H
+#define TP_PUSH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jv.h>
+
+#include "buf.h"
+#include "http.h"
+#include "json.h"
+#include "ndjson.h"
+#include "result.h"
+#include "stage.h"
+
+struct push {
+	struct http_engine *e;	/* NULL: no requests (a dry run) */
+	struct ndjson_writer *w;	/* the stage's standard output */
+	struct dlq *dlq;	/* NULL without --dead-letter */
+	struct json_numlits lits;
+	size_t live;		/* records read and without a result yet */
+	size_t parked;		/* of those, put aside: not counted as live
+				 * when deciding whether reading waits */
+	size_t max_live;	/* reading waits at this many live records */
+	struct buf controls;	/* control records waiting for the records
+				 * read before them to finish */
+	uint64_t *c_in, *c_ok, *c_failed, *c_control;
+	int no_results;		/* bad input gets no result line (dry run) */
+	int fatal;
+	/* the program's side */
+	void (*line)(const struct ndjson_line *l);	/* one input line */
+	/* one round of work: poll the engine at most timeout_ms (-1: until
+	 * something happens); fd as http_poll() */
+	void (*pump)(long timeout_ms, int fd, int *fd_ready);
+	void (*start)(void);	/* start what is ready (after a drain) */
+	int (*waiting)(void);	/* 1 while records wait outside the engine */
+	/* before the reader blocks, instead of pump(-1, 0, ready): returns
+	 * 1 to tick the metrics. May be NULL. */
+	int (*idle)(int *ready);
+	/* at the end, before each round (idle: nothing in flight or
+	 * waiting): 1 if it did something. May be NULL. */
+	int (*settle)(int idle);
+	/* a control record read, before it is queued. May be NULL. */
+	void (*control)(jv v);
+	/* bad input answered (push_input_error()). May be NULL. */
+	void (*invalid)(const char *code);
+};
+
+/*
+ * The start of a line's handling: the record parsed, counted "in". Returns
+ * 1 with the record in *v (the program's to free), or 0 when there is
+ * nothing more to do: a blank line, bad input (answered), a control
+ * record (queued).
+ */
+int push_record(struct push *p, const struct ndjson_line *l, jv *v);
+
+/*
+ * Bad input: its result line (unless p->no_results), the message logged,
+ * the line to the dead letters (is_json: as JSON), "failed" counted. op,
+ * id and meta may be NULL.
+ */
+void push_input_error(struct push *p, const struct ndjson_line *l,
+    int is_json, const char *code, const char *msg, const char *meta,
+    const char *id, const char *op);
+
+/* Write one result line (a write error is fatal). */
+void push_result(struct push *p, const struct result *res);
+
+/* A failed record's line to the dead letters, with its status and HTTP
+ * attempts. */
+void push_dead_letter(struct push *p, unsigned long long lineno,
+    const char *line, size_t len, const char *code, const char *msg,
+    long status, unsigned attempts);
+
+/* The control records waiting, out once no record is live. */
+void push_flush_controls(struct push *p);
+
+/* Format a failure's message and hand it to fail(rec, code, msg). */
+void push_fail(void (*fail)(void *rec, const char *code, const char *msg),
+    void *rec, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* 1 while reading must wait for the engine. */
+int push_busy(struct push *p);
+
+/* The engine's work: until some progress (block), or what is due now. */
+void push_work(struct push *p, int block);
+
+/* Read every input (stage_run_engine()) while the engine works. */
+void push_read(struct push *p, struct stage *st);
+
+/* Until every record read has its result (on a stop, what is in flight
+ * gets 10 s, then is cancelled). */
+void push_finish(struct push *p);
+
+/*
+ * The end: every record read gets its result (on a stop, what is in
+ * flight gets 10 s), the control records their place; st->fatal and
+ * st->stopped set for stage_end().
+ */
+void push_end(struct push *p, struct stage *st);
+
+#endif
