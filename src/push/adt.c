@@ -15,7 +15,6 @@
 #include <math.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +31,7 @@
 #include "keyq.h"
 #include "log.h"
 #include "metrics.h"
+#include "push.h"
 #include "ratectl.h"
 #include "ndjson.h"
 #include "result.h"
@@ -232,34 +232,24 @@ struct rec {
 
 /* The run's state; one per process. */
 static struct {
-	struct http_engine *e;
+	struct push p;		/* the engine, output, dead letters, counts;
+				 * p.parked: the deferred relationships */
 	struct keyq *q;
 	struct adt_twins *twins;
 	struct auth *auth;
-	struct dlq *dlq;
-	struct ndjson_writer *w;	/* the stage's standard output */
-	struct json_numlits lits;
 	char *endpoint;
 	uint64_t seq;
-	size_t live;		/* records read and not finished */
-	size_t ndeferred;
 	struct rec *ready, **ready_tail;
 	struct rec *deferred, **deferred_tail;
 	struct rec **heap;
 	size_t nheap, capheap;
 	double cd_next;		/* ms: next free create/delete slot */
-	struct buf controls;	/* control records waiting for the records
-				 * read before them to finish */
 	struct adt_job *job;	/* --bulk: the import job's run, or NULL */
 	size_t bulk_ix;		/* pass 2: the spool record being handled */
 	int in_bulk;		/* pass 2 runs */
-	uint64_t *c_control;
-	uint64_t *c_in, *c_ok, *c_failed, *c_merged;
+	uint64_t *c_merged;
 	int eof;
-	int fatal;
 } g;
-
-static void flush_controls(void);
 
 static int64_t
 now_ms(void)
@@ -382,27 +372,22 @@ emit(const struct rec *r, int ok, long status, unsigned attempts,
 	res.err_code = ok ? NULL : code;
 	res.err_msg = ok ? NULL : msg;
 	res.meta = r->op.meta;
-	result_write(&g.w->b, &res);
-	if (ndjson_writer_commit(g.w) < 0)
-		g.fatal = 1;
+	push_result(&g.p, &res);
 	count_op(r->op.kind == ADT_REL ? "relationship" : "twin",
 	    adt_op_name(r->op.op), status);
 	if (ok) {
-		(*g.c_ok)++;
+		(*g.p.c_ok)++;
 		return;
 	}
-	(*g.c_failed)++;
+	(*g.p.c_failed)++;
 	if (r->op.kind == ADT_REL)
 		log_at(LV_ERROR, "<stdin>", r->lineno, "relationship '%s' of "
 		    "twin '%s': %s", r->op.rel_id, r->op.id, msg);
 	else
 		log_at(LV_ERROR, "<stdin>", r->lineno, "twin '%s': %s",
 		    r->op.id, msg);
-	if (dlq_write(g.dlq, "<stdin>", r->lineno, r->line, r->len, 1, code,
-	    msg, jv_object_set(jv_object_set(jv_object(),
-	    jv_string("status"), jv_number((double)status)),
-	    jv_string("attempts"), jv_number(attempts))) < 0)
-		g.fatal = 1;
+	push_dead_letter(&g.p, r->lineno, r->line, r->len, code, msg,
+	    status, attempts);
 }
 
 static void release_key(struct rec *r);
@@ -469,29 +454,13 @@ rec_finish(struct rec *r, int ok, const char *code, const char *msg)
 		n->holds_key = r->holds_key;
 		r->holds_key = 0;
 		r->split = NULL;
-		g.live++;
+		g.p.live++;
 		ready_push(n);
 	}
 	release_key(r);
-	g.live--;
+	g.p.live--;
 	rec_free(r);
-	flush_controls();
-}
-
-/*
- * Control records pass through untouched, after the results of the records
- * read before them (extract-lob --ack relies on that): they wait until no
- * record is in flight or waiting.
- */
-static void
-flush_controls(void)
-{
-	if (g.live != 0 || g.controls.len == 0)
-		return;
-	buf_add(&g.w->b, g.controls.p, g.controls.len);
-	g.controls.len = 0;
-	if (g.w->b.len >= g.w->flush_at)
-		(void)ndjson_writer_flush(g.w);
+	push_flush_controls(&g.p);
 }
 
 static void
@@ -510,20 +479,13 @@ release_key(struct rec *r)
 }
 
 static void
-rec_fail(struct rec *r, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-rec_fail(struct rec *r, const char *code, const char *fmt, ...)
+fail(void *r, const char *code, const char *msg)
 {
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	rec_finish(r, 0, code, msg);
 }
+
+/* rec_finish() for a failure, its message formatted (push_fail()) */
+#define rec_fail(r, code, ...)	push_fail(fail, (r), (code), __VA_ARGS__)
 
 /* ---- requests ---- */
 
@@ -557,7 +519,7 @@ static void
 rate_adapt(long status)
 {
 	if (ratectl_note(&ra, status, now_ms())) {
-		http_set_rate(g.e, ratectl_rate(&ra), ratectl_rate(&ra) / 20 + 1);
+		http_set_rate(g.p.e, ratectl_rate(&ra), ratectl_rate(&ra) / 20 + 1);
 		log_debug("request rate now %.0f/s", ratectl_rate(&ra));
 	}
 }
@@ -680,7 +642,7 @@ rec_send(struct rec *r)
 	}
 	http_req_callbacks(req, prepare, classify, on_done, r);
 	http_req_limits(req, left_att, left_ms);
-	http_submit(g.e, req);
+	http_submit(g.p.e, req);
 }
 
 /* Is this step a create or a delete (ADT's 500/s instance budget)? */
@@ -865,7 +827,7 @@ after_put(struct rec *r, enum http_verdict v, long st)
 		r->next = NULL;
 		*g.deferred_tail = r;
 		g.deferred_tail = &r->next;
-		g.ndeferred++;
+		g.p.parked++;
 		return A_DONE;
 	}
 	return A_FAIL;
@@ -1064,7 +1026,7 @@ static void
 dry_req(const char *method, const char *url, const char *hdr,
     const char *body, const char *when)
 {
-	struct buf *b = &g.w->b;
+	struct buf *b = &g.p.w->b;
 
 	buf_adds(b, "{\"method\":");
 	json_write_string(b, method, strlen(method), 0);
@@ -1083,8 +1045,8 @@ dry_req(const char *method, const char *url, const char *hdr,
 		json_write_string(b, when, strlen(when), 0);
 	}
 	buf_addc(b, '}');
-	if (ndjson_writer_commit(g.w) < 0)
-		g.fatal = 1;
+	if (ndjson_writer_commit(g.p.w) < 0)
+		g.p.fatal = 1;
 }
 
 static void
@@ -1145,28 +1107,10 @@ dry_run(const struct rec *r)
 
 /* ---- input ---- */
 
+/* Bad input counted under "invalid.CODE" (push.h). */
 static void
-input_error(const struct ndjson_line *l, int is_json, const char *code,
-    const char *msg, const char *meta, const char *id, const char *opn)
+invalid(const char *code)
 {
-	struct result res = { 0 };
-
-	res.op = opn;
-	res.id = id;
-	res.meta = meta;
-	res.err_code = code;
-	res.err_msg = msg;
-	if (!op.dry_run) {
-		result_write(&g.w->b, &res);
-		if (ndjson_writer_commit(g.w) < 0)
-			g.fatal = 1;
-	}
-	log_at(LV_ERROR, "<stdin>", l->lineno, "%s", msg);
-	if (dlq_write(g.dlq, "<stdin>", l->lineno, l->p, l->len, is_json,
-	    code, msg, l->too_long ? jv_object_set(jv_object(),
-	    jv_string("truncated"), jv_true()) : jv_invalid()) < 0)
-		g.fatal = 1;
-	(*g.c_failed)++;
 	count_op("invalid", code, -1);
 }
 
@@ -1208,25 +1152,9 @@ handle_line(const struct ndjson_line *l)
 	struct rec *r, *last;
 	char *id = NULL, *opn = NULL;
 	jv v;
-	int rc, is_json;
 
-	if ((rc = ndjson_record(l, &v, &g.lits, &code, &msg, &is_json)) == 0)
+	if (!push_record(&g.p, l, &v))
 		return;
-	(*g.c_in)++;
-	if (rc < 0) {
-		input_error(l, is_json, code, buf_cstr(&msg), NULL, NULL,
-		    NULL);
-		goto out;
-	}
-	if (json_is_control(v)) {
-		jv_free(v);
-		(*g.c_in)--;
-		(*g.c_control)++;
-		buf_add(&g.controls, l->p, l->len);
-		buf_addc(&g.controls, '\n');
-		flush_controls();
-		goto out;
-	}
 	r = xcalloc(1, sizeof(*r));
 	{
 		const char *s = json_get_str(v, "$dtId");
@@ -1235,8 +1163,9 @@ handle_line(const struct ndjson_line *l)
 		id = s != NULL ? xstrdup(s) : NULL;
 		opn = xstrdup(o != NULL ? o : "upsert");
 	}
-	if (adt_op_parse(v, &g.lits, &r->op, &code, &msg) < 0) {
-		input_error(l, 1, code, buf_cstr(&msg), r->op.meta, id, opn);
+	if (adt_op_parse(v, &g.p.lits, &r->op, &code, &msg) < 0) {
+		push_input_error(&g.p, l, 1, code, buf_cstr(&msg), r->op.meta,
+		    id, opn);
 		rec_free(r);
 		goto out;
 	}
@@ -1247,7 +1176,7 @@ handle_line(const struct ndjson_line *l)
 	r->len = l->len;
 	if (op.dry_run) {
 		dry_run(r);
-		(*g.c_ok)++;
+		(*g.p.c_ok)++;
 		rec_free(r);
 		goto out;
 	}
@@ -1300,7 +1229,7 @@ handle_line(const struct ndjson_line *l)
 		r->in_prev = (struct rec **)&t->incoming;
 		t->incoming = r;
 	}
-	g.live++;
+	g.p.live++;
 	if (keyq_push(g.q, r->op.id, r)) {
 		r->holds_key = 1;
 		rec_begin(r);
@@ -1350,24 +1279,18 @@ pump(long timeout_ms, int fd, int *fd_ready)
 
 	if (t >= 0 && (timeout_ms < 0 || t < timeout_ms))
 		timeout_ms = t;
-	if (fd < 0 && http_pending(g.e) == 0 && timeout_ms < 0)
+	if (fd < 0 && http_pending(g.p.e) == 0 && timeout_ms < 0)
 		return;
-	http_poll(g.e, timeout_ms, fd, fd_ready);
+	http_poll(g.p.e, timeout_ms, fd, fd_ready);
 	run_due();
-}
-
-static size_t
-max_live(void)
-{
-	return 1024 + 64 * (size_t)op.concurrency;
 }
 
 /* Nothing left to do but the relationships put aside after a 404? */
 static int
 only_deferred(void)
 {
-	return g.ndeferred > 0 && g.live == g.ndeferred &&
-	    http_pending(g.e) == 0 && g.nheap == 0 && g.ready == NULL;
+	return g.p.parked > 0 && g.p.live == g.p.parked &&
+	    http_pending(g.p.e) == 0 && g.nheap == 0 && g.ready == NULL;
 }
 
 /* Try the relationships put aside after a 404 once more, in input order. */
@@ -1378,7 +1301,7 @@ retry_deferred(void)
 
 	g.deferred = NULL;
 	g.deferred_tail = &g.deferred;
-	g.ndeferred = 0;
+	g.p.parked = 0;
 	while (r != NULL) {
 		struct rec *nx = r->next;
 
@@ -1387,86 +1310,71 @@ retry_deferred(void)
 	}
 }
 
+/* Records waiting outside the engine: ready, or on a timer (push.h). */
+static int
+waiting(void)
+{
+	return g.nheap != 0 || g.ready != NULL;
+}
+
 /*
- * Called by the reader before a read that may block: flush, then keep the
- * requests moving until input is readable. A stream that pauses for
- * DEFER_IDLE_MS with nothing else to do gets its put-aside relationships
- * retried then, rather than at its end, which may never come.
+ * Before the reader blocks, one round of keeping the requests moving
+ * (push.h). A stream that pauses for DEFER_IDLE_MS with nothing else to
+ * do gets its put-aside relationships retried then, rather than at its
+ * end, which may never come.
  */
 #define DEFER_IDLE_MS 3000
-static void
-before_block(void *ctx)
+static int
+idle(int *ready)
 {
-	int ready = 0;
+	if (only_deferred()) {
+		int64_t t0 = now_ms();
 
-	(void)ctx;
-	ndjson_writer_flush(g.w);
-	dlq_flush(g.dlq);
-	if (g.e == NULL)
-		return;
-	while (!ready && !stage_stop) {
-		if (only_deferred()) {
-			int64_t t0 = now_ms();
-
-			http_poll(g.e, DEFER_IDLE_MS, 0, &ready);
-			if (!ready && !stage_stop &&
-			    now_ms() - t0 >= DEFER_IDLE_MS - 10) {
-				retry_deferred();
-				run_due();
-				ndjson_writer_flush(g.w);
-			}
-			continue;
+		http_poll(g.p.e, DEFER_IDLE_MS, 0, ready);
+		if (!*ready && !stage_stop &&
+		    now_ms() - t0 >= DEFER_IDLE_MS - 10) {
+			retry_deferred();
+			run_due();
+			ndjson_writer_flush(g.p.w);
 		}
-		pump(-1, 0, &ready);
-		if (only_deferred())
-			ndjson_writer_flush(g.w);
-		metrics_tick();	/* idle input: counters stay current */
+		return 0;
 	}
+	pump(-1, 0, ready);
+	if (only_deferred())
+		ndjson_writer_flush(g.p.w);
+	return 1;
+}
+
+/* At the end (push.h): the relationships put aside fail on a stop, or
+ * are tried once more when everything else is written. */
+static int
+settle(int idle_now)
+{
+	struct rec *r;
+
+	if (stage_stop && g.p.parked > 0) {
+		while ((r = g.deferred) != NULL) {
+			g.deferred = r->next;
+			g.p.parked--;
+			rec_fail(r, "interrupted", "interrupted before "
+			    "it was applied (SIGINT/SIGTERM): re-drive it");
+		}
+		g.deferred_tail = &g.deferred;
+		return 1;
+	}
+	if (idle_now && only_deferred()) {
+		/* everything else is written: try the relationships whose
+		   twins were missing once more */
+		retry_deferred();
+		return 1;
+	}
+	return 0;
 }
 
 static void
-finish_run(void)
+start_ready(void)
 {
-	int drained = 0;
-
-	while (g.live > 0) {
-		if (stage_stop && !drained) {
-			/* interrupted: give what is in flight (retries
-			   included) 10 s, then cancel it; the records fail
-			   and are dead-lettered for a re-drive */
-			drained = 1;
-			http_drain(g.e, 10000);
-			run_due();
-			continue;
-		}
-		if (stage_stop && g.ndeferred > 0) {
-			struct rec *r;
-
-			while ((r = g.deferred) != NULL) {
-				g.deferred = r->next;
-				g.ndeferred--;
-				rec_fail(r, "interrupted", "interrupted before "
-				    "it was applied (SIGINT/SIGTERM): "
-				    "re-drive it");
-			}
-			g.deferred_tail = &g.deferred;
-			continue;
-		}
-		if (http_pending(g.e) == 0 && g.nheap == 0 &&
-		    g.ready == NULL) {
-			if (!only_deferred()) {
-				log_error("internal error: %zu records "
-				    "neither in flight nor waiting", g.live);
-				g.fatal = 1;
-				return;
-			}
-			/* everything else is written: try the relationships
-			   whose twins were missing once more */
-			retry_deferred();
-			continue;
-		}
-		pump(stage_stop ? 1000 : -1, -1, NULL);
-	}
+	(void)run_due();
 }
 
 static enum adt_job_mode bulk_mode;
@@ -1508,7 +1416,7 @@ bulk_setup(void)
 	if (bulk_mode == ADT_JOB_NEVER || op.bulk_container == NULL)
 		return 0;
 	memset(&c, 0, sizeof(c));
-	c.e = g.e;
+	c.e = g.p.e;
 	c.prepare = prepare;
 	c.classify = classify;
 	c.endpoint = g.endpoint;
@@ -1519,7 +1427,7 @@ bulk_setup(void)
 	c.wait_s = op.bulk_wait;
 	c.keep = op.bulk_keep;
 	c.dry_run = op.dry_run;
-	c.w = g.w;
+	c.w = g.p.w;
 	c.bc.url = op.bulk_container;
 	c.bc.what = "--bulk-container";
 	c.bc.conn_file = op.bulk_conn_file;
@@ -1598,23 +1506,7 @@ connect_setup(void)
 	ho.insecure = op.insecure;
 	ho.http1 = op.http1;
 	ho.service = "adt";
-	return (g.e = http_engine_new(&ho)) == NULL ? EXIT_FATAL : 0;
-}
-
-/* The read loop's side of the engine (stage_run_engine) */
-static int
-engine_busy(void *ctx)
-{
-	(void)ctx;
-	return g.e != NULL && (http_full(g.e) || g.live - g.ndeferred >= max_live());
-}
-
-static void
-engine_work(void *ctx, int block)
-{
-	(void)ctx;
-	if (g.e != NULL)
-		pump(block ? -1 : 0, -1, NULL);
+	return (g.p.e = http_engine_new(&ho)) == NULL ? EXIT_FATAL : 0;
 }
 
 /* Pass 1 of a bulk load: the whole input into the spool. */
@@ -1642,22 +1534,22 @@ run_bulk(struct stage *st)
 
 	if ((rc = adt_job_recover(g.job)) != 0) {
 		if (rc < 0)
-			g.fatal = 1;
+			g.p.fatal = 1;
 		return 1;
 	}
 	if (stage_run(st, &p1, NULL) < 0 || adt_job_run(g.job) < 0) {
-		g.fatal = 1;
+		g.p.fatal = 1;
 		return 1;
 	}
 	g.in_bulk = 1;
-	while (!g.fatal && adt_job_next(g.job, &l, &ix)) {
-		while (!g.fatal && engine_busy(NULL))
-			engine_work(NULL, 1);
-		if (g.fatal)
+	while (!g.p.fatal && adt_job_next(g.job, &l, &ix)) {
+		while (!g.p.fatal && push_busy(&g.p))
+			push_work(&g.p, 1);
+		if (g.p.fatal)
 			break;
 		g.bulk_ix = ix;
 		handle_line(&l);
-		engine_work(NULL, 0);
+		push_work(&g.p, 0);
 		stats_tick();
 	}
 	g.in_bulk = 0;
@@ -1672,23 +1564,14 @@ run_bulk(struct stage *st)
 static void
 run(struct stage *st)
 {
-	const struct stage_engine_ops ops = { engine_busy, engine_work,
-	    handle_line, before_block, &g.fatal };
-
 	st->max_line = op.max_line;
-	if ((g.job == NULL || run_bulk(st) == 0) &&
-	    stage_run_engine(st, &ops, NULL) < 0)
-		g.fatal = 1;
+	if (g.job == NULL || run_bulk(st) == 0)
+		push_read(&g.p, st);
 	g.eof = 1;
-	if (g.e != NULL)
-		finish_run();
-	flush_controls();
-	buf_release(&g.controls);
-	if (g.job != NULL && !g.fatal && ndjson_writer_flush(g.w) == 0 &&
-	    !g.w->err && dlq_flush(g.dlq) == 0)
+	push_end(&g.p, st);
+	if (g.job != NULL && !g.p.fatal && ndjson_writer_flush(g.p.w) == 0 &&
+	    !g.p.w->err && dlq_flush(g.p.dlq) == 0)
 		adt_job_end(g.job);
-	st->fatal = g.fatal;
-	st->stopped = stage_stop != 0;
 	if (g.auth != NULL)
 		log_info("token requests: %lu (credential %s)",
 		    auth_requests(g.auth), auth_provider_name(g.auth));
@@ -1703,6 +1586,13 @@ main(int argc, char **argv)
 
 	g.ready_tail = &g.ready;
 	g.deferred_tail = &g.deferred;
+	g.p.line = handle_line;
+	g.p.pump = pump;
+	g.p.start = start_ready;
+	g.p.waiting = waiting;
+	g.p.idle = idle;
+	g.p.settle = settle;
+	g.p.invalid = invalid;
 	log_init("push-adt");
 	first = cli_parse(&prog, argc, argv, &common);
 	if (first < 0 || check_options(argc, first) < 0)
@@ -1713,12 +1603,14 @@ main(int argc, char **argv)
 	if ((status = stage_begin(&st, argc, argv, first, NULL,
 	    "push-adt")) != 0)
 		goto out;
-	g.w = &st.out;
-	g.c_in = stats_counter("in");
-	g.c_ok = stats_counter("ok");
-	g.c_failed = stats_counter("failed");
+	g.p.w = &st.out;
+	g.p.c_in = stats_counter("in");
+	g.p.c_ok = stats_counter("ok");
+	g.p.c_failed = stats_counter("failed");
 	g.c_merged = stats_counter("merged");
-	g.c_control = stats_counter("control");
+	g.p.c_control = stats_counter("control");
+	g.p.max_live = 1024 + 64 * (size_t)op.concurrency;
+	g.p.no_results = op.dry_run;
 	if (!op.dry_run)
 		status = connect_setup();
 	if (status == 0)
@@ -1733,20 +1625,20 @@ main(int argc, char **argv)
 		goto out;
 	}
 	metrics_set_ready(1);
-	g.dlq = st.dlq;
+	g.p.dlq = st.dlq;
 	g.q = keyq_new();
 	g.twins = adt_twins_new();
 	ratectl_init(&ra, (double)op.rate);
 	run(&st);
-	status = stage_end(&st, EXIT_ALL_OK, common.stats, *g.c_failed,
+	status = stage_end(&st, EXIT_ALL_OK, common.stats, *g.p.c_failed,
 	    "every record read has a result");
 out:
 	adt_job_free(g.job);
-	http_engine_free(g.e);
+	http_engine_free(g.p.e);
 	keyq_free(g.q, NULL);
 	adt_twins_free(g.twins);
 	auth_free(g.auth);
-	json_numlits_release(&g.lits);
+	json_numlits_release(&g.p.lits);
 	free(g.heap);
 	free(g.endpoint);
 	return status;
