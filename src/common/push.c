@@ -12,6 +12,43 @@
 #include "metrics.h"
 #include "stats.h"
 
+struct auth_cli
+push_auth_cli(const struct push_opts *o)
+{
+	const struct auth_cli ac = { o->credential, o->token_file, o->cacert,
+	    o->insecure };
+
+	return ac;
+}
+
+void
+push_http_opts(struct http_opts *ho, const struct push_opts *o)
+{
+	ho->max_inflight = (unsigned)o->concurrency;
+	ho->max_attempts = (unsigned)o->max_attempts;
+	ho->max_total_ms = (long)(o->max_time * 1000);
+	ho->cacert = o->cacert;
+	ho->insecure = o->insecure;
+	ho->http1 = o->http1;
+}
+
+int
+push_begin(struct push *p, const struct push_ops *ops, struct stage *st,
+    int argc, char **argv, int first, const char *prog, long concurrency)
+{
+	int rc;
+
+	p->ops = ops;
+	if ((rc = stage_begin(st, argc, argv, first, NULL, prog)) != 0)
+		return rc;
+	p->w = &st->out;
+	p->c_in = stats_counter("in");
+	p->c_ok = stats_counter("ok");
+	p->c_failed = stats_counter("failed");
+	p->max_live = 1024 + 64 * (size_t)concurrency;
+	return 0;
+}
+
 void
 push_result(struct push *p, const struct result *res)
 {
@@ -40,8 +77,8 @@ push_input_error(struct push *p, const struct ndjson_line *l, int is_json,
 	    jv_string("truncated"), jv_true()) : jv_invalid()) < 0)
 		p->fatal = 1;
 	(*p->c_failed)++;
-	if (p->invalid != NULL)
-		p->invalid(code);
+	if (p->ops->invalid != NULL)
+		p->ops->invalid(code);
 }
 
 void
@@ -93,8 +130,8 @@ push_record(struct push *p, const struct ndjson_line *l, jv *v)
 	if (!json_is_control(*v))
 		return 1;
 	(*p->c_in)--;
-	if (p->control != NULL)
-		p->control(jv_copy(*v));
+	if (p->ops->control != NULL)
+		p->ops->control(jv_copy(*v));
 	jv_free(*v);
 	*v = jv_invalid();
 	(*p->c_control)++;
@@ -130,7 +167,7 @@ void
 push_work(struct push *p, int block)
 {
 	if (p->e != NULL)
-		p->pump(block ? -1 : 0, -1, NULL);
+		p->ops->pump(block ? -1 : 0, -1, NULL);
 }
 
 static int
@@ -160,10 +197,10 @@ before_block(void *ctx)
 	while (!ready && !stage_stop) {
 		int tick = 1;
 
-		if (p->idle != NULL)
-			tick = p->idle(&ready);
+		if (p->ops->idle != NULL)
+			tick = p->ops->idle(&ready);
 		else
-			p->pump(-1, 0, &ready);
+			p->ops->pump(-1, 0, &ready);
 		if (tick)
 			metrics_tick();	/* idle input: counters stay current */
 	}
@@ -173,7 +210,7 @@ void
 push_read(struct push *p, struct stage *st)
 {
 	const struct stage_engine_ops ops = { engine_busy, engine_work,
-	    p->line, before_block, &p->fatal };
+	    p->ops->line, before_block, &p->fatal };
 
 	if (stage_run_engine(st, &ops, p) < 0)
 		p->fatal = 1;
@@ -193,11 +230,11 @@ push_finish(struct push *p)
 			   and are dead-lettered for a re-drive */
 			drained = 1;
 			http_drain(p->e, 10000);
-			p->start();
+			p->ops->start();
 			continue;
 		}
-		idle = http_pending(p->e) == 0 && !p->waiting();
-		if (p->settle != NULL && p->settle(idle))
+		idle = http_pending(p->e) == 0 && !p->ops->waiting();
+		if (p->ops->settle != NULL && p->ops->settle(idle))
 			continue;
 		if (idle) {
 			log_error("internal error: %zu records neither in "
@@ -205,7 +242,7 @@ push_finish(struct push *p)
 			p->fatal = 1;
 			return;
 		}
-		p->pump(stage_stop ? 1000 : -1, -1, NULL);
+		p->ops->pump(stage_stop ? 1000 : -1, -1, NULL);
 	}
 }
 

@@ -25,12 +25,59 @@
 
 #include <jv.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "http.h"
 #include "json.h"
 #include "ndjson.h"
 #include "result.h"
 #include "stage.h"
+
+/* The options both programs have (their table entries are their own:
+ * help text and environment variables differ). */
+struct push_opts {
+	const char *endpoint;
+	const char *cacert;
+	const char *credential;
+	const char *dead_letter;
+	const char *token_file;
+	long concurrency;
+	long max_attempts;
+	double max_time;
+	size_t max_line;
+	int insecure;
+	int http1;
+};
+#define PUSH_OPTS_DEFAULTS { .concurrency = 32, .max_attempts = 10, \
+	.max_time = 300, .max_line = NDJSON_DEFAULT_MAX_LINE }
+
+/* The credential's options (auth_from_options()). */
+struct auth_cli push_auth_cli(const struct push_opts *o);
+
+/* The engine's options from o (after http_opts_init()): requests in
+ * flight, attempts, time per request, TLS, HTTP/1.1. */
+void push_http_opts(struct http_opts *ho, const struct push_opts *o);
+
+/* The program's side of a push run. */
+struct push_ops {
+	void (*line)(const struct ndjson_line *l);	/* one input line */
+	/* one round of work: poll the engine at most timeout_ms (-1: until
+	 * something happens); fd as http_poll() */
+	void (*pump)(long timeout_ms, int fd, int *fd_ready);
+	void (*start)(void);	/* start what is ready (after a drain) */
+	int (*waiting)(void);	/* 1 while records wait outside the engine */
+	/* before the reader blocks, instead of pump(-1, 0, ready): returns
+	 * 1 to tick the metrics. May be NULL. */
+	int (*idle)(int *ready);
+	/* at the end, before each round (idle: nothing in flight or
+	 * waiting): 1 if it did something. May be NULL. */
+	int (*settle)(int idle);
+	/* a control record read (consumed), before it is queued. May be
+	 * NULL. */
+	void (*control)(jv v);
+	/* bad input answered (push_input_error()). May be NULL. */
+	void (*invalid)(const char *code);
+};
 
 struct push {
 	struct http_engine *e;	/* NULL: no requests (a dry run) */
@@ -46,24 +93,17 @@ struct push {
 	uint64_t *c_in, *c_ok, *c_failed, *c_control;
 	int no_results;		/* bad input gets no result line (dry run) */
 	int fatal;
-	/* the program's side */
-	void (*line)(const struct ndjson_line *l);	/* one input line */
-	/* one round of work: poll the engine at most timeout_ms (-1: until
-	 * something happens); fd as http_poll() */
-	void (*pump)(long timeout_ms, int fd, int *fd_ready);
-	void (*start)(void);	/* start what is ready (after a drain) */
-	int (*waiting)(void);	/* 1 while records wait outside the engine */
-	/* before the reader blocks, instead of pump(-1, 0, ready): returns
-	 * 1 to tick the metrics. May be NULL. */
-	int (*idle)(int *ready);
-	/* at the end, before each round (idle: nothing in flight or
-	 * waiting): 1 if it did something. May be NULL. */
-	int (*settle)(int idle);
-	/* a control record read, before it is queued. May be NULL. */
-	void (*control)(jv v);
-	/* bad input answered (push_input_error()). May be NULL. */
-	void (*invalid)(const char *code);
+	const struct push_ops *ops;	/* the program's side */
 };
+
+/*
+ * stage_begin() (the dead letters are opened later, stage_open_dlq(), once
+ * the credential works), then the output and the counters in, ok and
+ * failed; reading waits at 1024 + 64 * concurrency live records. Returns
+ * 0, or the exit code (stage_begin()).
+ */
+int push_begin(struct push *p, const struct push_ops *ops, struct stage *st,
+    int argc, char **argv, int first, const char *prog, long concurrency);
 
 /*
  * The start of a line's handling: the record parsed, counted "in". Returns

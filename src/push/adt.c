@@ -43,22 +43,12 @@
 
 
 static struct {
-	const char *endpoint;
+	struct push_opts push;	/* --endpoint, --concurrency, ... */
 	const char *api_version;
-	const char *cacert;
-	const char *credential;
-	const char *dead_letter;
-	const char *token_file;
-	long concurrency;
-	long max_attempts;
-	double max_time;
-	size_t max_line;
 	long rate;
 	long create_rate;
 	long twin_rate;
 	int dry_run;
-	int insecure;
-	int http1;
 	const char *bulk;
 	const char *bulk_auth;
 	const char *bulk_conn_file;
@@ -70,11 +60,8 @@ static struct {
 	double bulk_wait;
 	int bulk_keep;
 } op = {
+	.push = PUSH_OPTS_DEFAULTS,
 	.api_version = "2023-10-31",
-	.concurrency = 32,
-	.max_attempts = 10,
-	.max_time = 300,
-	.max_line = NDJSON_DEFAULT_MAX_LINE,
 	.rate = 500,
 	.create_rate = 500,
 	.twin_rate = 10,
@@ -118,39 +105,39 @@ static const struct cli_opt options[] = {
 	{ "bulk-wait", 0, CLI_DURATION, &op.bulk_wait, "DURATION", NULL,
 	    "wait for an import job (and for another one to end) at most "
 	    "DURATION (default 1h)", 0, NULL },
-	CLI_OPT_CACERT(&op.cacert),
-	{ "concurrency", 'c', CLI_LONG, &op.concurrency, "N",
+	CLI_OPT_CACERT(&op.push.cacert),
+	{ "concurrency", 'c', CLI_LONG, &op.push.concurrency, "N",
 	    "ADT_CONCURRENCY", "requests in flight at most (default 32)", 0,
 	    NULL },
 	{ "create-rate", 0, CLI_LONG, &op.create_rate, "N",
 	    "ADT_CREATE_RATE", "creates and deletes of twins and "
 	    "relationships per second at most (ADT's limit: default 500; "
 	    "0: none)", 0, NULL },
-	{ "credential", 0, CLI_STR, &op.credential, "LIST",
+	{ "credential", 0, CLI_STR, &op.push.credential, "LIST",
 	    "TWINPIPE_CREDENTIAL", "credential providers to try, in order "
 	    "(default environment,workload-identity,managed-identity,"
 	    "azure-cli)", 0, NULL },
-	{ "dead-letter", 0, CLI_STR, &op.dead_letter, "FILE",
+	{ "dead-letter", 0, CLI_STR, &op.push.dead_letter, "FILE",
 	    "TWINPIPE_DEAD_LETTER",
 	    "append failed records with their error to FILE (NDJSON)", 0,
 	    NULL },
 	{ "dry-run", 'n', CLI_FLAG, &op.dry_run, NULL, NULL,
 	    "print the requests that would be sent (as NDJSON), send none",
 	    0, NULL },
-	{ "endpoint", 'e', CLI_STR, &op.endpoint, "URL", "ADT_ENDPOINT",
+	{ "endpoint", 'e', CLI_STR, &op.push.endpoint, "URL", "ADT_ENDPOINT",
 	    "the ADT instance, e.g. https://NAME.api.REGION."
 	    "digitaltwins.azure.net", 0, NULL },
-	{ "http1", 0, CLI_FLAG, &op.http1, NULL, NULL,
+	{ "http1", 0, CLI_FLAG, &op.push.http1, NULL, NULL,
 	    "use HTTP/1.1 only (no HTTP/2)", 0, NULL },
-	{ "insecure", 'k', CLI_FLAG, &op.insecure, NULL, NULL,
+	{ "insecure", 'k', CLI_FLAG, &op.push.insecure, NULL, NULL,
 	    "do not verify TLS certificates (tests only)", 0, NULL },
-	{ "max-attempts", 0, CLI_LONG, &op.max_attempts, "N", NULL,
+	{ "max-attempts", 0, CLI_LONG, &op.push.max_attempts, "N", NULL,
 	    "HTTP attempts per record at most, not counting 429s "
 	    "that give a retry time (default 10)", 0, NULL },
-	{ "max-line", 0, CLI_SIZE, &op.max_line, "SIZE",
+	{ "max-line", 0, CLI_SIZE, &op.push.max_line, "SIZE",
 	    "TWINPIPE_MAX_LINE", "longest input line accepted "
 	    "(default 16M)", 0, NULL },
-	{ "max-time", 0, CLI_DURATION, &op.max_time, "DURATION", NULL,
+	{ "max-time", 0, CLI_DURATION, &op.push.max_time, "DURATION", NULL,
 	    "give a record up after DURATION of retries (default 5m)", 0,
 	    NULL },
 	{ "metrics-listen", 0, CLI_STR, &metrics_opt.listen, "ADDR:PORT",
@@ -160,7 +147,7 @@ static const struct cli_opt options[] = {
 	    "start at most N requests a second (default 500, ADT's "
 	    "create/delete limit; 0: no limit)", 0, NULL },
 	CLI_OPT_REDACT_PARAM,
-	{ "token-file", 0, CLI_STR, &op.token_file, "FILE", "ADT_TOKEN_FILE",
+	{ "token-file", 0, CLI_STR, &op.push.token_file, "FILE", "ADT_TOKEN_FILE",
 	    "send the bearer token in FILE instead of using the credential "
 	    "chain", 0, NULL },
 	{ "twin-rate", 0, CLI_LONG, &op.twin_rate, "N", NULL,
@@ -574,20 +561,20 @@ rec_send(struct rec *r)
 	}
 	if (r->t0 == 0)
 		r->t0 = now;
-	if (op.max_attempts > 0) {
-		if (r->attempts - r->throttled >= (unsigned)op.max_attempts) {
+	if (op.push.max_attempts > 0) {
+		if (r->attempts - r->throttled >= (unsigned)op.push.max_attempts) {
 			rec_fail(r, "gave_up", "gave up after %u attempts "
 			    "(--max-attempts)", r->attempts);
 			return;
 		}
-		left_att = (unsigned)op.max_attempts - (r->attempts -
+		left_att = (unsigned)op.push.max_attempts - (r->attempts -
 		    r->throttled);
 	}
-	if (op.max_time > 0) {
-		left_ms = (long)(op.max_time * 1000) - (long)(now - r->t0);
+	if (op.push.max_time > 0) {
+		left_ms = (long)(op.push.max_time * 1000) - (long)(now - r->t0);
 		if (left_ms <= 0) {
 			rec_fail(r, "gave_up", "gave up after %.1f s "
-			    "(--max-time)", op.max_time);
+			    "(--max-time)", op.push.max_time);
 			return;
 		}
 	}
@@ -1437,8 +1424,8 @@ bulk_setup(void)
 	c.bc.auth_opt = "--bulk-auth";
 	c.bc.key_opt = "--bulk-key-file";
 	c.bc.sas_opt = "--bulk-sas-file";
-	c.insecure = op.insecure;
-	c.cacert = op.cacert;
+	c.insecure = op.push.insecure;
+	c.cacert = op.push.cacert;
 	if ((g.job = adt_job_new(&c, &err)) == NULL) {
 		log_error("%s", buf_cstr(&err));
 		buf_release(&err);
@@ -1454,17 +1441,17 @@ check_options(int argc, int first)
 {
 	if (argc - first > 1)
 		return cli_usage_error(&prog, "at most one input FILE"), -1;
-	if (op.endpoint == NULL && !op.dry_run)
+	if (op.push.endpoint == NULL && !op.dry_run)
 		return cli_usage_error(&prog, "no --endpoint (or ADT_ENDPOINT) "
 		    "given"), -1;
-	if (op.concurrency < 1 || op.concurrency > 1024 ||
-	    op.max_attempts < 1 || op.max_attempts > 1000 ||
-	    op.rate < 0 || op.twin_rate < 0 || op.max_time < 0 ||
+	if (op.push.concurrency < 1 || op.push.concurrency > 1024 ||
+	    op.push.max_attempts < 1 || op.push.max_attempts > 1000 ||
+	    op.rate < 0 || op.twin_rate < 0 || op.push.max_time < 0 ||
 	    op.create_rate < 0)
 		return cli_usage_error(&prog, "--concurrency must be 1..1024, "
 		    "--max-attempts 1..1000, --rate, --create-rate, "
 		    "--twin-rate and --max-time not negative"), -1;
-	if (op.max_line < 16 || op.max_line > (1u << 30))
+	if (op.push.max_line < 16 || op.push.max_line > (1u << 30))
 		return cli_usage_error(&prog, "--max-line must be between 16 "
 		    "and 1G"), -1;
 	return check_bulk();
@@ -1490,21 +1477,15 @@ endpoint_url(const char *ep)
 static int
 connect_setup(void)
 {
-	const struct auth_cli ac = { op.credential, op.token_file, op.cacert,
-	    op.insecure };
+	const struct auth_cli ac = push_auth_cli(&op.push);
 	struct http_opts ho;
 
 	if ((g.auth = auth_from_options(&ac, ADT_SCOPE, NULL)) == NULL)
 		return EXIT_USAGE;
 	http_opts_init(&ho);
-	ho.max_inflight = (unsigned)op.concurrency;
-	ho.max_attempts = (unsigned)op.max_attempts;
-	ho.max_total_ms = (long)(op.max_time * 1000);
+	push_http_opts(&ho, &op.push);
 	ho.rate = (double)op.rate;
 	ho.burst = op.rate > 0 ? (double)op.rate / 20 + 1 : 1;
-	ho.cacert = op.cacert;
-	ho.insecure = op.insecure;
-	ho.http1 = op.http1;
 	ho.service = "adt";
 	return (g.p.e = http_engine_new(&ho)) == NULL ? EXIT_FATAL : 0;
 }
@@ -1564,7 +1545,7 @@ run_bulk(struct stage *st)
 static void
 run(struct stage *st)
 {
-	st->max_line = op.max_line;
+	st->max_line = op.push.max_line;
 	if (g.job == NULL || run_bulk(st) == 0)
 		push_read(&g.p, st);
 	g.eof = 1;
@@ -1577,6 +1558,16 @@ run(struct stage *st)
 		    auth_requests(g.auth), auth_provider_name(g.auth));
 }
 
+static const struct push_ops hooks = {
+	.line = handle_line,
+	.pump = pump,
+	.start = start_ready,
+	.waiting = waiting,
+	.idle = idle,
+	.settle = settle,
+	.invalid = invalid,
+};
+
 int
 main(int argc, char **argv)
 {
@@ -1586,36 +1577,24 @@ main(int argc, char **argv)
 
 	g.ready_tail = &g.ready;
 	g.deferred_tail = &g.deferred;
-	g.p.line = handle_line;
-	g.p.pump = pump;
-	g.p.start = start_ready;
-	g.p.waiting = waiting;
-	g.p.idle = idle;
-	g.p.settle = settle;
-	g.p.invalid = invalid;
 	log_init("push-adt");
 	first = cli_parse(&prog, argc, argv, &common);
 	if (first < 0 || check_options(argc, first) < 0)
 		return EXIT_USAGE;
-	g.endpoint = endpoint_url(op.endpoint ? op.endpoint :
+	g.endpoint = endpoint_url(op.push.endpoint ? op.push.endpoint :
 	    "https://ADT_ENDPOINT");
 	/* the input first, the dead letters once the credential works */
-	if ((status = stage_begin(&st, argc, argv, first, NULL,
-	    "push-adt")) != 0)
+	if ((status = push_begin(&g.p, &hooks, &st, argc, argv, first,
+	    "push-adt", op.push.concurrency)) != 0)
 		goto out;
-	g.p.w = &st.out;
-	g.p.c_in = stats_counter("in");
-	g.p.c_ok = stats_counter("ok");
-	g.p.c_failed = stats_counter("failed");
 	g.c_merged = stats_counter("merged");
 	g.p.c_control = stats_counter("control");
-	g.p.max_live = 1024 + 64 * (size_t)op.concurrency;
 	g.p.no_results = op.dry_run;
 	if (!op.dry_run)
 		status = connect_setup();
 	if (status == 0)
 		status = bulk_setup();
-	if (status == 0 && stage_open_dlq(&st, op.dead_letter, "push-adt") < 0)
+	if (status == 0 && stage_open_dlq(&st, op.push.dead_letter, "push-adt") < 0)
 		status = EXIT_USAGE;
 	if (status == 0 && metrics_opt.listen != NULL &&
 	    metrics_listen_start(metrics_opt.listen, NULL) < 0)

@@ -43,16 +43,13 @@
 #include "url.h"
 
 struct cosmos_opts op = {
+	.push = PUSH_OPTS_DEFAULTS,
 	.pk_path = "/id",
-	.concurrency = 32,
-	.max_attempts = 10,
-	.max_time = 300,
-	.max_line = NDJSON_DEFAULT_MAX_LINE,
 };
 
 static const struct cli_opt options[] = {
-	CLI_OPT_CACERT(&op.cacert),
-	{ "concurrency", 'c', CLI_LONG, &op.concurrency, "N",
+	CLI_OPT_CACERT(&op.push.cacert),
+	{ "concurrency", 'c', CLI_LONG, &op.push.concurrency, "N",
 	    "COSMOS_CONCURRENCY", "requests in flight at most (default 32)",
 	    0, NULL },
 	{ "connection-string-file", 0, CLI_STR, &op.conn_file, "FILE", NULL,
@@ -63,38 +60,38 @@ static const struct cli_opt options[] = {
 	{ "create-container", 0, CLI_FLAG, &op.create_container, NULL, NULL,
 	    "create the database and the container (with the partition key "
 	    "path) if they do not exist", 0, NULL },
-	{ "credential", 0, CLI_STR, &op.credential, "LIST",
+	{ "credential", 0, CLI_STR, &op.push.credential, "LIST",
 	    "TWINPIPE_CREDENTIAL", "Entra ID credential providers to try "
 	    "when no key is given (default environment,workload-identity,"
 	    "managed-identity,azure-cli)", 0, NULL },
 	{ "database", 'd', CLI_STR, &op.database, "NAME", "COSMOS_DATABASE",
 	    "the database", 0, NULL },
-	{ "dead-letter", 0, CLI_STR, &op.dead_letter, "FILE",
+	{ "dead-letter", 0, CLI_STR, &op.push.dead_letter, "FILE",
 	    "TWINPIPE_DEAD_LETTER",
 	    "append failed records with their error to FILE (NDJSON)", 0,
 	    NULL },
 	{ "encode-ids", 0, CLI_FLAG, &op.encode_ids, NULL, NULL,
 	    "store ids with '/', '\\', '?', '#' and '%' percent-encoded "
 	    "instead of failing those records", 0, NULL },
-	{ "endpoint", 'e', CLI_STR, &op.endpoint, "URL", "COSMOS_ENDPOINT",
+	{ "endpoint", 'e', CLI_STR, &op.push.endpoint, "URL", "COSMOS_ENDPOINT",
 	    "the account, e.g. https://ACCOUNT.documents.azure.com", 0,
 	    NULL },
-	{ "http1", 0, CLI_FLAG, &op.http1, NULL, NULL,
+	{ "http1", 0, CLI_FLAG, &op.push.http1, NULL, NULL,
 	    "use HTTP/1.1 only (no HTTP/2)", 0, NULL },
-	{ "insecure", 'k', CLI_FLAG, &op.insecure, NULL, NULL,
+	{ "insecure", 'k', CLI_FLAG, &op.push.insecure, NULL, NULL,
 	    "do not verify TLS certificates (tests only)", 0, NULL },
 	{ "key-file", 0, CLI_STR, &op.key_file, "FILE", NULL,
 	    "read the account key from FILE (else COSMOS_KEY)", 0, NULL },
-	{ "max-attempts", 0, CLI_LONG, &op.max_attempts, "N", NULL,
+	{ "max-attempts", 0, CLI_LONG, &op.push.max_attempts, "N", NULL,
 	    "HTTP attempts per request at most, not counting 429s "
 	    "that give a retry time (default 10)", 0, NULL },
-	{ "max-line", 0, CLI_SIZE, &op.max_line, "SIZE",
+	{ "max-line", 0, CLI_SIZE, &op.push.max_line, "SIZE",
 	    "TWINPIPE_MAX_LINE", "longest input line accepted "
 	    "(default 16M)", 0, NULL },
 	{ "max-ru", 0, CLI_LONG, &op.max_ru, "N", "COSMOS_MAX_RU",
 	    "spend at most N request units a second (from "
 	    "x-ms-request-charge; default 0: no limit)", 0, NULL },
-	{ "max-time", 0, CLI_DURATION, &op.max_time, "DURATION", NULL,
+	{ "max-time", 0, CLI_DURATION, &op.push.max_time, "DURATION", NULL,
 	    "give a request up after DURATION of retries (default 5m)", 0,
 	    NULL },
 	{ "metrics-listen", 0, CLI_STR, &metrics_opt.listen, "ADDR:PORT",
@@ -108,7 +105,7 @@ static const struct cli_opt options[] = {
 	    "at a snapshot-complete record with a \"started\" time, delete "
 	    "(or tombstone) the documents the snapshot did not have and that "
 	    "did not change since it started", 0, NULL },
-	{ "token-file", 0, CLI_STR, &op.token_file, "FILE",
+	{ "token-file", 0, CLI_STR, &op.push.token_file, "FILE",
 	    "COSMOS_TOKEN_FILE", "send the Entra ID token in FILE instead "
 	    "of using a key or the credential chain", 0, NULL },
 	{ "tombstones", 0, CLI_FLAG, &op.tombstones, NULL, NULL,
@@ -313,7 +310,7 @@ configure(void)
 		g.key = cs_key;
 		cs_key = NULL;
 	}
-	ep = op.endpoint != NULL ? op.endpoint : cs_ep;
+	ep = op.push.endpoint != NULL ? op.push.endpoint : cs_ep;
 	if (ep == NULL) {
 		cli_usage_error(&prog, "no --endpoint (COSMOS_ENDPOINT) or "
 		    "connection string given");
@@ -361,13 +358,13 @@ check_options(int argc, int first)
 	if (op.pk_path[0] != '/' || op.pk_path[1] == '\0')
 		return cli_usage_error(&prog, "--partition-key-path must be a "
 		    "path like /deviceId"), -1;
-	if (op.concurrency < 1 || op.concurrency > 1024 ||
-	    op.max_attempts < 1 || op.max_attempts > 1000 ||
-	    op.max_ru < 0 || op.max_time < 0)
+	if (op.push.concurrency < 1 || op.push.concurrency > 1024 ||
+	    op.push.max_attempts < 1 || op.push.max_attempts > 1000 ||
+	    op.max_ru < 0 || op.push.max_time < 0)
 		return cli_usage_error(&prog, "--concurrency must be 1..1024, "
 		    "--max-attempts 1..1000, --max-ru and --max-time not "
 		    "negative"), -1;
-	if (op.max_line < 16 || op.max_line > (1u << 30))
+	if (op.push.max_line < 16 || op.push.max_line > (1u << 30))
 		return cli_usage_error(&prog, "--max-line must be between 16 "
 		    "and 1G"), -1;
 	return 0;
@@ -403,8 +400,7 @@ container_paths(void)
 static int
 connect_setup(void)
 {
-	const struct auth_cli ac = { op.credential, op.token_file, op.cacert,
-	    op.insecure };
+	const struct auth_cli ac = push_auth_cli(&op.push);
 	struct http_opts ho;
 
 	if (g.key == NULL && (g.auth = auth_from_options(&ac, g.scope,
@@ -412,13 +408,7 @@ connect_setup(void)
 	    "and ")) == NULL)
 		return EXIT_USAGE;
 	http_opts_init(&ho);
-	ho.service = "cosmos";
-	ho.max_inflight = (unsigned)op.concurrency;
-	ho.max_attempts = (unsigned)op.max_attempts;
-	ho.max_total_ms = (long)(op.max_time * 1000);
-	ho.cacert = op.cacert;
-	ho.insecure = op.insecure;
-	ho.http1 = op.http1;
+	push_http_opts(&ho, &op.push);
 	ho.service = "cosmos";
 	ho.aimd_increase = 0;	/* 429s are per partition (see "Throttling") */
 	return (g.p.e = http_engine_new(&ho)) == NULL ? EXIT_FATAL : 0;
@@ -432,11 +422,19 @@ connect_setup(void)
 static void
 run(struct stage *st)
 {
-	st->max_line = op.max_line;
+	st->max_line = op.push.max_line;
 	push_read(&g.p, st);
 	push_end(&g.p, st);
 	*stats_counter("ru") = (uint64_t)llround(g.ru);
 }
+
+static const struct push_ops hooks = {
+	.line = handle_line,
+	.pump = pump,
+	.start = run_ready,
+	.waiting = waiting,
+	.control = control,
+};
 
 int
 main(int argc, char **argv)
@@ -446,32 +444,22 @@ main(int argc, char **argv)
 	int first, status = EXIT_USAGE;
 
 	g.ready_tail = &g.ready;
-	g.p.line = handle_line;
-	g.p.pump = pump;
-	g.p.start = run_ready;
-	g.p.waiting = waiting;
-	g.p.control = control;
 	log_init("push-cosmos");
 	first = cli_parse(&prog, argc, argv, &common);
 	if (first < 0 || check_options(argc, first) < 0 || configure() < 0 ||
 	    container_paths() < 0)
 		goto out;
 	/* the input first, the dead letters once the credential works */
-	if ((status = stage_begin(&st, argc, argv, first, NULL,
-	    "push-cosmos")) != 0)
+	if ((status = push_begin(&g.p, &hooks, &st, argc, argv, first,
+	    "push-cosmos", op.push.concurrency)) != 0)
 		goto out;
-	g.p.w = &st.out;
-	g.p.c_in = stats_counter("in");
-	g.p.c_ok = stats_counter("ok");
-	g.p.c_failed = stats_counter("failed");
 	g.c_stale = stats_counter("stale");
 	g.c_restarts = stats_counter("conflicts");
 	g.p.c_control = stats_counter("control");
-	g.p.max_live = 1024 + 64 * (size_t)op.concurrency;
 	if (op.reconcile)
 		(void)stats_counter("reconciled");
 	if ((status = connect_setup()) == 0 &&
-	    stage_open_dlq(&st, op.dead_letter, "push-cosmos") < 0)
+	    stage_open_dlq(&st, op.push.dead_letter, "push-cosmos") < 0)
 		status = EXIT_USAGE;
 	g.p.dlq = st.dlq;
 	g.q = keyq_new();

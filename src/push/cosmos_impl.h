@@ -37,27 +37,17 @@
 #define CUT_SHARE 0.05		/* 429 share of answers that cuts the rate */
 
 struct cosmos_opts {
-	const char *endpoint;
+	struct push_opts push;	/* --endpoint, --concurrency, ... */
 	const char *conn_file;
 	const char *key_file;
 	const char *database;
 	const char *container;
 	const char *pk_path;
-	const char *cacert;
-	const char *credential;
-	const char *dead_letter;
-	const char *token_file;
-	long concurrency;
-	long max_attempts;
 	long max_ru;
-	double max_time;
-	size_t max_line;
 	int create_container;
 	int encode_ids;
 	int tombstones;
 	int reconcile;
-	int insecure;
-	int http1;
 };
 extern struct cosmos_opts op;
 
