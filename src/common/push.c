@@ -8,9 +8,26 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "exitcode.h"
 #include "log.h"
 #include "metrics.h"
 #include "stats.h"
+
+int
+push_check_opts(const struct cli_prog *prog, const struct push_opts *o,
+    int others_bad, const char *others)
+{
+	if (o->concurrency < 1 || o->concurrency > 1024 ||
+	    o->max_attempts < 1 || o->max_attempts > 1000 || others_bad ||
+	    o->max_time < 0)
+		return cli_usage_error(prog, "--concurrency must be 1..1024, "
+		    "--max-attempts 1..1000, %s and --max-time not negative",
+		    others), -1;
+	if (o->max_line < 16 || o->max_line > (1u << 30))
+		return cli_usage_error(prog, "--max-line must be between 16 "
+		    "and 1G"), -1;
+	return 0;
+}
 
 struct auth_cli
 push_auth_cli(const struct push_opts *o)
@@ -34,7 +51,8 @@ push_http_opts(struct http_opts *ho, const struct push_opts *o)
 
 int
 push_begin(struct push *p, const struct push_ops *ops, struct stage *st,
-    int argc, char **argv, int first, const char *prog, long concurrency)
+    int argc, char **argv, int first, const char *prog,
+    const struct push_opts *o)
 {
 	int rc;
 
@@ -45,8 +63,48 @@ push_begin(struct push *p, const struct push_ops *ops, struct stage *st,
 	p->c_in = stats_counter("in");
 	p->c_ok = stats_counter("ok");
 	p->c_failed = stats_counter("failed");
-	p->max_live = 1024 + 64 * (size_t)concurrency;
+	p->max_live = 1024 + 64 * (size_t)o->concurrency;
+	st->max_line = o->max_line;
 	return 0;
+}
+
+int
+push_open_dlq(struct push *p, struct stage *st, const struct push_opts *o,
+    const char *prog)
+{
+	if (stage_open_dlq(st, o->dead_letter, prog) < 0)
+		return EXIT_USAGE;
+	p->dlq = st->dlq;
+	return 0;
+}
+
+int
+push_ready(struct stage *st, int status)
+{
+	if (status == 0 && metrics_opt.listen != NULL &&
+	    metrics_listen_start(metrics_opt.listen, NULL) < 0)
+		status = EXIT_USAGE;
+	if (status != 0) {
+		stage_free(st);
+		return status;
+	}
+	metrics_set_ready(1);
+	return 0;
+}
+
+int
+push_stage_end(struct push *p, struct stage *st, enum stats_mode mode)
+{
+	return stage_end(st, EXIT_ALL_OK, mode, *p->c_failed,
+	    "every record read has a result");
+}
+
+void
+push_free(struct push *p)
+{
+	http_engine_free(p->e);
+	p->e = NULL;
+	json_numlits_release(&p->lits);
 }
 
 void
@@ -152,6 +210,19 @@ push_fail(void (*fail)(void *rec, const char *code, const char *msg),
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fail(rec, code, msg);
+}
+
+void
+push_fail_resp(void (*fail)(void *rec, const char *code, const char *msg),
+    void *rec, void (*decode)(const struct http_resp *resp, struct buf *code,
+    struct buf *msg), const struct http_resp *resp)
+{
+	struct buf code = BUF_INIT, msg = BUF_INIT;
+
+	decode(resp, &code, &msg);
+	fail(rec, buf_cstr(&code), buf_cstr(&msg));
+	buf_release(&code);
+	buf_release(&msg);
 }
 
 /* ---- the loop glue ---- */

@@ -27,8 +27,10 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "cli.h"
 #include "http.h"
 #include "json.h"
+#include "metrics.h"
 #include "ndjson.h"
 #include "result.h"
 #include "stage.h"
@@ -50,6 +52,36 @@ struct push_opts {
 };
 #define PUSH_OPTS_DEFAULTS { .concurrency = 32, .max_attempts = 10, \
 	.max_time = 300, .max_line = NDJSON_DEFAULT_MAX_LINE }
+
+/* The table entries of the options whose text is the same in both. */
+#define PUSH_OPT_DEAD_LETTER(o) \
+	{ "dead-letter", 0, CLI_STR, &(o)->dead_letter, "FILE", \
+	    "TWINPIPE_DEAD_LETTER", \
+	    "append failed records with their error to FILE (NDJSON)", 0, \
+	    NULL }
+#define PUSH_OPT_HTTP1(o) \
+	{ "http1", 0, CLI_FLAG, &(o)->http1, NULL, NULL, \
+	    "use HTTP/1.1 only (no HTTP/2)", 0, NULL }
+#define PUSH_OPT_INSECURE(o) \
+	{ "insecure", 'k', CLI_FLAG, &(o)->insecure, NULL, NULL, \
+	    "do not verify TLS certificates (tests only)", 0, NULL }
+#define PUSH_OPT_MAX_LINE(o) \
+	{ "max-line", 0, CLI_SIZE, &(o)->max_line, "SIZE", \
+	    "TWINPIPE_MAX_LINE", "longest input line accepted " \
+	    "(default 16M)", 0, NULL }
+#define PUSH_OPT_METRICS_LISTEN \
+	{ "metrics-listen", 0, CLI_STR, &metrics_opt.listen, "ADDR:PORT", \
+	    NULL, "serve /metrics, /healthz and /readyz over HTTP on " \
+	    "ADDR:PORT (port 0: any), e.g. when reading a stream", 0, NULL }
+
+/*
+ * The checks of the options (after the program's own): --concurrency
+ * 1..1024, --max-attempts 1..1000, --max-time and the program's others
+ * (others_bad: one of them is negative) not negative, --max-line 16..1G.
+ * Returns 0, or -1 (reported).
+ */
+int push_check_opts(const struct cli_prog *prog, const struct push_opts *o,
+    int others_bad, const char *others);
 
 /* The credential's options (auth_from_options()). */
 struct auth_cli push_auth_cli(const struct push_opts *o);
@@ -97,13 +129,32 @@ struct push {
 };
 
 /*
- * stage_begin() (the dead letters are opened later, stage_open_dlq(), once
+ * stage_begin() (the dead letters are opened later, push_open_dlq(), once
  * the credential works), then the output and the counters in, ok and
- * failed; reading waits at 1024 + 64 * concurrency live records. Returns
- * 0, or the exit code (stage_begin()).
+ * failed; reading waits at 1024 + 64 * --concurrency live records, lines
+ * up to --max-line. Returns 0, or the exit code (stage_begin()).
  */
 int push_begin(struct push *p, const struct push_ops *ops, struct stage *st,
-    int argc, char **argv, int first, const char *prog, long concurrency);
+    int argc, char **argv, int first, const char *prog,
+    const struct push_opts *o);
+
+/* The dead-letter file (o->dead_letter, may be NULL). Returns 0, or
+ * EXIT_USAGE (reported). */
+int push_open_dlq(struct push *p, struct stage *st,
+    const struct push_opts *o, const char *prog);
+
+/*
+ * The setup is over with status: on 0, --metrics-listen started and the
+ * program ready (/readyz); else, or when the listener cannot start
+ * (EXIT_USAGE), the stage released. Returns 0, or the exit code.
+ */
+int push_ready(struct stage *st, int status);
+
+/* stage_end() for a push run: every record read has a result. */
+int push_stage_end(struct push *p, struct stage *st, enum stats_mode mode);
+
+/* Releases the engine and the number literals. */
+void push_free(struct push *p);
 
 /*
  * The start of a line's handling: the record parsed, counted "in". Returns
@@ -138,6 +189,12 @@ void push_flush_controls(struct push *p);
 void push_fail(void (*fail)(void *rec, const char *code, const char *msg),
     void *rec, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* fail(rec, code, msg) with the error resp tells: decode, the service's
+ * own, makes code and msg of it. */
+void push_fail_resp(void (*fail)(void *rec, const char *code,
+    const char *msg), void *rec, void (*decode)(const struct http_resp *resp,
+    struct buf *code, struct buf *msg), const struct http_resp *resp);
 
 /* 1 while reading must wait for the engine. */
 int push_busy(struct push *p);

@@ -117,32 +117,23 @@ static const struct cli_opt options[] = {
 	    "TWINPIPE_CREDENTIAL", "credential providers to try, in order "
 	    "(default environment,workload-identity,managed-identity,"
 	    "azure-cli)", 0, NULL },
-	{ "dead-letter", 0, CLI_STR, &op.push.dead_letter, "FILE",
-	    "TWINPIPE_DEAD_LETTER",
-	    "append failed records with their error to FILE (NDJSON)", 0,
-	    NULL },
+	PUSH_OPT_DEAD_LETTER(&op.push),
 	{ "dry-run", 'n', CLI_FLAG, &op.dry_run, NULL, NULL,
 	    "print the requests that would be sent (as NDJSON), send none",
 	    0, NULL },
 	{ "endpoint", 'e', CLI_STR, &op.push.endpoint, "URL", "ADT_ENDPOINT",
 	    "the ADT instance, e.g. https://NAME.api.REGION."
 	    "digitaltwins.azure.net", 0, NULL },
-	{ "http1", 0, CLI_FLAG, &op.push.http1, NULL, NULL,
-	    "use HTTP/1.1 only (no HTTP/2)", 0, NULL },
-	{ "insecure", 'k', CLI_FLAG, &op.push.insecure, NULL, NULL,
-	    "do not verify TLS certificates (tests only)", 0, NULL },
+	PUSH_OPT_HTTP1(&op.push),
+	PUSH_OPT_INSECURE(&op.push),
 	{ "max-attempts", 0, CLI_LONG, &op.push.max_attempts, "N", NULL,
 	    "HTTP attempts per record at most, not counting 429s "
 	    "that give a retry time (default 10)", 0, NULL },
-	{ "max-line", 0, CLI_SIZE, &op.push.max_line, "SIZE",
-	    "TWINPIPE_MAX_LINE", "longest input line accepted "
-	    "(default 16M)", 0, NULL },
+	PUSH_OPT_MAX_LINE(&op.push),
 	{ "max-time", 0, CLI_DURATION, &op.push.max_time, "DURATION", NULL,
 	    "give a record up after DURATION of retries (default 5m)", 0,
 	    NULL },
-	{ "metrics-listen", 0, CLI_STR, &metrics_opt.listen, "ADDR:PORT",
-	    NULL, "serve /metrics, /healthz and /readyz over HTTP on "
-	    "ADDR:PORT (port 0: any), e.g. when reading a stream", 0, NULL },
+	PUSH_OPT_METRICS_LISTEN,
 	{ "rate", 0, CLI_LONG, &op.rate, "N", "ADT_RATE",
 	    "start at most N requests a second (default 500, ADT's "
 	    "create/delete limit; 0: no limit)", 0, NULL },
@@ -954,7 +945,6 @@ on_done(struct http_req *req, enum http_verdict v,
     const struct http_resp *resp, void *user)
 {
 	struct rec *r = user;
-	struct buf code = BUF_INIT, msg = BUF_INIT;
 	long st = resp->status;
 	enum after next = A_FAIL;
 
@@ -1000,11 +990,8 @@ on_done(struct http_req *req, enum http_verdict v,
 	if (next == A_STEP) {
 		rec_step(r);
 	} else if (next == A_FAIL) {
-		adt_error(resp, &code, &msg);
-		rec_finish(r, 0, buf_cstr(&code), buf_cstr(&msg));
+		push_fail_resp(fail, r, adt_error, resp);
 	}
-	buf_release(&code);
-	buf_release(&msg);
 }
 
 /* ---- dry run ---- */
@@ -1364,6 +1351,17 @@ start_ready(void)
 	(void)run_due();
 }
 
+/* The program's side of the push run (push.h). */
+static const struct push_ops hooks = {
+	.line = handle_line,
+	.pump = pump,
+	.start = start_ready,
+	.waiting = waiting,
+	.idle = idle,
+	.settle = settle,
+	.invalid = invalid,
+};
+
 static enum adt_job_mode bulk_mode;
 
 /* --bulk and its options: 0, or -1 (reported). */
@@ -1444,16 +1442,9 @@ check_options(int argc, int first)
 	if (op.push.endpoint == NULL && !op.dry_run)
 		return cli_usage_error(&prog, "no --endpoint (or ADT_ENDPOINT) "
 		    "given"), -1;
-	if (op.push.concurrency < 1 || op.push.concurrency > 1024 ||
-	    op.push.max_attempts < 1 || op.push.max_attempts > 1000 ||
-	    op.rate < 0 || op.twin_rate < 0 || op.push.max_time < 0 ||
-	    op.create_rate < 0)
-		return cli_usage_error(&prog, "--concurrency must be 1..1024, "
-		    "--max-attempts 1..1000, --rate, --create-rate, "
-		    "--twin-rate and --max-time not negative"), -1;
-	if (op.push.max_line < 16 || op.push.max_line > (1u << 30))
-		return cli_usage_error(&prog, "--max-line must be between 16 "
-		    "and 1G"), -1;
+	if (push_check_opts(&prog, &op.push, op.rate < 0 || op.twin_rate < 0 ||
+	    op.create_rate < 0, "--rate, --create-rate, --twin-rate") < 0)
+		return -1;
 	return check_bulk();
 }
 
@@ -1545,7 +1536,6 @@ run_bulk(struct stage *st)
 static void
 run(struct stage *st)
 {
-	st->max_line = op.push.max_line;
 	if (g.job == NULL || run_bulk(st) == 0)
 		push_read(&g.p, st);
 	g.eof = 1;
@@ -1557,16 +1547,6 @@ run(struct stage *st)
 		log_info("token requests: %lu (credential %s)",
 		    auth_requests(g.auth), auth_provider_name(g.auth));
 }
-
-static const struct push_ops hooks = {
-	.line = handle_line,
-	.pump = pump,
-	.start = start_ready,
-	.waiting = waiting,
-	.idle = idle,
-	.settle = settle,
-	.invalid = invalid,
-};
 
 int
 main(int argc, char **argv)
@@ -1585,7 +1565,7 @@ main(int argc, char **argv)
 	    "https://ADT_ENDPOINT");
 	/* the input first, the dead letters once the credential works */
 	if ((status = push_begin(&g.p, &hooks, &st, argc, argv, first,
-	    "push-adt", op.push.concurrency)) != 0)
+	    "push-adt", &op.push)) != 0)
 		goto out;
 	g.c_merged = stats_counter("merged");
 	g.p.c_control = stats_counter("control");
@@ -1594,30 +1574,21 @@ main(int argc, char **argv)
 		status = connect_setup();
 	if (status == 0)
 		status = bulk_setup();
-	if (status == 0 && stage_open_dlq(&st, op.push.dead_letter, "push-adt") < 0)
-		status = EXIT_USAGE;
-	if (status == 0 && metrics_opt.listen != NULL &&
-	    metrics_listen_start(metrics_opt.listen, NULL) < 0)
-		status = EXIT_USAGE;
-	if (status != 0) {
-		stage_free(&st);
+	if (status == 0)
+		status = push_open_dlq(&g.p, &st, &op.push, "push-adt");
+	if ((status = push_ready(&st, status)) != 0)
 		goto out;
-	}
-	metrics_set_ready(1);
-	g.p.dlq = st.dlq;
 	g.q = keyq_new();
 	g.twins = adt_twins_new();
 	ratectl_init(&ra, (double)op.rate);
 	run(&st);
-	status = stage_end(&st, EXIT_ALL_OK, common.stats, *g.p.c_failed,
-	    "every record read has a result");
+	status = push_stage_end(&g.p, &st, common.stats);
 out:
 	adt_job_free(g.job);
-	http_engine_free(g.p.e);
+	push_free(&g.p);
 	keyq_free(g.q, NULL);
 	adt_twins_free(g.twins);
 	auth_free(g.auth);
-	json_numlits_release(&g.p.lits);
 	free(g.heap);
 	free(g.endpoint);
 	return status;

@@ -66,37 +66,28 @@ static const struct cli_opt options[] = {
 	    "managed-identity,azure-cli)", 0, NULL },
 	{ "database", 'd', CLI_STR, &op.database, "NAME", "COSMOS_DATABASE",
 	    "the database", 0, NULL },
-	{ "dead-letter", 0, CLI_STR, &op.push.dead_letter, "FILE",
-	    "TWINPIPE_DEAD_LETTER",
-	    "append failed records with their error to FILE (NDJSON)", 0,
-	    NULL },
+	PUSH_OPT_DEAD_LETTER(&op.push),
 	{ "encode-ids", 0, CLI_FLAG, &op.encode_ids, NULL, NULL,
 	    "store ids with '/', '\\', '?', '#' and '%' percent-encoded "
 	    "instead of failing those records", 0, NULL },
 	{ "endpoint", 'e', CLI_STR, &op.push.endpoint, "URL", "COSMOS_ENDPOINT",
 	    "the account, e.g. https://ACCOUNT.documents.azure.com", 0,
 	    NULL },
-	{ "http1", 0, CLI_FLAG, &op.push.http1, NULL, NULL,
-	    "use HTTP/1.1 only (no HTTP/2)", 0, NULL },
-	{ "insecure", 'k', CLI_FLAG, &op.push.insecure, NULL, NULL,
-	    "do not verify TLS certificates (tests only)", 0, NULL },
+	PUSH_OPT_HTTP1(&op.push),
+	PUSH_OPT_INSECURE(&op.push),
 	{ "key-file", 0, CLI_STR, &op.key_file, "FILE", NULL,
 	    "read the account key from FILE (else COSMOS_KEY)", 0, NULL },
 	{ "max-attempts", 0, CLI_LONG, &op.push.max_attempts, "N", NULL,
 	    "HTTP attempts per request at most, not counting 429s "
 	    "that give a retry time (default 10)", 0, NULL },
-	{ "max-line", 0, CLI_SIZE, &op.push.max_line, "SIZE",
-	    "TWINPIPE_MAX_LINE", "longest input line accepted "
-	    "(default 16M)", 0, NULL },
+	PUSH_OPT_MAX_LINE(&op.push),
 	{ "max-ru", 0, CLI_LONG, &op.max_ru, "N", "COSMOS_MAX_RU",
 	    "spend at most N request units a second (from "
 	    "x-ms-request-charge; default 0: no limit)", 0, NULL },
 	{ "max-time", 0, CLI_DURATION, &op.push.max_time, "DURATION", NULL,
 	    "give a request up after DURATION of retries (default 5m)", 0,
 	    NULL },
-	{ "metrics-listen", 0, CLI_STR, &metrics_opt.listen, "ADDR:PORT",
-	    NULL, "serve /metrics, /healthz and /readyz over HTTP on "
-	    "ADDR:PORT (port 0: any), e.g. when reading a stream", 0, NULL },
+	PUSH_OPT_METRICS_LISTEN,
 	{ "partition-key-path", 'p', CLI_STR, &op.pk_path, "PATH",
 	    "COSMOS_PARTITION_KEY_PATH", "the container's partition key "
 	    "path, e.g. /deviceId (default /id)", 0, NULL },
@@ -185,6 +176,15 @@ control(jv v)
 	else
 		jv_free(v);
 }
+
+/* The program's side of the push run (push.h). */
+static const struct push_ops hooks = {
+	.line = handle_line,
+	.pump = pump,
+	.start = run_ready,
+	.waiting = waiting,
+	.control = control,
+};
 
 /* ---- setup: --create-container ---- */
 
@@ -358,16 +358,7 @@ check_options(int argc, int first)
 	if (op.pk_path[0] != '/' || op.pk_path[1] == '\0')
 		return cli_usage_error(&prog, "--partition-key-path must be a "
 		    "path like /deviceId"), -1;
-	if (op.push.concurrency < 1 || op.push.concurrency > 1024 ||
-	    op.push.max_attempts < 1 || op.push.max_attempts > 1000 ||
-	    op.max_ru < 0 || op.push.max_time < 0)
-		return cli_usage_error(&prog, "--concurrency must be 1..1024, "
-		    "--max-attempts 1..1000, --max-ru and --max-time not "
-		    "negative"), -1;
-	if (op.push.max_line < 16 || op.push.max_line > (1u << 30))
-		return cli_usage_error(&prog, "--max-line must be between 16 "
-		    "and 1G"), -1;
-	return 0;
+	return push_check_opts(&prog, &op.push, op.max_ru < 0, "--max-ru");
 }
 
 /* The container's path (every name percent-encoded) and its resource link
@@ -422,19 +413,10 @@ connect_setup(void)
 static void
 run(struct stage *st)
 {
-	st->max_line = op.push.max_line;
 	push_read(&g.p, st);
 	push_end(&g.p, st);
 	*stats_counter("ru") = (uint64_t)llround(g.ru);
 }
-
-static const struct push_ops hooks = {
-	.line = handle_line,
-	.pump = pump,
-	.start = run_ready,
-	.waiting = waiting,
-	.control = control,
-};
 
 int
 main(int argc, char **argv)
@@ -451,38 +433,28 @@ main(int argc, char **argv)
 		goto out;
 	/* the input first, the dead letters once the credential works */
 	if ((status = push_begin(&g.p, &hooks, &st, argc, argv, first,
-	    "push-cosmos", op.push.concurrency)) != 0)
+	    "push-cosmos", &op.push)) != 0)
 		goto out;
 	g.c_stale = stats_counter("stale");
 	g.c_restarts = stats_counter("conflicts");
 	g.p.c_control = stats_counter("control");
 	if (op.reconcile)
 		(void)stats_counter("reconciled");
-	if ((status = connect_setup()) == 0 &&
-	    stage_open_dlq(&st, op.push.dead_letter, "push-cosmos") < 0)
-		status = EXIT_USAGE;
-	g.p.dlq = st.dlq;
+	if ((status = connect_setup()) == 0)
+		status = push_open_dlq(&g.p, &st, &op.push, "push-cosmos");
 	g.q = keyq_new();
 	ratectl_init(&g.rc, 0);
 	ratectl_tolerate(&g.rc, CUT_SHARE);
 	if (status == 0 && op.create_container && create_container() < 0)
 		status = EXIT_FATAL;
-	if (status == 0 && metrics_opt.listen != NULL &&
-	    metrics_listen_start(metrics_opt.listen, NULL) < 0)
-		status = EXIT_USAGE;
-	if (status != 0) {
-		stage_free(&st);
+	if ((status = push_ready(&st, status)) != 0)
 		goto out;
-	}
-	metrics_set_ready(1);
 	run(&st);
-	status = stage_end(&st, EXIT_ALL_OK, common.stats, *g.p.c_failed,
-	    "every record read has a result");
+	status = push_stage_end(&g.p, &st, common.stats);
 out:
-	http_engine_free(g.p.e);
+	push_free(&g.p);
 	keyq_free(g.q, rec_free_item);
 	auth_free(g.auth);
-	json_numlits_release(&g.p.lits);
 	free(g.endpoint);
 	free(g.key);
 	free(g.scope);

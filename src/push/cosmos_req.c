@@ -669,7 +669,6 @@ on_done(struct http_req *req, enum http_verdict v,
     const struct http_resp *resp, void *user)
 {
 	struct rec *r = user;
-	struct buf code = BUF_INIT, msg = BUF_INIT;
 	long st = resp->status;
 
 	(void)req;
@@ -684,50 +683,46 @@ on_done(struct http_req *req, enum http_verdict v,
 			rec_finish(r, 1, NULL, NULL);
 			break;
 		}
-		goto out;
+		return;
 	}
 	switch (r->step) {
 	case S_READ:
 		if (st == 404) {
 			after_read(r, resp);
-			goto out;
+			return;
 		}
 		break;
 	case S_CREATE:
 		if (st == 409) {
 			restart(r);
-			goto out;
+			return;
 		}
 		break;
 	case S_REPLACE:
 		if (st == 412 || st == 404) {
 			restart(r);
-			goto out;
+			return;
 		}
 		break;
 	case S_DELETE:
 		if (st == 412 || (st == 404 && r->etag != NULL)) {
 			restart(r);
-			goto out;
+			return;
 		}
 		if (st == 404) {
 			rec_finish(r, 1, NULL, NULL);
-			goto out;
+			return;
 		}
 		break;
 	case S_PATCH:
 		if (st == 412 && r->has_version) {
 			r->stale = 1;
 			rec_finish(r, 1, NULL, NULL);
-			goto out;
+			return;
 		}
 		break;
 	default:
 		break;
 	}
-	cosmos_error(resp, &code, &msg);
-	rec_finish(r, 0, buf_cstr(&code), buf_cstr(&msg));
-out:
-	buf_release(&code);
-	buf_release(&msg);
+	push_fail_resp(fail, r, cosmos_error, resp);
 }
