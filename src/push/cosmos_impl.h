@@ -3,7 +3,8 @@
  * record's state machine, the run's state, and the functions one part
  * gives the other.
  *
- *   cosmos.c            options, the loop, --create-container, main
+ *   cosmos.c            options, the loop's hooks (push.h),
+ *                       --create-container, main
  *   cosmos_req.c        requests (signed, throttled, classified) and
  *                       their results: a record's state machine
  *   cosmos_input.c      the input: records parsed and checked, queued
@@ -123,7 +124,7 @@ extern struct cosmos_run g;
 extern int reconciling;		/* its deletes are being made */
 extern uint64_t n_data;		/* data records read (not reconcile deletes) */
 
-/* cosmos.c: the options, the loop, --create-container, main */
+/* cosmos.c: the options, the loop's hooks, --create-container, main */
 void pump(long timeout_ms, int fd, int *fd_ready);
 extern const char *const op_names[];	/* by enum opk */
 
