@@ -2,20 +2,38 @@
  * push.h - what the programs that turn records into requests of the HTTP
  * engine (push-adt, push-cosmos) share, around their own state machines:
  *
+ * - the options both have (struct push_opts, the table entries whose text
+ *   is the same, their checks, the engine's and the credential's options
+ *   made of them);
  * - the run's common state (struct push: the engine, the output, the dead
- *   letters, the records in flight, the counters in/ok/failed/control);
+ *   letters, the records in flight, the counters in/ok/failed/control)
+ *   and its start (stage, counters, dead letters, /readyz) and end;
  * - a line of input into a record: bad JSON or a bad record answered
  *   (result line, log, dead letter), a control record kept in order;
  * - control records passed through untouched after the results of the
  *   records read before them: they wait until no record is in flight;
- * - a record's failure: its dead letter (with status and attempts);
+ * - a record's failure: its message, the service's error, its dead letter
+ *   (with status and attempts);
  * - the loop glue of stage_run_engine(): reading waits while the engine is
  *   full, the engine works before the reader blocks, and at the end every
  *   record read gets its result (a stop drains what is in flight 10 s).
  *
- * What each program keeps: its records, their requests and results, its
- * own waits (push-adt's timers and deferred relationships), through the
- * hooks of struct push.
+ * What each program keeps: its records, their requests and result lines,
+ * its own waits (push-adt's timers and deferred relationships, push-cosmos'
+ * versions and --reconcile), through the hooks of struct push_ops.
+ *
+ *	static const struct push_ops hooks = { .line = handle_line, ... };
+ *
+ *	push_begin(&g.p, &hooks, &st, argc, argv, first, "push-x", &op.push);
+ *	... the engine (push_http_opts), g.p.e ...
+ *	status = push_open_dlq(&g.p, &st, &op.push, "push-x");
+ *	if ((status = push_ready(&st, status)) != 0)
+ *		goto out;
+ *	push_read(&g.p, &st);
+ *	push_end(&g.p, &st);
+ *	status = push_stage_end(&g.p, &st, common.stats);
+ *   out:
+ *	push_free(&g.p);
  */
 #ifndef TP_PUSH_H
 #define TP_PUSH_H
