@@ -15,7 +15,6 @@
 #include <math.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +31,7 @@
 #include "keyq.h"
 #include "log.h"
 #include "metrics.h"
+#include "push.h"
 #include "ratectl.h"
 #include "ndjson.h"
 #include "result.h"
@@ -43,22 +43,12 @@
 
 
 static struct {
-	const char *endpoint;
+	struct push_opts push;	/* --endpoint, --concurrency, ... */
 	const char *api_version;
-	const char *cacert;
-	const char *credential;
-	const char *dead_letter;
-	const char *token_file;
-	long concurrency;
-	long max_attempts;
-	double max_time;
-	size_t max_line;
 	long rate;
 	long create_rate;
 	long twin_rate;
 	int dry_run;
-	int insecure;
-	int http1;
 	const char *bulk;
 	const char *bulk_auth;
 	const char *bulk_conn_file;
@@ -70,11 +60,8 @@ static struct {
 	double bulk_wait;
 	int bulk_keep;
 } op = {
+	.push = PUSH_OPTS_DEFAULTS,
 	.api_version = "2023-10-31",
-	.concurrency = 32,
-	.max_attempts = 10,
-	.max_time = 300,
-	.max_line = NDJSON_DEFAULT_MAX_LINE,
 	.rate = 500,
 	.create_rate = 500,
 	.twin_rate = 10,
@@ -118,49 +105,40 @@ static const struct cli_opt options[] = {
 	{ "bulk-wait", 0, CLI_DURATION, &op.bulk_wait, "DURATION", NULL,
 	    "wait for an import job (and for another one to end) at most "
 	    "DURATION (default 1h)", 0, NULL },
-	CLI_OPT_CACERT(&op.cacert),
-	{ "concurrency", 'c', CLI_LONG, &op.concurrency, "N",
+	CLI_OPT_CACERT(&op.push.cacert),
+	{ "concurrency", 'c', CLI_LONG, &op.push.concurrency, "N",
 	    "ADT_CONCURRENCY", "requests in flight at most (default 32)", 0,
 	    NULL },
 	{ "create-rate", 0, CLI_LONG, &op.create_rate, "N",
 	    "ADT_CREATE_RATE", "creates and deletes of twins and "
 	    "relationships per second at most (ADT's limit: default 500; "
 	    "0: none)", 0, NULL },
-	{ "credential", 0, CLI_STR, &op.credential, "LIST",
+	{ "credential", 0, CLI_STR, &op.push.credential, "LIST",
 	    "TWINPIPE_CREDENTIAL", "credential providers to try, in order "
 	    "(default environment,workload-identity,managed-identity,"
 	    "azure-cli)", 0, NULL },
-	{ "dead-letter", 0, CLI_STR, &op.dead_letter, "FILE",
-	    "TWINPIPE_DEAD_LETTER",
-	    "append failed records with their error to FILE (NDJSON)", 0,
-	    NULL },
+	PUSH_OPT_DEAD_LETTER(&op.push),
 	{ "dry-run", 'n', CLI_FLAG, &op.dry_run, NULL, NULL,
 	    "print the requests that would be sent (as NDJSON), send none",
 	    0, NULL },
-	{ "endpoint", 'e', CLI_STR, &op.endpoint, "URL", "ADT_ENDPOINT",
+	{ "endpoint", 'e', CLI_STR, &op.push.endpoint, "URL", "ADT_ENDPOINT",
 	    "the ADT instance, e.g. https://NAME.api.REGION."
 	    "digitaltwins.azure.net", 0, NULL },
-	{ "http1", 0, CLI_FLAG, &op.http1, NULL, NULL,
-	    "use HTTP/1.1 only (no HTTP/2)", 0, NULL },
-	{ "insecure", 'k', CLI_FLAG, &op.insecure, NULL, NULL,
-	    "do not verify TLS certificates (tests only)", 0, NULL },
-	{ "max-attempts", 0, CLI_LONG, &op.max_attempts, "N", NULL,
+	PUSH_OPT_HTTP1(&op.push),
+	PUSH_OPT_INSECURE(&op.push),
+	{ "max-attempts", 0, CLI_LONG, &op.push.max_attempts, "N", NULL,
 	    "HTTP attempts per record at most, not counting 429s "
 	    "that give a retry time (default 10)", 0, NULL },
-	{ "max-line", 0, CLI_SIZE, &op.max_line, "SIZE",
-	    "TWINPIPE_MAX_LINE", "longest input line accepted "
-	    "(default 16M)", 0, NULL },
-	{ "max-time", 0, CLI_DURATION, &op.max_time, "DURATION", NULL,
+	PUSH_OPT_MAX_LINE(&op.push),
+	{ "max-time", 0, CLI_DURATION, &op.push.max_time, "DURATION", NULL,
 	    "give a record up after DURATION of retries (default 5m)", 0,
 	    NULL },
-	{ "metrics-listen", 0, CLI_STR, &metrics_opt.listen, "ADDR:PORT",
-	    NULL, "serve /metrics, /healthz and /readyz over HTTP on "
-	    "ADDR:PORT (port 0: any), e.g. when reading a stream", 0, NULL },
+	PUSH_OPT_METRICS_LISTEN,
 	{ "rate", 0, CLI_LONG, &op.rate, "N", "ADT_RATE",
 	    "start at most N requests a second (default 500, ADT's "
 	    "create/delete limit; 0: no limit)", 0, NULL },
 	CLI_OPT_REDACT_PARAM,
-	{ "token-file", 0, CLI_STR, &op.token_file, "FILE", "ADT_TOKEN_FILE",
+	{ "token-file", 0, CLI_STR, &op.push.token_file, "FILE", "ADT_TOKEN_FILE",
 	    "send the bearer token in FILE instead of using the credential "
 	    "chain", 0, NULL },
 	{ "twin-rate", 0, CLI_LONG, &op.twin_rate, "N", NULL,
@@ -232,34 +210,24 @@ struct rec {
 
 /* The run's state; one per process. */
 static struct {
-	struct http_engine *e;
+	struct push p;		/* the engine, output, dead letters, counts;
+				 * p.parked: the deferred relationships */
 	struct keyq *q;
 	struct adt_twins *twins;
 	struct auth *auth;
-	struct dlq *dlq;
-	struct ndjson_writer *w;	/* the stage's standard output */
-	struct json_numlits lits;
 	char *endpoint;
 	uint64_t seq;
-	size_t live;		/* records read and not finished */
-	size_t ndeferred;
 	struct rec *ready, **ready_tail;
 	struct rec *deferred, **deferred_tail;
 	struct rec **heap;
 	size_t nheap, capheap;
 	double cd_next;		/* ms: next free create/delete slot */
-	struct buf controls;	/* control records waiting for the records
-				 * read before them to finish */
 	struct adt_job *job;	/* --bulk: the import job's run, or NULL */
 	size_t bulk_ix;		/* pass 2: the spool record being handled */
 	int in_bulk;		/* pass 2 runs */
-	uint64_t *c_control;
-	uint64_t *c_in, *c_ok, *c_failed, *c_merged;
+	uint64_t *c_merged;
 	int eof;
-	int fatal;
 } g;
-
-static void flush_controls(void);
 
 static int64_t
 now_ms(void)
@@ -382,27 +350,22 @@ emit(const struct rec *r, int ok, long status, unsigned attempts,
 	res.err_code = ok ? NULL : code;
 	res.err_msg = ok ? NULL : msg;
 	res.meta = r->op.meta;
-	result_write(&g.w->b, &res);
-	if (ndjson_writer_commit(g.w) < 0)
-		g.fatal = 1;
+	push_result(&g.p, &res);
 	count_op(r->op.kind == ADT_REL ? "relationship" : "twin",
 	    adt_op_name(r->op.op), status);
 	if (ok) {
-		(*g.c_ok)++;
+		(*g.p.c_ok)++;
 		return;
 	}
-	(*g.c_failed)++;
+	(*g.p.c_failed)++;
 	if (r->op.kind == ADT_REL)
 		log_at(LV_ERROR, "<stdin>", r->lineno, "relationship '%s' of "
 		    "twin '%s': %s", r->op.rel_id, r->op.id, msg);
 	else
 		log_at(LV_ERROR, "<stdin>", r->lineno, "twin '%s': %s",
 		    r->op.id, msg);
-	if (dlq_write(g.dlq, "<stdin>", r->lineno, r->line, r->len, 1, code,
-	    msg, jv_object_set(jv_object_set(jv_object(),
-	    jv_string("status"), jv_number((double)status)),
-	    jv_string("attempts"), jv_number(attempts))) < 0)
-		g.fatal = 1;
+	push_dead_letter(&g.p, r->lineno, r->line, r->len, code, msg,
+	    status, attempts);
 }
 
 static void release_key(struct rec *r);
@@ -469,29 +432,13 @@ rec_finish(struct rec *r, int ok, const char *code, const char *msg)
 		n->holds_key = r->holds_key;
 		r->holds_key = 0;
 		r->split = NULL;
-		g.live++;
+		g.p.live++;
 		ready_push(n);
 	}
 	release_key(r);
-	g.live--;
+	g.p.live--;
 	rec_free(r);
-	flush_controls();
-}
-
-/*
- * Control records pass through untouched, after the results of the records
- * read before them (extract-lob --ack relies on that): they wait until no
- * record is in flight or waiting.
- */
-static void
-flush_controls(void)
-{
-	if (g.live != 0 || g.controls.len == 0)
-		return;
-	buf_add(&g.w->b, g.controls.p, g.controls.len);
-	g.controls.len = 0;
-	if (g.w->b.len >= g.w->flush_at)
-		(void)ndjson_writer_flush(g.w);
+	push_flush_controls(&g.p);
 }
 
 static void
@@ -510,20 +457,13 @@ release_key(struct rec *r)
 }
 
 static void
-rec_fail(struct rec *r, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-rec_fail(struct rec *r, const char *code, const char *fmt, ...)
+fail(void *r, const char *code, const char *msg)
 {
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	rec_finish(r, 0, code, msg);
 }
+
+/* rec_finish() for a failure, its message formatted (push_fail()) */
+#define rec_fail(r, code, ...)	push_fail(fail, (r), (code), __VA_ARGS__)
 
 /* ---- requests ---- */
 
@@ -557,7 +497,7 @@ static void
 rate_adapt(long status)
 {
 	if (ratectl_note(&ra, status, now_ms())) {
-		http_set_rate(g.e, ratectl_rate(&ra), ratectl_rate(&ra) / 20 + 1);
+		http_set_rate(g.p.e, ratectl_rate(&ra), ratectl_rate(&ra) / 20 + 1);
 		log_debug("request rate now %.0f/s", ratectl_rate(&ra));
 	}
 }
@@ -612,20 +552,20 @@ rec_send(struct rec *r)
 	}
 	if (r->t0 == 0)
 		r->t0 = now;
-	if (op.max_attempts > 0) {
-		if (r->attempts - r->throttled >= (unsigned)op.max_attempts) {
+	if (op.push.max_attempts > 0) {
+		if (r->attempts - r->throttled >= (unsigned)op.push.max_attempts) {
 			rec_fail(r, "gave_up", "gave up after %u attempts "
 			    "(--max-attempts)", r->attempts);
 			return;
 		}
-		left_att = (unsigned)op.max_attempts - (r->attempts -
+		left_att = (unsigned)op.push.max_attempts - (r->attempts -
 		    r->throttled);
 	}
-	if (op.max_time > 0) {
-		left_ms = (long)(op.max_time * 1000) - (long)(now - r->t0);
+	if (op.push.max_time > 0) {
+		left_ms = (long)(op.push.max_time * 1000) - (long)(now - r->t0);
 		if (left_ms <= 0) {
 			rec_fail(r, "gave_up", "gave up after %.1f s "
-			    "(--max-time)", op.max_time);
+			    "(--max-time)", op.push.max_time);
 			return;
 		}
 	}
@@ -680,7 +620,7 @@ rec_send(struct rec *r)
 	}
 	http_req_callbacks(req, prepare, classify, on_done, r);
 	http_req_limits(req, left_att, left_ms);
-	http_submit(g.e, req);
+	http_submit(g.p.e, req);
 }
 
 /* Is this step a create or a delete (ADT's 500/s instance budget)? */
@@ -865,7 +805,7 @@ after_put(struct rec *r, enum http_verdict v, long st)
 		r->next = NULL;
 		*g.deferred_tail = r;
 		g.deferred_tail = &r->next;
-		g.ndeferred++;
+		g.p.parked++;
 		return A_DONE;
 	}
 	return A_FAIL;
@@ -1005,7 +945,6 @@ on_done(struct http_req *req, enum http_verdict v,
     const struct http_resp *resp, void *user)
 {
 	struct rec *r = user;
-	struct buf code = BUF_INIT, msg = BUF_INIT;
 	long st = resp->status;
 	enum after next = A_FAIL;
 
@@ -1051,11 +990,8 @@ on_done(struct http_req *req, enum http_verdict v,
 	if (next == A_STEP) {
 		rec_step(r);
 	} else if (next == A_FAIL) {
-		adt_error(resp, &code, &msg);
-		rec_finish(r, 0, buf_cstr(&code), buf_cstr(&msg));
+		push_fail_resp(fail, r, adt_error, resp);
 	}
-	buf_release(&code);
-	buf_release(&msg);
 }
 
 /* ---- dry run ---- */
@@ -1064,7 +1000,7 @@ static void
 dry_req(const char *method, const char *url, const char *hdr,
     const char *body, const char *when)
 {
-	struct buf *b = &g.w->b;
+	struct buf *b = &g.p.w->b;
 
 	buf_adds(b, "{\"method\":");
 	json_write_string(b, method, strlen(method), 0);
@@ -1083,8 +1019,8 @@ dry_req(const char *method, const char *url, const char *hdr,
 		json_write_string(b, when, strlen(when), 0);
 	}
 	buf_addc(b, '}');
-	if (ndjson_writer_commit(g.w) < 0)
-		g.fatal = 1;
+	if (ndjson_writer_commit(g.p.w) < 0)
+		g.p.fatal = 1;
 }
 
 static void
@@ -1145,28 +1081,10 @@ dry_run(const struct rec *r)
 
 /* ---- input ---- */
 
+/* Bad input counted under "invalid.CODE" (push.h). */
 static void
-input_error(const struct ndjson_line *l, int is_json, const char *code,
-    const char *msg, const char *meta, const char *id, const char *opn)
+invalid(const char *code)
 {
-	struct result res = { 0 };
-
-	res.op = opn;
-	res.id = id;
-	res.meta = meta;
-	res.err_code = code;
-	res.err_msg = msg;
-	if (!op.dry_run) {
-		result_write(&g.w->b, &res);
-		if (ndjson_writer_commit(g.w) < 0)
-			g.fatal = 1;
-	}
-	log_at(LV_ERROR, "<stdin>", l->lineno, "%s", msg);
-	if (dlq_write(g.dlq, "<stdin>", l->lineno, l->p, l->len, is_json,
-	    code, msg, l->too_long ? jv_object_set(jv_object(),
-	    jv_string("truncated"), jv_true()) : jv_invalid()) < 0)
-		g.fatal = 1;
-	(*g.c_failed)++;
 	count_op("invalid", code, -1);
 }
 
@@ -1208,25 +1126,9 @@ handle_line(const struct ndjson_line *l)
 	struct rec *r, *last;
 	char *id = NULL, *opn = NULL;
 	jv v;
-	int rc, is_json;
 
-	if ((rc = ndjson_record(l, &v, &g.lits, &code, &msg, &is_json)) == 0)
+	if (!push_record(&g.p, l, &v))
 		return;
-	(*g.c_in)++;
-	if (rc < 0) {
-		input_error(l, is_json, code, buf_cstr(&msg), NULL, NULL,
-		    NULL);
-		goto out;
-	}
-	if (json_is_control(v)) {
-		jv_free(v);
-		(*g.c_in)--;
-		(*g.c_control)++;
-		buf_add(&g.controls, l->p, l->len);
-		buf_addc(&g.controls, '\n');
-		flush_controls();
-		goto out;
-	}
 	r = xcalloc(1, sizeof(*r));
 	{
 		const char *s = json_get_str(v, "$dtId");
@@ -1235,8 +1137,9 @@ handle_line(const struct ndjson_line *l)
 		id = s != NULL ? xstrdup(s) : NULL;
 		opn = xstrdup(o != NULL ? o : "upsert");
 	}
-	if (adt_op_parse(v, &g.lits, &r->op, &code, &msg) < 0) {
-		input_error(l, 1, code, buf_cstr(&msg), r->op.meta, id, opn);
+	if (adt_op_parse(v, &g.p.lits, &r->op, &code, &msg) < 0) {
+		push_input_error(&g.p, l, 1, code, buf_cstr(&msg), r->op.meta,
+		    id, opn);
 		rec_free(r);
 		goto out;
 	}
@@ -1247,7 +1150,7 @@ handle_line(const struct ndjson_line *l)
 	r->len = l->len;
 	if (op.dry_run) {
 		dry_run(r);
-		(*g.c_ok)++;
+		(*g.p.c_ok)++;
 		rec_free(r);
 		goto out;
 	}
@@ -1300,7 +1203,7 @@ handle_line(const struct ndjson_line *l)
 		r->in_prev = (struct rec **)&t->incoming;
 		t->incoming = r;
 	}
-	g.live++;
+	g.p.live++;
 	if (keyq_push(g.q, r->op.id, r)) {
 		r->holds_key = 1;
 		rec_begin(r);
@@ -1350,24 +1253,18 @@ pump(long timeout_ms, int fd, int *fd_ready)
 
 	if (t >= 0 && (timeout_ms < 0 || t < timeout_ms))
 		timeout_ms = t;
-	if (fd < 0 && http_pending(g.e) == 0 && timeout_ms < 0)
+	if (fd < 0 && http_pending(g.p.e) == 0 && timeout_ms < 0)
 		return;
-	http_poll(g.e, timeout_ms, fd, fd_ready);
+	http_poll(g.p.e, timeout_ms, fd, fd_ready);
 	run_due();
-}
-
-static size_t
-max_live(void)
-{
-	return 1024 + 64 * (size_t)op.concurrency;
 }
 
 /* Nothing left to do but the relationships put aside after a 404? */
 static int
 only_deferred(void)
 {
-	return g.ndeferred > 0 && g.live == g.ndeferred &&
-	    http_pending(g.e) == 0 && g.nheap == 0 && g.ready == NULL;
+	return g.p.parked > 0 && g.p.live == g.p.parked &&
+	    http_pending(g.p.e) == 0 && g.nheap == 0 && g.ready == NULL;
 }
 
 /* Try the relationships put aside after a 404 once more, in input order. */
@@ -1378,7 +1275,7 @@ retry_deferred(void)
 
 	g.deferred = NULL;
 	g.deferred_tail = &g.deferred;
-	g.ndeferred = 0;
+	g.p.parked = 0;
 	while (r != NULL) {
 		struct rec *nx = r->next;
 
@@ -1387,87 +1284,83 @@ retry_deferred(void)
 	}
 }
 
+/* Records waiting outside the engine: ready, or on a timer (push.h). */
+static int
+waiting(void)
+{
+	return g.nheap != 0 || g.ready != NULL;
+}
+
 /*
- * Called by the reader before a read that may block: flush, then keep the
- * requests moving until input is readable. A stream that pauses for
- * DEFER_IDLE_MS with nothing else to do gets its put-aside relationships
- * retried then, rather than at its end, which may never come.
+ * Before the reader blocks, one round of keeping the requests moving
+ * (push.h). A stream that pauses for DEFER_IDLE_MS with nothing else to
+ * do gets its put-aside relationships retried then, rather than at its
+ * end, which may never come.
  */
 #define DEFER_IDLE_MS 3000
-static void
-before_block(void *ctx)
+static int
+idle(int *ready)
 {
-	int ready = 0;
+	if (only_deferred()) {
+		int64_t t0 = now_ms();
 
-	(void)ctx;
-	ndjson_writer_flush(g.w);
-	dlq_flush(g.dlq);
-	if (g.e == NULL)
-		return;
-	while (!ready && !stage_stop) {
-		if (only_deferred()) {
-			int64_t t0 = now_ms();
-
-			http_poll(g.e, DEFER_IDLE_MS, 0, &ready);
-			if (!ready && !stage_stop &&
-			    now_ms() - t0 >= DEFER_IDLE_MS - 10) {
-				retry_deferred();
-				run_due();
-				ndjson_writer_flush(g.w);
-			}
-			continue;
-		}
-		pump(-1, 0, &ready);
-		if (only_deferred())
-			ndjson_writer_flush(g.w);
-		metrics_tick();	/* idle input: counters stay current */
-	}
-}
-
-static void
-finish_run(void)
-{
-	int drained = 0;
-
-	while (g.live > 0) {
-		if (stage_stop && !drained) {
-			/* interrupted: give what is in flight (retries
-			   included) 10 s, then cancel it; the records fail
-			   and are dead-lettered for a re-drive */
-			drained = 1;
-			http_drain(g.e, 10000);
-			run_due();
-			continue;
-		}
-		if (stage_stop && g.ndeferred > 0) {
-			struct rec *r;
-
-			while ((r = g.deferred) != NULL) {
-				g.deferred = r->next;
-				g.ndeferred--;
-				rec_fail(r, "interrupted", "interrupted before "
-				    "it was applied (SIGINT/SIGTERM): "
-				    "re-drive it");
-			}
-			g.deferred_tail = &g.deferred;
-			continue;
-		}
-		if (http_pending(g.e) == 0 && g.nheap == 0 &&
-		    g.ready == NULL) {
-			if (!only_deferred()) {
-				log_error("internal error: %zu records "
-				    "neither in flight nor waiting", g.live);
-				g.fatal = 1;
-				return;
-			}
-			/* everything else is written: try the relationships
-			   whose twins were missing once more */
+		http_poll(g.p.e, DEFER_IDLE_MS, 0, ready);
+		if (!*ready && !stage_stop &&
+		    now_ms() - t0 >= DEFER_IDLE_MS - 10) {
 			retry_deferred();
-			continue;
+			run_due();
+			ndjson_writer_flush(g.p.w);
 		}
-		pump(stage_stop ? 1000 : -1, -1, NULL);
+		return 0;
 	}
+	pump(-1, 0, ready);
+	if (only_deferred())
+		ndjson_writer_flush(g.p.w);
+	return 1;
 }
+
+/* At the end (push.h): the relationships put aside fail on a stop, or
+ * are tried once more when everything else is written. */
+static int
+settle(int idle_now)
+{
+	struct rec *r;
+
+	if (stage_stop && g.p.parked > 0) {
+		while ((r = g.deferred) != NULL) {
+			g.deferred = r->next;
+			g.p.parked--;
+			rec_fail(r, "interrupted", "interrupted before "
+			    "it was applied (SIGINT/SIGTERM): re-drive it");
+		}
+		g.deferred_tail = &g.deferred;
+		return 1;
+	}
+	if (idle_now && only_deferred()) {
+		/* everything else is written: try the relationships whose
+		   twins were missing once more */
+		retry_deferred();
+		return 1;
+	}
+	return 0;
+}
+
+static void
+start_ready(void)
+{
+	(void)run_due();
+}
+
+/* The program's side of the push run (push.h). */
+static const struct push_ops hooks = {
+	.line = handle_line,
+	.pump = pump,
+	.start = start_ready,
+	.waiting = waiting,
+	.idle = idle,
+	.settle = settle,
+	.invalid = invalid,
+};
 
 static enum adt_job_mode bulk_mode;
 
@@ -1508,7 +1401,7 @@ bulk_setup(void)
 	if (bulk_mode == ADT_JOB_NEVER || op.bulk_container == NULL)
 		return 0;
 	memset(&c, 0, sizeof(c));
-	c.e = g.e;
+	c.e = g.p.e;
 	c.prepare = prepare;
 	c.classify = classify;
 	c.endpoint = g.endpoint;
@@ -1519,7 +1412,7 @@ bulk_setup(void)
 	c.wait_s = op.bulk_wait;
 	c.keep = op.bulk_keep;
 	c.dry_run = op.dry_run;
-	c.w = g.w;
+	c.w = g.p.w;
 	c.bc.url = op.bulk_container;
 	c.bc.what = "--bulk-container";
 	c.bc.conn_file = op.bulk_conn_file;
@@ -1529,8 +1422,8 @@ bulk_setup(void)
 	c.bc.auth_opt = "--bulk-auth";
 	c.bc.key_opt = "--bulk-key-file";
 	c.bc.sas_opt = "--bulk-sas-file";
-	c.insecure = op.insecure;
-	c.cacert = op.cacert;
+	c.insecure = op.push.insecure;
+	c.cacert = op.push.cacert;
 	if ((g.job = adt_job_new(&c, &err)) == NULL) {
 		log_error("%s", buf_cstr(&err));
 		buf_release(&err);
@@ -1546,19 +1439,12 @@ check_options(int argc, int first)
 {
 	if (argc - first > 1)
 		return cli_usage_error(&prog, "at most one input FILE"), -1;
-	if (op.endpoint == NULL && !op.dry_run)
+	if (op.push.endpoint == NULL && !op.dry_run)
 		return cli_usage_error(&prog, "no --endpoint (or ADT_ENDPOINT) "
 		    "given"), -1;
-	if (op.concurrency < 1 || op.concurrency > 1024 ||
-	    op.max_attempts < 1 || op.max_attempts > 1000 ||
-	    op.rate < 0 || op.twin_rate < 0 || op.max_time < 0 ||
-	    op.create_rate < 0)
-		return cli_usage_error(&prog, "--concurrency must be 1..1024, "
-		    "--max-attempts 1..1000, --rate, --create-rate, "
-		    "--twin-rate and --max-time not negative"), -1;
-	if (op.max_line < 16 || op.max_line > (1u << 30))
-		return cli_usage_error(&prog, "--max-line must be between 16 "
-		    "and 1G"), -1;
+	if (push_check_opts(&prog, &op.push, op.rate < 0 || op.twin_rate < 0 ||
+	    op.create_rate < 0, "--rate, --create-rate, --twin-rate") < 0)
+		return -1;
 	return check_bulk();
 }
 
@@ -1582,39 +1468,17 @@ endpoint_url(const char *ep)
 static int
 connect_setup(void)
 {
-	const struct auth_cli ac = { op.credential, op.token_file, op.cacert,
-	    op.insecure };
+	const struct auth_cli ac = push_auth_cli(&op.push);
 	struct http_opts ho;
 
 	if ((g.auth = auth_from_options(&ac, ADT_SCOPE, NULL)) == NULL)
 		return EXIT_USAGE;
 	http_opts_init(&ho);
-	ho.max_inflight = (unsigned)op.concurrency;
-	ho.max_attempts = (unsigned)op.max_attempts;
-	ho.max_total_ms = (long)(op.max_time * 1000);
+	push_http_opts(&ho, &op.push);
 	ho.rate = (double)op.rate;
 	ho.burst = op.rate > 0 ? (double)op.rate / 20 + 1 : 1;
-	ho.cacert = op.cacert;
-	ho.insecure = op.insecure;
-	ho.http1 = op.http1;
 	ho.service = "adt";
-	return (g.e = http_engine_new(&ho)) == NULL ? EXIT_FATAL : 0;
-}
-
-/* The read loop's side of the engine (stage_run_engine) */
-static int
-engine_busy(void *ctx)
-{
-	(void)ctx;
-	return g.e != NULL && (http_full(g.e) || g.live - g.ndeferred >= max_live());
-}
-
-static void
-engine_work(void *ctx, int block)
-{
-	(void)ctx;
-	if (g.e != NULL)
-		pump(block ? -1 : 0, -1, NULL);
+	return (g.p.e = http_engine_new(&ho)) == NULL ? EXIT_FATAL : 0;
 }
 
 /* Pass 1 of a bulk load: the whole input into the spool. */
@@ -1642,22 +1506,22 @@ run_bulk(struct stage *st)
 
 	if ((rc = adt_job_recover(g.job)) != 0) {
 		if (rc < 0)
-			g.fatal = 1;
+			g.p.fatal = 1;
 		return 1;
 	}
 	if (stage_run(st, &p1, NULL) < 0 || adt_job_run(g.job) < 0) {
-		g.fatal = 1;
+		g.p.fatal = 1;
 		return 1;
 	}
 	g.in_bulk = 1;
-	while (!g.fatal && adt_job_next(g.job, &l, &ix)) {
-		while (!g.fatal && engine_busy(NULL))
-			engine_work(NULL, 1);
-		if (g.fatal)
+	while (!g.p.fatal && adt_job_next(g.job, &l, &ix)) {
+		while (!g.p.fatal && push_busy(&g.p))
+			push_work(&g.p, 1);
+		if (g.p.fatal)
 			break;
 		g.bulk_ix = ix;
 		handle_line(&l);
-		engine_work(NULL, 0);
+		push_work(&g.p, 0);
 		stats_tick();
 	}
 	g.in_bulk = 0;
@@ -1672,23 +1536,13 @@ run_bulk(struct stage *st)
 static void
 run(struct stage *st)
 {
-	const struct stage_engine_ops ops = { engine_busy, engine_work,
-	    handle_line, before_block, &g.fatal };
-
-	st->max_line = op.max_line;
-	if ((g.job == NULL || run_bulk(st) == 0) &&
-	    stage_run_engine(st, &ops, NULL) < 0)
-		g.fatal = 1;
+	if (g.job == NULL || run_bulk(st) == 0)
+		push_read(&g.p, st);
 	g.eof = 1;
-	if (g.e != NULL)
-		finish_run();
-	flush_controls();
-	buf_release(&g.controls);
-	if (g.job != NULL && !g.fatal && ndjson_writer_flush(g.w) == 0 &&
-	    !g.w->err && dlq_flush(g.dlq) == 0)
+	push_end(&g.p, st);
+	if (g.job != NULL && !g.p.fatal && ndjson_writer_flush(g.p.w) == 0 &&
+	    !g.p.w->err && dlq_flush(g.p.dlq) == 0)
 		adt_job_end(g.job);
-	st->fatal = g.fatal;
-	st->stopped = stage_stop != 0;
 	if (g.auth != NULL)
 		log_info("token requests: %lu (credential %s)",
 		    auth_requests(g.auth), auth_provider_name(g.auth));
@@ -1707,46 +1561,34 @@ main(int argc, char **argv)
 	first = cli_parse(&prog, argc, argv, &common);
 	if (first < 0 || check_options(argc, first) < 0)
 		return EXIT_USAGE;
-	g.endpoint = endpoint_url(op.endpoint ? op.endpoint :
+	g.endpoint = endpoint_url(op.push.endpoint ? op.push.endpoint :
 	    "https://ADT_ENDPOINT");
 	/* the input first, the dead letters once the credential works */
-	if ((status = stage_begin(&st, argc, argv, first, NULL,
-	    "push-adt")) != 0)
+	if ((status = push_begin(&g.p, &hooks, &st, argc, argv, first,
+	    "push-adt", &op.push)) != 0)
 		goto out;
-	g.w = &st.out;
-	g.c_in = stats_counter("in");
-	g.c_ok = stats_counter("ok");
-	g.c_failed = stats_counter("failed");
 	g.c_merged = stats_counter("merged");
-	g.c_control = stats_counter("control");
+	g.p.c_control = stats_counter("control");
+	g.p.no_results = op.dry_run;
 	if (!op.dry_run)
 		status = connect_setup();
 	if (status == 0)
 		status = bulk_setup();
-	if (status == 0 && stage_open_dlq(&st, op.dead_letter, "push-adt") < 0)
-		status = EXIT_USAGE;
-	if (status == 0 && metrics_opt.listen != NULL &&
-	    metrics_listen_start(metrics_opt.listen, NULL) < 0)
-		status = EXIT_USAGE;
-	if (status != 0) {
-		stage_free(&st);
+	if (status == 0)
+		status = push_open_dlq(&g.p, &st, &op.push, "push-adt");
+	if ((status = push_ready(&st, status)) != 0)
 		goto out;
-	}
-	metrics_set_ready(1);
-	g.dlq = st.dlq;
 	g.q = keyq_new();
 	g.twins = adt_twins_new();
 	ratectl_init(&ra, (double)op.rate);
 	run(&st);
-	status = stage_end(&st, EXIT_ALL_OK, common.stats, *g.c_failed,
-	    "every record read has a result");
+	status = push_stage_end(&g.p, &st, common.stats);
 out:
 	adt_job_free(g.job);
-	http_engine_free(g.e);
+	push_free(&g.p);
 	keyq_free(g.q, NULL);
 	adt_twins_free(g.twins);
 	auth_free(g.auth);
-	json_numlits_release(&g.lits);
 	free(g.heap);
 	free(g.endpoint);
 	return status;

@@ -36,22 +36,20 @@
 #include "log.h"
 #include "metrics.h"
 #include "ndjson.h"
+#include "push.h"
 #include "ratectl.h"
 #include "stage.h"
 #include "stats.h"
 #include "url.h"
 
 struct cosmos_opts op = {
+	.push = PUSH_OPTS_DEFAULTS,
 	.pk_path = "/id",
-	.concurrency = 32,
-	.max_attempts = 10,
-	.max_time = 300,
-	.max_line = NDJSON_DEFAULT_MAX_LINE,
 };
 
 static const struct cli_opt options[] = {
-	CLI_OPT_CACERT(&op.cacert),
-	{ "concurrency", 'c', CLI_LONG, &op.concurrency, "N",
+	CLI_OPT_CACERT(&op.push.cacert),
+	{ "concurrency", 'c', CLI_LONG, &op.push.concurrency, "N",
 	    "COSMOS_CONCURRENCY", "requests in flight at most (default 32)",
 	    0, NULL },
 	{ "connection-string-file", 0, CLI_STR, &op.conn_file, "FILE", NULL,
@@ -62,43 +60,34 @@ static const struct cli_opt options[] = {
 	{ "create-container", 0, CLI_FLAG, &op.create_container, NULL, NULL,
 	    "create the database and the container (with the partition key "
 	    "path) if they do not exist", 0, NULL },
-	{ "credential", 0, CLI_STR, &op.credential, "LIST",
+	{ "credential", 0, CLI_STR, &op.push.credential, "LIST",
 	    "TWINPIPE_CREDENTIAL", "Entra ID credential providers to try "
 	    "when no key is given (default environment,workload-identity,"
 	    "managed-identity,azure-cli)", 0, NULL },
 	{ "database", 'd', CLI_STR, &op.database, "NAME", "COSMOS_DATABASE",
 	    "the database", 0, NULL },
-	{ "dead-letter", 0, CLI_STR, &op.dead_letter, "FILE",
-	    "TWINPIPE_DEAD_LETTER",
-	    "append failed records with their error to FILE (NDJSON)", 0,
-	    NULL },
+	PUSH_OPT_DEAD_LETTER(&op.push),
 	{ "encode-ids", 0, CLI_FLAG, &op.encode_ids, NULL, NULL,
 	    "store ids with '/', '\\', '?', '#' and '%' percent-encoded "
 	    "instead of failing those records", 0, NULL },
-	{ "endpoint", 'e', CLI_STR, &op.endpoint, "URL", "COSMOS_ENDPOINT",
+	{ "endpoint", 'e', CLI_STR, &op.push.endpoint, "URL", "COSMOS_ENDPOINT",
 	    "the account, e.g. https://ACCOUNT.documents.azure.com", 0,
 	    NULL },
-	{ "http1", 0, CLI_FLAG, &op.http1, NULL, NULL,
-	    "use HTTP/1.1 only (no HTTP/2)", 0, NULL },
-	{ "insecure", 'k', CLI_FLAG, &op.insecure, NULL, NULL,
-	    "do not verify TLS certificates (tests only)", 0, NULL },
+	PUSH_OPT_HTTP1(&op.push),
+	PUSH_OPT_INSECURE(&op.push),
 	{ "key-file", 0, CLI_STR, &op.key_file, "FILE", NULL,
 	    "read the account key from FILE (else COSMOS_KEY)", 0, NULL },
-	{ "max-attempts", 0, CLI_LONG, &op.max_attempts, "N", NULL,
+	{ "max-attempts", 0, CLI_LONG, &op.push.max_attempts, "N", NULL,
 	    "HTTP attempts per request at most, not counting 429s "
 	    "that give a retry time (default 10)", 0, NULL },
-	{ "max-line", 0, CLI_SIZE, &op.max_line, "SIZE",
-	    "TWINPIPE_MAX_LINE", "longest input line accepted "
-	    "(default 16M)", 0, NULL },
+	PUSH_OPT_MAX_LINE(&op.push),
 	{ "max-ru", 0, CLI_LONG, &op.max_ru, "N", "COSMOS_MAX_RU",
 	    "spend at most N request units a second (from "
 	    "x-ms-request-charge; default 0: no limit)", 0, NULL },
-	{ "max-time", 0, CLI_DURATION, &op.max_time, "DURATION", NULL,
+	{ "max-time", 0, CLI_DURATION, &op.push.max_time, "DURATION", NULL,
 	    "give a request up after DURATION of retries (default 5m)", 0,
 	    NULL },
-	{ "metrics-listen", 0, CLI_STR, &metrics_opt.listen, "ADDR:PORT",
-	    NULL, "serve /metrics, /healthz and /readyz over HTTP on "
-	    "ADDR:PORT (port 0: any), e.g. when reading a stream", 0, NULL },
+	PUSH_OPT_METRICS_LISTEN,
 	{ "partition-key-path", 'p', CLI_STR, &op.pk_path, "PATH",
 	    "COSMOS_PARTITION_KEY_PATH", "the container's partition key "
 	    "path, e.g. /deviceId (default /id)", 0, NULL },
@@ -107,7 +96,7 @@ static const struct cli_opt options[] = {
 	    "at a snapshot-complete record with a \"started\" time, delete "
 	    "(or tombstone) the documents the snapshot did not have and that "
 	    "did not change since it started", 0, NULL },
-	{ "token-file", 0, CLI_STR, &op.token_file, "FILE",
+	{ "token-file", 0, CLI_STR, &op.push.token_file, "FILE",
 	    "COSMOS_TOKEN_FILE", "send the Entra ID token in FILE instead "
 	    "of using a key or the credential chain", 0, NULL },
 	{ "tombstones", 0, CLI_FLAG, &op.tombstones, NULL, NULL,
@@ -143,22 +132,6 @@ const char *const op_names[] = { "upsert", "merge", "patch",
 
 struct cosmos_run g;
 
-/*
- * Control records pass through untouched, after the results of the records
- * read before them (ingest-eventhub's acknowledgements and cdc-filter
- * --commit rely on that): they wait until no record is in flight.
- */
-void
-flush_controls(void)
-{
-	if (g.live != 0 || g.controls.len == 0)
-		return;
-	buf_add(&g.w->b, g.controls.p, g.controls.len);
-	g.controls.len = 0;
-	if (g.w->b.len >= g.w->flush_at)
-		(void)ndjson_writer_flush(g.w);
-}
-
 /* ---- the loop ---- */
 
 static void
@@ -183,53 +156,35 @@ pump(long timeout_ms, int fd, int *fd_ready)
 	run_ready();
 	if (g.ready != NULL)
 		timeout_ms = 0;
-	http_poll(g.e, timeout_ms, fd, fd_ready);
+	http_poll(g.p.e, timeout_ms, fd, fd_ready);
 	run_ready();
 }
 
-size_t
-max_live(void)
+/* Records begun again after a wait, not in the engine (push.h). */
+static int
+waiting(void)
 {
-	return 1024 + 64 * (size_t)op.concurrency;
+	return g.ready != NULL;
 }
 
+/* A control record: --reconcile's snapshot-complete (push.h). */
 static void
-before_block(void *ctx)
+control(jv v)
 {
-	int ready = 0;
-
-	(void)ctx;
-	ndjson_writer_flush(g.w);
-	dlq_flush(g.dlq);
-	if (g.e == NULL)
-		return;
-	while (!ready && !stage_stop) {
-		pump(-1, 0, &ready);
-		metrics_tick();	/* idle input: counters stay current */
-	}
+	if (op.reconcile)
+		reconcile(v);
+	else
+		jv_free(v);
 }
 
-void
-finish_run(void)
-{
-	int drained = 0;
-
-	while (g.live > 0) {
-		if (stage_stop && !drained) {
-			drained = 1;
-			http_drain(g.e, 10000);
-			run_ready();
-			continue;
-		}
-		if (http_pending(g.e) == 0 && g.ready == NULL) {
-			log_error("internal error: %zu records neither in "
-			    "flight nor waiting", g.live);
-			g.fatal = 1;
-			return;
-		}
-		pump(stage_stop ? 1000 : -1, -1, NULL);
-	}
-}
+/* The program's side of the push run (push.h). */
+static const struct push_ops hooks = {
+	.line = handle_line,
+	.pump = pump,
+	.start = run_ready,
+	.waiting = waiting,
+	.control = control,
+};
 
 /* ---- setup: --create-container ---- */
 
@@ -271,8 +226,8 @@ setup_post(const char *path, const char *type, const char *link,
 	http_req_header(req, "Content-Type", "application/json");
 	http_req_body(req, body, strlen(body));
 	http_req_callbacks(req, prepare, classify, setup_done, &s);
-	http_submit(g.e, req);
-	http_run(g.e);
+	http_submit(g.p.e, req);
+	http_run(g.p.e);
 	if (s.why != NULL) {
 		log_error("cannot create the %s: %s", what, s.why);
 		rc = -1;
@@ -355,7 +310,7 @@ configure(void)
 		g.key = cs_key;
 		cs_key = NULL;
 	}
-	ep = op.endpoint != NULL ? op.endpoint : cs_ep;
+	ep = op.push.endpoint != NULL ? op.push.endpoint : cs_ep;
 	if (ep == NULL) {
 		cli_usage_error(&prog, "no --endpoint (COSMOS_ENDPOINT) or "
 		    "connection string given");
@@ -403,16 +358,7 @@ check_options(int argc, int first)
 	if (op.pk_path[0] != '/' || op.pk_path[1] == '\0')
 		return cli_usage_error(&prog, "--partition-key-path must be a "
 		    "path like /deviceId"), -1;
-	if (op.concurrency < 1 || op.concurrency > 1024 ||
-	    op.max_attempts < 1 || op.max_attempts > 1000 ||
-	    op.max_ru < 0 || op.max_time < 0)
-		return cli_usage_error(&prog, "--concurrency must be 1..1024, "
-		    "--max-attempts 1..1000, --max-ru and --max-time not "
-		    "negative"), -1;
-	if (op.max_line < 16 || op.max_line > (1u << 30))
-		return cli_usage_error(&prog, "--max-line must be between 16 "
-		    "and 1G"), -1;
-	return 0;
+	return push_check_opts(&prog, &op.push, op.max_ru < 0, "--max-ru");
 }
 
 /* The container's path (every name percent-encoded) and its resource link
@@ -445,8 +391,7 @@ container_paths(void)
 static int
 connect_setup(void)
 {
-	const struct auth_cli ac = { op.credential, op.token_file, op.cacert,
-	    op.insecure };
+	const struct auth_cli ac = push_auth_cli(&op.push);
 	struct http_opts ho;
 
 	if (g.key == NULL && (g.auth = auth_from_options(&ac, g.scope,
@@ -454,31 +399,10 @@ connect_setup(void)
 	    "and ")) == NULL)
 		return EXIT_USAGE;
 	http_opts_init(&ho);
-	ho.service = "cosmos";
-	ho.max_inflight = (unsigned)op.concurrency;
-	ho.max_attempts = (unsigned)op.max_attempts;
-	ho.max_total_ms = (long)(op.max_time * 1000);
-	ho.cacert = op.cacert;
-	ho.insecure = op.insecure;
-	ho.http1 = op.http1;
+	push_http_opts(&ho, &op.push);
 	ho.service = "cosmos";
 	ho.aimd_increase = 0;	/* 429s are per partition (see "Throttling") */
-	return (g.e = http_engine_new(&ho)) == NULL ? EXIT_FATAL : 0;
-}
-
-/* The read loop's side of the engine (stage_run_engine) */
-static int
-engine_busy(void *ctx)
-{
-	(void)ctx;
-	return http_full(g.e) || g.live >= max_live();
-}
-
-static void
-engine_work(void *ctx, int block)
-{
-	(void)ctx;
-	pump(block ? -1 : 0, -1, NULL);
+	return (g.p.e = http_engine_new(&ho)) == NULL ? EXIT_FATAL : 0;
 }
 
 /*
@@ -489,17 +413,8 @@ engine_work(void *ctx, int block)
 static void
 run(struct stage *st)
 {
-	const struct stage_engine_ops ops = { engine_busy, engine_work,
-	    handle_line, before_block, &g.fatal };
-
-	st->max_line = op.max_line;
-	if (stage_run_engine(st, &ops, NULL) < 0)
-		g.fatal = 1;
-	finish_run();
-	flush_controls();
-	buf_release(&g.controls);
-	st->fatal = g.fatal;
-	st->stopped = stage_stop != 0;
+	push_read(&g.p, st);
+	push_end(&g.p, st);
 	*stats_counter("ru") = (uint64_t)llround(g.ru);
 }
 
@@ -517,43 +432,29 @@ main(int argc, char **argv)
 	    container_paths() < 0)
 		goto out;
 	/* the input first, the dead letters once the credential works */
-	if ((status = stage_begin(&st, argc, argv, first, NULL,
-	    "push-cosmos")) != 0)
+	if ((status = push_begin(&g.p, &hooks, &st, argc, argv, first,
+	    "push-cosmos", &op.push)) != 0)
 		goto out;
-	g.w = &st.out;
-	g.c_in = stats_counter("in");
-	g.c_ok = stats_counter("ok");
-	g.c_failed = stats_counter("failed");
 	g.c_stale = stats_counter("stale");
 	g.c_restarts = stats_counter("conflicts");
-	g.c_control = stats_counter("control");
+	g.p.c_control = stats_counter("control");
 	if (op.reconcile)
 		(void)stats_counter("reconciled");
-	if ((status = connect_setup()) == 0 &&
-	    stage_open_dlq(&st, op.dead_letter, "push-cosmos") < 0)
-		status = EXIT_USAGE;
-	g.dlq = st.dlq;
+	if ((status = connect_setup()) == 0)
+		status = push_open_dlq(&g.p, &st, &op.push, "push-cosmos");
 	g.q = keyq_new();
 	ratectl_init(&g.rc, 0);
 	ratectl_tolerate(&g.rc, CUT_SHARE);
 	if (status == 0 && op.create_container && create_container() < 0)
 		status = EXIT_FATAL;
-	if (status == 0 && metrics_opt.listen != NULL &&
-	    metrics_listen_start(metrics_opt.listen, NULL) < 0)
-		status = EXIT_USAGE;
-	if (status != 0) {
-		stage_free(&st);
+	if ((status = push_ready(&st, status)) != 0)
 		goto out;
-	}
-	metrics_set_ready(1);
 	run(&st);
-	status = stage_end(&st, EXIT_ALL_OK, common.stats, *g.c_failed,
-	    "every record read has a result");
+	status = push_stage_end(&g.p, &st, common.stats);
 out:
-	http_engine_free(g.e);
+	push_free(&g.p);
 	keyq_free(g.q, rec_free_item);
 	auth_free(g.auth);
-	json_numlits_release(&g.lits);
 	free(g.endpoint);
 	free(g.key);
 	free(g.scope);

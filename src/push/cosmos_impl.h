@@ -3,7 +3,8 @@
  * record's state machine, the run's state, and the functions one part
  * gives the other.
  *
- *   cosmos.c            options, the loop, --create-container, main
+ *   cosmos.c            options, the loop's hooks (push.h),
+ *                       --create-container, main
  *   cosmos_req.c        requests (signed, throttled, classified) and
  *                       their results: a record's state machine
  *   cosmos_input.c      the input: records parsed and checked, queued
@@ -25,6 +26,7 @@
 #include "json.h"
 #include "keyq.h"
 #include "ndjson.h"
+#include "push.h"
 #include "ratectl.h"
 #include "result.h"
 
@@ -36,27 +38,17 @@
 #define CUT_SHARE 0.05		/* 429 share of answers that cuts the rate */
 
 struct cosmos_opts {
-	const char *endpoint;
+	struct push_opts push;	/* --endpoint, --concurrency, ... */
 	const char *conn_file;
 	const char *key_file;
 	const char *database;
 	const char *container;
 	const char *pk_path;
-	const char *cacert;
-	const char *credential;
-	const char *dead_letter;
-	const char *token_file;
-	long concurrency;
-	long max_attempts;
 	long max_ru;
-	double max_time;
-	size_t max_line;
 	int create_container;
 	int encode_ids;
 	int tombstones;
 	int reconcile;
-	int insecure;
-	int http1;
 };
 extern struct cosmos_opts op;
 
@@ -106,20 +98,16 @@ struct rec {
 };
 
 struct cosmos_run {
-	struct http_engine *e;
+	struct push p;		/* the engine, output, dead letters, counts */
 	struct keyq *q;
 	struct auth *auth;
-	struct dlq *dlq;
-	struct ndjson_writer *w;	/* the stage's standard output */
-	struct json_numlits lits;
 	char *endpoint;		/* scheme://host[:port], no final '/' */
 	char *key;		/* master key, or NULL */
 	char *scope;
 	char *coll_path;	/* /dbs/D/colls/C (encoded) */
 	char *coll_link;	/* dbs/D/colls/C (raw) */
-	size_t live;
 	struct rec *ready, **ready_tail;
-	uint64_t *c_in, *c_ok, *c_failed, *c_stale, *c_restarts;
+	uint64_t *c_stale, *c_restarts;
 	double ru;		/* request units consumed */
 	double ru_avg;		/* per request, moving average */
 	double ru_win, gain;	/* --max-ru: RU this second, correction */
@@ -129,10 +117,6 @@ struct cosmos_run {
 		uint64_t h;
 		int64_t until;
 	} holds[HOLD_SLOTS];
-	struct buf controls;	/* control records waiting for the records
-				 * read before them to finish */
-	uint64_t *c_control;
-	int fatal;
 };
 extern struct cosmos_run g;
 
@@ -140,11 +124,8 @@ extern struct cosmos_run g;
 extern int reconciling;		/* its deletes are being made */
 extern uint64_t n_data;		/* data records read (not reconcile deletes) */
 
-/* cosmos.c: the options, the loop, --create-container, main */
+/* cosmos.c: the options, the loop's hooks, --create-container, main */
 void pump(long timeout_ms, int fd, int *fd_ready);
-size_t max_live(void);
-void finish_run(void);
-void flush_controls(void);
 extern const char *const op_names[];	/* by enum opk */
 
 /* cosmos_input.c */
@@ -158,7 +139,6 @@ void cosmos_error(const struct http_resp *resp, struct buf *code, struct buf *ms
 const char * pk_key(void);
 void rec_free(struct rec *r);
 void rec_free_item(void *item);	/* rec_free for keyq_free */
-void write_result(const struct result *res);
 void rec_begin(struct rec *r);
 void rec_send(struct rec *r);	/* r's current step, again after a wait */
 

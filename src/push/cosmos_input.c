@@ -15,26 +15,7 @@
 #include "keyq.h"
 #include "log.h"
 #include "ndjson.h"
-
-static void
-input_error(const struct ndjson_line *l, int is_json, const char *code,
-    const char *msg, const char *meta, const char *id, const char *opn)
-{
-	struct result res = { 0 };
-
-	res.op = opn;
-	res.id = id;
-	res.meta = meta;
-	res.err_code = code;
-	res.err_msg = msg;
-	write_result(&res);
-	log_at(LV_ERROR, "<stdin>", l->lineno, "%s", msg);
-	if (dlq_write(g.dlq, "<stdin>", l->lineno, l->p, l->len, is_json,
-	    code, msg, l->too_long ? jv_object_set(jv_object(),
-	    jv_string("truncated"), jv_true()) : jv_invalid()) < 0)
-		g.fatal = 1;
-	(*g.c_failed)++;
-}
+#include "push.h"
 
 /*
  * Check the record v (consumed) and fill r. Returns 0, or -1 with code and
@@ -198,35 +179,17 @@ handle_line(const struct ndjson_line *l)
 	const char *code = NULL;
 	struct rec *r;
 	jv v;
-	int rc, is_json;
 
-	if ((rc = ndjson_record(l, &v, &g.lits, &code, &msg, &is_json)) == 0)
+	if (!push_record(&g.p, l, &v))
 		return;
-	(*g.c_in)++;
-	if (rc < 0) {
-		input_error(l, is_json, code, buf_cstr(&msg), NULL, NULL,
-		    NULL);
-		goto out;
-	}
-	if (json_is_control(v)) {
-		(*g.c_in)--;
-		if (op.reconcile)
-			reconcile(jv_copy(v));
-		jv_free(v);
-		(*g.c_control)++;
-		buf_add(&g.controls, l->p, l->len);
-		buf_addc(&g.controls, '\n');
-		flush_controls();
-		goto out;
-	}
 	r = xcalloc(1, sizeof(*r));
 	r->body = jv_invalid();
-	cosmos_lits_add(&r->lits, &g.lits);
+	cosmos_lits_add(&r->lits, &g.p.lits);
 	if (rec_parse(r, v, &code, &msg) < 0) {
 		const char *o = r->op <= OP_DELETE ? op_names[r->op] : NULL;
 
-		input_error(l, 1, code, buf_cstr(&msg), r->meta, r->raw_id,
-		    strcmp(code, "bad_op") == 0 ? NULL : o);
+		push_input_error(&g.p, l, 1, code, buf_cstr(&msg), r->meta,
+		    r->raw_id, strcmp(code, "bad_op") == 0 ? NULL : o);
 		rec_free(r);
 		goto out;
 	}
@@ -238,7 +201,7 @@ handle_line(const struct ndjson_line *l)
 	r->line = xmalloc(l->len + 1);
 	memcpy(r->line, l->p, l->len + 1);
 	r->len = l->len;
-	g.live++;
+	g.p.live++;
 	if (keyq_push(g.q, r->key, r))
 		rec_begin(r);
 out:

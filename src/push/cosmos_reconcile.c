@@ -190,7 +190,7 @@ reconcile_delete(jv doc, const char *started, const char *run)
 	handle_line(&l);
 	free(text);
 	buf_release(&raw);
-	while (!stage_stop && (http_full(g.e) || g.live >= max_live()))
+	while (!stage_stop && push_busy(&g.p))
 		pump(-1, -1, NULL);
 }
 
@@ -246,13 +246,13 @@ reconcile(jv ctl)
 		    "nothing deleted");
 		goto out;
 	}
-	finish_run();	/* every record before the snapshot's end */
-	if (stage_stop || g.fatal)
+	push_finish(&g.p);	/* every record before the snapshot's end */
+	if (stage_stop || g.p.fatal)
 		goto out;
-	if (*g.c_failed > 0 || (records >= 0 && (double)n_data != records)) {
+	if (*g.p.c_failed > 0 || (records >= 0 && (double)n_data != records)) {
 		log_warn("reconcile: %llu records read of %.0f in the snapshot, "
 		    "%llu failed: nothing deleted", (unsigned long long)n_data,
-		    records, (unsigned long long)*g.c_failed);
+		    records, (unsigned long long)*g.p.c_failed);
 		goto out;
 	}
 	reconciling = 1;
@@ -273,17 +273,17 @@ reconcile(jv ctl)
 			    buf_cstr(&ls.cont));
 		ls.done = 0;
 		http_req_callbacks(req, prepare, classify, list_done, &ls);
-		http_submit(g.e, req);
+		http_submit(g.p.e, req);
 		while (!ls.done) {
 			if (stage_stop)	/* cancels the listing: done runs */
-				http_drain(g.e, 10000);
+				http_drain(g.p.e, 10000);
 			pump(200, -1, NULL);
 		}
 		pages++;
 		if (!ls.ok) {
 			log_error("reconcile: listing the container: %s",
 			    ls.why != NULL ? ls.why : "failed");
-			g.fatal = 1;
+			g.p.fatal = 1;
 			break;
 		}
 		jv_free(page);
@@ -295,7 +295,7 @@ reconcile(jv ctl)
 			page = jv_invalid();
 			log_error("reconcile: a listing page is not "
 			    "{\"Documents\":[...]}");
-			g.fatal = 1;
+			g.p.fatal = 1;
 			break;
 		}
 		n = (size_t)jv_array_length(jv_copy(docs));

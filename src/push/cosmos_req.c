@@ -7,7 +7,6 @@
  * line or dead letter.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include "keyq.h"
 #include "log.h"
 #include "ndjson.h"
+#include "push.h"
 #include "ratectl.h"
 #include "result.h"
 #include "stage.h"
@@ -169,12 +169,12 @@ ru_account(const struct http_resp *resp)
 
 			if (fabs(r - g.rc.ceiling) > g.rc.ceiling * 0.02 &&
 			    ratectl_set_ceiling(&g.rc, r))
-				http_set_rate(g.e, ratectl_rate(&g.rc),
+				http_set_rate(g.p.e, ratectl_rate(&g.rc),
 				    ratectl_rate(&g.rc) / 20 + 1);
 		}
 	}
 	if (ratectl_note_req(&g.rc, resp->status, resp->throttled, now)) {
-		http_set_rate(g.e, ratectl_rate(&g.rc),
+		http_set_rate(g.p.e, ratectl_rate(&g.rc),
 		    ratectl_rate(&g.rc) / 20 + 1);
 		log_debug("request rate now %.0f/s", ratectl_rate(&g.rc));
 	}
@@ -258,15 +258,6 @@ ready_push(struct rec *r)
 	g.ready_tail = &r->next;
 }
 
-/* Write a result line. */
-void
-write_result(const struct result *res)
-{
-	result_write(&g.w->b, res);
-	if (ndjson_writer_commit(g.w) < 0)
-		g.fatal = 1;
-}
-
 static void
 rec_finish(struct rec *r, int ok, const char *code, const char *msg)
 {
@@ -282,44 +273,34 @@ rec_finish(struct rec *r, int ok, const char *code, const char *msg)
 	res.err_msg = ok ? NULL : msg;
 	res.meta = r->meta;
 	res.stale = ok && r->stale;
-	write_result(&res);
+	push_result(&g.p, &res);
 	if (ok) {
-		(*g.c_ok)++;
+		(*g.p.c_ok)++;
 		if (r->stale)
 			(*g.c_stale)++;
 	} else {
-		(*g.c_failed)++;
+		(*g.p.c_failed)++;
 		log_at(LV_ERROR, "<stdin>", r->lineno, "document '%s': %s",
 		    r->raw_id, msg);
-		if (dlq_write(g.dlq, "<stdin>", r->lineno, r->line, r->len, 1,
-		    code, msg, jv_object_set(jv_object_set(jv_object(),
-		    jv_string("status"), jv_number((double)r->status)),
-		    jv_string("attempts"), jv_number(r->attempts))) < 0)
-			g.fatal = 1;
+		push_dead_letter(&g.p, r->lineno, r->line, r->len, code, msg,
+		    r->status, r->attempts);
 	}
 	next = keyq_done(g.q, r->key);
 	if (next != NULL)
 		ready_push(next);
-	g.live--;
+	g.p.live--;
 	rec_free(r);
-	flush_controls();
+	push_flush_controls(&g.p);
 }
 
 static void
-rec_fail(struct rec *r, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-rec_fail(struct rec *r, const char *code, const char *fmt, ...)
+fail(void *r, const char *code, const char *msg)
 {
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	rec_finish(r, 0, code, msg);
 }
+
+/* rec_finish() for a failure, its message formatted (push_fail()) */
+#define rec_fail(r, code, ...)	push_fail(fail, (r), (code), __VA_ARGS__)
 
 static void on_done(struct http_req *req, enum http_verdict v,
     const struct http_resp *resp, void *user);
@@ -377,7 +358,7 @@ rec_send(struct rec *r)
 		http_req_body(req, r->send, strlen(r->send));
 	}
 	http_req_callbacks(req, prepare, classify_rec, on_done, r);
-	http_submit(g.e, req);
+	http_submit(g.p.e, req);
 }
 
 static void
@@ -688,7 +669,6 @@ on_done(struct http_req *req, enum http_verdict v,
     const struct http_resp *resp, void *user)
 {
 	struct rec *r = user;
-	struct buf code = BUF_INIT, msg = BUF_INIT;
 	long st = resp->status;
 
 	(void)req;
@@ -703,50 +683,46 @@ on_done(struct http_req *req, enum http_verdict v,
 			rec_finish(r, 1, NULL, NULL);
 			break;
 		}
-		goto out;
+		return;
 	}
 	switch (r->step) {
 	case S_READ:
 		if (st == 404) {
 			after_read(r, resp);
-			goto out;
+			return;
 		}
 		break;
 	case S_CREATE:
 		if (st == 409) {
 			restart(r);
-			goto out;
+			return;
 		}
 		break;
 	case S_REPLACE:
 		if (st == 412 || st == 404) {
 			restart(r);
-			goto out;
+			return;
 		}
 		break;
 	case S_DELETE:
 		if (st == 412 || (st == 404 && r->etag != NULL)) {
 			restart(r);
-			goto out;
+			return;
 		}
 		if (st == 404) {
 			rec_finish(r, 1, NULL, NULL);
-			goto out;
+			return;
 		}
 		break;
 	case S_PATCH:
 		if (st == 412 && r->has_version) {
 			r->stale = 1;
 			rec_finish(r, 1, NULL, NULL);
-			goto out;
+			return;
 		}
 		break;
 	default:
 		break;
 	}
-	cosmos_error(resp, &code, &msg);
-	rec_finish(r, 0, buf_cstr(&code), buf_cstr(&msg));
-out:
-	buf_release(&code);
-	buf_release(&msg);
+	push_fail_resp(fail, r, cosmos_error, resp);
 }
