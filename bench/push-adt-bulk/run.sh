@@ -18,7 +18,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 n=${N:-200000}
 work=$(mktemp -d)
 pids=()
-trap 'for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap 'for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 az=$top/tests/.node/azurite/node_modules/.bin/azurite-blob
 [ -x "$az" ] || { echo "no Azurite: run TESTS=tests/e2e/t3010-push-adt-bulk.sh tests/run.sh once" >&2; exit 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
