@@ -6,6 +6,9 @@
 #   az_start [ARG]...   start azurite-blob (with ARGs) on a free loopback port; sets
 #                       AZ_PORT, AZ_URL (http://127.0.0.1:PORT/devstoreaccount1)
 #                       and AZ_CS (a connection string with the account key)
+#   az_begin [ARG]...   the two first tests of a file that needs Azurite: it is
+#                       installed (az_install), it starts (az_start ARG...);
+#                       returns 1 when either failed (the caller ends the file)
 #   az_sas CONTAINER PERM [SECONDS]
 #                       print a service SAS for the container, signed here
 #                       with openssl (independently of the code under test)
@@ -54,4 +57,11 @@ az_sas() {
 	printf 'sv=%s&sr=c&sp=%s&st=%s&se=%s&sig=%s\n' "$sv" "$sp" \
 		"$(jq -rn --arg s "$st" '$s|@uri')" "$(jq -rn --arg s "$se" '$s|@uri')" \
 		"$(jq -rn --arg s "$sig" '$s|@uri')"
+}
+az_begin() {
+	local ok=0
+	test_expect_success 'azurite (npm azurite 3.x) is installed' 'az_install'
+	az_start "$@" 2>azstart.err && ok=1
+	test_expect_success 'azurite starts' "test $ok = 1 || { cat azstart.err; false; }"
+	[ $ok = 1 ]
 }

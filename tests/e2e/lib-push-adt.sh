@@ -9,6 +9,9 @@
 #   adt METHOD PATH [BODY]  a REST call with a fresh token; body on stdout
 #   adt_twin ID          GET the twin (ID raw, percent-encoded here)
 #   adt_count QUERY-WHERE  number of twins matching (SELECT COUNT())
+#   adt_graph            the whole twin graph, normalised like
+#                        tests/tools/warehouse-gen.py's expectation (one page:
+#                        fails when the emulator pages, raise --page-size)
 V="api-version=2023-10-31"
 PADT_SECRET=emulator-client-secret-0123
 padt_start() {
@@ -45,4 +48,17 @@ adt_twin() { adt GET "/digitaltwins/$(adt_enc "$1")"; }
 adt_count() {
 	adt POST /query "$(jq -nc --arg q "SELECT COUNT() FROM DIGITALTWINS ${1:-}" '{query:$q}')" |
 		jq -r '.value[0]["$count"] // .value[0].COUNT // .value[0]'
+}
+adt_graph() {
+	local tok twins rels
+	tok=$(adt_token)
+	q() { curl -sS --cacert "$TEST_DIR/cert.pem" -H "Authorization: Bearer $tok" \
+		-H "Content-Type: application/json" -d "{\"query\":\"$1\"}" "$EMU_URL/query?$V"; }
+	twins=$(q "SELECT * FROM DIGITALTWINS")
+	rels=$(q "SELECT * FROM RELATIONSHIPS")
+	test "$(jq -r .continuationToken <<<"$twins")" = null &&
+	test "$(jq -r .continuationToken <<<"$rels")" = null || { echo "paged: raise --page-size" >&2; return 1; }
+	jq -Sn --argjson t "$twins" --argjson r "$rels" '{
+		twins: ($t.value | map({key: .["$dtId"], value: del(.["$dtId"], .["$etag"], .["$metadata"])}) | from_entries),
+		rels: ($r.value | map([.["$sourceId"], .["$relationshipId"], .["$targetId"], .["$relationshipName"]]) | sort)}'
 }

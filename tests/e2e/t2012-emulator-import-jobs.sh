@@ -10,15 +10,7 @@
 
 test_require python3 "the log checks" || { test_done; exit 1; }
 test_require jq "the job bodies" || { test_done; exit 1; }
-test_expect_success 'azurite (npm azurite 3.x) is installed' '
-	az_install
-'
-az_ok=0
-az_start 2>azstart.err && az_ok=1
-test_expect_success 'azurite starts' '
-	test $az_ok = 1 || { cat azstart.err; false; }
-'
-[ $az_ok = 1 ] || { test_done; exit 1; }
+az_begin || { test_done; exit 1; }
 export TMPDIR=$TEST_DIR XDG_STATE_HOME=$TEST_DIR/state
 V="api-version=2023-10-31"
 C=imp

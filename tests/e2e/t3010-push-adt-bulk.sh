@@ -9,15 +9,7 @@
 . "$TP_TOP/tests/e2e/lib-push-adt.sh"
 . "$TP_TOP/tests/e2e/lib-azurite.sh"
 test_require jq "for results" || { test_done; exit 1; }
-test_expect_success 'azurite (npm azurite 3.x) is installed' '
-	az_install
-'
-az_ok=0
-az_start --skipApiVersionCheck 2>azstart.err && az_ok=1
-test_expect_success 'azurite starts' '
-	test $az_ok = 1 || { cat azstart.err; false; }
-'
-[ $az_ok = 1 ] || { test_done; exit 1; }
+az_begin --skipApiVersionCheck || { test_done; exit 1; }
 export TMPDIR=$TEST_DIR
 printf '%s\n' "$AZ_CS" >"$TEST_DIR/storage.cs"
 padt_start --storage-connection-string-file "$TEST_DIR/storage.cs" || exit 1

@@ -5,15 +5,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$TP_TOP/tests/e2e/lib-azurite.sh"
 test_require jq "for manifests" || { test_done; exit 1; }
-test_expect_success 'azurite (npm azurite 3.x) is installed' '
-	az_install
-'
-az_ok=0
-az_start 2>azstart.err && az_ok=1
-test_expect_success 'azurite starts' '
-	test $az_ok = 1 || { cat azstart.err; false; }
-'
-[ $az_ok = 1 ] || { test_done; exit 1; }
+az_begin || { test_done; exit 1; }
 export TMPDIR=$TEST_DIR XDG_STATE_HOME=$TEST_DIR/state
 
 python3 "$TP_TOP/bench/gen-lob.py" 3000 >in.ndjson

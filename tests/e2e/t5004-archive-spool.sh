@@ -9,15 +9,7 @@
 . "$TP_TOP/tests/e2e/lib-azurite.sh"
 test_require jq "for manifests" || { test_done; exit 1; }
 test_require python3 "the fake Blob endpoint is a python script" || { test_done; exit 1; }
-test_expect_success 'azurite (npm azurite 3.x) is installed' '
-	az_install
-'
-az_ok=0
-az_start 2>azstart.err && az_ok=1
-test_expect_success 'azurite starts' '
-	test $az_ok = 1 || { cat azstart.err; false; }
-'
-[ $az_ok = 1 ] || { test_done; exit 1; }
+az_begin || { test_done; exit 1; }
 export TMPDIR=$TEST_DIR XDG_STATE_HOME=$TEST_DIR/state
 export AZURE_STORAGE_CONNECTION_STRING=$AZ_CS
 test_bg python3 "$TP_TOP/tests/tools/fake-blob.py" "$TEST_DIR/hang.log" hang-puts \

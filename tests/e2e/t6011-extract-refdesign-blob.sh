@@ -14,15 +14,7 @@ FIX=$TP_TOP/tests/fixtures/refdesign
 PUT=$TP_TOP/tests/e2e/az-put.py
 export AZ_KEY
 
-test_expect_success 'azurite (npm azurite 3.x) is installed' '
-	az_install
-'
-az_ok=0
-az_start 2>azstart.err && az_ok=1
-test_expect_success 'azurite starts' '
-	test $az_ok = 1 || { cat azstart.err; false; }
-'
-[ $az_ok = 1 ] || { test_done; exit 1; }
+az_begin || { test_done; exit 1; }
 padt_start || exit 1
 
 adt POST /models '[{"@id":"dtmi:t:Plant;1","@type":"Interface","contents":[

@@ -24,23 +24,9 @@ export LOB_SOURCE="csv:$TEST_DIR/assets.csv" \
 	ADT_OPTIONS="--cacert $TEST_DIR/cert.pem --twin-rate 0 --create-rate 0 --max-time 60"
 PATH=$TP_TOP/pipelines:$PATH
 
-# the emulator's graph, normalised like the expectation
-graph() {
-	local tok
-	tok=$(adt_token)
-	q() { curl -sS --cacert "$TEST_DIR/cert.pem" -H "Authorization: Bearer $tok" \
-		-H "Content-Type: application/json" -d "{\"query\":\"$1\"}" "$EMU_URL/query?$V"; }
-	twins=$(q "SELECT * FROM DIGITALTWINS")
-	rels=$(q "SELECT * FROM RELATIONSHIPS")
-	test "$(jq -r .continuationToken <<<"$twins")" = null &&
-	test "$(jq -r .continuationToken <<<"$rels")" = null || { echo "paged: raise --page-size" >&2; return 1; }
-	jq -Sn --argjson t "$twins" --argjson r "$rels" '{
-		twins: ($t.value | map({key: .["$dtId"], value: del(.["$dtId"], .["$etag"], .["$metadata"])}) | from_entries),
-		rels: ($r.value | map([.["$sourceId"], .["$relationshipId"], .["$targetId"], .["$relationshipName"]]) | sort)}'
-}
 check_graph() {
 	python3 "$gen" expect "$TEST_DIR/assets.csv" | jq -S . >"$TEST_DIR/expect.json" &&
-	graph >"$TEST_DIR/got.json" &&
+	adt_graph >"$TEST_DIR/got.json" &&
 	diff -u "$TEST_DIR/expect.json" "$TEST_DIR/got.json"
 }
 

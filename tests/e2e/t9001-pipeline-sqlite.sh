@@ -13,28 +13,19 @@ PATH=$TP_TOP/pipelines:$PATH
 export TRANSFORM=$sample/warehouse.jq ADT_ENDPOINT=$EMU_URL \
 	ADT_OPTIONS="--cacert $TEST_DIR/cert.pem"
 
-graph() {
-	local tok
-	tok=$(adt_token)
-	q() { curl -sS --cacert "$TEST_DIR/cert.pem" -H "Authorization: Bearer $tok" \
-		-H "Content-Type: application/json" -d "{\"query\":\"$1\"}" "$EMU_URL/query?$V"; }
-	jq -Sn --argjson t "$(q "SELECT * FROM DIGITALTWINS")" --argjson r "$(q "SELECT * FROM RELATIONSHIPS")" '{
-		twins: ($t.value | map({key: .["$dtId"], value: del(.["$dtId"], .["$etag"], .["$metadata"])}) | from_entries),
-		rels: ($r.value | map([.["$sourceId"], .["$relationshipId"], .["$targetId"], .["$relationshipName"]]) | sort)}'
-}
 
 test_expect_success 'SQLite (odbc:) source: the graph of the sample' '
 	sqlite3 assets.db <"$sample/assets.sql" &&
 	LOB_SOURCE="odbc:Driver=SQLite3;Database=$TEST_DIR/assets.db" LOB_QUERY="SELECT * FROM assets" \
 		STATE=$TEST_DIR/sql.db WORK=$TEST_DIR/out-sql lob-to-adt 2>err &&
 	python3 "$TP_TOP/tests/tools/warehouse-gen.py" expect "$sample/assets.csv" | jq -S . >expect &&
-	graph >got && test_cmp expect got
+	adt_graph >got && test_cmp expect got
 '
 
 test_expect_success 'the CSV export of the same data changes nothing (only types differ)' '
 	LOB_SOURCE="csv:$sample/assets.csv" STATE=$TEST_DIR/sql.db WORK=$TEST_DIR/out-csv \
 		lob-to-adt 2>err &&
-	graph >got2 && test_cmp expect got2
+	adt_graph >got2 && test_cmp expect got2
 '
 test_expect_success 'ARCHIVE_DIR keeps the result stream (archive --cat reads it back)' '
 	sed "s/^forklift,fl-001,Forklift 1,zone-sea-a,,,,87.5/forklift,fl-001,Forklift 1,zone-sea-a,,,,80/" \

@@ -12,15 +12,7 @@
 . "$TP_TOP/tests/e2e/lib-azurite.sh"
 test_require python3 "the data generator" || { test_done; exit 1; }
 test_require jq "for results" || { test_done; exit 1; }
-test_expect_success 'azurite (npm azurite 3.x) is installed' '
-	az_install
-'
-az_ok=0
-az_start --skipApiVersionCheck 2>azstart.err && az_ok=1
-test_expect_success 'azurite starts' '
-	test $az_ok = 1 || { cat azstart.err; false; }
-'
-[ $az_ok = 1 ] || { test_done; exit 1; }
+az_begin --skipApiVersionCheck || { test_done; exit 1; }
 gen=$TP_TOP/tests/tools/warehouse-gen.py
 printf '%s\n' "$AZ_CS" >"$TEST_DIR/storage.cs"
 # a slow import (40 entities/s) so that the job is still running when
@@ -36,22 +28,9 @@ export LOB_SOURCE="csv:$TEST_DIR/assets.csv" \
 	ADT_OPTIONS="--cacert $TEST_DIR/cert.pem --twin-rate 0 --create-rate 0 --bulk-threshold 100"
 PATH=$TP_TOP/pipelines:$PATH
 
-graph() {
-	local tok
-	tok=$(adt_token)
-	q() { curl -sS --cacert "$TEST_DIR/cert.pem" -H "Authorization: Bearer $tok" \
-		-H "Content-Type: application/json" -d "{\"query\":\"$1\"}" "$EMU_URL/query?$V"; }
-	twins=$(q "SELECT * FROM DIGITALTWINS")
-	rels=$(q "SELECT * FROM RELATIONSHIPS")
-	test "$(jq -r .continuationToken <<<"$twins")" = null &&
-	test "$(jq -r .continuationToken <<<"$rels")" = null || { echo "paged: raise --page-size" >&2; return 1; }
-	jq -Sn --argjson t "$twins" --argjson r "$rels" '{
-		twins: ($t.value | map({key: .["$dtId"], value: del(.["$dtId"], .["$etag"], .["$metadata"])}) | from_entries),
-		rels: ($r.value | map([.["$sourceId"], .["$relationshipId"], .["$targetId"], .["$relationshipName"]]) | sort)}'
-}
 check_graph() {
 	python3 "$gen" expect "$TEST_DIR/assets.csv" | jq -S . >"$TEST_DIR/expect.json" &&
-	graph >"$TEST_DIR/got.json" &&
+	adt_graph >"$TEST_DIR/got.json" &&
 	diff -u "$TEST_DIR/expect.json" "$TEST_DIR/got.json"
 }
 jobs_json() { adt GET /jobs/imports; }
