@@ -145,6 +145,21 @@ int blob_http_date_parse(const char *s, time_t *t);
 
 struct auth;
 struct http_engine;
+struct http_req;
+
+/* Most headers blob_authorize() signs (x-ms-date not counted). */
+#define BLOB_SIGN_MAXH 15
+
+/*
+ * The per-attempt part of a Blob request, for an http.h prepare callback:
+ * the x-ms-date header (now), then Authorization: SharedKey over the
+ * request and h[0..nh) (every other header sent, at most BLOB_SIGN_MAXH)
+ * plus that date when key is given, else a Bearer token for Storage from
+ * entra when it is given, else nothing (a SAS in the URL). Returns 0, or
+ * -1 with the request's error set.
+ */
+int blob_authorize(struct http_req *rq, const char *account, const char *key,
+    struct auth *entra, size_t clen, const struct blob_hdr *h, size_t nh);
 
 /* Where and how blob_call() talks: borrowed pointers. */
 struct blob_where {

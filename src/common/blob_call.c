@@ -27,51 +27,60 @@ struct call {
 	int finished, ok;
 };
 
-static int
-prepare(struct http_req *rq, void *user)
+int
+blob_authorize(struct http_req *rq, const char *account, const char *key,
+    struct auth *entra, size_t clen, const struct blob_hdr *h, size_t nh)
 {
-	struct call *c = user;
-	struct blob_hdr h[MAXH + 2];
+	struct blob_hdr all[BLOB_SIGN_MAXH + 1];
 	struct buf date = BUF_INIT, a = BUF_INIT, err = BUF_INIT;
 	size_t i;
 	int rc = 0;
 
+	if (nh > BLOB_SIGN_MAXH) {
+		http_req_error(rq, "internal error: %zu headers to sign", nh);
+		return -1;
+	}
 	blob_http_date(&date, time(NULL));
+	for (i = 0; i < nh; i++)
+		all[i] = h[i];
+	all[i].name = "x-ms-date";
+	all[i++].value = buf_cstr(&date);
+	http_req_attempt_header(rq, "x-ms-date", date.p);
+	if (key != NULL)
+		rc = blob_sharedkey(&a, account, key, http_req_method(rq),
+		    http_req_url(rq), clen, all, i, &err);
+	else if (entra != NULL)
+		rc = auth_header(entra, STORAGE_SCOPE, "Bearer ", &a, &err);
+	if (rc < 0)
+		http_req_error(rq, "%s", buf_cstr(&err));
+	else if (a.len > 0)
+		http_req_attempt_header(rq, "Authorization", buf_cstr(&a));
+	buf_release(&date);
+	buf_release(&a);
+	buf_release(&err);
+	return rc < 0 ? -1 : 0;
+}
+
+static int
+prepare(struct http_req *rq, void *user)
+{
+	struct call *c = user;
+	const struct blob_account *acct = c->w->acct;
+	struct blob_hdr h[MAXH + 1];
+	size_t i;
+
+	if (acct->sas == NULL && acct->key == NULL && c->w->entra == NULL) {
+		http_req_error(rq, "no Storage credential (key, SAS or "
+		    "Entra ID)");
+		return -1;
+	}
 	for (i = 0; i < c->nh; i++)
 		h[i] = c->h[i];
 	h[i].name = "x-ms-version";
 	h[i++].value = BLOB_API_VERSION;
-	h[i].name = "x-ms-date";
-	h[i++].value = buf_cstr(&date);
-	http_req_attempt_header(rq, "x-ms-date", date.p);
-	if (c->w->acct->sas != NULL) {
-		/* in the URL */
-	} else if (c->w->acct->key != NULL) {
-		if (blob_sharedkey(&a, c->w->acct->name, c->w->acct->key,
-		    http_req_method(rq), http_req_url(rq), c->clen, h, i,
-		    &err) < 0) {
-			http_req_error(rq, "%s", buf_cstr(&err));
-			rc = -1;
-		} else
-			http_req_attempt_header(rq, "Authorization",
-			    buf_cstr(&a));
-	} else if (c->w->entra != NULL) {
-		if (auth_header(c->w->entra, STORAGE_SCOPE, "Bearer ", &a,
-		    &err) < 0) {
-			http_req_error(rq, "%s", buf_cstr(&err));
-			rc = -1;
-		} else
-			http_req_attempt_header(rq, "Authorization",
-			    buf_cstr(&a));
-	} else {
-		http_req_error(rq, "no Storage credential (key, SAS or "
-		    "Entra ID)");
-		rc = -1;
-	}
-	buf_release(&date);
-	buf_release(&a);
-	buf_release(&err);
-	return rc;
+	return blob_authorize(rq, acct->name, acct->sas != NULL ? NULL :
+	    acct->key, acct->sas != NULL || acct->key != NULL ? NULL :
+	    c->w->entra, c->clen, h, i);
 }
 
 static enum http_verdict

@@ -18,6 +18,7 @@
 #include <microhttpd.h>
 
 #include "log.h"
+#include "ndjson.h"
 #include "stats.h"
 
 #ifndef TP_VERSION
@@ -502,7 +503,6 @@ int
 metrics_write_file(const char *path)
 {
 	struct buf b = BUF_INIT, tmp = BUF_INIT;
-	size_t off = 0;
 	int fd, rc = -1;
 
 	metrics_render(&b);
@@ -513,16 +513,7 @@ metrics_write_file(const char *path)
 		goto out;
 	}
 	(void)fchmod(fd, 0644);
-	while (off < b.len) {
-		ssize_t n = write(fd, b.p + off, b.len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	if (off < b.len || fsync(fd) != 0) {
+	if (fd_write_all(fd, b.p, b.len) < 0 || fsync(fd) != 0) {
 		log_warn("metrics: write error on '%s': %s", tmp.p,
 		    strerror(errno));
 		close(fd);

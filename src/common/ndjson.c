@@ -247,25 +247,35 @@ ndjson_writer_init(struct ndjson_writer *w, int fd)
 }
 
 int
+fd_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t k = write(fd, c, n);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+int
 ndjson_writer_flush(struct ndjson_writer *w)
 {
-	size_t off = 0;
-
 	if (w->err) {
 		w->b.len = 0;
 		return -1;
 	}
-	while (off < w->b.len) {
-		ssize_t n = write(w->fd, w->b.p + off, w->b.len - off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			w->err = errno;
-			w->b.len = 0;
-			return -1;
-		}
-		off += (size_t)n;
+	if (fd_write_all(w->fd, w->b.p, w->b.len) < 0) {
+		w->err = errno;
+		w->b.len = 0;
+		return -1;
 	}
 	w->b.len = 0;
 	return 0;

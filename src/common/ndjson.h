@@ -81,6 +81,12 @@ struct ndjson_writer {
 	int err;		/* errno of the first failed write, sticky */
 };
 
+/*
+ * Write all n bytes of p to fd, again after EINTR and short writes (the
+ * one write loop of the tree). Returns 0, or -1 with errno set.
+ */
+int fd_write_all(int fd, const void *p, size_t n);
+
 /* Initialize a writer on fd (not closed by it). This function can't fail. */
 void ndjson_writer_init(struct ndjson_writer *w, int fd);
 /* Write everything buffered. Returns 0, or -1 (w->err set) on failure. */

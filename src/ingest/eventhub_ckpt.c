@@ -15,6 +15,7 @@
 #include "codec.h"
 #include "eventhub_ckpt.h"
 #include "json.h"
+#include "ndjson.h"
 
 struct eh_ckpt_dir {
 	char *path;	/* DIR/ns/hub/group/checkpoint, or NULL: blob */
@@ -229,7 +230,7 @@ eh_ckpt_put(struct eh_ckpt_dir *d, int32_t p, const struct eh_ckpt *c,
 	buf_printf(&body, ",\"sequencenumber\":%lld}\n", (long long)c->seq);
 	fd = open(buf_cstr(&tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0666);
-	if (fd < 0 || write(fd, body.p, body.len) != (ssize_t)body.len ||
+	if (fd < 0 || fd_write_all(fd, body.p, body.len) < 0 ||
 	    fsync(fd) < 0) {
 		buf_printf(err, "cannot write checkpoint '%s': %s", tmp.p,
 		    strerror(errno));

@@ -392,7 +392,7 @@ state_save(struct adt_job *j)
 	buf_printf(&tmp, "%s.tmp", j->c.state_path);
 	fd = open(buf_cstr(&tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600);
-	if (fd >= 0 && write(fd, b.p, b.len) == (ssize_t)b.len &&
+	if (fd >= 0 && fd_write_all(fd, b.p, b.len) == 0 &&
 	    fsync(fd) == 0 && close(fd) == 0) {
 		fd = -1;
 		if (rename(tmp.p, j->c.state_path) == 0)

@@ -199,23 +199,6 @@ src_of(struct ctx *c, const char *p, size_t n, struct buf *out)
 	jv_free(v);
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* pass on and compress what is pending */
 static int
 flush_pend(struct ctx *c)
@@ -225,7 +208,7 @@ flush_pend(struct ctx *c)
 	if (c->pend.len == 0 || c->fatal)
 		return c->fatal ? -1 : 0;
 	if (!op.no_pass && !c->out_dead &&
-	    write_all(1, c->pend.p, c->pend.len) < 0) {
+	    fd_write_all(1, c->pend.p, c->pend.len) < 0) {
 		buf_printf(&c->err, "write error on standard output: %s",
 		    strerror(errno));
 		c->out_dead = 1;
@@ -385,7 +368,7 @@ cat_file(const char *path, const char *want_sha, struct buf *err)
 				    ZSTD_getErrorName(last));
 				goto out;
 			}
-			if (write_all(1, ob, o.pos) < 0) {
+			if (fd_write_all(1, ob, o.pos) < 0) {
 				buf_printf(err, "write error on standard "
 				    "output: %s", strerror(errno));
 				goto out;
@@ -455,7 +438,7 @@ read_back_dir(const char *root, int cat, struct buf *err)
 			rc = cat_file(buf_cstr(&sp), sha, err);
 		} else {
 			buf_addc(&man, '\n');
-			if (write_all(1, man.p, man.len) < 0) {
+			if (fd_write_all(1, man.p, man.len) < 0) {
 				buf_printf(err, "write error on standard "
 				    "output: %s", strerror(errno));
 				rc = -1;

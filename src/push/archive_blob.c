@@ -93,43 +93,16 @@ prepare(struct http_req *r, void *user)
 {
 	struct ureq *q = user;
 	struct up *u = q->u;
-	struct blob_hdr h[MAXH + 1];
-	struct buf date = BUF_INIT, a = BUF_INIT, err = BUF_INIT;
+	struct blob_hdr h[MAXH];
 	size_t i;
-	int rc = 0;
 
-	blob_http_date(&date, time(NULL));
 	for (i = 0; i < q->nh; i++) {
 		h[i].name = q->hn[i];
 		h[i].value = q->hv[i];
 	}
-	h[i].name = "x-ms-date";
-	h[i].value = buf_cstr(&date);
-	http_req_attempt_header(r, "x-ms-date", date.p);
-	if (u->o.auth == BA_KEY) {
-		if (blob_sharedkey(&a, u->o.acct.name, u->o.acct.key,
-		    http_req_method(r), http_req_url(r), q->clen, h, q->nh + 1,
-		    &err) < 0) {
-			http_req_error(r, "%s", buf_cstr(&err));
-			rc = -1;
-		} else {
-			http_req_attempt_header(r, "Authorization",
-			    buf_cstr(&a));
-		}
-	} else if (u->o.auth == BA_ENTRA) {
-		if (auth_header(u->auth, STORAGE_SCOPE, "Bearer ", &a,
-		    &err) < 0) {
-			http_req_error(r, "%s", buf_cstr(&err));
-			rc = -1;
-		} else {
-			http_req_attempt_header(r, "Authorization",
-			    buf_cstr(&a));
-		}
-	}
-	buf_release(&date);
-	buf_release(&a);
-	buf_release(&err);
-	return rc;
+	return blob_authorize(r, u->o.acct.name, u->o.auth == BA_KEY ?
+	    u->o.acct.key : NULL, u->o.auth == BA_ENTRA ? u->auth : NULL,
+	    q->clen, h, q->nh);
 }
 
 static enum http_verdict

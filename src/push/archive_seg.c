@@ -19,6 +19,7 @@
 
 #include "codec.h"
 #include "log.h"
+#include "ndjson.h"
 
 #define Z_FLUSH_AT (1u << 20)
 
@@ -90,23 +91,6 @@ mkdirs(const char *root, const char *rel, struct buf *err)
 	}
 	buf_release(&p);
 	return rc;
-}
-
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static int
@@ -204,7 +188,7 @@ z_flush_out(struct seg *s, struct buf *err)
 	if (s->z.len == 0)
 		return 0;
 	EVP_DigestUpdate(s->sha, s->z.p, s->z.len);
-	if (write_all(s->fd, s->z.p, s->z.len) < 0) {
+	if (fd_write_all(s->fd, s->z.p, s->z.len) < 0) {
 		buf_printf(err, "write error on '%s': %s", s->tmp,
 		    strerror(errno));
 		return -1;
@@ -346,7 +330,7 @@ seg_close(struct seg *s, const struct seg_opts *o, const char *root,
 	buf_printf(&mtmp, "%s.m", s->tmp);
 	mfd = open(buf_cstr(&mtmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0644);
-	if (mfd < 0 || write_all(mfd, man.p, man.len) < 0) {
+	if (mfd < 0 || fd_write_all(mfd, man.p, man.len) < 0) {
 		buf_printf(err, "cannot write '%s': %s", mtmp.p,
 		    strerror(errno));
 		goto out;

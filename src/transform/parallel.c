@@ -68,25 +68,6 @@ struct par {
 	volatile int too_many_errors;
 };
 
-static int
-write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t k = write(fd, c, n);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		c += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 /* Returns 1 when all n bytes were read, 0 on EOF before any byte, -1. */
 static int
 read_all(int fd, void *p, size_t n)
@@ -167,8 +148,8 @@ worker_main(struct xf *x, int in, int out)
 		rh.dlqlen = dl->len;
 		rh.c = x->c;
 		memcpy(res.p, &rh, sizeof(rh));
-		if (write_all(out, res.p, res.len) < 0 ||
-		    write_all(out, dl->p, dl->len) < 0)
+		if (fd_write_all(out, res.p, res.len) < 0 ||
+		    fd_write_all(out, dl->p, dl->len) < 0)
 			_exit(3);
 	}
 	_exit(rc == 0 ? 0 : 3);
@@ -190,9 +171,9 @@ send_batch(struct par *p)
 	h.nlines = p->nlines;
 	h.srclen = (uint32_t)sl;
 	h.payload = p->batch.len;
-	if (write_all(w->to, &h, sizeof(h)) < 0 ||
-	    write_all(w->to, p->src, sl) < 0 ||
-	    write_all(w->to, p->batch.p, p->batch.len) < 0) {
+	if (fd_write_all(w->to, &h, sizeof(h)) < 0 ||
+	    fd_write_all(w->to, p->src, sl) < 0 ||
+	    fd_write_all(w->to, p->batch.p, p->batch.len) < 0) {
 		if (!p->halt)	/* else the collector said why */
 			log_error("cannot send records to worker %d: %s",
 			    (int)(p->sent % (uint64_t)p->n), strerror(errno));
