@@ -344,8 +344,8 @@ cat_file(const char *path, const char *want_sha, struct buf *err)
 {
 	ZSTD_DCtx *dz = ZSTD_createDCtx();
 	EVP_MD_CTX *sha = EVP_MD_CTX_new();
-	size_t inn = ZSTD_DStreamInSize(), outn = ZSTD_DStreamOutSize();
-	char *ib = xmalloc(inn), *ob = xmalloc(outn);
+	size_t inn = ZSTD_DStreamInSize();
+	char *ib = xmalloc(inn);
 	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
 	size_t last = 0;
 	ssize_t n;
@@ -356,24 +356,9 @@ cat_file(const char *path, const char *want_sha, struct buf *err)
 		goto out;
 	}
 	while ((n = read(fd, ib, inn)) > 0) {
-		ZSTD_inBuffer in = { ib, (size_t)n, 0 };
-
 		EVP_DigestUpdate(sha, ib, (size_t)n);
-		while (in.pos < in.size) {
-			ZSTD_outBuffer o = { ob, outn, 0 };
-
-			last = ZSTD_decompressStream(dz, &o, &in);
-			if (ZSTD_isError(last)) {
-				buf_printf(err, "'%s': %s", path,
-				    ZSTD_getErrorName(last));
-				goto out;
-			}
-			if (fd_write_all(1, ob, o.pos) < 0) {
-				buf_printf(err, "write error on standard "
-				    "output: %s", strerror(errno));
-				goto out;
-			}
-		}
+		if (seg_cat(dz, ib, (size_t)n, path, &last, err) < 0)
+			goto out;
 	}
 	if (n < 0 || last != 0) {
 		buf_printf(err, "'%s': %s", path, n < 0 ? strerror(errno) :
@@ -400,7 +385,6 @@ out:
 	if (fd >= 0)
 		close(fd);
 	free(ib);
-	free(ob);
 	ZSTD_freeDCtx(dz);
 	EVP_MD_CTX_free(sha);
 	return rc;

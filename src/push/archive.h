@@ -80,6 +80,16 @@ void seg_names_free(char **v);
 /* "NAME.ndjson.zst" -> "NAME.manifest.json" (appended to out). */
 void seg_manifest_name(struct buf *out, const char *seg_name);
 
+/*
+ * Decompress all of p[0..n) with dz (a frame may go on across calls) to
+ * standard output; *last is zstd's hint after it (0: a frame ended).
+ * Returns 0, or -1 with err filled (a zstd error naming name, or the
+ * write error).
+ */
+struct ZSTD_DCtx_s;
+int seg_cat(struct ZSTD_DCtx_s *dz, const void *p, size_t n,
+    const char *name, size_t *last, struct buf *err);
+
 /* ---- the spool of a blob archive (archive_spool.c) ---- */
 
 /*

@@ -27,6 +27,7 @@
 #include "codec.h"
 #include "http.h"
 #include "log.h"
+#include "ndjson.h"
 #include "redact.h"
 #include "url.h"
 
@@ -654,18 +655,31 @@ name_cmp(const void *a, const void *b)
 static int
 out_all(const char *p, size_t n, struct buf *err)
 {
-	while (n > 0) {
-		ssize_t w = write(1, p, n);
+	if (fd_write_all(1, p, n) < 0) {
+		buf_printf(err, "write error on standard output: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			buf_printf(err, "write error on standard output: %s",
-			    strerror(errno));
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
+/* The segments of a listing page (blob_list_parse's callback). */
+struct seg_names {
+	char **v;
+	size_t nv;
+	size_t skip;	/* the prefix and its '/' */
+};
+
+static int
+seg_name(void *ctx, const struct blob_item *it)
+{
+	struct seg_names *sn = ctx;
+	size_t sl = strlen(SEG_SUFFIX);
+
+	if (it->namelen > sn->skip + sl &&
+	    strcmp(it->name + it->namelen - sl, SEG_SUFFIX) == 0) {
+		sn->v = xrealloc(sn->v, (sn->nv + 1) * sizeof(*sn->v));
+		sn->v[sn->nv++] = xstrdup(it->name + sn->skip);
 	}
 	return 0;
 }
@@ -675,9 +689,7 @@ cat_mem(const char *name, const struct buf *z, const char *want_sha,
     struct buf *err)
 {
 	ZSTD_DCtx *dz = ZSTD_createDCtx();
-	ZSTD_inBuffer in = { z->p, z->len, 0 };
-	size_t outn = ZSTD_DStreamOutSize(), last = 0;
-	char *ob = xmalloc(outn);
+	size_t last = 0;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int ml = 0;
 	struct buf hex = BUF_INIT;
@@ -690,18 +702,8 @@ cat_mem(const char *name, const struct buf *z, const char *want_sha,
 		    name);
 		goto out;
 	}
-	while (in.pos < in.size) {
-		ZSTD_outBuffer o = { ob, outn, 0 };
-
-		last = ZSTD_decompressStream(dz, &o, &in);
-		if (ZSTD_isError(last)) {
-			buf_printf(err, "'%s': %s", name,
-			    ZSTD_getErrorName(last));
-			goto out;
-		}
-		if (out_all(ob, o.pos, err) < 0)
-			goto out;
-	}
+	if (seg_cat(dz, z->p, z->len, name, &last, err) < 0)
+		goto out;
 	if (last != 0) {
 		buf_printf(err, "'%s': truncated zstd frame", name);
 		goto out;
@@ -709,7 +711,6 @@ cat_mem(const char *name, const struct buf *z, const char *want_sha,
 	rc = 0;
 out:
 	buf_release(&hex);
-	free(ob);
 	ZSTD_freeDCtx(dz);
 	return rc;
 }
@@ -717,14 +718,13 @@ out:
 int
 up_read_back(struct up *u, int cat, struct buf *err)
 {
-	char **v = NULL;
-	size_t nv = 0, i, plen = strlen(u->o.prefix);
+	size_t i, plen = strlen(u->o.prefix);
+	struct seg_names sn = { NULL, 0, plen > 0 ? plen + 1 : 0 };
 	struct buf marker = BUF_INIT, url = BUF_INIT, q = BUF_INIT;
 	int rc = -1;
 
 	for (;;) {
 		struct ureq *r;
-		const char *s;
 
 		q.len = 0;
 		buf_adds(&q, "restype=container&comp=list");
@@ -747,45 +747,26 @@ up_read_back(struct up *u, int cat, struct buf *err)
 			ureq_free(r);
 			goto out;
 		}
-		buf_cstr(&r->body);
-		for (s = r->body.p; s != NULL &&
-		    (s = strstr(s, "<Name>")) != NULL; ) {
-			const char *e = strstr(s, "</Name>");
-			size_t n, sl = strlen(SEG_SUFFIX);
-
-			if (e == NULL)
-				break;
-			s += 6;
-			n = (size_t)(e - s);
-			if (n > plen + sl && strncmp(e - sl, SEG_SUFFIX, sl) ==
-			    0) {
-				size_t skip = plen > 0 ? plen + 1 : 0;
-
-				v = xrealloc(v, (nv + 1) * sizeof(*v));
-				v[nv++] = strndup(s + skip, n - skip);
-			}
-			s = e;
-		}
 		marker.len = 0;
-		s = strstr(r->body.p, "<NextMarker>");
-		if (s != NULL) {
-			const char *e = strstr(s, "</NextMarker>");
-
-			if (e != NULL)
-				buf_add(&marker, s + 12, (size_t)(e - s - 12));
+		if (blob_list_parse(r->body.p, r->body.len, &marker, seg_name,
+		    &sn, err) < 0) {
+			buf_printf(err, " (listing container '%s')",
+			    u->o.container);
+			ureq_free(r);
+			goto out;
 		}
 		ureq_free(r);
 		if (marker.len == 0)
 			break;
 	}
-	if (nv > 1)
-		qsort(v, nv, sizeof(*v), name_cmp);
-	for (i = 0; i < nv; i++) {
+	if (sn.nv > 1)
+		qsort(sn.v, sn.nv, sizeof(*sn.v), name_cmp);
+	for (i = 0; i < sn.nv; i++) {
 		struct buf mn = BUF_INIT, man = BUF_INIT, z = BUF_INIT;
 		const char *sha = NULL;
 		int r2 = 0;
 
-		seg_manifest_name(&mn, v[i]);
+		seg_manifest_name(&mn, sn.v[i]);
 		if (get_blob(u, buf_cstr(&mn), &man, err) == 0) {
 			while (man.len > 0 && man.p[man.len - 1] == '\n')
 				man.len--;
@@ -797,12 +778,12 @@ up_read_back(struct up *u, int cat, struct buf *err)
 			err->len = 0;
 			man.len = 0;
 			buf_printf(&man, "{\"segment\":\"%s\",\"manifest\":"
-			    "null}", v[i]);
+			    "null}", sn.v[i]);
 		}
 		if (cat) {
-			r2 = get_blob(u, v[i], &z, err);
+			r2 = get_blob(u, sn.v[i], &z, err);
 			if (r2 == 0)
-				r2 = cat_mem(v[i], &z, sha, err);
+				r2 = cat_mem(sn.v[i], &z, sha, err);
 		} else {
 			buf_addc(&man, '\n');
 			r2 = out_all(man.p, man.len, err);
@@ -815,9 +796,9 @@ up_read_back(struct up *u, int cat, struct buf *err)
 	}
 	rc = 0;
 out:
-	for (i = 0; i < nv; i++)
-		free(v[i]);
-	free(v);
+	for (i = 0; i < sn.nv; i++)
+		free(sn.v[i]);
+	free(sn.v);
 	buf_release(&marker);
 	buf_release(&url);
 	buf_release(&q);

@@ -460,3 +460,30 @@ seg_names_free(char **v)
 		free(v[i]);
 	free(v);
 }
+
+int
+seg_cat(ZSTD_DCtx *dz, const void *p, size_t n, const char *name,
+    size_t *last, struct buf *err)
+{
+	ZSTD_inBuffer in = { p, n, 0 };
+	size_t outn = ZSTD_DStreamOutSize();
+	char *ob = xmalloc(outn);
+	int rc = 0;
+
+	while (rc == 0 && in.pos < in.size) {
+		ZSTD_outBuffer o = { ob, outn, 0 };
+
+		*last = ZSTD_decompressStream(dz, &o, &in);
+		if (ZSTD_isError(*last)) {
+			buf_printf(err, "'%s': %s", name,
+			    ZSTD_getErrorName(*last));
+			rc = -1;
+		} else if (fd_write_all(1, ob, o.pos) < 0) {
+			buf_printf(err, "write error on standard output: %s",
+			    strerror(errno));
+			rc = -1;
+		}
+	}
+	free(ob);
+	return rc;
+}
