@@ -406,11 +406,7 @@ read_back_dir(const char *root, int cat, struct buf *err)
 		buf_printf(&mp, "%s/", root);
 		seg_manifest_name(&mp, v[i]);
 		if (buf_read_file(&man, buf_cstr(&mp)) == 0) {
-			while (man.len > 0 && man.p[man.len - 1] == '\n')
-				man.len--;
-			sha = strstr(buf_cstr(&man), "\"sha256\":\"");
-			if (sha != NULL)
-				sha += 10;
+			sha = seg_manifest_sha(&man);
 		} else {
 			man.len = 0;
 			buf_printf(&man, "{\"segment\":\"%s\",\"manifest\":"

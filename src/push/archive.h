@@ -86,6 +86,10 @@ void seg_manifest_name(struct buf *out, const char *seg_name);
  * Returns 0, or -1 with err filled (a zstd error naming name, or the
  * write error).
  */
+/* A manifest as read: its trailing newlines dropped; where its "sha256"
+ * hex starts (the caller compares 64 characters), or NULL. */
+const char *seg_manifest_sha(struct buf *man);
+
 struct ZSTD_DCtx_s;
 int seg_cat(struct ZSTD_DCtx_s *dz, const void *p, size_t n,
     const char *name, size_t *last, struct buf *err);

@@ -768,11 +768,7 @@ up_read_back(struct up *u, int cat, struct buf *err)
 
 		seg_manifest_name(&mn, sn.v[i]);
 		if (get_blob(u, buf_cstr(&mn), &man, err) == 0) {
-			while (man.len > 0 && man.p[man.len - 1] == '\n')
-				man.len--;
-			sha = strstr(buf_cstr(&man), "\"sha256\":\"");
-			if (sha != NULL)
-				sha += 10;
+			sha = seg_manifest_sha(&man);
 		} else {
 			log_warn("%s", buf_cstr(err));
 			err->len = 0;

@@ -487,3 +487,14 @@ seg_cat(ZSTD_DCtx *dz, const void *p, size_t n, const char *name,
 	free(ob);
 	return rc;
 }
+
+const char *
+seg_manifest_sha(struct buf *man)
+{
+	const char *sha;
+
+	while (man->len > 0 && man->p[man->len - 1] == '\n')
+		man->len--;
+	sha = strstr(buf_cstr(man), "\"sha256\":\"");
+	return sha != NULL ? sha + 10 : NULL;
+}
