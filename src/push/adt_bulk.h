@@ -6,7 +6,7 @@
  *
  * The log: ADT documents the Info lines ({"details":{"status":..}},
  * {"details":{"section":..,"status":..}}); the shape of a per-entity
- * error line is twin-emulator's (see /work/notes/import-jobs-contract.md):
+ * error line is twin-emulator's (man/twin-emulator.1, IMPORT JOBS):
  *   {"logType":"Error","details":{"section":"Twins","lineNumber":N,
  *    "$dtId":..,["$relationshipId":..,]"code":..,"message":..}}
  * An error line is mapped to its entity by lineNumber (the ids it names
