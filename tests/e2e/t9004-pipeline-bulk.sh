@@ -15,9 +15,10 @@ test_require jq "for results" || { test_done; exit 1; }
 az_begin --skipApiVersionCheck || { test_done; exit 1; }
 gen=$TP_TOP/tests/tools/warehouse-gen.py
 printf '%s\n' "$AZ_CS" >"$TEST_DIR/storage.cs"
-# a slow import (40 entities/s) so that the job is still running when
-# push-adt is killed
-padt_start --page-size 1000 --import-rate 40 \
+# a slow import (10 entities/s: the first load's ~330 entities take half a
+# minute) so that the job is still running when push-adt is killed, even
+# on a loaded machine
+padt_start --page-size 1000 --import-rate 10 \
 	--storage-connection-string-file "$TEST_DIR/storage.cs" || exit 1
 adt POST /models "$(cat "$TP_TOP/pipelines/samples/warehouse/models.json")" >/dev/null
 export AZURE_STORAGE_CONNECTION_STRING=$AZ_CS TMPDIR=$TEST_DIR
@@ -40,7 +41,9 @@ test_expect_success 'first load: kill -9 push-adt while its import job runs, rer
 	python3 "$gen" csv 7 0 >"$TEST_DIR/assets.csv" &&
 	test "$(wc -l <"$TEST_DIR/assets.csv")" -gt 100 &&
 	{ lob-to-adt >run1.out 2>run1.err & pid=$!; } &&
-	test_wait_for 120 "jobs_json | jq -e \".value | any(.status == \\\"running\\\")\" >/dev/null" &&
+	{ test_wait_for 300 "jobs_json | jq -e \".value | any(.status != \\\"notstarted\\\")\" >/dev/null" &&
+		jobs_json | jq -e ".value | any(.status == \"running\")" >/dev/null ||
+		{ jobs_json >&2; cat run1.err >&2; false; }; } &&
 	test -s "$WORK/push-adt.bulk" &&
 	victim=$(pgrep -P "$pid" -x push-adt) && test -n "$victim" &&
 	kill -9 $victim &&
