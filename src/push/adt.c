@@ -26,6 +26,7 @@
 #include "adt_twins.h"
 #include "auth.h"
 #include "cli.h"
+#include "clock.h"
 #include "exitcode.h"
 #include "http.h"
 #include "keyq.h"
@@ -228,15 +229,6 @@ static struct {
 	uint64_t *c_merged;
 	int eof;
 } g;
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- lists and the timer heap ---- */
 
@@ -496,7 +488,7 @@ static struct ratectl ra;
 static void
 rate_adapt(long status)
 {
-	if (ratectl_note(&ra, status, now_ms())) {
+	if (ratectl_note(&ra, status, clock_ms())) {
 		http_set_rate(g.p.e, ratectl_rate(&ra), ratectl_rate(&ra) / 20 + 1);
 		log_debug("request rate now %.0f/s", ratectl_rate(&ra));
 	}
@@ -540,7 +532,7 @@ rec_send(struct rec *r)
 	struct buf url = BUF_INIT;
 	struct http_req *req;
 	const char *method = "GET", *body = NULL, *why = NULL;
-	int64_t now = now_ms();
+	int64_t now = clock_ms();
 	int rc;
 	long left_ms = 0;
 	unsigned left_att = 0;
@@ -648,7 +640,7 @@ rec_step(struct rec *r)
 		    "applied (SIGINT/SIGTERM): re-drive it");
 		return;
 	}
-	now = due = now_ms();
+	now = due = clock_ms();
 	if (op.twin_rate > 0 && (t = write_target(r)) != NULL) {
 		struct adt_twin *tw = adt_twins_get(g.twins, t);
 
@@ -1209,7 +1201,7 @@ handle_line(const struct ndjson_line *l)
 		rec_begin(r);
 	}
 	if ((g.seq & 4095) == 0 && adt_twins_count(g.twins) > 65536)
-		adt_twins_sweep(g.twins, now_ms());
+		adt_twins_sweep(g.twins, clock_ms());
 out:
 	free(id);
 	free(opn);
@@ -1234,7 +1226,7 @@ run_due(void)
 		}
 		if (g.nheap == 0)
 			return -1;
-		now = now_ms();
+		now = clock_ms();
 		if (g.heap[0]->due > now)
 			return (long)(g.heap[0]->due - now);
 		while (g.nheap > 0 && g.heap[0]->due <= now)
@@ -1302,11 +1294,11 @@ static int
 idle(int *ready)
 {
 	if (only_deferred()) {
-		int64_t t0 = now_ms();
+		int64_t t0 = clock_ms();
 
 		http_poll(g.p.e, DEFER_IDLE_MS, 0, ready);
 		if (!*ready && !stage_stop &&
-		    now_ms() - t0 >= DEFER_IDLE_MS - 10) {
+		    clock_ms() - t0 >= DEFER_IDLE_MS - 10) {
 			retry_deferred();
 			run_due();
 			ndjson_writer_flush(g.p.w);

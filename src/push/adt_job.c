@@ -19,6 +19,7 @@
 #include "adt_bulk.h"
 #include "adt_op.h"
 #include "auth.h"
+#include "clock.h"
 #include "codec.h"
 #include "fnv.h"
 #include "json.h"
@@ -257,15 +258,6 @@ nap(long ms)
 	return stage_stop != 0;
 }
 
-static double
-mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- setup ---- */
 
 struct adt_job *
@@ -493,7 +485,7 @@ job_wait(struct adt_job *j, const char *id, char *status, size_t nstatus,
     struct buf *code, struct buf *msg)
 {
 	struct buf u = BUF_INIT;
-	double t0 = mono_s();
+	double t0 = clock_s();
 	long delay = 1000;
 	int rc = -1;
 
@@ -534,7 +526,7 @@ job_wait(struct adt_job *j, const char *id, char *status, size_t nstatus,
 		sync_release(&s);
 		if (rc == 0 || rc == 2)
 			break;
-		if (mono_s() - t0 > j->c.wait_s) {
+		if (clock_s() - t0 > j->c.wait_s) {
 			log_error("import job '%s' did not end within "
 			    "--bulk-wait (%.0f s)", id, j->c.wait_s);
 			break;
@@ -655,7 +647,7 @@ job_create(struct adt_job *j)
 {
 	struct buf u = BUF_INIT, body = BUF_INIT, code = BUF_INIT,
 	    msg = BUF_INIT;
-	double t0 = mono_s();
+	double t0 = clock_s();
 	long delay = 1000, st;
 	int rc = -1;
 
@@ -678,7 +670,7 @@ job_create(struct adt_job *j)
 			break;
 		}
 		if (st == 400 && strcmp(code.p, "JobLimitReached") == 0 &&
-		    mono_s() - t0 < j->c.wait_s) {
+		    clock_s() - t0 < j->c.wait_s) {
 			log_info("another import job runs (JobLimitReached): "
 			    "waiting %ld ms", delay);
 			if (nap(delay))

@@ -3,6 +3,7 @@
  * in a directory or in Azure Blob Storage.
  */
 #include "archive.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -262,7 +263,7 @@ age_left_ms(const struct ctx *c)
 
 	if (c->seg.fd < 0 || op.seg_age <= 0)
 		return -1;
-	left = c->seg.opened_mono + op.seg_age - seg_now_mono();
+	left = c->seg.opened_mono + op.seg_age - clock_s();
 	return left <= 0 ? 0 : (long)(left * 1000) + 1;
 }
 

@@ -37,8 +37,6 @@ struct seg {
 	struct buf z;		/* compressed bytes not yet written */
 };
 
-/* Monotonic clock in seconds. Can't fail. */
-double seg_now_mono(void);
 /* Wall clock: TWINPIPE_ARCHIVE_CLOCK (Unix seconds, for tests) or now. */
 time_t seg_now(void);
 

@@ -17,20 +17,12 @@
 #include <openssl/evp.h>
 #include <zstd.h>
 
+#include "clock.h"
 #include "codec.h"
 #include "log.h"
 #include "ndjson.h"
 
 #define Z_FLUSH_AT (1u << 20)
-
-double
-seg_now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 time_t
 seg_now(void)
@@ -129,7 +121,7 @@ seg_open(struct seg *s, const struct seg_opts *o, const char *root,
 	size_t r;
 
 	s->opened = seg_now();
-	s->opened_mono = seg_now_mono();
+	s->opened_mono = clock_s();
 	s->seq = seq;
 	s->records = s->bytes_in = s->bytes_out = 0;
 	s->first_src.len = s->last_src.len = 0;
